@@ -1,0 +1,18 @@
+package org.iomap4j;
+
+/**
+ * The on-disk structures are inconsistent (bad magic, a pointer outside the device, a size that cannot be, a
+ * directory entry crossing its block). Carries {@link Errno#EUCLEAN} (Linux's EFSCORRUPTED); the message names
+ * the block or inode. Thrown instead of ever trusting a size or index read off disk.
+ */
+public class CorruptFilesystemException extends FsException {
+    private static final long serialVersionUID = 1L;
+
+    public CorruptFilesystemException(String message) {
+        super(Errno.EUCLEAN, message);
+    }
+
+    public CorruptFilesystemException(String message, Throwable cause) {
+        super(Errno.EUCLEAN, message, cause);
+    }
+}

@@ -1,0 +1,99 @@
+package org.iomap4j.block;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+import org.iomap4j.Errno;
+
+/**
+ * Shared plumbing of the concrete devices: range checks, counters, read-only refusal, and {@link #submit}
+ * executed synchronously on the caller's thread through {@link #readAt}/{@link #writeAt}.
+ */
+abstract class AbstractBlockDevice implements BlockDevice {
+    protected final DeviceStats stats = new DeviceStats();
+    protected final int logicalBlockSize;
+    protected final boolean readOnly;
+
+    AbstractBlockDevice(int logicalBlockSize, boolean readOnly) {
+        if (Integer.bitCount(logicalBlockSize) != 1 || logicalBlockSize < 512 || logicalBlockSize > 65536) {
+            throw new IllegalArgumentException("logical block size must be a power of two in [512, 65536]: "
+                    + logicalBlockSize);
+        }
+        this.logicalBlockSize = logicalBlockSize;
+        this.readOnly = readOnly;
+    }
+
+    /** Reads {@code dst.remaining()} bytes at a checked address; no counting. */
+    protected abstract void readAt(long devAddrBytes, ByteBuffer dst) throws IOException;
+
+    /** Writes {@code src.remaining()} bytes at a checked address; no counting. */
+    protected abstract void writeAt(long devAddrBytes, ByteBuffer src) throws IOException;
+
+    @Override
+    public int logicalBlockSize() {
+        return logicalBlockSize;
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public DeviceStats stats() {
+        return stats;
+    }
+
+    protected void checkWritable(long devAddrBytes) throws IOException {
+        if (readOnly) {
+            throw new DeviceIOException(Errno.EROFS, devAddrBytes, "device is read-only", null);
+        }
+    }
+
+    @Override
+    public void read(long devAddrBytes, ByteBuffer dst) throws IOException {
+        int n = dst.remaining();
+        checkRange(devAddrBytes, n);
+        readAt(devAddrBytes, dst);
+        stats.countRead(n);
+    }
+
+    @Override
+    public void write(long devAddrBytes, ByteBuffer src) throws IOException {
+        int n = src.remaining();
+        checkWritable(devAddrBytes);
+        checkRange(devAddrBytes, n);
+        writeAt(devAddrBytes, src);
+        stats.countWrite(n);
+    }
+
+    @Override
+    public CompletableFuture<Void> submit(Bio bio) {
+        try {
+            long len = bio.lengthBytes();
+            if (bio.op() == Bio.Op.WRITE) {
+                checkWritable(bio.devAddrBytes());
+            }
+            checkRange(bio.devAddrBytes(), len);
+            long addr = bio.devAddrBytes();
+            for (ByteBuffer b : bio.buffers()) {
+                int n = b.remaining();
+                if (bio.op() == Bio.Op.READ) {
+                    readAt(addr, b);
+                } else {
+                    writeAt(addr, b);
+                }
+                addr += n;
+            }
+            if (bio.op() == Bio.Op.READ) {
+                stats.countRead(len);
+            } else {
+                stats.countWrite(len);
+            }
+            return CompletableFuture.completedFuture(null);
+        } catch (IOException | RuntimeException e) {
+            return CompletableFuture.failedFuture(e instanceof DeviceIOException ? e
+                    : new DeviceIOException(Errno.EIO, bio.devAddrBytes(), bio.op() + " failed: " + e.getMessage(), e));
+        }
+    }
+}

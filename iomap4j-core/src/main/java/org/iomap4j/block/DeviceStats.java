@@ -1,0 +1,75 @@
+package org.iomap4j.block;
+
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Per-device counters. Tests use them to prove merging (requests) and the absence of write amplification
+ * (bytes written equal to dirty bytes); benchmarks print them. A synchronous read/write and a submitted
+ * {@link Bio} each count as one request.
+ */
+public final class DeviceStats {
+    private final LongAdder readRequests = new LongAdder();
+    private final LongAdder writeRequests = new LongAdder();
+    private final LongAdder bytesRead = new LongAdder();
+    private final LongAdder bytesWritten = new LongAdder();
+    private final LongAdder flushes = new LongAdder();
+    private final LongAdder discards = new LongAdder();
+
+    public void countRead(long bytes) {
+        readRequests.increment();
+        bytesRead.add(bytes);
+    }
+
+    public void countWrite(long bytes) {
+        writeRequests.increment();
+        bytesWritten.add(bytes);
+    }
+
+    public void countFlush() {
+        flushes.increment();
+    }
+
+    public void countDiscard() {
+        discards.increment();
+    }
+
+    public long readRequests() {
+        return readRequests.sum();
+    }
+
+    public long writeRequests() {
+        return writeRequests.sum();
+    }
+
+    public long bytesRead() {
+        return bytesRead.sum();
+    }
+
+    public long bytesWritten() {
+        return bytesWritten.sum();
+    }
+
+    public long flushes() {
+        return flushes.sum();
+    }
+
+    public long discards() {
+        return discards.sum();
+    }
+
+    /** Sets every counter to zero. */
+    public void reset() {
+        readRequests.reset();
+        writeRequests.reset();
+        bytesRead.reset();
+        bytesWritten.reset();
+        flushes.reset();
+        discards.reset();
+    }
+
+    @Override
+    public String toString() {
+        return "reads=" + readRequests() + " (" + bytesRead() + " B), writes=" + writeRequests() + " ("
+                + bytesWritten() + " B), flushes=" + flushes() + ", discards=" + discards();
+    }
+}

@@ -1,0 +1,48 @@
+package org.iomap4j.pagecache;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import org.iomap4j.iomap.IomapInode;
+import org.iomap4j.iomap.IomapOps;
+
+/**
+ * Buffered read, buffered write, zero-range and truncate-page through the page cache (fs/iomap/buffered-io.c).
+ * SKELETON: API fixed, implementation in progress.
+ *
+ * <p>Locking: the filesystem holds its inode lock (i_rwsem: shared for read, exclusive for write, zero and
+ * truncate) around these calls but no lock of its block mapping; the core takes the invalidate lock shared and
+ * folio locks.
+ */
+public final class BufferedIo {
+    private BufferedIo() {}
+
+    /**
+     * Reads up to {@code dst.remaining()} bytes at {@code posBytes}, clipped at EOF.
+     *
+     * @return bytes read (0 at or past EOF); dst's position advances by as much
+     * @throws IOException an I/O error from the device (the blocks stay not uptodate) or the filesystem
+     */
+    public static int read(IomapInode inode, long posBytes, ByteBuffer dst, IomapOps ops) throws IOException {
+        throw new UnsupportedOperationException("skeleton");
+    }
+
+    /**
+     * Writes {@code src.remaining()} bytes at {@code posBytes}, extending the file size if it ends past EOF.
+     *
+     * @return bytes written: all of them, or fewer if an error came after some progress
+     * @throws IOException if nothing could be written (ENOSPC, EFBIG, EIO, ...)
+     */
+    public static int write(IomapInode inode, long posBytes, ByteBuffer src, IomapOps ops) throws IOException {
+        throw new UnsupportedOperationException("skeleton");
+    }
+
+    /** Makes {@code [posBytes, posBytes + lengthBytes)} read as zeroes (skipping holes with a clean cache). */
+    public static void zeroRange(IomapInode inode, long posBytes, long lengthBytes, IomapOps ops) throws IOException {
+        throw new UnsupportedOperationException("skeleton");
+    }
+
+    /** Zeroes from {@code posBytes} (a new EOF) to the end of its filesystem block. */
+    public static void truncatePage(IomapInode inode, long posBytes, IomapOps ops) throws IOException {
+        throw new UnsupportedOperationException("skeleton");
+    }
+}

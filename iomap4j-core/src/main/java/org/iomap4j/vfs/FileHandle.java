@@ -1,0 +1,14 @@
+package org.iomap4j.vfs;
+
+/**
+ * An open file, returned by {@link Vfs#open} and {@link Vfs#create}; passed back to read/write/fsync/release.
+ * Each handle reports a writeback error once through fsync (errseq). Implementations are filesystem-specific;
+ * front ends treat it as opaque.
+ */
+public interface FileHandle {
+    /** The inode this handle is open on. */
+    long ino();
+
+    /** The open(2) flags (O_ACCMODE bits, O_APPEND, O_DIRECT, ...). */
+    int openFlags();
+}
