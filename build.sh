@@ -8,4 +8,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/scripts/find-jdk.sh"
 cd "$here"
 if [ "$#" -eq 0 ]; then set -- test; fi
+export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 exec mvn -B -ntp "$@"
