@@ -1,0 +1,67 @@
+package org.iomap4j.cli;
+
+import java.io.PrintWriter;
+import org.iomap4j.FsException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code iomapfs} command: mounts ext2 images through FUSE and works on images without mounting.
+ * Exit codes: 0 ok, 1 the operation failed, 2 usage error. Errors go to stderr as
+ * {@code iomapfs: <what>: <cause>}; a stack trace only with {@code --debug}.
+ */
+@Command(name = "iomapfs", mixinStandardHelpOptions = true, version = "iomapfs 0.1.0",
+        description = "Mount ext2 images through FUSE (iomap4j), and inspect or copy into images without mounting.",
+        subcommands = {MountCommand.class, UmountCommand.class, LsCommand.class, CatCommand.class,
+                StatCommand.class, FiemapCommand.class, DfCommand.class, InfoCommand.class, CpCommand.class,
+                MkfsCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required");
+    }
+
+    /** Builds the command line with iomapfs' exit-code and error conventions. */
+    public static CommandLine commandLine(PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
+            boolean debug = parseResult.subcommand() != null
+                    && parseResult.subcommand().hasMatchedOption("--debug");
+            if (ex instanceof UsageException) {
+                cmd.getErr().println("iomapfs: " + ex.getMessage());
+                cmd.getErr().println("Try 'iomapfs " + cmd.getCommandName() + " --help'.");
+                return 2;
+            }
+            cmd.getErr().println("iomapfs: " + describe(ex));
+            if (debug) {
+                ex.printStackTrace(cmd.getErr());
+            }
+            cmd.getErr().flush();
+            return 1;
+        });
+        return cl;
+    }
+
+    static String describe(Throwable ex) {
+        if (ex instanceof FsException fe) {
+            return fe.getMessage() + " (" + fe.errno() + ": " + fe.errno().description() + ")";
+        }
+        String m = ex.getMessage();
+        return m == null ? ex.toString() : m;
+    }
+
+    public static void main(String[] args) {
+        PrintWriter out = new PrintWriter(System.out, true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        int code = commandLine(out, err).execute(args);
+        out.flush();
+        err.flush();
+        System.exit(code);
+    }
+}
