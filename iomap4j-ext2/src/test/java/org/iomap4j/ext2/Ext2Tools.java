@@ -1,0 +1,198 @@
+package org.iomap4j.ext2;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Test support shared through the ext2 test-jar: runs the e2fsprogs oracles (mke2fs, e2fsck, debugfs), creates
+ * sparse images, and loop-mounts images in the Linux kernel with a guaranteed unmount. A missing tool fails with
+ * a message that names it (CI installs e2fsprogs); loop mounting reports its unavailability so callers can skip
+ * with a reason.
+ */
+public final class Ext2Tools {
+    private Ext2Tools() {}
+
+    /** The result of one external command. */
+    public record Result(int exitCode, String stdout, String stderr, List<String> command) {
+        /** Throws with the whole output unless the exit code is 0. */
+        public Result ok() {
+            if (exitCode != 0) {
+                throw new AssertionError(String.join(" ", command) + " exited " + exitCode + "\nstdout:\n" + stdout
+                        + "\nstderr:\n" + stderr);
+            }
+            return this;
+        }
+
+        public byte[] stdoutBytes() {
+            return stdout.getBytes(StandardCharsets.ISO_8859_1);
+        }
+    }
+
+    private static String which(String tool) {
+        for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/local/bin")) {
+            Path p = Path.of(dir, tool);
+            if (Files.isExecutable(p)) {
+                return p.toString();
+            }
+        }
+        throw new AssertionError("required tool '" + tool + "' not found (install e2fsprogs; .ci/run does)");
+    }
+
+    /** Runs a command (first element a tool name looked up in sbin/bin), stdout decoded as ISO-8859-1. */
+    public static Result run(String... cmd) {
+        List<String> full = new ArrayList<>(Arrays.asList(cmd));
+        full.set(0, which(cmd[0]));
+        try {
+            Process p = new ProcessBuilder(full).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .start();
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            Thread te = Thread.ofVirtual().start(() -> copy(p.getErrorStream(), err));
+            copy(p.getInputStream(), out);
+            if (!p.waitFor(300, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new AssertionError(String.join(" ", full) + " did not finish in 300 s");
+            }
+            te.join();
+            return new Result(p.exitValue(), out.toString(StandardCharsets.ISO_8859_1),
+                    err.toString(StandardCharsets.ISO_8859_1), full);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted running " + full, e);
+        }
+    }
+
+    private static void copy(InputStream in, ByteArrayOutputStream out) {
+        try (in) {
+            in.transferTo(out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Creates a sparse image file of {@code sizeBytes}. */
+    public static Path sparseImage(Path path, long sizeBytes) throws IOException {
+        try (var raf = new java.io.RandomAccessFile(path.toFile(), "rw")) {
+            raf.setLength(sizeBytes);
+        }
+        return path;
+    }
+
+    /** {@code mke2fs -q -F -t ext2 [extra...] image}; fails the test on error. */
+    public static Path mke2fs(Path image, long sizeBytes, String... extra) throws IOException {
+        sparseImage(image, sizeBytes);
+        List<String> cmd = new ArrayList<>(List.of("mke2fs", "-q", "-F", "-t", "ext2"));
+        cmd.addAll(Arrays.asList(extra));
+        cmd.add(image.toString());
+        run(cmd.toArray(String[]::new)).ok();
+        return image;
+    }
+
+    /** {@code e2fsck -fn image}: exit code 0 means clean. */
+    public static Result e2fsck(Path image) {
+        return run("e2fsck", "-fn", image.toString());
+    }
+
+    /** Asserts {@code e2fsck -fn} finds nothing to fix. */
+    public static void assertFsckClean(Path image) {
+        Result r = e2fsck(image);
+        if (r.exitCode() != 0) {
+            throw new AssertionError("e2fsck -fn " + image + " exited " + r.exitCode() + ":\n" + r.stdout() + r.stderr());
+        }
+    }
+
+    /** {@code debugfs -R request image} (read-only). */
+    public static Result debugfs(Path image, String request) {
+        return run("debugfs", "-R", request, image.toString());
+    }
+
+    /** {@code debugfs -w -R request image}; fails on a non-zero exit or an error line. */
+    public static Result debugfsWrite(Path image, String request) {
+        Result r = run("debugfs", "-w", "-R", request, image.toString()).ok();
+        if (r.stderr().lines().skip(1).anyMatch(l -> !l.isBlank())) {
+            throw new AssertionError("debugfs -w -R '" + request + "' reported:\n" + r.stderr());
+        }
+        return r;
+    }
+
+    /** The bytes of a file as {@code debugfs -R "dump -p"} extracts it. */
+    public static byte[] debugfsDump(Path image, String path, Path scratchDir) throws IOException {
+        Path out = Files.createTempFile(scratchDir, "dump", ".bin");
+        try {
+            run("debugfs", "-R", "dump " + path + " " + out, image.toString()).ok();
+            return Files.readAllBytes(out);
+        } finally {
+            Files.deleteIfExists(out);
+        }
+    }
+
+    /** Physical blocks of a file, in logical order, as {@code debugfs -R "blocks path"} lists them (data only). */
+    public static long[] debugfsBlocks(Path image, String path) {
+        String s = debugfs(image, "blocks " + path).ok().stdout().trim();
+        if (s.isEmpty()) {
+            return new long[0];
+        }
+        return Arrays.stream(s.split("\\s+")).mapToLong(Long::parseLong).toArray();
+    }
+
+    /** Why loop mounting is unavailable here, or null if it works (root, loop devices, ext2 in the kernel). */
+    public static String loopMountUnavailableReason() {
+        if (!"root".equals(System.getProperty("user.name"))) {
+            return "not running as root";
+        }
+        if (!Files.exists(Path.of("/dev/loop-control")) && !Files.exists(Path.of("/dev/loop0"))) {
+            return "no loop devices (/dev/loop-control missing)";
+        }
+        try {
+            String fs = Files.readString(Path.of("/proc/filesystems"));
+            if (!fs.contains("\text2\n") && !fs.contains("\text2")) {
+                return "the kernel has no ext2 (not in /proc/filesystems)";
+            }
+        } catch (IOException e) {
+            return "cannot read /proc/filesystems: " + e.getMessage();
+        }
+        return null;
+    }
+
+    /** A kernel loop mount that unmounts on close (also after a failure inside the try block). */
+    public static final class LoopMount implements AutoCloseable {
+        private final Path mountPoint;
+        private boolean mounted;
+
+        private LoopMount(Path image, Path mountPoint, boolean readOnly) {
+            this.mountPoint = mountPoint;
+            run("mount", "-t", "ext2", "-o", "loop" + (readOnly ? ",ro" : ""), image.toString(), mountPoint.toString())
+                    .ok();
+            mounted = true;
+        }
+
+        /** Mounts {@code image} (ext2) at a new directory under {@code scratchDir}. */
+        public static LoopMount mount(Path image, Path scratchDir, boolean readOnly) throws IOException {
+            Path mp = Files.createTempDirectory(scratchDir, "mnt");
+            return new LoopMount(image, mp, readOnly);
+        }
+
+        public Path root() {
+            return mountPoint;
+        }
+
+        @Override
+        public void close() {
+            if (mounted) {
+                mounted = false;
+                run("umount", mountPoint.toString()).ok();
+            }
+        }
+    }
+}
