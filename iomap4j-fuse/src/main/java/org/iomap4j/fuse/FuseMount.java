@@ -1,0 +1,421 @@
+package org.iomap4j.fuse;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
+import org.iomap4j.vfs.Vfs;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A {@link Vfs} mounted through the kernel's FUSE protocol, served by iomap4j itself (no libfuse): the handle
+ * the CLI holds while a mount is up. It exists to own the mount's lifetime: mount(2), the reader threads,
+ * unmount, and the final flush of the Vfs.
+ *
+ * <p>Lifetime: {@link #mount} returns once the kernel's INIT has been answered. The mount ends when anyone
+ * unmounts it ({@link #unmount}, umount(8), fusermount3 -u): the readers see ENODEV, leftover handles and lookup
+ * counts are dropped, {@link Vfs#sync()} runs, and {@link #whenUnmounted()} completes. The Vfs is NOT closed:
+ * the owner closes it after {@link #awaitUnmounted()}. A plain {@code fuse} mount gets no DESTROY, so the
+ * flush happens on ENODEV.
+ *
+ * <p>Requires root (mount(2) directly) and /dev/fuse. Thread-safe; {@link #unmount} is idempotent.
+ *
+ * <p>Lock order: {@code fdLock} (guards the fds against close while a notification is written) is a leaf;
+ * {@code this} (unmount) may be held while taking nothing else.
+ */
+public final class FuseMount implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(FuseMount.class);
+    private static final Duration INIT_WAIT = Duration.ofSeconds(30);
+
+    private final Vfs vfs;
+    private final Path mountpoint;
+    private final FuseOptions options;
+    private final NodeBridge bridge;
+    private final int[] fds;
+    private final CompletableFuture<Void> unmounted = new CompletableFuture<>();
+    private final ReentrantReadWriteLock fdLock = new ReentrantReadWriteLock();
+    private final ExecutorService notifier;
+    private boolean fdsClosed; // guarded by fdLock
+    private volatile boolean stopped;
+
+    private FuseMount(Vfs vfs, Path mountpoint, FuseOptions options, NodeBridge bridge, int[] fds) {
+        this.vfs = vfs;
+        this.mountpoint = mountpoint;
+        this.options = options;
+        this.bridge = bridge;
+        this.fds = fds;
+        this.notifier = Executors.newSingleThreadExecutor(
+                Thread.ofPlatform().daemon(true).name("fuse-notify-" + mountpoint.getFileName()).factory());
+    }
+
+    /**
+     * Mounts {@code vfs} at {@code mountpoint} (an existing directory) and starts serving it.
+     *
+     * @throws FsException ENODEV if /dev/fuse is missing, ENOTDIR if the mountpoint is not a directory, EPERM
+     *                     if not root, or the errno of the failed open/mount/ioctl/INIT
+     */
+    public static FuseMount mount(Vfs vfs, Path mountpoint, FuseOptions options) throws IOException {
+        Path devFuse = Path.of("/dev/fuse");
+        if (!Files.exists(devFuse)) {
+            throw new FsException(Errno.ENODEV, "/dev/fuse is missing: load the fuse module (modprobe fuse)");
+        }
+        Path mnt = mountpoint.toAbsolutePath().normalize();
+        if (!Files.isDirectory(mnt)) {
+            throw new FsException(Errno.ENOTDIR, "mountpoint " + mnt + " is not a directory");
+        }
+        int rootMode = vfs.getattr(vfs.rootIno()).mode() & org.iomap4j.vfs.FileMode.S_IFMT;
+        NodeBridge bridge = new NodeBridge(vfs, options);
+        int[] fds = new int[options.threads()];
+        java.util.Arrays.fill(fds, -1);
+        boolean mounted = false;
+        FuseMount m = null;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = Native.newCapture(arena);
+            fds[0] = Native.open(capture, arena.allocateFrom("/dev/fuse"), Native.O_RDWR | Native.O_CLOEXEC);
+            if (fds[0] < 0) {
+                throw Native.failure("open /dev/fuse", Native.errno(capture));
+            }
+            StringBuilder data = new StringBuilder()
+                    .append("fd=").append(fds[0])
+                    .append(",rootmode=").append(Integer.toOctalString(rootMode))
+                    .append(",user_id=").append(Native.geteuid())
+                    .append(",group_id=").append(Native.getegid());
+            if (options.defaultPermissions()) {
+                data.append(",default_permissions");
+            }
+            if (options.allowOther()) {
+                data.append(",allow_other");
+            }
+            long flags = Native.MS_NOSUID | Native.MS_NODEV | (options.readOnly() ? Native.MS_RDONLY : 0);
+            int rc = Native.mount(capture, arena.allocateFrom(options.fsName()), arena.allocateFrom(mnt.toString()),
+                    arena.allocateFrom("fuse." + options.subtype()), flags, arena.allocateFrom(data.toString()));
+            if (rc != 0) {
+                throw Native.failure("mount fuse at " + mnt + " (" + data + ")", Native.errno(capture));
+            }
+            mounted = true;
+            MemorySegment oldFd = arena.allocate(ValueLayout.JAVA_INT);
+            oldFd.set(ValueLayout.JAVA_INT, 0, fds[0]);
+            for (int i = 1; i < fds.length; i++) {
+                fds[i] = Native.open(capture, arena.allocateFrom("/dev/fuse"), Native.O_RDWR | Native.O_CLOEXEC);
+                if (fds[i] < 0) {
+                    throw Native.failure("open /dev/fuse (clone " + i + ")", Native.errno(capture));
+                }
+                if (Native.ioctl(capture, fds[i], Native.FUSE_DEV_IOC_CLONE, oldFd) != 0) {
+                    throw Native.failure("ioctl FUSE_DEV_IOC_CLONE on fd " + fds[i], Native.errno(capture));
+                }
+            }
+            m = new FuseMount(vfs, mnt, options, bridge, fds);
+            bridge.setInvalidator(m::invalidateAsync);
+            FuseServer server = new FuseServer(bridge.opTable(), options.debug());
+            server.start(fds, "fuse-" + mnt.getFileName(), m::onServerStopped);
+            if (!bridge.initDone().await(INIT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new FsException(Errno.EIO, "kernel sent no FUSE INIT within " + INIT_WAIT + " on " + mnt);
+            }
+            if (bridge.initFailure() != null) {
+                throw bridge.initFailure();
+            }
+            LOG.info("mounted {} at {} (max_write {}, flags {})", options.fsName(), mnt, bridge.maxWriteBytes(),
+                    Integer.toHexString(bridge.negotiatedFlags()));
+            return m;
+        } catch (IOException | RuntimeException | InterruptedException e) {
+            if (m != null) {
+                // Server started: unmounting makes the readers stop, close the fds and complete.
+                try {
+                    m.unmount();
+                } catch (IOException ue) {
+                    e.addSuppressed(ue);
+                }
+            } else {
+                if (mounted) {
+                    detach(mnt, e);
+                }
+                closeFds(fds, e);
+            }
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+                throw new FsException(Errno.EINTR, "interrupted while mounting " + mnt, e);
+            }
+            if (e instanceof IOException io) {
+                throw io;
+            }
+            throw (RuntimeException) e;
+        }
+    }
+
+    private static void detach(Path mnt, Exception e) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = Native.newCapture(arena);
+            if (Native.umount2(capture, arena.allocateFrom(mnt.toString()), Native.MNT_DETACH) != 0) {
+                e.addSuppressed(Native.failure("umount2 " + mnt, Native.errno(capture)));
+            }
+        }
+    }
+
+    private static void closeFds(int[] fds, Exception e) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = Native.newCapture(arena);
+            for (int fd : fds) {
+                if (fd >= 0 && Native.close(capture, fd) != 0 && e != null) {
+                    e.addSuppressed(Native.failure("close fd " + fd, Native.errno(capture)));
+                }
+            }
+        }
+    }
+
+    /** Runs once on the last reader to stop: close fds, drop kernel leftovers, sync, complete. */
+    private void onServerStopped(Throwable readerFailure) {
+        stopped = true;
+        fdLock.writeLock().lock();
+        try {
+            fdsClosed = true;
+            // Closing the last fd aborts the connection if the kernel still has it (reader failure case).
+            closeFds(fds, null);
+        } finally {
+            fdLock.writeLock().unlock();
+        }
+        notifier.shutdown();
+        Throwable failure = readerFailure;
+        if (readerFailure != null) {
+            // The readers died with the mount still attached: detach it so nothing hangs on a dead mount.
+            IOException e = new IOException("fuse server at " + mountpoint + " stopped", readerFailure);
+            detach(mountpoint, e);
+        }
+        IOException leftovers = bridge.releaseAll();
+        try {
+            vfs.sync();
+        } catch (IOException | RuntimeException e) {
+            failure = chain(failure, e);
+        }
+        if (leftovers != null) {
+            failure = chain(failure, leftovers);
+        }
+        if (failure == null) {
+            LOG.info("unmounted {}", mountpoint);
+            unmounted.complete(null);
+        } else {
+            LOG.error("fuse mount at {} ended with an error", mountpoint, failure);
+            unmounted.completeExceptionally(failure);
+        }
+    }
+
+    private static Throwable chain(Throwable first, Throwable e) {
+        if (first == null) {
+            return e;
+        }
+        first.addSuppressed(e);
+        return first;
+    }
+
+    /** The mountpoint (absolute). */
+    public Path mountpoint() {
+        return mountpoint;
+    }
+
+    public FuseOptions options() {
+        return options;
+    }
+
+    /** True until the kernel connection has ended (unmounted by anyone) and the server stopped. */
+    public boolean isMounted() {
+        return !stopped;
+    }
+
+    /**
+     * Completes when the mount has ended and the Vfs has been synced; exceptionally if serving or the final
+     * sync failed. The owner's hook for "the kernel unmounted us" (e.g. {@code umount} from a shell).
+     */
+    public CompletableFuture<Void> whenUnmounted() {
+        return unmounted.copy();
+    }
+
+    /** Blocks until {@link #whenUnmounted()} completes. @throws IOException if serving or the final sync failed */
+    public void awaitUnmounted() throws IOException, InterruptedException {
+        try {
+            unmounted.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw asIo(e.getCause());
+        }
+    }
+
+    /** Like {@link #awaitUnmounted()}, giving up after {@code timeout}; returns whether it ended. */
+    public boolean awaitUnmounted(Duration timeout) throws IOException, InterruptedException {
+        try {
+            unmounted.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            return true;
+        } catch (TimeoutException e) {
+            return false;
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw asIo(e.getCause());
+        }
+    }
+
+    private static IOException asIo(Throwable t) {
+        return t instanceof IOException io ? io : new IOException(t);
+    }
+
+    /**
+     * Asks the kernel to unmount: umount2(mnt, 0); if busy, a lazy MNT_DETACH (the mount ends at the last close);
+     * if not permitted, {@code fusermount3 -u -z}. Idempotent and thread-safe; returns without waiting for the
+     * server to stop (use {@link #awaitUnmounted()}).
+     *
+     * @throws FsException with the errno of the last attempt if every way failed
+     */
+    public synchronized void unmount() throws IOException {
+        if (stopped) {
+            return;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = Native.newCapture(arena);
+            MemorySegment target = arena.allocateFrom(mountpoint.toString());
+            if (Native.umount2(capture, target, 0) == 0) {
+                return;
+            }
+            int errno = Native.errno(capture);
+            if (errno == Native.EINVAL && stopped) {
+                return; // someone else unmounted it meanwhile
+            }
+            if (errno == Native.EBUSY || errno == Native.EINVAL) {
+                if (Native.umount2(capture, target, Native.MNT_DETACH) == 0) {
+                    return;
+                }
+                errno = Native.errno(capture);
+                if (errno == Native.EINVAL) {
+                    // Not a mount point any more: already gone.
+                    return;
+                }
+            }
+            FsException umountFailure = Native.failure("umount2 " + mountpoint, errno);
+            fusermountFallback(umountFailure);
+        }
+    }
+
+    private void fusermountFallback(FsException umountFailure) throws FsException {
+        try {
+            Process p = new ProcessBuilder("fusermount3", "-u", "-z", mountpoint.toString())
+                    .redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (p.waitFor() == 0) {
+                return;
+            }
+            umountFailure.addSuppressed(new IOException("fusermount3 -u -z: " + out.trim()));
+        } catch (IOException e) {
+            umountFailure.addSuppressed(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            umountFailure.addSuppressed(e);
+        }
+        throw umountFailure;
+    }
+
+    /** Unmounts and waits for the server to stop and the Vfs to be synced. */
+    @Override
+    public void close() throws IOException {
+        unmount();
+        try {
+            awaitUnmounted();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FsException(Errno.EINTR, "interrupted while unmounting " + mountpoint, e);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------------
+    // Notifications (unique 0). Never call these from inside a Vfs method the server is running: the kernel
+    // may wait for a page lock held by a request that needs a reader thread.
+
+    /**
+     * Tells the kernel that data in {@code [offBytes, offBytes + lenBytes)} of inode {@code ino} (a Vfs inode
+     * number) changed behind its back: it drops those cached pages and the cached attributes. {@code lenBytes}
+     * 0 means to EOF; {@code offBytes} negative invalidates attributes only. A not-cached inode is no error.
+     */
+    public void invalidateInode(long ino, long offBytes, long lenBytes) throws IOException {
+        notifyInvalInode(bridge.nodeId(ino), offBytes, lenBytes);
+    }
+
+    /**
+     * Tells the kernel that name {@code name} in directory {@code parentIno} changed behind its back (drops the
+     * dentry). A not-cached entry is no error.
+     */
+    public void invalidateEntry(long parentIno, String name) throws IOException {
+        byte[] nb = name.getBytes(StandardCharsets.UTF_8);
+        int len = FuseAbi.OUT_HEADER_SIZE + FuseAbi.NOTIFY_INVAL_ENTRY_SIZE + nb.length + 1;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment msg = arena.allocate(len);
+            FuseAbi.putOutHeader(msg, len, FuseAbi.NOTIFY_INVAL_ENTRY, 0);
+            msg.set(FuseAbi.U64, 16, bridge.nodeId(parentIno));
+            msg.set(FuseAbi.U32, 24, nb.length);
+            msg.set(FuseAbi.U32, 28, 0);
+            MemorySegment.copy(nb, 0, msg, ValueLayout.JAVA_BYTE, 32, nb.length);
+            msg.set(ValueLayout.JAVA_BYTE, 32 + nb.length, (byte) 0);
+            sendNotification(arena, msg, len, "INVAL_ENTRY " + parentIno + "/" + name);
+        }
+    }
+
+    private void notifyInvalInode(long nodeid, long offBytes, long lenBytes) throws IOException {
+        int len = FuseAbi.OUT_HEADER_SIZE + FuseAbi.NOTIFY_INVAL_INODE_SIZE;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment msg = arena.allocate(len);
+            FuseAbi.putOutHeader(msg, len, FuseAbi.NOTIFY_INVAL_INODE, 0);
+            msg.set(FuseAbi.U64, 16, nodeid);
+            msg.set(FuseAbi.U64, 24, offBytes);
+            msg.set(FuseAbi.U64, 32, lenBytes);
+            sendNotification(arena, msg, len, "INVAL_INODE nodeid " + nodeid);
+        }
+    }
+
+    private void sendNotification(Arena arena, MemorySegment msg, int len, String what) throws IOException {
+        MemorySegment capture = Native.newCapture(arena);
+        fdLock.readLock().lock();
+        try {
+            if (fdsClosed) {
+                return; // unmounted: nothing is cached any more
+            }
+            long n = Native.write(capture, fds[0], msg, len);
+            if (n == len) {
+                return;
+            }
+            int errno = Native.errno(capture);
+            if (errno == Native.ENOENT) {
+                return; // the kernel has no such inode/entry cached
+            }
+            throw Native.failure("fuse notify " + what + " on " + mountpoint, errno);
+        } finally {
+            fdLock.readLock().unlock();
+        }
+    }
+
+    /** Queues an inode invalidation on the notifier thread (used by the WRITE handler for direct I/O). */
+    private void invalidateAsync(long nodeid, long offBytes, long lenBytes) {
+        try {
+            notifier.execute(() -> {
+                try {
+                    notifyInvalInode(nodeid, offBytes, lenBytes);
+                } catch (IOException e) {
+                    LOG.warn("invalidating nodeid {} [{}, +{}) failed: {}", nodeid, offBytes, lenBytes,
+                            e.getMessage());
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            LOG.debug("mount {} stopping; invalidation of nodeid {} not needed", mountpoint, nodeid);
+        }
+    }
+
+    /** The node layer (tests inspect lookup counts and open handles). */
+    NodeBridge bridge() {
+        return bridge;
+    }
+}

@@ -1,0 +1,147 @@
+package org.iomap4j.fuse;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+import org.iomap4j.FsException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The wire layer's server loop: N platform threads, each blocking in read(2) on its own /dev/fuse fd and
+ * dispatching every request through the opcode table. It exists to guarantee the protocol's liveness rules:
+ * every request is answered exactly once (EIO when a handler fails to), an aborted request (ENOENT on read)
+ * is skipped, and ENODEV (unmounted) ends the loop.
+ *
+ * <p>INTERRUPT is not acted on: the interrupted request finishes normally and is answered with its result
+ * (allowed by the protocol; our handlers do not wait on anything the caller could cancel).
+ *
+ * <p>Platform threads, not virtual ones: a blocking downcall pins a virtual thread's carrier.
+ */
+final class FuseServer {
+    private static final Logger LOG = LoggerFactory.getLogger(FuseServer.class);
+
+    private final Op[] table;
+    private final boolean debug;
+    private final List<Thread> threads = new ArrayList<>();
+    private final AtomicInteger running = new AtomicInteger();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+
+    FuseServer(Op[] table, boolean debug) {
+        this.table = table.clone();
+        this.debug = debug;
+    }
+
+    /**
+     * Starts one reader thread per fd. {@code onStopped} runs once, on the last reader to stop, with null when
+     * every reader saw ENODEV (a clean unmount) or the first unexpected failure.
+     */
+    void start(int[] fds, String name, Consumer<Throwable> onStopped) {
+        running.set(fds.length);
+        for (int i = 0; i < fds.length; i++) {
+            int fd = fds[i];
+            Thread t = Thread.ofPlatform().daemon(true).name(name + "-" + i).unstarted(() -> {
+                try {
+                    serve(fd);
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                    LOG.error("fuse reader on fd {} died", fd, e);
+                } finally {
+                    if (running.decrementAndGet() == 0) {
+                        onStopped.accept(failure.get());
+                    }
+                }
+            });
+            threads.add(t);
+        }
+        threads.forEach(Thread::start);
+    }
+
+    private void serve(int fd) {
+        try (Channel ch = new Channel(fd)) {
+            while (true) {
+                long n = Native.read(ch.capture, ch.fd, ch.in, Channel.BUFFER_BYTES);
+                if (n > 0) {
+                    dispatch(ch, (int) n);
+                    continue;
+                }
+                int errno = n < 0 ? Native.errno(ch.capture) : Native.ENODEV;
+                switch (errno) {
+                    case Native.ENOENT, Native.EINTR, Native.EAGAIN -> {
+                        // ENOENT: the request was aborted (interrupted) before we read it; read again.
+                    }
+                    case Native.ENODEV -> {
+                        return;
+                    }
+                    default -> {
+                        throw Native.failure("read /dev/fuse fd " + fd, errno);
+                    }
+                }
+            }
+        } catch (FsException e) {
+            failure.compareAndSet(null, e);
+            LOG.error("fuse reader on fd {} stopped: {}", fd, e.getMessage());
+        }
+    }
+
+    /** Decodes and answers one request; never throws. */
+    void dispatch(Channel ch, int lengthBytes) {
+        Request req;
+        try {
+            req = new Request(ch.in, lengthBytes);
+        } catch (FsException e) {
+            LOG.warn("malformed fuse request: {}", e.getMessage());
+            if (lengthBytes >= 16) {
+                new Reply(ch, ch.in.get(FuseAbi.U64, FuseAbi.IN_UNIQUE)).error(e.errno().code());
+            }
+            return;
+        }
+        Op op = req.opcode >= 0 && req.opcode < table.length ? table[req.opcode] : null;
+        Reply reply = new Reply(ch, req.unique);
+        if (op == null) {
+            if (debug) {
+                LOG.info("fuse {} opcode {} nodeid {} -> ENOSYS", req.unique, req.opcode, req.nodeid);
+            }
+            reply.error(org.iomap4j.Errno.ENOSYS.code());
+            return;
+        }
+        int errno = 0;
+        try {
+            if (req.payloadBytes() < op.minPayloadBytes()) {
+                throw new FsException(org.iomap4j.Errno.EINVAL, "fuse " + op.name() + ": payload of "
+                        + req.payloadBytes() + " bytes, need " + op.minPayloadBytes());
+            }
+            op.handler().handle(req, reply);
+        } catch (FsException e) {
+            errno = e.errno().code();
+            if (debug) {
+                LOG.info("fuse {} {} nodeid {}: {}", req.unique, op.name(), req.nodeid, e.getMessage());
+            }
+        } catch (Throwable e) {
+            // Anything but an FsException is a bug or an I/O failure without an errno: answer EIO so the
+            // kernel request never hangs, and keep serving.
+            errno = org.iomap4j.Errno.EIO.code();
+            LOG.error("fuse {} {} nodeid {} failed", req.unique, op.name(), req.nodeid, e);
+        }
+        if (!op.noReply() && !reply.answered()) {
+            if (errno == 0) {
+                LOG.error("fuse {} {} nodeid {}: handler returned without answering", req.unique, op.name(),
+                        req.nodeid);
+                errno = org.iomap4j.Errno.EIO.code();
+            }
+            reply.error(errno);
+        }
+        if (debug) {
+            LOG.info("fuse {} {} nodeid {} uid {} -> {}", req.unique, op.name(), req.nodeid, req.uid,
+                    errno == 0 ? "ok" : "-" + errno);
+        }
+    }
+
+    /** The reader threads (for joins). */
+    List<Thread> threads() {
+        return List.copyOf(threads);
+    }
+}

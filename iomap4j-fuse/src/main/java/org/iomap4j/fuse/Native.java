@@ -1,0 +1,194 @@
+package org.iomap4j.fuse;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
+
+/**
+ * The libc system calls the FUSE server needs (open, close, read, write, ioctl, mount, umount2, geteuid,
+ * getegid), bound through the FFM API with errno captured per call. It exists because FileChannel cannot serve
+ * /dev/fuse: its read and write share a position lock and lose errno (see fuse-protocol.md).
+ *
+ * <p>Every call takes a capture segment ({@link #newCapture}) owned by the calling thread; on a
+ * {@code -1} return, {@link #errno(MemorySegment)} reads the errno of that call. Blocking calls (read) are bound
+ * without {@code Linker.Option.critical} so they may block a platform thread.
+ */
+final class Native {
+    private Native() {}
+
+    /** Linux errno values the server loop branches on (include/uapi/asm-generic/errno-base.h). */
+    static final int ENOENT = 2;
+    static final int EINTR = 4;
+    static final int EAGAIN = 11;
+    static final int EBUSY = 16;
+    static final int ENODEV = 19;
+    static final int EINVAL = 22;
+
+    /** open(2) flags (x86-64). */
+    static final int O_RDWR = 2;
+    static final int O_CLOEXEC = 02000000;
+
+    /** mount(2) flags (include/uapi/linux/mount.h). */
+    static final long MS_RDONLY = 1;
+    static final long MS_NOSUID = 2;
+    static final long MS_NODEV = 4;
+
+    /** umount2(2) flags. */
+    static final int MNT_DETACH = 2;
+
+    /** FUSE_DEV_IOC_CLONE = _IOR(229, 0, uint32_t) (include/uapi/linux/fuse.h). */
+    static final long FUSE_DEV_IOC_CLONE = 0x8004E500L;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
+
+    private static final MethodHandle OPEN = bind("open",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
+            Linker.Option.firstVariadicArg(2), CAPTURE);
+    private static final MethodHandle CLOSE = bind("close",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), CAPTURE);
+    private static final MethodHandle READ = bind("read",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG),
+            CAPTURE);
+    private static final MethodHandle WRITE = bind("write",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG),
+            CAPTURE);
+    private static final MethodHandle IOCTL = bind("ioctl",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS),
+            Linker.Option.firstVariadicArg(2), CAPTURE);
+    private static final MethodHandle MOUNT = bind("mount",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+                    ValueLayout.JAVA_LONG, ValueLayout.ADDRESS), CAPTURE);
+    private static final MethodHandle UMOUNT2 = bind("umount2",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT), CAPTURE);
+    private static final MethodHandle GETEUID = bind("geteuid", FunctionDescriptor.of(ValueLayout.JAVA_INT));
+    private static final MethodHandle GETEGID = bind("getegid", FunctionDescriptor.of(ValueLayout.JAVA_INT));
+
+    private static MethodHandle bind(String name, FunctionDescriptor fd, Linker.Option... options) {
+        MemorySegment sym = LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc symbol " + name));
+        return LINKER.downcallHandle(sym, fd, options);
+    }
+
+    /** A capture segment for errno, to be used by one thread at a time. */
+    static MemorySegment newCapture(Arena arena) {
+        return arena.allocate(CAPTURE_LAYOUT);
+    }
+
+    /** The errno captured by the last call that used {@code capture}. */
+    static int errno(MemorySegment capture) {
+        return (int) ERRNO.get(capture, 0L);
+    }
+
+    static int open(MemorySegment capture, MemorySegment path, int flags) {
+        try {
+            return (int) OPEN.invokeExact(capture, path, flags, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int close(MemorySegment capture, int fd) {
+        try {
+            return (int) CLOSE.invokeExact(capture, fd);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** read(2); blocks the calling (platform) thread. Returns bytes read or -1 (see {@link #errno}). */
+    static long read(MemorySegment capture, int fd, MemorySegment buf, long count) {
+        try {
+            return (long) READ.invokeExact(capture, fd, buf, count);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static long write(MemorySegment capture, int fd, MemorySegment buf, long count) {
+        try {
+            return (long) WRITE.invokeExact(capture, fd, buf, count);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int ioctl(MemorySegment capture, int fd, long request, MemorySegment arg) {
+        try {
+            return (int) IOCTL.invokeExact(capture, fd, request, arg);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int mount(MemorySegment capture, MemorySegment source, MemorySegment target, MemorySegment fsType,
+            long flags, MemorySegment data) {
+        try {
+            return (int) MOUNT.invokeExact(capture, source, target, fsType, flags, data);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int umount2(MemorySegment capture, MemorySegment target, int flags) {
+        try {
+            return (int) UMOUNT2.invokeExact(capture, target, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int geteuid() {
+        try {
+            return (int) GETEUID.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    static int getegid() {
+        try {
+            return (int) GETEGID.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The {@link Errno} for a raw errno value, EIO for values the enum does not name. */
+    static Errno toErrno(int errno) {
+        for (Errno e : Errno.values()) {
+            if (e.code() == errno) {
+                return e;
+            }
+        }
+        return Errno.EIO;
+    }
+
+    /** An FsException for a failed call: "{what}: {strerror} (errno N)". */
+    static FsException failure(String what, int errno) {
+        Errno e = toErrno(errno);
+        return new FsException(e, what + ": " + e.description() + " (errno " + errno + ")");
+    }
+
+    private static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException re) {
+            return re;
+        }
+        if (t instanceof Error err) {
+            throw err;
+        }
+        return new IllegalStateException("native call failed", t);
+    }
+}
