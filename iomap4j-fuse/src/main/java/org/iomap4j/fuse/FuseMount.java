@@ -9,8 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -48,7 +46,6 @@ public final class FuseMount implements AutoCloseable {
     private final int[] fds;
     private final CompletableFuture<Void> unmounted = new CompletableFuture<>();
     private final ReentrantReadWriteLock fdLock = new ReentrantReadWriteLock();
-    private final ExecutorService notifier;
     private boolean fdsClosed; // guarded by fdLock
     private volatile boolean stopped;
 
@@ -58,8 +55,6 @@ public final class FuseMount implements AutoCloseable {
         this.options = options;
         this.bridge = bridge;
         this.fds = fds;
-        this.notifier = Executors.newSingleThreadExecutor(
-                Thread.ofPlatform().daemon(true).name("fuse-notify-" + mountpoint.getFileName()).factory());
     }
 
     /**
@@ -119,7 +114,6 @@ public final class FuseMount implements AutoCloseable {
                 }
             }
             m = new FuseMount(vfs, mnt, options, bridge, fds);
-            bridge.setInvalidator(m::invalidateAsync);
             FuseServer server = new FuseServer(bridge.opTable(), options.debug());
             server.start(fds, "fuse-" + mnt.getFileName(), m::onServerStopped);
             if (!bridge.initDone().await(INIT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -187,7 +181,6 @@ public final class FuseMount implements AutoCloseable {
         } finally {
             fdLock.writeLock().unlock();
         }
-        notifier.shutdown();
         Throwable failure = readerFailure;
         if (readerFailure != null) {
             // The readers died with the mount still attached: detach it so nothing hangs on a dead mount.
@@ -335,7 +328,7 @@ public final class FuseMount implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------------------
     // Notifications (unique 0). Never call these from inside a Vfs method the server is running: the kernel
-    // may wait for a page lock held by a request that needs a reader thread.
+    // may wait for a page lock held by a request that needs a reader thread (deadlock with few readers).
 
     /**
      * Tells the kernel that data in {@code [offBytes, offBytes + lenBytes)} of inode {@code ino} (a Vfs inode
@@ -395,22 +388,6 @@ public final class FuseMount implements AutoCloseable {
             throw Native.failure("fuse notify " + what + " on " + mountpoint, errno);
         } finally {
             fdLock.readLock().unlock();
-        }
-    }
-
-    /** Queues an inode invalidation on the notifier thread (used by the WRITE handler for direct I/O). */
-    private void invalidateAsync(long nodeid, long offBytes, long lenBytes) {
-        try {
-            notifier.execute(() -> {
-                try {
-                    notifyInvalInode(nodeid, offBytes, lenBytes);
-                } catch (IOException e) {
-                    LOG.warn("invalidating nodeid {} [{}, +{}) failed: {}", nodeid, offBytes, lenBytes,
-                            e.getMessage());
-                }
-            });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            LOG.debug("mount {} stopping; invalidation of nodeid {} not needed", mountpoint, nodeid);
         }
     }
 
