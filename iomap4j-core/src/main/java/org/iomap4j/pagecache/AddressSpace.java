@@ -1,21 +1,80 @@
 package org.iomap4j.pagecache;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.iomap4j.iomap.IomapInode;
 
 /**
- * The page cache of one inode: folios indexed by file offset. SKELETON: API fixed, implementation in progress.
+ * The page cache of one inode (the kernel's {@code struct address_space}): folios indexed by file offset, the
+ * invalidate lock, the writeback error sequence and the readahead state.
+ *
+ * <p>Folios are naturally aligned powers of two between {@link #minFolioBytes()} (4 KiB, or the block size if
+ * larger) and {@link #maxFolioBytes()}; they never overlap. A new folio takes the largest aligned size that
+ * the operation's length allows and that is free in the index (like the kernel's {@code fgf_set_order}).
+ *
+ * <p>Lock order (outermost first): the filesystem's inode lock (i_rwsem) &rarr; {@link #invalidateLock()}
+ * &rarr; folio locks, several only in ascending file order &rarr; the filesystem's block-map lock (inside
+ * iomapBegin/mapBlocks only) &rarr; {@code treeLock} (index updates) &rarr; the cache's reclaim lock. Writeback
+ * takes folio locks only; reclaim only ever try-locks folios.
  */
 public final class AddressSpace {
     private final ReentrantReadWriteLock invalidateLock = new ReentrantReadWriteLock();
     private final ErrSeq errors = new ErrSeq();
+    private final PageCache cache;
+    private final IomapInode host;
+    private final WritebackOps wbOps;
+    private final int blkBits;
+    private final int minFolioBytes;
+    private final int maxFolioBytes;
+    /** Folios by file offset. Reads are lock-free; inserts and removals hold {@link #treeLock}. */
+    private final ConcurrentSkipListMap<Long, Folio> folios = new ConcurrentSkipListMap<>();
+    private final Object treeLock = new Object();
+    private final AtomicLong cachedBytes = new AtomicLong();
+    private final AtomicLong dirtyBytes = new AtomicLong();
+    /** System.nanoTime() when this mapping last went from clean to dirty (for background writeback). */
+    private volatile long dirtiedSinceNanos;
+    // Readahead state, guarded by raLock.
+    private final Object raLock = new Object();
+    private long raNextPosBytes = 0;
+    private long raWindowBytes = 0;
 
-    AddressSpace() {
+    /** First readahead window of a sequential stream. */
+    static final int RA_INITIAL_BYTES = 128 << 10;
+    /** Largest readahead window. */
+    static final int RA_MAX_BYTES = 2 << 20;
+
+    AddressSpace(PageCache cache, IomapInode host, WritebackOps wbOps) {
+        this.cache = cache;
+        this.host = host;
+        this.wbOps = wbOps;
+        int bs = host.blockSizeBytes();
+        if (Integer.bitCount(bs) != 1 || bs < 512 || bs > 65536) {
+            throw new IllegalArgumentException("inode " + host.ino() + ": block size " + bs
+                    + " is not a power of two in [512, 65536]");
+        }
+        this.blkBits = Integer.numberOfTrailingZeros(bs);
+        this.minFolioBytes = Math.max(PageCacheConfig.MIN_FOLIO_BYTES, bs);
+        this.maxFolioBytes = Math.max(cache.config().maxFolioBytes(), minFolioBytes);
     }
 
     public IomapInode host() {
-        throw new UnsupportedOperationException("skeleton");
+        return host;
+    }
+
+    /** The filesystem's writeback operations for this file. */
+    public WritebackOps writebackOps() {
+        return wbOps;
+    }
+
+    /** The cache this mapping belongs to. */
+    public PageCache pageCache() {
+        return cache;
     }
 
     /** Held shared while inserting folios, exclusive while removing them (truncate, punch, invalidate). */
@@ -30,13 +89,263 @@ public final class AddressSpace {
 
     /** Bytes of folio memory this mapping holds. */
     public long cachedBytes() {
-        throw new UnsupportedOperationException("skeleton");
+        return cachedBytes.get();
     }
 
     /** Bytes in dirty blocks of this mapping. */
     public long dirtyBytes() {
-        throw new UnsupportedOperationException("skeleton");
+        return dirtyBytes.get();
     }
+
+    /** Smallest folio of this mapping in bytes: max(4 KiB, block size). */
+    public int minFolioBytes() {
+        return minFolioBytes;
+    }
+
+    /** Largest folio of this mapping in bytes: max(configured maximum, block size). */
+    public int maxFolioBytes() {
+        return maxFolioBytes;
+    }
+
+    int blkBits() {
+        return blkBits;
+    }
+
+    long dirtiedSinceNanos() {
+        return dirtiedSinceNanos;
+    }
+
+    /** Number of folios cached (tests, statistics). */
+    public int folioCount() {
+        return folios.size();
+    }
+
+    /** Sizes in bytes of the cached folios in file order (tests: proves large folios are used). */
+    public List<Integer> folioSizes() {
+        List<Integer> sizes = new ArrayList<>();
+        for (Folio f : folios.values()) {
+            sizes.add(f.sizeBytes);
+        }
+        return sizes;
+    }
+
+    void accountDirty(long deltaBytes) {
+        long before = dirtyBytes.getAndAdd(deltaBytes);
+        if (before == 0 && deltaBytes > 0) {
+            dirtiedSinceNanos = System.nanoTime();
+        }
+        cache.accountDirty(deltaBytes);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Index
+
+    /** The folio covering {@code posBytes}, or null. Lock-free; the folio may be removed concurrently. */
+    Folio lookup(long posBytes) {
+        Map.Entry<Long, Folio> e = folios.floorEntry(posBytes);
+        if (e == null) {
+            return null;
+        }
+        Folio f = e.getValue();
+        if (posBytes >= f.endBytes()) {
+            return null;
+        }
+        if (!f.referenced) {
+            f.referenced = true;
+        }
+        return f;
+    }
+
+    /** Folios overlapping {@code [startBytes, endBytes)} in file order (weakly consistent view). */
+    Collection<Folio> folioRange(long startBytes, long endBytes) {
+        if (endBytes <= startBytes) {
+            return List.of();
+        }
+        Long from = folios.floorKey(startBytes);
+        return folios.subMap(from == null ? startBytes : from, true, endBytes, false).values();
+    }
+
+    /**
+     * Returns the folio covering {@code posBytes}, locked and in the mapping, creating it when absent. A new
+     * folio is as large as {@code lengthHintBytes} (rounded down to a power of two, within the folio size limits)
+     * and alignment allow without overlapping a cached folio. Caller holds the invalidate lock shared (creating
+     * inserts) and no folio lock above {@code posBytes} (ascending order).
+     */
+    Folio grabLocked(long posBytes, long lengthHintBytes) {
+        while (true) {
+            Folio f = lookup(posBytes);
+            if (f != null) {
+                f.lock.lock();
+                if (!f.removed) {
+                    return f;
+                }
+                f.lock.unlock();
+                continue;
+            }
+            f = tryCreateLocked(posBytes, lengthHintBytes);
+            if (f != null) {
+                cache.folioAdded(f);
+                return f;
+            }
+        }
+    }
+
+    /** Creates and inserts a locked folio covering {@code posBytes}, or returns null if one appeared meanwhile. */
+    private Folio tryCreateLocked(long posBytes, long lengthHintBytes) {
+        long hint = Math.max(minFolioBytes, Math.min(maxFolioBytes, lengthHintBytes));
+        int size = Integer.highestOneBit((int) hint);
+        synchronized (treeLock) {
+            if (lookup(posBytes) != null) {
+                return null;
+            }
+            while (size > minFolioBytes && !rangeFree(posBytes & -(long) size, size)) {
+                size >>>= 1;
+            }
+            // A min-size folio is always free here: every folio of this mapping is at least min-size and aligned,
+            // so one overlapping the min-size slot would cover posBytes and lookup would have found it.
+            Folio f = new Folio(this, posBytes & -(long) size, size, blkBits);
+            f.lock.lock();
+            folios.put(f.posBytes, f);
+            cachedBytes.addAndGet(size);
+            return f;
+        }
+    }
+
+    private boolean rangeFree(long startBytes, int size) {
+        Map.Entry<Long, Folio> e = folios.floorEntry(startBytes + size - 1);
+        return e == null || e.getValue().endBytes() <= startBytes;
+    }
+
+    /** Removes a locked folio from the index (its dirty blocks are forgotten). */
+    void removeLocked(Folio f) {
+        if (f.removed) {
+            return;
+        }
+        f.clearState(0, f.nrBlocks);
+        synchronized (treeLock) {
+            folios.remove(f.posBytes, f);
+            f.removed = true;
+            cachedBytes.addAndGet(-f.sizeBytes);
+        }
+        cache.folioRemoved(f);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Readahead
+
+    /**
+     * Decides how far past {@code [posBytes, posBytes + lengthBytes)} a read should fill: a read starting where
+     * the previous one ended (or at 0) is sequential and doubles the window from 128 KiB up to
+     * {@code min(2 MiB, budget/8)}; any other read resets it and reads only what was asked.
+     *
+     * @return the exclusive end of the range to fill
+     */
+    long readaheadEnd(long posBytes, long lengthBytes) {
+        long cap = Math.max(minFolioBytes, Math.min(RA_MAX_BYTES, cache.config().budgetBytes() / 8));
+        synchronized (raLock) {
+            boolean sequential = posBytes == raNextPosBytes;
+            if (sequential) {
+                raWindowBytes = raWindowBytes == 0 ? Math.min(RA_INITIAL_BYTES, cap) : Math.min(cap, raWindowBytes * 2);
+            } else {
+                raWindowBytes = 0;
+            }
+            raNextPosBytes = posBytes + lengthBytes;
+            return posBytes + Math.max(lengthBytes, raWindowBytes);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Queries for filesystems (seek over unwritten extents, zero-range decisions)
+
+    /** True if any block overlapping {@code [startBytes, endBytes)} is dirty or under writeback. */
+    public boolean hasDirty(long startBytes, long endBytes) {
+        for (Folio f : folioRange(startBytes, endBytes)) {
+            if (f.nrDirty == 0 && !f.writeback) {
+                continue;
+            }
+            f.lock.lock();
+            try {
+                if (f.removed) {
+                    continue;
+                }
+                long s = Math.max(startBytes, f.posBytes);
+                long e = Math.min(endBytes, f.endBytes());
+                if (s < e) {
+                    int from = f.blockOf(s);
+                    int to = f.blockOf(e - 1) + 1;
+                    if (f.nextDirty(from, to) < to) {
+                        return true;
+                    }
+                }
+            } finally {
+                f.lock.unlock();
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The first byte in {@code [startBytes, endBytes)} that lies in an uptodate (or dirty) cached block, or -1:
+     * what SEEK_DATA reports inside an UNWRITTEN extent (iomap's page-cache seek).
+     */
+    public long nextCachedData(long startBytes, long endBytes) {
+        for (Folio f : folioRange(startBytes, endBytes)) {
+            f.lock.lock();
+            try {
+                if (f.removed) {
+                    continue;
+                }
+                long s = Math.max(startBytes, f.posBytes);
+                long e = Math.min(endBytes, f.endBytes());
+                if (s >= e) {
+                    continue;
+                }
+                int from = f.blockOf(s);
+                int to = f.blockOf(e - 1) + 1;
+                int blk = f.nextUptodate(from, to);
+                if (blk < to) {
+                    return Math.max(s, f.posBytes + ((long) blk << blkBits));
+                }
+            } finally {
+                f.lock.unlock();
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * The first byte in {@code [startBytes, endBytes)} not in an uptodate cached block, or -1 if the whole
+     * range is cached: what SEEK_HOLE reports inside an UNWRITTEN extent.
+     */
+    public long nextUncached(long startBytes, long endBytes) {
+        long pos = startBytes;
+        while (pos < endBytes) {
+            Folio f = lookup(pos);
+            if (f == null) {
+                return pos;
+            }
+            f.lock.lock();
+            try {
+                if (f.removed) {
+                    continue;
+                }
+                long e = Math.min(endBytes, f.endBytes());
+                int from = f.blockOf(pos);
+                int to = f.blockOf(e - 1) + 1;
+                int blk = f.nextNotUptodate(from, to);
+                if (blk < to) {
+                    return Math.max(pos, f.posBytes + ((long) blk << blkBits));
+                }
+                pos = e;
+            } finally {
+                f.lock.unlock();
+            }
+        }
+        return -1;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Removal
 
     /**
      * Removes cached data at and beyond {@code newSizeBytes} (truncate_inode_pages): whole folios beyond are
@@ -44,19 +353,117 @@ public final class AddressSpace {
      * exclusively. Zeroing the partial block at the new EOF is {@link BufferedIo#truncatePage}'s job.
      */
     public void truncateFrom(long newSizeBytes) {
-        throw new UnsupportedOperationException("skeleton");
+        if (newSizeBytes < 0) {
+            throw new IllegalArgumentException("negative size " + newSizeBytes);
+        }
+        long blockEnd = alignUp(newSizeBytes, 1L << blkBits);
+        invalidateLock.writeLock().lock();
+        try {
+            dropRange(blockEnd, Long.MAX_VALUE, true);
+        } finally {
+            invalidateLock.writeLock().unlock();
+        }
     }
 
     /**
      * Writes back and then drops every folio overlapping {@code [startBytes, endBytes)} (for direct I/O and
-     * hole punching). Takes the invalidate lock exclusively.
+     * hole punching): afterwards no block of the range is cached. Takes the invalidate lock exclusively, so no
+     * buffered write or read can repopulate the range meanwhile.
+     *
+     * @throws IOException the writeback error (the range is then left cached and clean)
      */
     public void invalidateRange(long startBytes, long endBytes) throws IOException {
-        throw new UnsupportedOperationException("skeleton");
+        if (endBytes <= startBytes) {
+            return;
+        }
+        invalidateLock.writeLock().lock();
+        try {
+            Writeback.writeAndWait(this, startBytes, endBytes);
+            long bs = 1L << blkBits;
+            dropRange(startBytes & -bs, alignUp(endBytes, bs), false);
+        } finally {
+            invalidateLock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Forgets blocks in {@code [startBytes, endBytes)} (block aligned), removing folios that lie wholly inside.
+     * With {@code discardDirty} false, dirty blocks (a write that raced in) are kept. Invalidate lock held
+     * exclusively.
+     */
+    private void dropRange(long startBytes, long endBytes, boolean discardDirty) {
+        for (Folio f : folioRange(startBytes, endBytes)) {
+            f.lock.lock();
+            try {
+                if (f.removed) {
+                    continue;
+                }
+                long s = Math.max(startBytes, f.posBytes);
+                long e = Math.min(endBytes, f.endBytes());
+                if (s >= e) {
+                    continue;
+                }
+                int from = f.blockOf(s);
+                int to = f.blockOf(e - 1) + 1;
+                if (discardDirty) {
+                    f.clearState(from, to);
+                } else {
+                    int blk = from;
+                    while (blk < to) {
+                        int dirty = f.nextDirty(blk, to);
+                        f.clearUptodate(blk, dirty);
+                        blk = dirty < to ? f.nextClean(dirty, to) : to;
+                    }
+                }
+                if (f.nrDirty == 0 && f.nextUptodate(0, f.nrBlocks) == f.nrBlocks) {
+                    removeLocked(f);
+                }
+            } finally {
+                f.lock.unlock();
+            }
+        }
     }
 
     /** Drops every clean unlocked folio of this mapping. */
     public void dropClean() {
-        throw new UnsupportedOperationException("skeleton");
+        for (Folio f : folios.values()) {
+            if (f.nrDirty != 0 || f.writeback || !f.lock.tryLock()) {
+                continue;
+            }
+            try {
+                if (f.nrDirty == 0 && !f.writeback) {
+                    removeLocked(f);
+                }
+            } finally {
+                f.lock.unlock();
+            }
+        }
+    }
+
+    /** Drops every folio, dirty ones included (inode eviction). */
+    void removeAll() {
+        invalidateLock.writeLock().lock();
+        try {
+            for (Folio f : folios.values()) {
+                f.lock.lock();
+                try {
+                    removeLocked(f);
+                } finally {
+                    f.lock.unlock();
+                }
+            }
+        } finally {
+            invalidateLock.writeLock().unlock();
+        }
+    }
+
+    static long alignUp(long v, long pow2) {
+        return (v + pow2 - 1) & -pow2;
+    }
+
+    @Override
+    public String toString() {
+        return "AddressSpace[ino " + host.ino() + ", " + folios.size() + " folios, " + cachedBytes() + " B cached, "
+                + dirtyBytes() + " B dirty]";
     }
 }

@@ -6,8 +6,8 @@ import org.iomap4j.iomap.IomapInode;
 import org.iomap4j.iomap.IomapOps;
 
 /**
- * Buffered read, buffered write, zero-range and truncate-page through the page cache (fs/iomap/buffered-io.c).
- * SKELETON: API fixed, implementation in progress.
+ * Buffered read, buffered write, zero-range and truncate-page through the page cache (fs/iomap/buffered-io.c):
+ * the public entry points; the work is in {@link BufferedRead} and {@link BufferedWrite}.
  *
  * <p>Locking: the filesystem holds its inode lock (i_rwsem: shared for read, exclusive for write, zero and
  * truncate) around these calls but no lock of its block mapping; the core takes the invalidate lock shared and
@@ -23,7 +23,7 @@ public final class BufferedIo {
      * @throws IOException an I/O error from the device (the blocks stay not uptodate) or the filesystem
      */
     public static int read(IomapInode inode, long posBytes, ByteBuffer dst, IomapOps ops) throws IOException {
-        throw new UnsupportedOperationException("skeleton");
+        return BufferedRead.read(inode, posBytes, dst, ops);
     }
 
     /**
@@ -33,16 +33,21 @@ public final class BufferedIo {
      * @throws IOException if nothing could be written (ENOSPC, EFBIG, EIO, ...)
      */
     public static int write(IomapInode inode, long posBytes, ByteBuffer src, IomapOps ops) throws IOException {
-        throw new UnsupportedOperationException("skeleton");
+        return BufferedWrite.write(inode, posBytes, src, ops);
     }
 
-    /** Makes {@code [posBytes, posBytes + lengthBytes)} read as zeroes (skipping holes with a clean cache). */
+    /**
+     * Makes {@code [posBytes, posBytes + lengthBytes)} read as zeroes: HOLE and UNWRITTEN ranges with a clean
+     * cache are skipped; dirty cache over them is written back and the range mapped again; everything else is
+     * zeroed in the cache and dirtied. Iterates with {@link org.iomap4j.iomap.IomapOpFlags#ZERO}. Does not change
+     * i_size.
+     */
     public static void zeroRange(IomapInode inode, long posBytes, long lengthBytes, IomapOps ops) throws IOException {
-        throw new UnsupportedOperationException("skeleton");
+        BufferedWrite.zeroRange(inode, posBytes, lengthBytes, ops);
     }
 
     /** Zeroes from {@code posBytes} (a new EOF) to the end of its filesystem block. */
     public static void truncatePage(IomapInode inode, long posBytes, IomapOps ops) throws IOException {
-        throw new UnsupportedOperationException("skeleton");
+        BufferedWrite.truncatePage(inode, posBytes, ops);
     }
 }

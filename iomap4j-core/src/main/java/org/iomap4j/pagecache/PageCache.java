@@ -1,17 +1,58 @@
 package org.iomap4j.pagecache;
 
 import java.io.IOException;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 import org.iomap4j.iomap.IomapInode;
 
 /**
- * The cache-wide part of the page cache: one memory budget shared by every {@link AddressSpace}, reclaim of
- * clean folios, dirty throttling and background writeback. SKELETON: API fixed, implementation in progress.
+ * The cache-wide part of the page cache: one memory budget shared by every {@link AddressSpace}, CLOCK reclaim
+ * of clean folios, dirty throttling and background writeback (the kernel's vmscan + page-writeback in one
+ * small class).
+ *
+ * <ul>
+ *   <li>Budget: when a new folio takes the cache above {@link PageCacheConfig#budgetBytes()}, clean, unlocked
+ *       folios not under writeback are reclaimed in CLOCK order (a folio used since the hand last passed gets a
+ *       second chance). Dirty, locked and in-flight folios are never reclaimed, so the cache can exceed its
+ *       budget by what is dirty or locked until writers are throttled.</li>
+ *   <li>Throttling: a writer that finds more than {@link PageCacheConfig#dirtyThresholdBytes()} dirty writes
+ *       back synchronously (its own file first) before dirtying more ({@code balance_dirty_pages}).</li>
+ *   <li>Background writeback: a daemon thread writes back every mapping that has been dirty for longer than
+ *       {@link PageCacheConfig#writebackIntervalMillis()}; its errors go to the mapping's {@link ErrSeq}.</li>
+ * </ul>
+ * Thread-safe. Reclaim holds {@code reclaimLock} and only try-locks folios, so it can run on any thread, also
+ * one that holds folio locks.
  */
 public final class PageCache implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(PageCache.class.getName());
+
     private final PageCacheConfig config;
+    private final Set<AddressSpace> mappings = ConcurrentHashMap.newKeySet();
+    private final AtomicLong cachedBytes = new AtomicLong();
+    private final AtomicLong dirtyBytes = new AtomicLong();
+    /** The CLOCK: every live folio appears once; removed folios are purged lazily. */
+    private final ConcurrentLinkedQueue<Folio> clock = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger clockEntries = new AtomicInteger();
+    private final AtomicInteger liveFolios = new AtomicInteger();
+    private final ReentrantLock reclaimLock = new ReentrantLock();
+    private final Object bgMonitor = new Object();
+    private final Thread bgThread;
+    private volatile boolean closed;
+    private volatile IOException lastBackgroundError;
 
     public PageCache(PageCacheConfig config) {
         this.config = config;
+        if (config.writebackIntervalMillis() > 0) {
+            bgThread = Thread.ofPlatform().daemon().name("iomap4j-writeback").unstarted(this::backgroundLoop);
+            bgThread.start();
+        } else {
+            bgThread = null;
+        }
     }
 
     public PageCacheConfig config() {
@@ -20,36 +61,218 @@ public final class PageCache implements AutoCloseable {
 
     /** Creates the page cache of one inode, written back through {@code wbOps}. */
     public AddressSpace createMapping(IomapInode host, WritebackOps wbOps) {
-        throw new UnsupportedOperationException("skeleton");
+        AddressSpace m = new AddressSpace(this, host, wbOps);
+        mappings.add(m);
+        return m;
     }
 
     /** Forgets an inode's cache (inode eviction): its folios are dropped, dirty ones included. */
     public void removeMapping(AddressSpace mapping) {
-        throw new UnsupportedOperationException("skeleton");
+        mappings.remove(mapping);
+        mapping.removeAll();
     }
 
     /** Bytes of folio memory held now. */
     public long cachedBytes() {
-        throw new UnsupportedOperationException("skeleton");
+        return cachedBytes.get();
     }
 
     /** Bytes in dirty blocks now. */
     public long dirtyBytes() {
-        throw new UnsupportedOperationException("skeleton");
+        return dirtyBytes.get();
+    }
+
+    /** The last error background writeback met (also recorded on the file's {@link ErrSeq}), or null. */
+    public IOException lastBackgroundError() {
+        return lastBackgroundError;
     }
 
     /** Writes back every dirty folio of every mapping and waits; throws the first error. */
     public void syncAll() throws IOException {
-        throw new UnsupportedOperationException("skeleton");
+        IOException first = null;
+        for (AddressSpace m : mappings) {
+            try {
+                Writeback.writeAndWait(m, 0, Long.MAX_VALUE);
+            } catch (IOException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
     }
 
     /** Drops every clean, unlocked folio (like {@code echo 1 > /proc/sys/vm/drop_caches}). */
     public void dropCleanCaches() {
-        throw new UnsupportedOperationException("skeleton");
+        for (AddressSpace m : mappings) {
+            m.dropClean();
+        }
+    }
+
+    void accountDirty(long deltaBytes) {
+        dirtyBytes.addAndGet(deltaBytes);
+    }
+
+    void folioAdded(Folio f) {
+        cachedBytes.addAndGet(f.sizeBytes);
+        liveFolios.incrementAndGet();
+        clock.add(f);
+        clockEntries.incrementAndGet();
+        long over = cachedBytes.get() - config.budgetBytes();
+        if (over > 0) {
+            reclaim(over);
+        }
+    }
+
+    void folioRemoved(Folio f) {
+        cachedBytes.addAndGet(-f.sizeBytes);
+        int live = liveFolios.decrementAndGet();
+        // Removed folios stay in the CLOCK until the hand passes; purge when they dominate so that memory of
+        // truncated files is not kept alive by the queue.
+        if (clockEntries.get() > 2 * live + 64 && reclaimLock.tryLock()) {
+            try {
+                clock.removeIf(x -> {
+                    if (x.removed) {
+                        clockEntries.decrementAndGet();
+                        return true;
+                    }
+                    return false;
+                });
+            } finally {
+                reclaimLock.unlock();
+            }
+        }
+    }
+
+    /**
+     * Frees at least {@code targetBytes} of clean folios if it can, in CLOCK order; gives up after two sweeps of
+     * the hand. Never blocks on a folio lock.
+     *
+     * @return bytes freed
+     */
+    long reclaim(long targetBytes) {
+        long freed = 0;
+        reclaimLock.lock();
+        try {
+            int budgetSteps = 2 * clockEntries.get() + 2;
+            while (freed < targetBytes && budgetSteps-- > 0) {
+                Folio f = clock.poll();
+                if (f == null) {
+                    break;
+                }
+                if (f.removed) {
+                    clockEntries.decrementAndGet();
+                    continue;
+                }
+                if (f.referenced) {
+                    f.referenced = false;
+                    clock.add(f);
+                    continue;
+                }
+                if (f.nrDirty != 0 || f.writeback || !f.lock.tryLock()) {
+                    clock.add(f);
+                    continue;
+                }
+                try {
+                    if (f.removed) {
+                        clockEntries.decrementAndGet();
+                    } else if (f.nrDirty != 0 || f.writeback) {
+                        clock.add(f);
+                    } else {
+                        clockEntries.decrementAndGet();
+                        f.mapping.removeLocked(f);
+                        freed += f.sizeBytes;
+                    }
+                } finally {
+                    f.lock.unlock();
+                }
+            }
+        } finally {
+            reclaimLock.unlock();
+        }
+        return freed;
+    }
+
+    /**
+     * Called by a writer of {@code mapping} before it dirties more, holding no folio lock: writes back while the
+     * cache holds more dirty bytes than the threshold, then reclaims down to the budget.
+     *
+     * Writeback errors are recorded on each file's {@link ErrSeq} (and reported by its next fsync), not thrown
+     * at the writer: like {@code balance_dirty_pages}, throttling never fails a write.
+     */
+    void balanceDirty(AddressSpace mapping) {
+        if (dirtyBytes.get() > config.dirtyThresholdBytes()) {
+            if (mapping.dirtyBytes() > 0) {
+                writeBackRecorded(mapping);
+            }
+            if (dirtyBytes.get() > config.dirtyThresholdBytes()) {
+                for (AddressSpace m : mappings) {
+                    if (m != mapping && m.dirtyBytes() > 0) {
+                        writeBackRecorded(m);
+                    }
+                }
+            }
+        }
+        long over = cachedBytes.get() - config.budgetBytes();
+        if (over > 0) {
+            reclaim(over);
+        }
+    }
+
+    /** Writes back a mapping for the cache's own reasons; a failure is on the mapping's ErrSeq and logged. */
+    private void writeBackRecorded(AddressSpace m) {
+        try {
+            Writeback.writeAndWait(m, 0, Long.MAX_VALUE);
+        } catch (IOException e) {
+            // Recorded on m.errors() by writeback: the next fsync of every handle reports it.
+            lastBackgroundError = e;
+            LOG.log(System.Logger.Level.WARNING, "writeback of inode " + m.host().ino() + " failed: " + e.getMessage());
+        }
+    }
+
+    private void backgroundLoop() {
+        long intervalNanos = TimeUnit.MILLISECONDS.toNanos(config.writebackIntervalMillis());
+        while (!closed) {
+            synchronized (bgMonitor) {
+                if (closed) {
+                    return;
+                }
+                try {
+                    bgMonitor.wait(Math.max(1, config.writebackIntervalMillis() / 2));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+            long now = System.nanoTime();
+            for (AddressSpace m : mappings) {
+                if (closed) {
+                    return;
+                }
+                if (m.dirtyBytes() > 0 && now - m.dirtiedSinceNanos() >= intervalNanos) {
+                    writeBackRecorded(m);
+                }
+            }
+        }
     }
 
     /** Stops background writeback. Does not write back (call {@link #syncAll()} first). */
     @Override
     public void close() {
+        closed = true;
+        synchronized (bgMonitor) {
+            bgMonitor.notifyAll();
+        }
+        if (bgThread != null && bgThread != Thread.currentThread()) {
+            try {
+                bgThread.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 }

@@ -1,0 +1,228 @@
+package org.iomap4j.pagecache;
+
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * One cached, naturally aligned, power-of-two run of a file's bytes (the kernel's {@code struct folio} plus its
+ * {@code iomap_folio_state}): the unit of page-cache memory, locking, reclaim and writeback.
+ *
+ * <p>Holds {@code sizeBytes} (4 KiB..2 MiB, never below the filesystem block size) of file bytes starting at
+ * {@code posBytes} in a heap array, and two bits per filesystem block: uptodate (the bytes equal the file's) and
+ * dirty (the bytes are newer than the disk). Invariants, kept by every mutator: dirty implies uptodate;
+ * {@link #isUptodate()} &hArr; all blocks uptodate; {@link #isDirty()} &hArr; any block dirty.
+ *
+ * <p>Locking: block state and {@link #data} change only with {@link #lock} held. {@link #nrDirty} and
+ * {@link #writeback} are volatile so that writeback can skip clean folios without taking the lock; a reader of
+ * those hints that finds a folio clean must read {@code nrDirty} before {@code writeback} (writeback sets the
+ * flag before clearing dirty bits, so a folio in flight is never seen as clean and idle).
+ */
+final class Folio {
+    final AddressSpace mapping;
+    /** File byte offset of {@code data[0]}; a multiple of {@link #sizeBytes}. */
+    final long posBytes;
+    final int sizeBytes;
+    final int blkBits;
+    final int nrBlocks;
+    final byte[] data;
+    final ReentrantLock lock = new ReentrantLock();
+
+    private final long[] uptodateBits;
+    private final long[] dirtyBits;
+    private int nrUptodate;
+    volatile int nrDirty;
+    /** A device write of this folio's blocks is in flight (set and cleared under the lock). */
+    volatile boolean writeback;
+    /** The last writeback of this folio failed (cleared when it is next written successfully). */
+    volatile boolean error;
+    /** Set when the folio left its mapping (truncate, invalidate, reclaim); a locker must then retry. */
+    volatile boolean removed;
+    /** CLOCK reference bit for reclaim. */
+    volatile boolean referenced = true;
+
+    Folio(AddressSpace mapping, long posBytes, int sizeBytes, int blkBits) {
+        if (Integer.bitCount(sizeBytes) != 1 || posBytes % sizeBytes != 0 || sizeBytes < (1 << blkBits)) {
+            throw new IllegalArgumentException("bad folio " + posBytes + "+" + sizeBytes + " for block bits " + blkBits);
+        }
+        this.mapping = mapping;
+        this.posBytes = posBytes;
+        this.sizeBytes = sizeBytes;
+        this.blkBits = blkBits;
+        this.nrBlocks = sizeBytes >>> blkBits;
+        this.data = new byte[sizeBytes];
+        int words = (nrBlocks + 63) >>> 6;
+        this.uptodateBits = new long[words];
+        this.dirtyBits = new long[words];
+    }
+
+    long endBytes() {
+        return posBytes + sizeBytes;
+    }
+
+    int blockSizeBytes() {
+        return 1 << blkBits;
+    }
+
+    /** Index of the block holding file byte {@code filePosBytes} (which must lie in this folio). */
+    int blockOf(long filePosBytes) {
+        return (int) ((filePosBytes - posBytes) >>> blkBits);
+    }
+
+    boolean isUptodate() {
+        return nrUptodate == nrBlocks;
+    }
+
+    boolean isDirty() {
+        return nrDirty != 0;
+    }
+
+    /** Dirty bytes of this folio (whole blocks). */
+    long dirtyBytes() {
+        return (long) nrDirty << blkBits;
+    }
+
+    boolean blockUptodate(int blk) {
+        return (uptodateBits[blk >>> 6] & (1L << blk)) != 0;
+    }
+
+    boolean blockDirty(int blk) {
+        return (dirtyBits[blk >>> 6] & (1L << blk)) != 0;
+    }
+
+    /** True if blocks {@code [fromBlk, toBlk)} are all uptodate. Folio lock held. */
+    boolean rangeUptodate(int fromBlk, int toBlk) {
+        if (nrUptodate == nrBlocks) {
+            return true;
+        }
+        return nextClear(uptodateBits, fromBlk, toBlk) == toBlk;
+    }
+
+    /** First block in {@code [fromBlk, toBlk)} that is not uptodate, or {@code toBlk}. */
+    int nextNotUptodate(int fromBlk, int toBlk) {
+        if (nrUptodate == nrBlocks) {
+            return toBlk;
+        }
+        return nextClear(uptodateBits, fromBlk, toBlk);
+    }
+
+    /** First uptodate block in {@code [fromBlk, toBlk)}, or {@code toBlk}. */
+    int nextUptodate(int fromBlk, int toBlk) {
+        return nextSet(uptodateBits, fromBlk, toBlk);
+    }
+
+    /** First dirty block in {@code [fromBlk, toBlk)}, or {@code toBlk}. */
+    int nextDirty(int fromBlk, int toBlk) {
+        if (nrDirty == 0) {
+            return toBlk;
+        }
+        return nextSet(dirtyBits, fromBlk, toBlk);
+    }
+
+    /** First clean block in {@code [fromBlk, toBlk)}, or {@code toBlk}. */
+    int nextClean(int fromBlk, int toBlk) {
+        return nextClear(dirtyBits, fromBlk, toBlk);
+    }
+
+    /** Marks blocks {@code [fromBlk, toBlk)} uptodate. Folio lock held. */
+    void setUptodate(int fromBlk, int toBlk) {
+        nrUptodate += setRange(uptodateBits, fromBlk, toBlk);
+    }
+
+    /** Marks blocks {@code [fromBlk, toBlk)} uptodate and dirty, updating the dirty accounting. Folio lock held. */
+    void setDirty(int fromBlk, int toBlk) {
+        nrUptodate += setRange(uptodateBits, fromBlk, toBlk);
+        int added = setRange(dirtyBits, fromBlk, toBlk);
+        if (added != 0) {
+            nrDirty += added;
+            mapping.accountDirty((long) added << blkBits);
+        }
+    }
+
+    /** Clears the dirty bits of blocks {@code [fromBlk, toBlk)} (they stay uptodate). Folio lock held. */
+    void clearDirty(int fromBlk, int toBlk) {
+        int removedBits = clearRange(dirtyBits, fromBlk, toBlk);
+        if (removedBits != 0) {
+            nrDirty -= removedBits;
+            mapping.accountDirty(-((long) removedBits << blkBits));
+        }
+    }
+
+    /** Forgets blocks {@code [fromBlk, toBlk)}: not uptodate, not dirty (truncate/invalidate). Folio lock held. */
+    void clearState(int fromBlk, int toBlk) {
+        clearDirty(fromBlk, toBlk);
+        nrUptodate -= clearRange(uptodateBits, fromBlk, toBlk);
+    }
+
+    /** Marks blocks {@code [fromBlk, toBlk)} not uptodate (a failed read). Folio lock held; they must be clean. */
+    void clearUptodate(int fromBlk, int toBlk) {
+        nrUptodate -= clearRange(uptodateBits, fromBlk, toBlk);
+    }
+
+    @Override
+    public String toString() {
+        return "Folio[ino " + mapping.host().ino() + " " + posBytes + "+" + sizeBytes + " uptodate " + nrUptodate
+                + "/" + nrBlocks + " dirty " + nrDirty + (writeback ? " wb" : "") + (error ? " err" : "")
+                + (removed ? " removed" : "") + "]";
+    }
+
+    // ---- bitmap helpers over long[] (bit i of word i/64) ----
+
+    /** Sets bits {@code [from, to)}; returns how many were clear before. */
+    static int setRange(long[] w, int from, int to) {
+        int added = 0;
+        int i = from;
+        while (i < to) {
+            int word = i >>> 6;
+            int lo = i & 63;
+            int hi = Math.min(64, lo + (to - i));
+            long mask = (hi == 64 ? -1L : (1L << hi) - 1) & (-1L << lo);
+            added += Long.bitCount(mask & ~w[word]);
+            w[word] |= mask;
+            i += hi - lo;
+        }
+        return added;
+    }
+
+    /** Clears bits {@code [from, to)}; returns how many were set before. */
+    static int clearRange(long[] w, int from, int to) {
+        int removedBits = 0;
+        int i = from;
+        while (i < to) {
+            int word = i >>> 6;
+            int lo = i & 63;
+            int hi = Math.min(64, lo + (to - i));
+            long mask = (hi == 64 ? -1L : (1L << hi) - 1) & (-1L << lo);
+            removedBits += Long.bitCount(mask & w[word]);
+            w[word] &= ~mask;
+            i += hi - lo;
+        }
+        return removedBits;
+    }
+
+    /** First set bit in {@code [from, to)}, or {@code to}. */
+    static int nextSet(long[] w, int from, int to) {
+        int i = from;
+        while (i < to) {
+            int word = i >>> 6;
+            long bits = w[word] & (-1L << (i & 63));
+            if (bits != 0) {
+                return Math.min(to, (word << 6) + Long.numberOfTrailingZeros(bits));
+            }
+            i = (word + 1) << 6;
+        }
+        return to;
+    }
+
+    /** First clear bit in {@code [from, to)}, or {@code to}. */
+    static int nextClear(long[] w, int from, int to) {
+        int i = from;
+        while (i < to) {
+            int word = i >>> 6;
+            long bits = ~w[word] & (-1L << (i & 63));
+            if (bits != 0) {
+                return Math.min(to, (word << 6) + Long.numberOfTrailingZeros(bits));
+            }
+            i = (word + 1) << 6;
+        }
+        return to;
+    }
+}
