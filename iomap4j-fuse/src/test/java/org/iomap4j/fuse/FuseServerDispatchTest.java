@@ -1,0 +1,228 @@
+package org.iomap4j.fuse;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.charset.StandardCharsets;
+
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
+import org.iomap4j.fuse.testing.MemoryVfs;
+import org.iomap4j.vfs.InodeAttr;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Dispatch without a mount: requests are built in memory, replies go to a non-blocking pipe and are read back.
+ * Checks the exactly-once rule (EIO for a handler that throws or forgets to answer, nothing for FORGET), error
+ * replies of exactly 16 bytes, and the node layer's lookup counting against {@link MemoryVfs}'s references.
+ */
+final class FuseServerDispatchTest {
+    private static final MethodHandle PIPE2;
+
+    static {
+        Linker l = Linker.nativeLinker();
+        PIPE2 = l.downcallHandle(l.defaultLookup().find("pipe2").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+
+    private Arena arena;
+    private int readFd;
+    private Channel channel;
+    private MemorySegment capture;
+    private long unique = 100;
+
+    @BeforeEach
+    void pipe() throws Throwable {
+        arena = Arena.ofConfined();
+        MemorySegment fds = arena.allocate(ValueLayout.JAVA_INT, 2);
+        int rc = (int) PIPE2.invokeExact(fds, 04000 /* O_NONBLOCK */);
+        assertThat(rc).isZero();
+        readFd = fds.getAtIndex(ValueLayout.JAVA_INT, 0);
+        channel = new Channel(fds.getAtIndex(ValueLayout.JAVA_INT, 1));
+        capture = Native.newCapture(arena);
+    }
+
+    @AfterEach
+    void close() {
+        Native.close(capture, readFd);
+        Native.close(capture, channel.fd);
+        channel.close();
+        arena.close();
+    }
+
+    /** A reply read back from the pipe: header fields and body. */
+    private record Answer(int len, int error, long unique, MemorySegment body) {
+        /** The header as "len error unique". */
+        String head() {
+            return len + " " + error + " " + unique;
+        }
+    }
+
+    /** Puts a request with {@code payload} into the channel's input buffer and dispatches it. */
+    private long send(FuseServer server, int opcode, long nodeid, byte[] payload) {
+        long u = unique++;
+        int len = 40 + payload.length;
+        MemorySegment in = channel.in;
+        in.asSlice(0, 40).fill((byte) 0);
+        in.set(FuseAbi.U32, 0, len);
+        in.set(FuseAbi.U32, 4, opcode);
+        in.set(FuseAbi.U64, 8, u);
+        in.set(FuseAbi.U64, 16, nodeid);
+        MemorySegment.copy(payload, 0, in, ValueLayout.JAVA_BYTE, 40, payload.length);
+        server.dispatch(channel, len);
+        return u;
+    }
+
+    /** The next reply on the pipe, or null if none was written. */
+    private Answer answer() {
+        MemorySegment buf = arena.allocate(Channel.BUFFER_BYTES);
+        long n = Native.read(capture, readFd, buf, buf.byteSize());
+        if (n < 0) {
+            assertThat(Native.errno(capture)).isEqualTo(Native.EAGAIN);
+            return null;
+        }
+        int len = buf.get(FuseAbi.U32, 0);
+        assertThat(len).as("one write of exactly len bytes").isEqualTo((int) n);
+        return new Answer(len, buf.get(FuseAbi.U32, 4), buf.get(FuseAbi.U64, 8), buf.asSlice(16, n - 16));
+    }
+
+    private static byte[] bytes(int size) {
+        return new byte[size];
+    }
+
+    private static byte[] name(String s) {
+        return (s + "\0").getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static byte[] u64s(long... v) {
+        MemorySegment s = MemorySegment.ofArray(new byte[v.length * 8]);
+        for (int i = 0; i < v.length; i++) {
+            s.set(FuseAbi.U64, i * 8L, v[i]);
+        }
+        return s.toArray(ValueLayout.JAVA_BYTE);
+    }
+
+    private FuseServer server(Op... ops) {
+        Op[] t = new Op[FuseAbi.MAX_OPCODE];
+        for (Op op : ops) {
+            t[op.opcode()] = op;
+        }
+        return new FuseServer(t, false);
+    }
+
+    @Test
+    void every_request_is_answered_exactly_once_and_errors_are_16_bytes() {
+        FuseServer s = server(
+                new Op(1, "THROWS_RUNTIME", 0, false, (req, reply) -> {
+                    throw new IllegalStateException("bug");
+                }),
+                new Op(3, "THROWS_ERRNO", 0, false, (req, reply) -> {
+                    throw new FsException(Errno.ENOTEMPTY, "full");
+                }),
+                new Op(4, "SILENT", 0, false, (req, reply) -> { }),
+                new Op(5, "OK", 8, false, (req, reply) -> {
+                    reply.body().set(FuseAbi.U64, 0, req.u64(0) + 1);
+                    reply.ok(8);
+                }),
+                new Op(6, "ANSWERS_THEN_THROWS", 0, false, (req, reply) -> {
+                    reply.ok(0);
+                    throw new IOException("after the answer");
+                }),
+                new Op(2, "NO_REPLY", 0, true, (req, reply) -> { }));
+        long u = send(s, 1, 1, bytes(0));
+        assertThat(answer().head()).isEqualTo(head(16, -Errno.EIO.code(), u));
+        u = send(s, 3, 1, bytes(0));
+        assertThat(answer().head()).isEqualTo(head(16, -Errno.ENOTEMPTY.code(), u));
+        u = send(s, 4, 1, bytes(0));
+        assertThat(answer().head()).isEqualTo(head(16, -Errno.EIO.code(), u));
+        u = send(s, 5, 1, u64s(41));
+        Answer ok = answer();
+        assertThat(new long[] {ok.len(), ok.error(), ok.unique(), ok.body().get(FuseAbi.U64, 0)})
+                .containsExactly(24, 0, u, 42);
+        u = send(s, 5, 1, bytes(4)); // payload shorter than the input struct
+        assertThat(answer().head()).isEqualTo(head(16, -Errno.EINVAL.code(), u));
+        u = send(s, 6, 1, bytes(0));
+        assertThat(answer().head()).isEqualTo(head(16, 0, u));
+        assertThat(answer()).as("no second answer").isNull();
+        send(s, 2, 1, bytes(8));
+        assertThat(answer()).as("FORGET-like ops are not answered").isNull();
+        u = send(s, 60, 1, bytes(0));
+        assertThat(answer().head()).isEqualTo(head(16, -Errno.ENOSYS.code(), u));
+    }
+
+    private static String head(int len, int error, long u) {
+        return len + " " + error + " " + u;
+    }
+
+    @Test
+    void lookup_counts_follow_replies_and_forgets_reach_the_vfs() throws Exception {
+        MemoryVfs vfs = new MemoryVfs();
+        InodeAttr dir = vfs.mkdir(vfs.rootIno(), "d", 0755, 0, 0);
+        InodeAttr f = vfs.mknod(dir.ino(), "f", 0100644, 0, 0, 0);
+        vfs.forget(dir.ino(), 1);
+        vfs.forget(f.ino(), 1);
+        NodeBridge bridge = new NodeBridge(vfs, FuseOptions.defaults());
+        FuseServer s = new FuseServer(bridge.opTable(), false);
+
+        send(s, FuseAbi.LOOKUP, 1, name("d"));
+        Answer a = answer();
+        assertThat(a.error()).isZero();
+        assertThat(a.len()).isEqualTo(16 + 128);
+        assertThat(a.body().get(FuseAbi.U64, 0)).isEqualTo(dir.ino()); // nodeid
+        send(s, FuseAbi.LOOKUP, 1, name("d"));
+        answer();
+        assertThat(bridge.lookupCount(dir.ino())).isEqualTo(2);
+        assertThat(vfs.refs(dir.ino())).isEqualTo(2);
+
+        // READDIRPLUS: one lookup for "f", none for "." and "..".
+        byte[] readIn = new byte[40];
+        MemorySegment.ofArray(readIn).set(FuseAbi.U32, 16, 4096);
+        send(s, FuseAbi.READDIRPLUS, dir.ino(), readIn);
+        Answer plus = answer();
+        assertThat(plus.len()).isEqualTo(16 + 2 * FuseAbi.direntPlusSize(1) + FuseAbi.direntPlusSize(2));
+        assertThat(bridge.lookupCount(f.ino())).isEqualTo(1);
+        assertThat(vfs.refs(f.ino())).isEqualTo(1);
+        // A READDIRPLUS too small for even one entry answers empty and takes nothing.
+        MemorySegment.ofArray(readIn).set(FuseAbi.U32, 16, 100);
+        send(s, FuseAbi.READDIRPLUS, dir.ino(), readIn);
+        assertThat(answer().len()).isEqualTo(16);
+
+        send(s, FuseAbi.FORGET, dir.ino(), u64s(1));
+        assertThat(answer()).isNull();
+        assertThat(vfs.refs(dir.ino())).isEqualTo(1);
+        // BATCH_FORGET {count=2, dummy} {nodeid, nlookup}...
+        byte[] batch = new byte[8 + 32];
+        MemorySegment b = MemorySegment.ofArray(batch);
+        b.set(FuseAbi.U32, 0, 2);
+        b.set(FuseAbi.U64, 8, dir.ino());
+        b.set(FuseAbi.U64, 16, 1);
+        b.set(FuseAbi.U64, 24, f.ino());
+        b.set(FuseAbi.U64, 32, 1);
+        send(s, FuseAbi.BATCH_FORGET, 0, batch);
+        assertThat(answer()).isNull();
+        assertThat(vfs.refs(dir.ino())).isZero();
+        assertThat(vfs.refs(f.ino())).isZero();
+        assertThat(bridge.lookupCount(dir.ino())).isZero();
+
+        // Unknown file handle: EBADF, not a crash.
+        byte[] rd = new byte[40];
+        MemorySegment.ofArray(rd).set(FuseAbi.U64, 0, 999);
+        MemorySegment.ofArray(rd).set(FuseAbi.U32, 16, 10);
+        long u = send(s, FuseAbi.READ, f.ino(), rd);
+        assertThat(answer().head()).isEqualTo(head(16, -Errno.EBADF.code(), u));
+        // LOOKUP of a missing name: a negative entry (nodeid 0) cached for the negative timeout.
+        send(s, FuseAbi.LOOKUP, 1, name("nothere"));
+        Answer neg = answer();
+        assertThat(neg.error()).isZero();
+        assertThat(neg.body().get(FuseAbi.U64, 0)).isZero();
+        assertThat(neg.body().get(FuseAbi.U64, 16)).isEqualTo(1); // entry_valid 1 s
+    }
+}
