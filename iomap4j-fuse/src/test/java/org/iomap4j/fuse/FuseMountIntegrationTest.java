@@ -410,4 +410,31 @@ final class FuseMountIntegrationTest {
         mount.unmount();
         assertThat(vfs.inodeCount()).isEqualTo(2);
     }
+
+    @Test
+    void rename2_exchange_and_noreplace() throws Throwable {
+        sh(mnt, "mkdir d && echo A > a && echo B > d/b");
+        assertThat(Shell.renameat2(mnt.resolve("a"), mnt.resolve("d/b"), org.iomap4j.vfs.Vfs.RENAME_EXCHANGE)).isZero();
+        assertThat(sh(mnt, "cat a d/b")).isEqualTo("B\nA\n");
+        assertThat(Shell.renameat2(mnt.resolve("a"), mnt.resolve("d/b"), org.iomap4j.vfs.Vfs.RENAME_NOREPLACE))
+                .isEqualTo(-17); // EEXIST
+        assertThat(Shell.renameat2(mnt.resolve("a"), mnt.resolve("c"), org.iomap4j.vfs.Vfs.RENAME_NOREPLACE)).isZero();
+        assertThat(sh(mnt, "cat c")).isEqualTo("B\n");
+    }
+
+    @Test
+    void cp_a_and_ls_l_run_silently_without_xattr_support() throws Exception {
+        Path src = Files.createDirectories(tmp.resolve("src/sub"));
+        Files.writeString(src.resolve("f"), "x");
+        sh(tmp, "chmod 700 src/sub && touch -d '2010-01-01 00:00:00 UTC' src/sub/f && ln -s f src/sub/l");
+        Shell.Result cp = Shell.run(tmp, "cp -a src mnt/dst");
+        assertThat(cp.exit()).isZero();
+        assertThat(cp.err()).isEmpty();
+        assertThat(sh(mnt, "stat -c '%a %Y' dst/sub dst/sub/f").lines().toList())
+                .containsExactly("700 " + sh(tmp, "stat -c %Y src/sub").trim(), "644 1262304000");
+        assertThat(sh(mnt, "readlink dst/sub/l")).isEqualTo("f\n");
+        Shell.Result ls = Shell.run(mnt, "ls -lR dst");
+        assertThat(ls.exit()).isZero();
+        assertThat(ls.err()).isEmpty();
+    }
 }

@@ -89,6 +89,27 @@ final class Shell {
     private static final MethodHandle CLOSE = LINKER.downcallHandle(LINKER.defaultLookup().find("close").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
 
+    private static final MethodHandle RENAMEAT2 = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("renameat2").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
+            Linker.Option.captureCallState("errno"));
+
+    /** renameat2(AT_FDCWD, from, AT_FDCWD, to, flags): 0 or -errno. */
+    static int renameat2(Path from, Path to, int flags) throws Throwable {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment capture = arena.allocate(Linker.Option.captureStateLayout());
+            int atFdCwd = -100;
+            int r = (int) RENAMEAT2.invokeExact(capture, atFdCwd, arena.allocateFrom(from.toString()), atFdCwd,
+                    arena.allocateFrom(to.toString()), flags);
+            if (r < 0) {
+                return -(int) Linker.Option.captureStateLayout()
+                        .varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno")).get(capture, 0L);
+            }
+            return r;
+        }
+    }
+
     /** lseek(open(path), offset, whence) as the kernel answers it: the offset, or -errno. */
     static long lseek(Path path, long offset, int whence) throws Throwable {
         try (Arena arena = Arena.ofConfined()) {
