@@ -1,0 +1,1615 @@
+package org.iomap4j.ext2;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.iomap4j.CorruptFilesystemException;
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
+import org.iomap4j.block.BlockDevice;
+import org.iomap4j.block.FileBlockDevice;
+import org.iomap4j.buf.Buffer;
+import org.iomap4j.buf.BufferCache;
+import org.iomap4j.ext2.disk.DirEntryCodec;
+import org.iomap4j.ext2.disk.DiskInode;
+import org.iomap4j.ext2.disk.DiskSuperblock;
+import org.iomap4j.ext2.disk.Features;
+import org.iomap4j.ext2.disk.GroupDescriptor;
+import org.iomap4j.pagecache.AddressSpace;
+import org.iomap4j.pagecache.BufferedIo;
+import org.iomap4j.pagecache.ErrSeq;
+import org.iomap4j.pagecache.PageCache;
+import org.iomap4j.pagecache.Writeback;
+import org.iomap4j.vfs.DirEntry;
+import org.iomap4j.vfs.FileHandle;
+import org.iomap4j.vfs.FileMode;
+import org.iomap4j.vfs.InodeAttr;
+import org.iomap4j.vfs.SetAttr;
+import org.iomap4j.vfs.StatFs;
+import org.iomap4j.vfs.Vfs;
+
+/**
+ * A mounted ext2 filesystem: the on-disk format exactly as {@code mke2fs -t ext2} and the Linux kernel know it,
+ * with file and directory data on iomap4j's page cache ({@link BufferedIo}/{@link Writeback} through
+ * {@link Ext2IomapOps}) and metadata (superblock, group descriptors, bitmaps, inode tables, indirect blocks)
+ * through the core's {@link BufferCache}.
+ *
+ * <p>Features (e2fsprogs lib/ext2fs/ext2_fs.h): incompat {@code filetype} only, any other incompat feature
+ * refuses the mount naming it ({@code needs_recovery}: an ext3 journal to replay); ro_compat
+ * {@code sparse_super}, {@code large_file}, anything else mounts read-only ({@link #readOnlyReason()}); compat
+ * features (ext_attr, resize_inode, dir_index, has_journal) are preserved untouched. Revision 0 and 1, 128- and
+ * larger inodes, block sizes 1 KiB to 64 KiB.
+ *
+ * <p>Superblock state as the kernel keeps it: a read-write mount increments s_mnt_count and clears the valid bit
+ * while mounted; {@link #close()} writes everything back and restores the state the mount found (clean if it was
+ * clean), with free counts and s_wtime.
+ *
+ * <p>Lock order (outermost first): {@link #nsLock} (namespace: shared for lookup/readdir, exclusive for every
+ * namespace change; for directories it is also their i_rwsem) → a file's {@link Ext2Inode#rwsem} → the core's
+ * invalidate and folio locks → {@link Ext2Inode#lock} (block map and on-disk fields) → {@link Allocator} →
+ * {@code sbLock} → buffer locks → the buffer cache's monitor. {@code icacheLock} is a leaf (taken alone).
+ *
+ * <p>Write ordering without a journal: sync writes file/directory data first (page-cache writeback), then
+ * inodes, descriptors, the superblock and bitmaps (buffer cache), then flushes the device.
+ */
+public final class Ext2FileSystem implements Vfs {
+    /** The root directory's inode number. */
+    public static final long ROOT_INO = 2;
+    /** EXT2_LINK_MAX. */
+    public static final int LINK_MAX = 32000;
+
+    final BlockDevice device;
+    private final boolean ownsDevice;
+    final BufferCache bcache;
+    final PageCache pageCache;
+    final Ext2IomapOps iomapOps;
+    final BlockMap blockMap;
+    final Allocator allocator;
+    final Directories dirs;
+
+    private final DiskSuperblock sb;
+    private final Object sbLock = new Object();
+    private final GroupDescriptor[] gds;
+    final int blockSizeBytes;
+    final int blockBits;
+    final long blocksCount;
+    final long firstDataBlock;
+    final long blocksPerGroup;
+    final long inodesPerGroup;
+    final long inodesCount;
+    final long firstIno;
+    final int inodeSize;
+    final long itableBlocks;
+    final boolean hasFiletype;
+    private final long maxRegularSizeBytes;
+    private final boolean readOnly;
+    private final String readOnlyReason;
+    private final int stateAtMount;
+
+    private final ReentrantReadWriteLock nsLock = new ReentrantReadWriteLock();
+    private final Object icacheLock = new Object();
+    private final Map<Long, Ext2Inode> icache = new HashMap<>();
+    private final Set<Ext2Inode> dirtyInodes = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+
+    /**
+     * Mounts the ext2 filesystem in an image file (or block device node). The device is closed by
+     * {@link #close()}.
+     *
+     * @throws CorruptFilesystemException (EUCLEAN) for an invalid superblock or group descriptor, naming it
+     * @throws FsException EINVAL for an unsupported incompat feature or revision; ENOENT/EACCES for the path
+     */
+    public static Ext2FileSystem mount(Path image, Ext2MountOptions opts) throws IOException {
+        FileBlockDevice dev = FileBlockDevice.open(image, opts.readOnly());
+        boolean ok = false;
+        try {
+            Ext2FileSystem fs = new Ext2FileSystem(dev, opts, true);
+            ok = true;
+            return fs;
+        } finally {
+            if (!ok) {
+                dev.close();
+            }
+        }
+    }
+
+    /** Mounts the filesystem on {@code dev}; the caller keeps ownership of the device (close does not close it). */
+    public static Ext2FileSystem mount(BlockDevice dev, Ext2MountOptions opts) throws IOException {
+        return new Ext2FileSystem(dev, opts, false);
+    }
+
+    private Ext2FileSystem(BlockDevice dev, Ext2MountOptions opts, boolean ownsDevice) throws IOException {
+        this.device = dev;
+        this.ownsDevice = ownsDevice;
+        this.sb = readSuperblock(dev);
+        this.blockSizeBytes = sb.blockSizeBytes();
+        this.blockBits = Integer.numberOfTrailingZeros(blockSizeBytes);
+        this.blocksCount = sb.blocksCount();
+        this.firstDataBlock = sb.firstDataBlock();
+        this.blocksPerGroup = sb.blocksPerGroup();
+        this.inodesPerGroup = sb.inodesPerGroup();
+        this.inodesCount = sb.inodesCount();
+        this.firstIno = sb.firstIno();
+        this.inodeSize = sb.inodeSize();
+        this.itableBlocks = (inodesPerGroup * inodeSize + blockSizeBytes - 1) / blockSizeBytes;
+        this.hasFiletype = sb.hasIncompat(Features.INCOMPAT_FILETYPE);
+        this.maxRegularSizeBytes = maxFileSize(blockBits);
+        long unsupportedRo = sb.featureRoCompat() & ~Features.RO_COMPAT_SUPPORTED;
+        String roReason = null;
+        if (unsupportedRo != 0) {
+            roReason = "unsupported ro_compat features " + Features.roCompatNames(unsupportedRo) + ": mounted read-only";
+        } else if (dev.isReadOnly() && !opts.readOnly()) {
+            roReason = "the device is read-only";
+        }
+        this.readOnly = opts.readOnly() || roReason != null;
+        this.readOnlyReason = opts.readOnly() ? "mounted read-only" : roReason;
+        this.stateAtMount = sb.state();
+
+        this.bcache = new BufferCache(dev, blockSizeBytes, opts.metadataCacheBytes());
+        boolean ok = false;
+        PageCache pc = null;
+        try {
+            this.gds = readGroupDescriptors();
+            this.allocator = new Allocator(this, bcache, gds);
+            this.blockMap = new BlockMap(this, bcache);
+            this.iomapOps = new Ext2IomapOps(this);
+            this.dirs = new Directories(this);
+            pc = new PageCache(opts.pageCacheConfig());
+            this.pageCache = pc;
+            Ext2Inode root = iget(ROOT_INO);
+            if (!root.isDir()) {
+                throw new CorruptFilesystemException("root inode 2 is not a directory (mode 0"
+                        + Integer.toOctalString(root.mode()) + ")");
+            }
+            if (!readOnly) {
+                synchronized (sbLock) {
+                    sb.setMountCount((sb.mountCount() + 1) & 0xffff);
+                    sb.setState(sb.state() & ~DiskSuperblock.STATE_VALID);
+                    sb.setMtime(now());
+                }
+                writeSuperblock();
+                bcache.flush();
+            }
+            ok = true;
+        } finally {
+            if (!ok) {
+                if (pc != null) {
+                    pc.close();
+                }
+                bcache.close();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- mount-time validation
+
+    private static DiskSuperblock readSuperblock(BlockDevice dev) throws IOException {
+        if (dev.sizeBytes() < DiskSuperblock.PRIMARY_OFFSET_BYTES + DiskSuperblock.SIZE) {
+            throw new CorruptFilesystemException("device of " + dev.sizeBytes()
+                    + " bytes is too small to hold an ext2 superblock (truncated image?)");
+        }
+        byte[] raw = new byte[DiskSuperblock.SIZE];
+        dev.read(DiskSuperblock.PRIMARY_OFFSET_BYTES, ByteBuffer.wrap(raw));
+        DiskSuperblock sb = DiskSuperblock.decode(raw, 0);
+        if (sb.magic() != DiskSuperblock.MAGIC) {
+            throw new CorruptFilesystemException(String.format(
+                    "bad superblock magic 0x%04x at byte 1024 (expected 0xef53): not an ext2 filesystem", sb.magic()));
+        }
+        if (sb.revLevel() > DiskSuperblock.DYNAMIC_REV) {
+            throw new FsException(Errno.EINVAL, "superblock revision " + sb.revLevel() + " is not supported (0 or 1)");
+        }
+        long unsupported = sb.featureIncompat() & ~Features.INCOMPAT_SUPPORTED;
+        if ((unsupported & Features.INCOMPAT_RECOVER) != 0) {
+            throw new FsException(Errno.EINVAL, "the filesystem has a journal that needs recovery (needs_recovery);"
+                    + " ext2 cannot replay it: run e2fsck or mount it as ext3/ext4 first");
+        }
+        if (unsupported != 0) {
+            throw new FsException(Errno.EINVAL, "unsupported incompat features " + Features.incompatNames(unsupported)
+                    + String.format(" (0x%x): cannot mount", unsupported));
+        }
+        if (sb.logBlockSize() > 6) {
+            throw new CorruptFilesystemException("superblock: s_log_block_size " + sb.logBlockSize()
+                    + " gives a block size above 64 KiB");
+        }
+        int bs = sb.blockSizeBytes();
+        String bad = null;
+        long groups = 0;
+        if (sb.blocksPerGroup() == 0 || sb.blocksPerGroup() > 8L * bs) {
+            bad = "s_blocks_per_group " + sb.blocksPerGroup() + " not in [1, " + 8L * bs + "]";
+        } else if (sb.inodesPerGroup() == 0 || sb.inodesPerGroup() > 8L * bs) {
+            bad = "s_inodes_per_group " + sb.inodesPerGroup() + " not in [1, " + 8L * bs + "]";
+        } else if (sb.firstDataBlock() != (bs == 1024 ? 1 : 0)) {
+            bad = "s_first_data_block " + sb.firstDataBlock() + " wrong for " + bs + "-byte blocks";
+        } else if (sb.blocksCount() <= sb.firstDataBlock() + 1) {
+            bad = "s_blocks_count " + sb.blocksCount() + " too small";
+        } else if (Integer.bitCount(sb.inodeSize()) != 1 || sb.inodeSize() < 128 || sb.inodeSize() > bs) {
+            bad = "s_inode_size " + sb.inodeSize() + " not a power of two in [128, block size]";
+        } else {
+            groups = (sb.blocksCount() - sb.firstDataBlock() + sb.blocksPerGroup() - 1) / sb.blocksPerGroup();
+            if (sb.inodesCount() != groups * sb.inodesPerGroup()) {
+                bad = "s_inodes_count " + sb.inodesCount() + " is not " + groups + " groups x "
+                        + sb.inodesPerGroup() + " inodes";
+            } else if (sb.firstIno() < DiskSuperblock.GOOD_OLD_FIRST_INO || sb.firstIno() >= sb.inodesCount()) {
+                bad = "s_first_ino " + sb.firstIno() + " out of range";
+            }
+        }
+        if (bad != null) {
+            throw new CorruptFilesystemException("superblock: " + bad);
+        }
+        if (sb.blocksCount() > dev.sizeBytes() / bs) {
+            throw new CorruptFilesystemException("superblock says " + sb.blocksCount() + " blocks of " + bs
+                    + " bytes but the device holds only " + dev.sizeBytes() / bs + " (truncated image?)");
+        }
+        return sb;
+    }
+
+    private GroupDescriptor[] readGroupDescriptors() throws IOException {
+        long groups = (blocksCount - firstDataBlock + blocksPerGroup - 1) / blocksPerGroup;
+        int perBlock = blockSizeBytes / GroupDescriptor.SIZE;
+        long gdtBlocks = (groups + perBlock - 1) / perBlock;
+        if (firstDataBlock + 1 + gdtBlocks > blocksCount) {
+            throw new CorruptFilesystemException("group descriptor table (" + gdtBlocks + " blocks from block "
+                    + (firstDataBlock + 1) + ") extends beyond the filesystem's " + blocksCount + " blocks");
+        }
+        GroupDescriptor[] out = new GroupDescriptor[(int) groups];
+        for (long b = 0; b < gdtBlocks; b++) {
+            try (Buffer buf = bcache.read(firstDataBlock + 1 + b)) {
+                for (int i = 0; i < perBlock && b * perBlock + i < groups; i++) {
+                    out[(int) (b * perBlock + i)] = GroupDescriptor.decode(buf.array(), i * GroupDescriptor.SIZE);
+                }
+            }
+        }
+        for (int g = 0; g < groups; g++) {
+            GroupDescriptor gd = out[g];
+            long start = firstDataBlock + g * blocksPerGroup;
+            long end = Math.min(start + blocksPerGroup, blocksCount);
+            String bad = null;
+            if (gd.blockBitmap() < start || gd.blockBitmap() >= end) {
+                bad = "block bitmap at block " + gd.blockBitmap();
+            } else if (gd.inodeBitmap() < start || gd.inodeBitmap() >= end) {
+                bad = "inode bitmap at block " + gd.inodeBitmap();
+            } else if (gd.inodeTable() < start || gd.inodeTable() + itableBlocks > end) {
+                bad = "inode table at blocks [" + gd.inodeTable() + ", " + (gd.inodeTable() + itableBlocks) + ")";
+            }
+            if (bad != null) {
+                throw new CorruptFilesystemException("group descriptor " + g + ": " + bad
+                        + " lies outside the group's blocks [" + start + ", " + end + ")");
+            }
+            if (gd.freeBlocksCount() > end - start || gd.freeInodesCount() > inodesPerGroup) {
+                throw new CorruptFilesystemException("group descriptor " + g + ": free counts (" + gd.freeBlocksCount()
+                        + " blocks, " + gd.freeInodesCount() + " inodes) exceed the group's size");
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The largest regular file for {@code 2^bits}-byte blocks: limited by the block tree and by i_blocks (32-bit
+     * count of 512-byte sectors including indirect blocks). After fs/ext2/super.c ext2_max_size.
+     */
+    static long maxFileSize(int bits) {
+        long ppb = 1L << (bits - 2);
+        long upperLimit = ((1L << 32) - 1) >>> (bits - 9);
+        long res = DiskInode.NDIR_BLOCKS + ppb + ppb * ppb + ppb * ppb * ppb;
+        long meta = 1 + (1 + ppb) + (1 + ppb + ppb * ppb);
+        if (res + meta > upperLimit) {
+            res = upperLimit;
+            long rest = upperLimit - DiskInode.NDIR_BLOCKS;
+            meta = 1;
+            rest -= ppb;
+            if (rest < ppb * ppb) {
+                meta += 1 + (rest + ppb - 1) / ppb;
+            } else {
+                meta += 1 + ppb;
+                rest -= ppb * ppb;
+                meta += 1 + (rest + ppb - 1) / ppb + (rest + ppb * ppb - 1) / (ppb * ppb);
+            }
+            res -= meta;
+        }
+        long bytes = res << bits;
+        return Math.min(bytes, Long.MAX_VALUE);
+    }
+
+    // ---------------------------------------------------------------- public API beyond Vfs
+
+    /** Why the filesystem is read-only (requested, device, or an unsupported ro_compat feature), or null. */
+    public String readOnlyReason() {
+        return readOnly ? readOnlyReason : null;
+    }
+
+    /** A snapshot of the superblock with the live free counts. */
+    public Superblock superblock() {
+        DiskSuperblock copy;
+        synchronized (sbLock) {
+            copy = sb.copy();
+        }
+        copy.setFreeBlocksCount(allocator.freeBlocks());
+        copy.setFreeInodesCount(allocator.freeInodes());
+        return Superblock.of(copy);
+    }
+
+    /** The largest size a regular file may have here (bytes). */
+    public long maxFileSizeBytes() {
+        return maxRegularSizeBytes;
+    }
+
+    long maxFileSizeBytes(Ext2Inode inode) {
+        return inode.isRegular() ? maxRegularSizeBytes : 0xFFFF_FFFFL;
+    }
+
+    /** The metadata buffer cache (for statistics and tests). */
+    public BufferCache bufferCache() {
+        return bcache;
+    }
+
+    /** The page cache of file and directory data (for statistics and tests). */
+    public PageCache pageCache() {
+        return pageCache;
+    }
+
+    /**
+     * Resolves an absolute path ("/", "/a/b") without following symlinks and without taking a reference.
+     *
+     * @throws FsException ENOENT, ENOTDIR, EINVAL for a relative path
+     */
+    public InodeAttr lookupPath(String absPath) throws IOException {
+        return getattr(resolve(absPath).ino);
+    }
+
+    private Ext2Inode resolve(String absPath) throws IOException {
+        if (!absPath.startsWith("/")) {
+            throw new FsException(Errno.EINVAL, "not an absolute path: " + absPath);
+        }
+        Ext2Inode cur = iget(ROOT_INO);
+        for (String comp : absPath.split("/")) {
+            if (comp.isEmpty() || comp.equals(".")) {
+                continue;
+            }
+            if (!cur.isDir()) {
+                throw new FsException(Errno.ENOTDIR, absPath + ": a component before '" + comp + "' is not a directory");
+            }
+            byte[] nb = nameBytes(comp);
+            Directories.Slot s;
+            nsLock.readLock().lock();
+            try {
+                s = dirs.find(cur, nb);
+            } finally {
+                nsLock.readLock().unlock();
+            }
+            if (s == null) {
+                throw new FsException(Errno.ENOENT, absPath + ": '" + comp + "' not found");
+            }
+            cur = igetChild(s.ino(), cur);
+        }
+        return cur;
+    }
+
+    /** Receives the entries of {@link #walkTree}. */
+    @FunctionalInterface
+    public interface TreeVisitor {
+        void visit(String path, InodeAttr attr) throws IOException;
+    }
+
+    /**
+     * Visits {@code absPath} and everything below it, parents before children, "." and ".." excluded. A directory
+     * reached twice (a loop in the tree, or a directory hard link) is corruption.
+     *
+     * @throws CorruptFilesystemException naming the directory inode reached twice
+     */
+    public void walkTree(String absPath, TreeVisitor visitor) throws IOException {
+        Ext2Inode top = resolve(absPath);
+        Set<Long> seenDirs = new HashSet<>();
+        Deque<Map.Entry<String, Ext2Inode>> stack = new ArrayDeque<>();
+        stack.push(Map.entry(absPath, top));
+        while (!stack.isEmpty()) {
+            var e = stack.pop();
+            Ext2Inode inode = e.getValue();
+            visitor.visit(e.getKey(), attr(inode));
+            if (!inode.isDir()) {
+                continue;
+            }
+            if (!seenDirs.add(inode.ino)) {
+                throw new CorruptFilesystemException("directory inode " + inode.ino + " reached twice (again at "
+                        + e.getKey() + "): a loop in the directory tree");
+            }
+            List<Map.Entry<String, Ext2Inode>> children = new ArrayList<>();
+            String prefix = e.getKey().endsWith("/") ? e.getKey() : e.getKey() + "/";
+            nsLock.readLock().lock();
+            try {
+                dirs.iterate(inode, 0, (pos, recLen, ino, block, off) -> {
+                    int nl = DirEntryCodec.nameLen(block, off);
+                    String name = new String(block, off + DirEntryCodec.HEADER_BYTES, nl, StandardCharsets.UTF_8);
+                    if (!name.equals(".") && !name.equals("..")) {
+                        children.add(Map.entry(prefix + name, igetChild(ino, inode)));
+                    }
+                    return true;
+                });
+            } finally {
+                nsLock.readLock().unlock();
+            }
+            for (int i = children.size() - 1; i >= 0; i--) {
+                Ext2Inode c = children.get(i).getValue();
+                if (c.isDir() && seenDirs.contains(c.ino)) {
+                    throw new CorruptFilesystemException("directory inode " + c.ino + " reached twice (at "
+                            + children.get(i).getKey() + "): a loop in the directory tree");
+                }
+                stack.push(children.get(i));
+            }
+        }
+    }
+
+    /**
+     * The file's data extents (fiemap without holes): physically contiguous runs, merged across pointer-block
+     * boundaries, the last one flagged. Empty for files without data blocks (and fast symlinks, devices).
+     */
+    public List<Extent> mapExtents(long ino) throws IOException {
+        Ext2Inode inode = iget(ino);
+        List<Extent> out = new ArrayList<>();
+        if (!inode.hasBlockMap()) {
+            return out;
+        }
+        long nrBlocks = (inode.sizeBytes() + blockSizeBytes - 1) >>> blockBits;
+        nrBlocks = Math.min(nrBlocks, blockMap.addressableBlocks);
+        long lblk = 0;
+        long curL = -1;
+        long curP = 0;
+        long curN = 0;
+        while (lblk < nrBlocks) {
+            BlockMap.Run run;
+            inode.lock.lock();
+            try {
+                run = blockMap.map(inode, lblk, nrBlocks - lblk, false);
+            } finally {
+                inode.lock.unlock();
+            }
+            if (!run.isHole()) {
+                if (curN > 0 && curL + curN == run.lblk() && curP + curN == run.pblk()) {
+                    curN += run.nrBlocks();
+                } else {
+                    if (curN > 0) {
+                        out.add(new Extent(curL << blockBits, curP << blockBits, curN << blockBits, false));
+                    }
+                    curL = run.lblk();
+                    curP = run.pblk();
+                    curN = run.nrBlocks();
+                }
+            }
+            lblk += run.nrBlocks();
+        }
+        if (curN > 0) {
+            out.add(new Extent(curL << blockBits, curP << blockBits, curN << blockBits, true));
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- inodes
+
+    private void checkOpen() throws FsException {
+        if (closed) {
+            throw new FsException(Errno.EIO, "filesystem is unmounted");
+        }
+    }
+
+    void checkWritable() throws FsException {
+        if (readOnly) {
+            throw new FsException(Errno.EROFS, "read-only filesystem: " + readOnlyReason);
+        }
+    }
+
+    private long inodeBlock(long ino) {
+        long idx = (ino - 1) % inodesPerGroup;
+        return gds[(int) ((ino - 1) / inodesPerGroup)].inodeTable() + idx * inodeSize / blockSizeBytes;
+    }
+
+    private int inodeOffset(long ino) {
+        long idx = (ino - 1) % inodesPerGroup;
+        return (int) ((idx * inodeSize) % blockSizeBytes);
+    }
+
+    /** The in-memory inode {@code ino}, loaded and validated on first use. */
+    Ext2Inode iget(long ino) throws IOException {
+        checkOpen();
+        if (ino < 1 || ino > inodesCount) {
+            throw new FsException(Errno.ENOENT, "inode " + ino + " out of range [1, " + inodesCount + "]");
+        }
+        synchronized (icacheLock) {
+            Ext2Inode cached = icache.get(ino);
+            if (cached != null) {
+                return cached;
+            }
+        }
+        DiskInode d;
+        try (Buffer b = bcache.read(inodeBlock(ino))) {
+            d = DiskInode.decode(b.array(), inodeOffset(ino), inodeSize);
+        }
+        validate(ino, d);
+        Ext2Inode inode = new Ext2Inode(this, ino, d);
+        synchronized (icacheLock) {
+            Ext2Inode raced = icache.putIfAbsent(ino, inode);
+            return raced != null ? raced : inode;
+        }
+    }
+
+    /** iget of a directory entry's target: reserved inodes other than the root cannot be named. */
+    private Ext2Inode igetChild(long ino, Ext2Inode dir) throws IOException {
+        if (ino != ROOT_INO && ino < firstIno) {
+            throw new CorruptFilesystemException("directory inode " + dir.ino + " names reserved inode " + ino);
+        }
+        return iget(ino);
+    }
+
+    private void validate(long ino, DiskInode d) throws CorruptFilesystemException {
+        int type = d.mode() & FileMode.S_IFMT;
+        if (d.linksCount() == 0 || d.mode() == 0) {
+            throw new CorruptFilesystemException("inode " + ino + " is referenced but not in use (mode 0"
+                    + Integer.toOctalString(d.mode()) + ", links " + d.linksCount() + ", dtime " + d.dtime() + ")");
+        }
+        if (FileMode.dtype(d.mode()) == FileMode.DT_UNKNOWN) {
+            throw new CorruptFilesystemException("inode " + ino + ": invalid file type in mode 0"
+                    + Integer.toOctalString(d.mode()));
+        }
+        boolean regular = type == FileMode.S_IFREG;
+        long size = d.size(regular);
+        if (size < 0 || (regular && size > maxRegularSizeBytes)) {
+            throw new CorruptFilesystemException("inode " + ino + ": i_size " + Long.toUnsignedString(size)
+                    + " exceeds the maximum file size " + maxRegularSizeBytes);
+        }
+        if (d.blocks512() > blocksCount * (blockSizeBytes / 512)) {
+            throw new CorruptFilesystemException("inode " + ino + ": i_blocks " + d.blocks512()
+                    + " exceeds the filesystem size");
+        }
+        long aclBlocks = d.fileAcl() != 0 ? blockSizeBytes / 512 : 0;
+        if (type == FileMode.S_IFLNK && d.blocks512() - aclBlocks == 0 && size >= DiskInode.I_BLOCK_BYTES) {
+            throw new CorruptFilesystemException("inode " + ino + ": fast symlink of size " + size + " (max 59)");
+        }
+        if (type == FileMode.S_IFLNK && size >= blockSizeBytes) {
+            throw new CorruptFilesystemException("inode " + ino + ": symlink of size " + size + " (max block size)");
+        }
+        if (type == FileMode.S_IFDIR && size % blockSizeBytes != 0) {
+            throw new CorruptFilesystemException("directory inode " + ino + ": size " + size
+                    + " is not a multiple of the block size " + blockSizeBytes);
+        }
+    }
+
+    void markDirty(Ext2Inode inode) {
+        dirtyInodes.add(inode);
+    }
+
+    private void writeInode(Ext2Inode inode) throws IOException {
+        try (Buffer b = bcache.read(inodeBlock(inode.ino))) {
+            inode.lock.lock();
+            try {
+                b.lock();
+                try {
+                    inode.disk.encodeInto(b.array(), inodeOffset(inode.ino));
+                    b.markDirty();
+                } finally {
+                    b.unlock();
+                }
+            } finally {
+                inode.lock.unlock();
+            }
+        }
+    }
+
+    private void writeDirtyInodes() throws IOException {
+        for (Ext2Inode inode : dirtyInodes) {
+            dirtyInodes.remove(inode);
+            if (!inode.freed) {
+                writeInode(inode);
+            }
+        }
+    }
+
+    /** Sets the large_file feature when a file first grows past 2 GiB (ext2_update_inode does the same). */
+    void noteLargeFile() {
+        synchronized (sbLock) {
+            if (!sb.hasRoCompat(Features.RO_COMPAT_LARGE_FILE)) {
+                if (sb.revLevel() == DiskSuperblock.GOOD_OLD_REV) {
+                    // ext2_update_dynamic_rev: features need a revision-1 superblock.
+                    sb.setRevLevel(DiskSuperblock.DYNAMIC_REV);
+                    sb.setFirstIno(DiskSuperblock.GOOD_OLD_FIRST_INO);
+                    sb.setInodeSize(DiskSuperblock.GOOD_OLD_INODE_SIZE);
+                }
+                sb.setFeatureRoCompat(sb.featureRoCompat() | Features.RO_COMPAT_LARGE_FILE);
+            }
+        }
+    }
+
+    private void writeSuperblock() throws IOException {
+        long freeBlocks = allocator.freeBlocks();
+        long freeInodes = allocator.freeInodes();
+        byte[] raw;
+        synchronized (sbLock) {
+            sb.setFreeBlocksCount(freeBlocks);
+            sb.setFreeInodesCount(freeInodes);
+            sb.setWtime(now());
+            raw = sb.encode();
+        }
+        long pblk = DiskSuperblock.PRIMARY_OFFSET_BYTES / blockSizeBytes;
+        int off = (int) (DiskSuperblock.PRIMARY_OFFSET_BYTES % blockSizeBytes);
+        try (Buffer b = bcache.read(pblk)) {
+            b.lock();
+            try {
+                System.arraycopy(raw, 0, b.array(), off, DiskSuperblock.SIZE);
+                b.markDirty();
+            } finally {
+                b.unlock();
+            }
+        }
+    }
+
+    private static long now() {
+        return System.currentTimeMillis() / 1000;
+    }
+
+    private InodeAttr attr(Ext2Inode i) {
+        i.lock.lock();
+        try {
+            DiskInode d = i.disk;
+            long rdev = 0;
+            int type = d.mode() & FileMode.S_IFMT;
+            if (type == FileMode.S_IFCHR || type == FileMode.S_IFBLK) {
+                rdev = d.block(0) != 0 ? d.block(0) : d.block(1);
+            }
+            return new InodeAttr(i.ino, d.mode(), d.linksCount(), d.uid(), d.gid(), rdev, i.sizeBytes(),
+                    d.blocks512(), blockSizeBytes, d.atime(), 0, d.mtime(), 0, d.ctime(), 0, d.generation());
+        } finally {
+            i.lock.unlock();
+        }
+    }
+
+    private static byte[] nameBytes(String name) throws FsException {
+        if (name.isEmpty()) {
+            throw new FsException(Errno.ENOENT, "empty name");
+        }
+        if (name.indexOf('/') >= 0 || name.indexOf('\0') >= 0) {
+            throw new FsException(Errno.EINVAL, "name contains '/' or NUL: " + name);
+        }
+        byte[] b = name.getBytes(StandardCharsets.UTF_8);
+        if (b.length > DirEntryCodec.NAME_MAX) {
+            throw new FsException(Errno.ENAMETOOLONG, "name of " + b.length + " bytes (max 255)");
+        }
+        return b;
+    }
+
+    private Ext2Inode dirInode(long ino) throws IOException {
+        Ext2Inode d = iget(ino);
+        if (!d.isDir()) {
+            throw new FsException(Errno.ENOTDIR, "inode " + ino + " is not a directory");
+        }
+        return d;
+    }
+
+    private void ref(Ext2Inode i) {
+        synchronized (icacheLock) {
+            i.lookupRefs++;
+        }
+    }
+
+    private int links(Ext2Inode i) {
+        i.lock.lock();
+        try {
+            return i.disk.linksCount();
+        } finally {
+            i.lock.unlock();
+        }
+    }
+
+    private void addLinks(Ext2Inode i, int delta, boolean ctime) {
+        i.lock.lock();
+        try {
+            i.disk.setLinksCount(Math.max(0, i.disk.linksCount() + delta));
+            if (ctime) {
+                i.disk.setCtime(now());
+            }
+        } finally {
+            i.lock.unlock();
+        }
+        markDirty(i);
+    }
+
+    private void touchDir(Ext2Inode dir) {
+        dir.lock.lock();
+        try {
+            long t = now();
+            dir.disk.setMtime(t);
+            dir.disk.setCtime(t);
+        } finally {
+            dir.lock.unlock();
+        }
+        markDirty(dir);
+    }
+
+    /** Frees an inode whose last link, reference and open handle are gone. */
+    private void maybeFree(Ext2Inode i) throws IOException {
+        if (i.ino == ROOT_INO || links(i) != 0) {
+            return;
+        }
+        synchronized (icacheLock) {
+            if (i.freed || i.lookupRefs > 0 || i.openCount > 0) {
+                return;
+            }
+            i.freed = true;
+        }
+        evictAndFree(i);
+    }
+
+    private void evictAndFree(Ext2Inode i) throws IOException {
+        AddressSpace m = i.mappingIfCreated();
+        if (m != null) {
+            pageCache.removeMapping(m);
+        }
+        boolean dir = i.isDir();
+        i.lock.lock();
+        try {
+            if (i.hasBlockMap()) {
+                blockMap.freeFrom(i, 0);
+            }
+            i.disk.setDtime(now());
+            i.disk.setSize(0, i.isRegular());
+            i.disk.setLinksCount(0);
+        } finally {
+            i.lock.unlock();
+        }
+        writeInode(i);
+        dirtyInodes.remove(i);
+        allocator.freeInode(i.ino, dir);
+        synchronized (icacheLock) {
+            icache.remove(i.ino);
+        }
+    }
+
+    private Ext2Inode newInode(Ext2Inode parent, int mode, int uid, int gid) throws IOException {
+        long ino = allocator.allocInode(parent.ino, FileMode.isDirectory(mode));
+        DiskInode d = DiskInode.blank(inodeSize);
+        long t = now();
+        d.setMode(mode);
+        d.setUid(uid);
+        d.setGid(gid);
+        d.setLinksCount(FileMode.isDirectory(mode) ? 2 : 1);
+        d.setAtime(t);
+        d.setCtime(t);
+        d.setMtime(t);
+        d.setGeneration(ThreadLocalRandom.current().nextInt() & 0xFFFF_FFFFL);
+        Ext2Inode inode = new Ext2Inode(this, ino, d);
+        synchronized (icacheLock) {
+            icache.put(ino, inode);
+        }
+        markDirty(inode);
+        return inode;
+    }
+
+    /** Undoes {@link #newInode} after a later step failed (ENOSPC in the directory, ...). */
+    private void discardNewInode(Ext2Inode inode, Throwable cause) {
+        try {
+            inode.lock.lock();
+            try {
+                inode.disk.setLinksCount(0);
+            } finally {
+                inode.lock.unlock();
+            }
+            synchronized (icacheLock) {
+                inode.freed = true;
+            }
+            evictAndFree(inode);
+        } catch (IOException | RuntimeException e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    // ---------------------------------------------------------------- Vfs
+
+    @Override
+    public long rootIno() {
+        return ROOT_INO;
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public InodeAttr lookup(long dirIno, String name) throws IOException {
+        Ext2Inode dir = dirInode(dirIno);
+        byte[] nb = nameBytes(name);
+        Ext2Inode child;
+        nsLock.readLock().lock();
+        try {
+            Directories.Slot s = dirs.find(dir, nb);
+            if (s == null) {
+                throw new FsException(Errno.ENOENT, "'" + name + "' not found in directory inode " + dirIno);
+            }
+            child = igetChild(s.ino(), dir);
+            ref(child);
+        } finally {
+            nsLock.readLock().unlock();
+        }
+        return attr(child);
+    }
+
+    @Override
+    public InodeAttr getattr(long ino) throws IOException {
+        return attr(iget(ino));
+    }
+
+    @Override
+    public InodeAttr setattr(long ino, SetAttr ch) throws IOException {
+        checkWritable();
+        Ext2Inode i = iget(ino);
+        if (ch.sizeBytes() != null) {
+            if (i.isDir()) {
+                throw new FsException(Errno.EISDIR, "inode " + ino + " is a directory");
+            }
+            if (!i.isRegular()) {
+                throw new FsException(Errno.EINVAL, "inode " + ino + " is not a regular file");
+            }
+            truncate(i, ch.sizeBytes());
+        }
+        i.lock.lock();
+        try {
+            DiskInode d = i.disk;
+            long t = now();
+            if (ch.mode() != null) {
+                d.setMode((d.mode() & FileMode.S_IFMT) | (ch.mode() & FileMode.PERM_MASK));
+            }
+            if (ch.uid() != null) {
+                d.setUid(ch.uid());
+            }
+            if (ch.gid() != null) {
+                d.setGid(ch.gid());
+            }
+            if (ch.atimeNow()) {
+                d.setAtime(t);
+            } else if (ch.atimeSec() != null) {
+                d.setAtime(ch.atimeSec());
+            }
+            if (ch.mtimeNow()) {
+                d.setMtime(t);
+            } else if (ch.mtimeSec() != null) {
+                d.setMtime(ch.mtimeSec());
+            }
+            d.setCtime(t);
+        } finally {
+            i.lock.unlock();
+        }
+        markDirty(i);
+        return attr(i);
+    }
+
+    /** truncate(2) of a regular file: shrink frees blocks beyond the new size, grow leaves a hole. */
+    private void truncate(Ext2Inode i, long newSize) throws IOException {
+        if (newSize < 0) {
+            throw new FsException(Errno.EINVAL, "negative size " + newSize);
+        }
+        if (newSize > maxRegularSizeBytes) {
+            throw new FsException(Errno.EFBIG, "size " + newSize + " beyond the maximum " + maxRegularSizeBytes);
+        }
+        i.rwsem.writeLock().lock();
+        try {
+            long oldSize = i.sizeBytes();
+            AddressSpace m = i.mapping();
+            m.invalidateLock().writeLock().lock();
+            try {
+                if (newSize < oldSize) {
+                    if ((newSize & (blockSizeBytes - 1)) != 0) {
+                        BufferedIo.truncatePage(i, newSize, iomapOps);
+                    }
+                    i.setSizeBytes(newSize);
+                    m.truncateFrom(newSize);
+                    i.lock.lock();
+                    try {
+                        blockMap.freeFrom(i, (newSize + blockSizeBytes - 1) >>> blockBits);
+                    } finally {
+                        i.lock.unlock();
+                    }
+                } else if (newSize > oldSize) {
+                    i.setSizeBytes(newSize);
+                    if ((oldSize & (blockSizeBytes - 1)) != 0) {
+                        BufferedIo.truncatePage(i, oldSize, iomapOps);
+                    }
+                }
+            } finally {
+                m.invalidateLock().writeLock().unlock();
+            }
+            i.lock.lock();
+            try {
+                long t = now();
+                i.disk.setMtime(t);
+                i.disk.setCtime(t);
+            } finally {
+                i.lock.unlock();
+            }
+            markDirty(i);
+        } finally {
+            i.rwsem.writeLock().unlock();
+        }
+    }
+
+    /** Frees blocks a failed or short write left beyond EOF (the kernel's ext2_write_failed). */
+    private void trimBeyondEof(Ext2Inode i) throws IOException {
+        long size = i.sizeBytes();
+        AddressSpace m = i.mapping();
+        m.invalidateLock().writeLock().lock();
+        try {
+            m.truncateFrom(size);
+            i.lock.lock();
+            try {
+                blockMap.freeFrom(i, (size + blockSizeBytes - 1) >>> blockBits);
+            } finally {
+                i.lock.unlock();
+            }
+        } finally {
+            m.invalidateLock().writeLock().unlock();
+        }
+    }
+
+    @Override
+    public InodeAttr mknod(long dirIno, String name, int mode, long rdev, int uid, int gid) throws IOException {
+        int type = mode & FileMode.S_IFMT;
+        if (type == 0) {
+            mode |= FileMode.S_IFREG;
+            type = FileMode.S_IFREG;
+        }
+        if (type != FileMode.S_IFREG && type != FileMode.S_IFCHR && type != FileMode.S_IFBLK
+                && type != FileMode.S_IFIFO && type != FileMode.S_IFSOCK) {
+            throw new FsException(Errno.EINVAL, "mknod of mode 0" + Integer.toOctalString(mode));
+        }
+        final int m = type | (mode & FileMode.PERM_MASK);
+        final boolean isDevice = type == FileMode.S_IFCHR || type == FileMode.S_IFBLK;
+        return createNode(dirIno, name, m, uid, gid, i -> {
+            if (isDevice) {
+                i.lock.lock();
+                try {
+                    if ((rdev & ~0xFFFFL) == 0) {
+                        i.disk.setBlock(0, rdev);
+                    } else {
+                        i.disk.setBlock(1, rdev & 0xFFFF_FFFFL);
+                    }
+                } finally {
+                    i.lock.unlock();
+                }
+            }
+        });
+    }
+
+    @FunctionalInterface
+    private interface InodeInit {
+        void init(Ext2Inode inode) throws IOException;
+    }
+
+    private InodeAttr createNode(long dirIno, String name, int mode, int uid, int gid, InodeInit init)
+            throws IOException {
+        checkWritable();
+        Ext2Inode dir = dirInode(dirIno);
+        byte[] nb = nameBytes(name);
+        Ext2Inode inode;
+        nsLock.writeLock().lock();
+        try {
+            inode = createLocked(dir, nb, mode, uid, gid, init);
+            ref(inode);
+        } finally {
+            nsLock.writeLock().unlock();
+        }
+        return attr(inode);
+    }
+
+    private Ext2Inode createLocked(Ext2Inode dir, byte[] nb, int mode, int uid, int gid, InodeInit init)
+            throws IOException {
+        if (dirs.find(dir, nb) != null) {
+            throw new FsException(Errno.EEXIST, "'" + new String(nb, StandardCharsets.UTF_8)
+                    + "' exists in directory inode " + dir.ino);
+        }
+        if (links(dir) == 0) {
+            throw new FsException(Errno.ENOENT, "directory inode " + dir.ino + " was removed");
+        }
+        boolean isDir = FileMode.isDirectory(mode);
+        if (isDir && links(dir) >= LINK_MAX) {
+            throw new FsException(Errno.EMLINK, "directory inode " + dir.ino + " has " + LINK_MAX + " links");
+        }
+        Ext2Inode inode = newInode(dir, mode, uid, gid);
+        try {
+            init.init(inode);
+            dirs.add(dir, nb, inode.ino, DirEntryCodec.fileTypeOfMode(mode));
+        } catch (IOException | RuntimeException e) {
+            discardNewInode(inode, e);
+            throw e;
+        }
+        if (isDir) {
+            addLinks(dir, 1, false);
+        }
+        touchDir(dir);
+        return inode;
+    }
+
+    @Override
+    public InodeAttr mkdir(long dirIno, String name, int mode, int uid, int gid) throws IOException {
+        return createNode(dirIno, name, FileMode.S_IFDIR | (mode & FileMode.PERM_MASK), uid, gid,
+                i -> dirs.init(i, dirIno));
+    }
+
+    @Override
+    public InodeAttr symlink(long dirIno, String name, String target, int uid, int gid) throws IOException {
+        byte[] t = target.getBytes(StandardCharsets.UTF_8);
+        if (t.length == 0) {
+            throw new FsException(Errno.ENOENT, "empty symlink target");
+        }
+        if (t.length + 1 > blockSizeBytes) {
+            throw new FsException(Errno.ENAMETOOLONG, "symlink target of " + t.length + " bytes");
+        }
+        return createNode(dirIno, name, FileMode.S_IFLNK | 0777, uid, gid, i -> {
+            if (t.length < DiskInode.I_BLOCK_BYTES) {
+                i.lock.lock();
+                try {
+                    i.disk.setBlockBytes(t);
+                } finally {
+                    i.lock.unlock();
+                }
+                i.setFastSymlink(true);
+                i.setSizeBytes(t.length);
+            } else {
+                i.setFastSymlink(false);
+                ByteBuffer src = ByteBuffer.wrap(t);
+                while (src.hasRemaining()) {
+                    if (BufferedIo.write(i, src.position(), src, iomapOps) <= 0) {
+                        throw new FsException(Errno.EIO, "short write of symlink inode " + i.ino);
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public String readlink(long ino) throws IOException {
+        Ext2Inode i = iget(ino);
+        if (!i.isSymlink()) {
+            throw new FsException(Errno.EINVAL, "inode " + ino + " is not a symlink");
+        }
+        int size = (int) i.sizeBytes();
+        if (i.isFastSymlink()) {
+            byte[] b;
+            i.lock.lock();
+            try {
+                b = i.disk.blockBytes();
+            } finally {
+                i.lock.unlock();
+            }
+            return new String(b, 0, Math.min(size, b.length), StandardCharsets.UTF_8);
+        }
+        ByteBuffer dst = ByteBuffer.allocate(size);
+        while (dst.hasRemaining()) {
+            if (BufferedIo.read(i, dst.position(), dst, iomapOps) <= 0) {
+                throw new CorruptFilesystemException("symlink inode " + ino + ": data shorter than its size " + size);
+            }
+        }
+        return new String(dst.array(), StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public InodeAttr link(long ino, long newDirIno, String newName) throws IOException {
+        checkWritable();
+        Ext2Inode i = iget(ino);
+        if (i.isDir()) {
+            throw new FsException(Errno.EPERM, "hard link to directory inode " + ino);
+        }
+        Ext2Inode dir = dirInode(newDirIno);
+        byte[] nb = nameBytes(newName);
+        nsLock.writeLock().lock();
+        try {
+            if (dirs.find(dir, nb) != null) {
+                throw new FsException(Errno.EEXIST, "'" + newName + "' exists in directory inode " + newDirIno);
+            }
+            int n = links(i);
+            if (n == 0) {
+                throw new FsException(Errno.ENOENT, "inode " + ino + " was removed");
+            }
+            if (n >= LINK_MAX) {
+                throw new FsException(Errno.EMLINK, "inode " + ino + " has " + LINK_MAX + " links");
+            }
+            dirs.add(dir, nb, ino, DirEntryCodec.fileTypeOfMode(i.mode()));
+            addLinks(i, 1, true);
+            touchDir(dir);
+            ref(i);
+        } finally {
+            nsLock.writeLock().unlock();
+        }
+        return attr(i);
+    }
+
+    @Override
+    public void unlink(long dirIno, String name) throws IOException {
+        checkWritable();
+        Ext2Inode dir = dirInode(dirIno);
+        byte[] nb = nameBytes(name);
+        nsLock.writeLock().lock();
+        try {
+            Directories.Slot s = dirs.find(dir, nb);
+            if (s == null) {
+                throw new FsException(Errno.ENOENT, "'" + name + "' not found in directory inode " + dirIno);
+            }
+            Ext2Inode i = igetChild(s.ino(), dir);
+            if (i.isDir()) {
+                throw new FsException(Errno.EISDIR, "'" + name + "' is a directory");
+            }
+            dirs.remove(dir, s);
+            touchDir(dir);
+            addLinks(i, -1, true);
+            maybeFree(i);
+        } finally {
+            nsLock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public void rmdir(long dirIno, String name) throws IOException {
+        checkWritable();
+        Ext2Inode dir = dirInode(dirIno);
+        byte[] nb = nameBytes(name);
+        if (name.equals(".")) {
+            throw new FsException(Errno.EINVAL, "rmdir of '.'");
+        }
+        if (name.equals("..")) {
+            throw new FsException(Errno.ENOTEMPTY, "rmdir of '..'");
+        }
+        nsLock.writeLock().lock();
+        try {
+            Directories.Slot s = dirs.find(dir, nb);
+            if (s == null) {
+                throw new FsException(Errno.ENOENT, "'" + name + "' not found in directory inode " + dirIno);
+            }
+            Ext2Inode victim = igetChild(s.ino(), dir);
+            if (!victim.isDir()) {
+                throw new FsException(Errno.ENOTDIR, "'" + name + "' is not a directory");
+            }
+            if (!dirs.isEmpty(victim)) {
+                throw new FsException(Errno.ENOTEMPTY, "directory '" + name + "' (inode " + victim.ino + ") not empty");
+            }
+            dirs.remove(dir, s);
+            touchDir(dir);
+            addLinks(victim, -links(victim), true);
+            addLinks(dir, -1, false);
+            maybeFree(victim);
+        } finally {
+            nsLock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public void rename(long oldDirIno, String oldName, long newDirIno, String newName, int flags) throws IOException {
+        checkWritable();
+        if ((flags & ~RENAME_NOREPLACE) != 0) {
+            throw new FsException(Errno.EINVAL, "rename flags 0x" + Integer.toHexString(flags) + " not supported by ext2");
+        }
+        Ext2Inode oldDir = dirInode(oldDirIno);
+        Ext2Inode newDir = dirInode(newDirIno);
+        byte[] oldNb = nameBytes(oldName);
+        byte[] newNb = nameBytes(newName);
+        if (oldName.equals(".") || oldName.equals("..") || newName.equals(".") || newName.equals("..")) {
+            throw new FsException(Errno.EINVAL, "rename of '.' or '..'");
+        }
+        nsLock.writeLock().lock();
+        try {
+            Directories.Slot os = dirs.find(oldDir, oldNb);
+            if (os == null) {
+                throw new FsException(Errno.ENOENT, "'" + oldName + "' not found in directory inode " + oldDirIno);
+            }
+            Ext2Inode src = igetChild(os.ino(), oldDir);
+            Directories.Slot ns = dirs.find(newDir, newNb);
+            Ext2Inode target = ns == null ? null : igetChild(ns.ino(), newDir);
+            if (target != null && (flags & RENAME_NOREPLACE) != 0) {
+                throw new FsException(Errno.EEXIST, "'" + newName + "' exists (RENAME_NOREPLACE)");
+            }
+            if (target == src) {
+                return; // same inode under both names: POSIX says do nothing
+            }
+            boolean srcDir = src.isDir();
+            if (target != null) {
+                if (srcDir && !target.isDir()) {
+                    throw new FsException(Errno.ENOTDIR, "'" + newName + "' is not a directory");
+                }
+                if (!srcDir && target.isDir()) {
+                    throw new FsException(Errno.EISDIR, "'" + newName + "' is a directory");
+                }
+                if (target.isDir() && !dirs.isEmpty(target)) {
+                    throw new FsException(Errno.ENOTEMPTY, "directory '" + newName + "' not empty");
+                }
+            }
+            if (srcDir && oldDir != newDir) {
+                checkNotAncestor(src, newDir);
+                if (target == null && links(newDir) >= LINK_MAX) {
+                    throw new FsException(Errno.EMLINK, "directory inode " + newDirIno + " has " + LINK_MAX + " links");
+                }
+            }
+            int ft = DirEntryCodec.fileTypeOfMode(src.mode());
+            if (target != null) {
+                dirs.retarget(newDir, ns, src.ino, ft);
+                if (target.isDir()) {
+                    addLinks(target, -links(target), true);
+                } else {
+                    addLinks(target, -1, true);
+                }
+            } else {
+                dirs.add(newDir, newNb, src.ino, ft);
+                if (srcDir) {
+                    addLinks(newDir, 1, false);
+                }
+            }
+            // Adding may have split the entry before the old one: find it again.
+            Directories.Slot again = dirs.find(oldDir, oldNb);
+            if (again == null || again.ino() != src.ino) {
+                throw new CorruptFilesystemException("directory inode " + oldDirIno + ": entry '" + oldName
+                        + "' changed during rename");
+            }
+            dirs.remove(oldDir, again);
+            if (srcDir) {
+                if (oldDir != newDir) {
+                    Directories.Slot dd = dirs.find(src, new byte[] {'.', '.'});
+                    if (dd == null) {
+                        throw new CorruptFilesystemException("directory inode " + src.ino + " has no '..' entry");
+                    }
+                    dirs.retarget(src, dd, newDir.ino, DirEntryCodec.FT_DIR);
+                }
+                addLinks(oldDir, -1, false);
+            }
+            addLinks(src, 0, true);
+            touchDir(oldDir);
+            touchDir(newDir);
+            if (target != null) {
+                maybeFree(target);
+            }
+        } finally {
+            nsLock.writeLock().unlock();
+        }
+    }
+
+    /** EINVAL if {@code dir} is {@code src} or below it (walks ".." up to the root, bounded). */
+    private void checkNotAncestor(Ext2Inode src, Ext2Inode dir) throws IOException {
+        Ext2Inode cur = dir;
+        for (long steps = 0; steps <= inodesCount; steps++) {
+            if (cur == src) {
+                throw new FsException(Errno.EINVAL, "cannot move directory inode " + src.ino + " into its own subtree");
+            }
+            if (cur.ino == ROOT_INO) {
+                return;
+            }
+            Directories.Slot dd = dirs.find(cur, new byte[] {'.', '.'});
+            if (dd == null) {
+                throw new CorruptFilesystemException("directory inode " + cur.ino + " has no '..' entry");
+            }
+            cur = igetChild(dd.ino(), cur);
+            if (!cur.isDir()) {
+                throw new CorruptFilesystemException("'..' of a directory is inode " + cur.ino + ", not a directory");
+            }
+        }
+        throw new CorruptFilesystemException("'..' chain from directory inode " + dir.ino + " does not reach the root");
+    }
+
+    @Override
+    public void readdir(long dirIno, long offset, DirSink sink) throws IOException {
+        Ext2Inode dir = dirInode(dirIno);
+        nsLock.readLock().lock();
+        try {
+            dirs.iterate(dir, offset, (pos, recLen, ino, block, off) -> {
+                int nl = DirEntryCodec.nameLen(block, off);
+                String name = new String(block, off + DirEntryCodec.HEADER_BYTES, nl, StandardCharsets.UTF_8);
+                int dtype = hasFiletype ? DirEntryCodec.dtypeOfFileType(DirEntryCodec.fileType(block, off))
+                        : FileMode.dtype(iget(ino).mode());
+                return sink.accept(new DirEntry(name, ino, dtype, pos + recLen));
+            });
+        } finally {
+            nsLock.readLock().unlock();
+        }
+    }
+
+    /** An open regular file. */
+    private record Handle(long ino, int openFlags, Ext2Inode inode, ErrSeq.Cursor cursor) implements FileHandle {
+    }
+
+    private Handle handle(FileHandle fh) throws FsException {
+        if (!(fh instanceof Handle h) || h.inode.fs != this) {
+            throw new FsException(Errno.EBADF, "not a handle of this filesystem: " + fh);
+        }
+        return h;
+    }
+
+    @Override
+    public FileHandle open(long ino, int openFlags) throws IOException {
+        return openInode(iget(ino), openFlags);
+    }
+
+    private Handle openInode(Ext2Inode i, int openFlags) throws IOException {
+        if (i.isDir()) {
+            throw new FsException(Errno.EISDIR, "inode " + i.ino + " is a directory");
+        }
+        if (!i.isRegular()) {
+            throw new FsException(Errno.EINVAL, "inode " + i.ino + " is not a regular file");
+        }
+        int acc = openFlags & O_ACCMODE;
+        if (acc != O_RDONLY || (openFlags & O_TRUNC) != 0) {
+            checkWritable();
+        }
+        synchronized (icacheLock) {
+            i.openCount++;
+        }
+        Handle h = new Handle(i.ino, openFlags, i, i.mapping().errors().newCursor());
+        if ((openFlags & O_TRUNC) != 0 && acc != O_RDONLY && i.sizeBytes() != 0) {
+            try {
+                truncate(i, 0);
+            } catch (IOException | RuntimeException e) {
+                release(h);
+                throw e;
+            }
+        }
+        return h;
+    }
+
+    @Override
+    public Created create(long dirIno, String name, int mode, int openFlags, int uid, int gid) throws IOException {
+        checkWritable();
+        Ext2Inode dir = dirInode(dirIno);
+        byte[] nb = nameBytes(name);
+        Ext2Inode inode;
+        boolean existed = false;
+        nsLock.writeLock().lock();
+        try {
+            Directories.Slot s = dirs.find(dir, nb);
+            if (s != null) {
+                if ((openFlags & O_EXCL) != 0) {
+                    throw new FsException(Errno.EEXIST, "'" + name + "' exists in directory inode " + dirIno);
+                }
+                inode = igetChild(s.ino(), dir);
+                existed = true;
+            } else {
+                inode = createLocked(dir, nb, FileMode.S_IFREG | (mode & FileMode.PERM_MASK), uid, gid, i -> { });
+            }
+            ref(inode);
+        } finally {
+            nsLock.writeLock().unlock();
+        }
+        Handle h;
+        try {
+            h = openInode(inode, existed ? openFlags : openFlags & ~O_TRUNC);
+        } catch (IOException | RuntimeException e) {
+            forget(inode.ino, 1);
+            throw e;
+        }
+        return new Created(attr(inode), h);
+    }
+
+    @Override
+    public int read(FileHandle fh, long posBytes, ByteBuffer dst) throws IOException {
+        Handle h = handle(fh);
+        if ((h.openFlags & O_ACCMODE) == O_WRONLY) {
+            throw new FsException(Errno.EBADF, "inode " + h.ino + " not open for reading");
+        }
+        if (posBytes < 0) {
+            throw new FsException(Errno.EINVAL, "negative position " + posBytes);
+        }
+        Ext2Inode i = h.inode;
+        i.rwsem.readLock().lock();
+        try {
+            return BufferedIo.read(i, posBytes, dst, iomapOps);
+        } finally {
+            i.rwsem.readLock().unlock();
+        }
+    }
+
+    @Override
+    public int write(FileHandle fh, long posBytes, ByteBuffer src) throws IOException {
+        Handle h = handle(fh);
+        if ((h.openFlags & O_ACCMODE) == O_RDONLY) {
+            throw new FsException(Errno.EBADF, "inode " + h.ino + " not open for writing");
+        }
+        checkWritable();
+        Ext2Inode i = h.inode;
+        int n;
+        i.rwsem.writeLock().lock();
+        try {
+            long pos = (h.openFlags & O_APPEND) != 0 ? i.sizeBytes() : posBytes;
+            if (pos < 0) {
+                throw new FsException(Errno.EINVAL, "negative position " + pos);
+            }
+            if (!src.hasRemaining()) {
+                return 0;
+            }
+            if (pos >= maxRegularSizeBytes) {
+                throw new FsException(Errno.EFBIG, "write at " + pos + " beyond the maximum file size "
+                        + maxRegularSizeBytes);
+            }
+            ByteBuffer part = src;
+            if (src.remaining() > maxRegularSizeBytes - pos) {
+                part = src.slice(src.position(), (int) (maxRegularSizeBytes - pos));
+            }
+            int wanted = part.remaining();
+            try {
+                n = BufferedIo.write(i, pos, part, iomapOps);
+            } catch (IOException | RuntimeException e) {
+                try {
+                    trimBeyondEof(i);
+                } catch (IOException | RuntimeException e2) {
+                    e.addSuppressed(e2);
+                }
+                throw e;
+            }
+            if (part != src) {
+                src.position(src.position() + n);
+            }
+            if (n < wanted) {
+                trimBeyondEof(i);
+            }
+            if (n > 0) {
+                i.lock.lock();
+                try {
+                    long t = now();
+                    i.disk.setMtime(t);
+                    i.disk.setCtime(t);
+                } finally {
+                    i.lock.unlock();
+                }
+                markDirty(i);
+            }
+        } finally {
+            i.rwsem.writeLock().unlock();
+        }
+        if ((h.openFlags & O_DSYNC) != 0) {
+            fsync(h, (h.openFlags & O_SYNC) != O_SYNC);
+        }
+        return n;
+    }
+
+    @Override
+    public void fsync(FileHandle fh, boolean dataOnly) throws IOException {
+        Handle h = handle(fh);
+        Ext2Inode i = h.inode;
+        AddressSpace m = i.mapping();
+        if (readOnly) {
+            h.cursor.check();
+            return;
+        }
+        Writeback.writeAndWait(m, 0, Long.MAX_VALUE);
+        // The inode, its indirect blocks and the bitmaps/descriptors its blocks depend on (no per-inode
+        // tracking of those: all dirty metadata is written, data first).
+        dirtyInodes.remove(i);
+        writeInode(i);
+        allocator.writeDescriptors();
+        bcache.syncDirty();
+        Writeback.fsync(i, 0, Long.MAX_VALUE, h.cursor, device);
+    }
+
+    @Override
+    public void release(FileHandle fh) throws IOException {
+        Handle h = handle(fh);
+        synchronized (icacheLock) {
+            if (h.inode.openCount > 0) {
+                h.inode.openCount--;
+            }
+        }
+        if (!readOnly) {
+            maybeFreeUnderNs(h.inode);
+        }
+    }
+
+    private void maybeFreeUnderNs(Ext2Inode i) throws IOException {
+        nsLock.writeLock().lock();
+        try {
+            maybeFree(i);
+        } finally {
+            nsLock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public void forget(long ino, long count) throws IOException {
+        Ext2Inode i;
+        synchronized (icacheLock) {
+            i = icache.get(ino);
+            if (i == null) {
+                return;
+            }
+            i.lookupRefs = Math.max(0, i.lookupRefs - count);
+        }
+        if (!readOnly) {
+            maybeFreeUnderNs(i);
+        }
+    }
+
+    @Override
+    public StatFs statfs() throws IOException {
+        checkOpen();
+        long overhead = firstDataBlock;
+        boolean sparse = sb.hasRoCompat(Features.RO_COMPAT_SPARSE_SUPER);
+        long gdtBlocks = Layout.gdtBlocks(gds.length, blockSizeBytes);
+        for (int g = 0; g < gds.length; g++) {
+            if (Layout.hasSuper(g, sparse)) {
+                overhead += 1 + gdtBlocks + sb.reservedGdtBlocks();
+            }
+            overhead += 2 + itableBlocks;
+        }
+        long free = allocator.freeBlocks();
+        long reserved;
+        synchronized (sbLock) {
+            reserved = sb.reservedBlocksCount();
+        }
+        return new StatFs(blockSizeBytes, blocksCount - overhead, free, Math.max(0, free - reserved), inodesCount,
+                allocator.freeInodes(), DirEntryCodec.NAME_MAX);
+    }
+
+    @Override
+    public void sync() throws IOException {
+        checkOpen();
+        if (readOnly) {
+            return;
+        }
+        pageCache.syncAll();
+        writeDirtyInodes();
+        allocator.writeDescriptors();
+        writeSuperblock();
+        bcache.flush();
+    }
+
+    /**
+     * Unmounts: frees inodes whose last link went while still referenced, writes back data and metadata, restores
+     * the superblock state found at mount (clean if it was clean) with free counts and s_wtime, and closes the
+     * device if the filesystem opened it.
+     */
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        try {
+            if (!readOnly) {
+                List<Ext2Inode> orphans = new ArrayList<>();
+                synchronized (icacheLock) {
+                    for (Ext2Inode i : icache.values()) {
+                        if (!i.freed && i.ino != ROOT_INO) {
+                            orphans.add(i);
+                        }
+                    }
+                }
+                nsLock.writeLock().lock();
+                try {
+                    for (Ext2Inode i : orphans) {
+                        if (links(i) == 0) {
+                            synchronized (icacheLock) {
+                                if (i.freed) {
+                                    continue;
+                                }
+                                i.freed = true;
+                            }
+                            evictAndFree(i);
+                        }
+                    }
+                } finally {
+                    nsLock.writeLock().unlock();
+                }
+                sync();
+                synchronized (sbLock) {
+                    sb.setState(stateAtMount);
+                }
+                writeSuperblock();
+                bcache.flush();
+            }
+        } finally {
+            closed = true;
+            pageCache.close();
+            bcache.close();
+            if (ownsDevice) {
+                device.close();
+            }
+        }
+    }
+}
