@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * kernel's VFS and coreutils are the oracle for POSIX behaviour; byte contents are compared with a model kept
  * on the host. Needs root and /dev/fuse (fails with a message otherwise). Always unmounts, also on failure.
  */
-final class FuseMountIntegrationTest {
+class FuseMountIntegrationTest {
     private static final long SEED = Long.getLong("iomap4j.seed", 0x10_4a_95L);
 
     @TempDir
@@ -46,7 +46,12 @@ final class FuseMountIntegrationTest {
         Shell.requireRootAndFuse();
         mnt = Files.createDirectory(tmp.resolve("mnt"));
         vfs = new MemoryVfs();
-        mount = FuseMount.mount(vfs, mnt, FuseOptions.builder().fsName("memvfs").threads(4).build());
+        mount = FuseMount.mount(vfs, mnt, options().fsName("memvfs").threads(4).build());
+    }
+
+    /** The options every mount of this test class starts from (subclasses vary them). */
+    FuseOptions.Builder options() {
+        return FuseOptions.builder();
     }
 
     @AfterEach
@@ -361,7 +366,7 @@ final class FuseMountIntegrationTest {
         // Remount with long timeouts so that only the notifications can make the kernel see the changes.
         unmountNow();
         Duration hour = Duration.ofHours(1);
-        mount = FuseMount.mount(vfs, mnt, FuseOptions.builder().entryTimeout(hour).attrTimeout(hour)
+        mount = FuseMount.mount(vfs, mnt, options().entryTimeout(hour).attrTimeout(hour)
                 .negativeTimeout(hour).build());
         Path f = mnt.resolve("f");
         Files.write(f, "old!".getBytes());
@@ -393,7 +398,7 @@ final class FuseMountIntegrationTest {
     void read_only_mount_refuses_writes_with_erofs() throws Exception {
         sh(mnt, "echo keep > f");
         unmountNow();
-        mount = FuseMount.mount(vfs, mnt, FuseOptions.builder().readOnly(true).build());
+        mount = FuseMount.mount(vfs, mnt, options().readOnly(true).build());
         assertThat(sh(mnt, "cat f")).isEqualTo("keep\n");
         assertThat(Shell.run(mnt, "echo x > g").err()).contains("Read-only file system");
         assertThat(Shell.run(mnt, "rm f").err()).contains("Read-only file system");
