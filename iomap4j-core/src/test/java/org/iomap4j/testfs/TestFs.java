@@ -52,6 +52,8 @@ public final class TestFs implements IomapOps, WritebackOps {
     private volatile boolean reuseFreedFirst;
     private volatile BiConsumer<TestInode, Iomap> onBegin;
     private volatile boolean returnInlineForWriteback;
+    private volatile java.util.function.Consumer<Ioend> onIoend;
+    private volatile BiConsumer<TestInode, Iomap> onMapBlocks;
     private final AtomicLong mapBlocksCalls = new AtomicLong();
     private final AtomicLong beginCalls = new AtomicLong();
 
@@ -101,6 +103,21 @@ public final class TestFs implements IomapOps, WritebackOps {
     /** Make mapBlocks answer INLINE (to test that writeback refuses it). */
     public void setReturnInlineForWriteback(boolean v) {
         returnInlineForWriteback = v;
+    }
+
+    /** Called after every mapBlocks, outside the block-map lock, on the writeback thread (race forcing). */
+    public void onMapBlocks(BiConsumer<TestInode, Iomap> hook) {
+        onMapBlocks = hook;
+    }
+
+    /** Bumps the inode's block-map sequence: every mapping handed out before becomes stale. */
+    public void bumpSeq(TestInode inode) {
+        inode.seq.incrementAndGet();
+    }
+
+    /** Called for every completed ioend (before UNWRITTEN conversion), on the writeback thread. */
+    public void onIoend(java.util.function.Consumer<Ioend> hook) {
+        onIoend = hook;
     }
 
     public long mapBlocksCalls() {
@@ -202,6 +219,34 @@ public final class TestFs implements IomapOps, WritebackOps {
             }
             tail.clear();
             inode.seq.incrementAndGet();
+        }
+    }
+
+    /**
+     * Moves logical block {@code lblk} to a newly allocated physical block and frees the old one, without touching
+     * the page cache (what a truncate + re-extend does to the block map; tests use it to change the map under a
+     * cached writeback mapping while keeping the same folio). The new block's contents are undefined.
+     *
+     * @return the new physical block
+     */
+    public long relocate(TestInode inode, long lblk) throws IOException {
+        synchronized (inode) {
+            TestInode.Ent e = inode.blocks.get(lblk);
+            if (e == null || e.pblk() < 0) {
+                throw new IllegalArgumentException("block " + lblk + " not allocated");
+            }
+            boolean reuse = reuseFreedFirst;
+            reuseFreedFirst = false;
+            long pblk;
+            try {
+                pblk = allocOne();
+            } finally {
+                reuseFreedFirst = reuse;
+            }
+            inode.blocks.put(lblk, new TestInode.Ent(pblk, e.state()));
+            free(e.pblk());
+            inode.seq.incrementAndGet();
+            return pblk;
         }
     }
 
@@ -449,6 +494,15 @@ public final class TestFs implements IomapOps, WritebackOps {
     public Iomap mapBlocks(IomapInode in, long posBytes, long lengthBytes) throws IOException {
         mapBlocksCalls.incrementAndGet();
         TestInode inode = ti(in);
+        Iomap m = mapBlocksLocked(inode, posBytes, lengthBytes);
+        BiConsumer<TestInode, Iomap> hook = onMapBlocks;
+        if (hook != null) {
+            hook.accept(inode, m);
+        }
+        return m;
+    }
+
+    private Iomap mapBlocksLocked(TestInode inode, long posBytes, long lengthBytes) throws IOException {
         synchronized (inode) {
             long cookie = inode.seq.get();
             if (returnInlineForWriteback) {
@@ -481,7 +535,8 @@ public final class TestFs implements IomapOps, WritebackOps {
                 inode.seq.incrementAndGet();
                 first = inode.blocks.get(lblk);
             }
-            long runEnd = runEnd(inode, lblk, Math.max(endLblk, lblk + 1), first);
+            // As long as the layout allows (bounded), so that writeback can reuse it across folios.
+            long runEnd = runEnd(inode, lblk, Math.max(endLblk, lblk + 4096), first);
             int flags = 0;
             int every = boundaryEvery;
             if (every > 0) {
@@ -510,6 +565,10 @@ public final class TestFs implements IomapOps, WritebackOps {
 
     @Override
     public void ioendCompleted(IomapInode in, Ioend ioend, Throwable error) {
+        java.util.function.Consumer<Ioend> hook = onIoend;
+        if (hook != null) {
+            hook.accept(ioend);
+        }
         if (error != null || ioend.type() != IomapType.UNWRITTEN) {
             return;
         }
