@@ -146,6 +146,65 @@ public final class Ext2Tools {
         return Arrays.stream(s.split("\\s+")).mapToLong(Long::parseLong).toArray();
     }
 
+    /** Runs a debugfs command file ({@code debugfs -w -f cmds image}); fails on any error line. */
+    public static Result debugfsScript(Path image, List<String> commands, Path scratchDir) throws IOException {
+        Path f = Files.createTempFile(scratchDir, "debugfs", ".cmd");
+        try {
+            Files.write(f, commands);
+            Result r = run("debugfs", "-w", "-f", f.toString(), image.toString()).ok();
+            List<String> errors = r.stderr().lines().filter(l -> !l.isBlank() && !l.startsWith("debugfs ")).toList();
+            if (!errors.isEmpty()) {
+                throw new AssertionError("debugfs script reported:\n" + String.join("\n", errors));
+            }
+            return r;
+        } finally {
+            Files.deleteIfExists(f);
+        }
+    }
+
+    /** One data run of a file as debugfs's "stat" BLOCKS section shows it. */
+    public record BlockRun(long lblk, long pblk, long nrBlocks) {
+    }
+
+    /** The data runs of a file (indirect blocks excluded) from {@code debugfs -R "stat path"}. */
+    public static List<BlockRun> debugfsDataRuns(Path image, String path) {
+        String out = debugfs(image, "stat " + path).ok().stdout();
+        int i = out.indexOf("BLOCKS:");
+        List<BlockRun> runs = new ArrayList<>();
+        if (i < 0) {
+            return runs;
+        }
+        String blocks = out.substring(i + 7, out.indexOf("TOTAL:", i) < 0 ? out.length() : out.indexOf("TOTAL:", i));
+        var m = java.util.regex.Pattern.compile("\\((\\d+)(?:-(\\d+))?\\):(\\d+)(?:-(\\d+))?").matcher(blocks);
+        while (m.find()) {
+            long l0 = Long.parseLong(m.group(1));
+            long l1 = m.group(2) == null ? l0 : Long.parseLong(m.group(2));
+            runs.add(new BlockRun(l0, Long.parseLong(m.group(3)), l1 - l0 + 1));
+        }
+        return runs;
+    }
+
+    /** One line of {@code debugfs -R "ls -l dir"}. */
+    public record ListEntry(long ino, int mode, String name, long sizeBytes) {
+    }
+
+    /** The entries of a directory as {@code debugfs -R "ls -l"} lists them (deleted entries excluded). */
+    public static List<ListEntry> debugfsList(Path image, String dir) {
+        String out = debugfs(image, "ls -l " + dir).ok().stdout();
+        var p = java.util.regex.Pattern.compile(
+                "^\\s*(\\d+)\\s+([0-7]+)\\s+\\(\\d+\\)\\s+\\d+\\s+\\d+\\s+(\\d+|\\s*\\d+,\\s*\\d+)\\s+\\S+\\s+\\S+\\s(.*)$");
+        List<ListEntry> list = new ArrayList<>();
+        for (String line : out.split("\n")) {
+            var m = p.matcher(line);
+            if (m.matches()) {
+                String size = m.group(3).trim();
+                list.add(new ListEntry(Long.parseLong(m.group(1)), Integer.parseInt(m.group(2), 8), m.group(4),
+                        size.contains(",") ? -1 : Long.parseLong(size)));
+            }
+        }
+        return list;
+    }
+
     /** Why loop mounting is unavailable here, or null if it works (root, loop devices, ext2 in the kernel). */
     public static String loopMountUnavailableReason() {
         if (!"root".equals(System.getProperty("user.name"))) {
