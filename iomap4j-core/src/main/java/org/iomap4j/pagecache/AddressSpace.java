@@ -250,7 +250,12 @@ public final class AddressSpace {
                 raWindowBytes = 0;
             }
             raNextPosBytes = posBytes + lengthBytes;
-            return posBytes + Math.max(lengthBytes, raWindowBytes);
+            if (raWindowBytes == 0) {
+                return posBytes + lengthBytes;
+            }
+            // End the window on a boundary of its own size so that folios of that size fit (page_cache_ra_order).
+            long align = Math.min(Long.highestOneBit(raWindowBytes), maxFolioBytes);
+            return alignUp(posBytes + Math.max(lengthBytes, raWindowBytes), align);
         }
     }
 
