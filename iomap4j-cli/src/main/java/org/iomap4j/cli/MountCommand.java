@@ -1,0 +1,130 @@
+package org.iomap4j.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
+import org.iomap4j.ext2.Ext2MountOptions;
+import org.iomap4j.fuse.FuseMount;
+import org.iomap4j.fuse.FuseOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code iomapfs mount [IMAGE] [MOUNTPOINT]}: serves an ext2 image through FUSE in the foreground until it is
+ * unmounted (Ctrl-C, SIGTERM, {@code iomapfs umount}, {@code umount}, {@code fusermount3 -u}); then writes
+ * everything back so that the image is clean. With no arguments it creates (if absent) the 1 GiB sparse image
+ * {@code iomapfs.img} and mounts it at {@code ./mnt}.
+ */
+@Command(name = "mount", mixinStandardHelpOptions = true,
+        description = "Mount an ext2 image through FUSE (foreground; Ctrl-C unmounts).")
+final class MountCommand implements Callable<Integer> {
+    static final Path DEFAULT_IMAGE = Path.of("iomapfs.img");
+    static final Path DEFAULT_MOUNTPOINT = Path.of("mnt");
+    static final long DEFAULT_IMAGE_BYTES = 1L << 30;
+
+    @Mixin
+    CommonOptions common;
+    @Spec
+    CommandSpec spec;
+    @Parameters(index = "0", arity = "0..1", paramLabel = "IMAGE",
+            description = "The ext2 image (default: iomapfs.img, created if absent).")
+    Path image;
+    @Parameters(index = "1", arity = "0..1", paramLabel = "MOUNTPOINT", description = "Where to mount (default: ./mnt).")
+    Path mountpoint;
+    @Option(names = "--ro", description = "Mount read-only.")
+    boolean readOnly;
+    @Option(names = "--cache-size", defaultValue = "512M", converter = SizeConverter.class,
+            description = "Page cache budget (default ${DEFAULT-VALUE}).")
+    long cacheBytes;
+    @Option(names = "--max-folio", defaultValue = "2M", converter = SizeConverter.class,
+            description = "Largest folio, 4K..2M (default ${DEFAULT-VALUE}).")
+    long maxFolioBytes;
+    @Option(names = "--allow-other", description = "Let other users access the mount.")
+    boolean allowOther;
+    @Option(names = "--threads", defaultValue = "4", description = "FUSE request threads (default ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        Path img = image != null ? image : DEFAULT_IMAGE;
+        Path mnt = mountpoint != null ? mountpoint : DEFAULT_MOUNTPOINT;
+        if (maxFolioBytes < 4096 || maxFolioBytes > (2 << 20) || Long.bitCount(maxFolioBytes) != 1) {
+            throw new UsageException("--max-folio must be a power of two from 4K to 2M");
+        }
+        if (!Files.exists(img)) {
+            if (image != null) {
+                throw new FsException(Errno.ENOENT, img + ": no such image (create one with 'iomapfs mkfs')");
+            }
+            MkfsCommand.create(img, DEFAULT_IMAGE_BYTES, 4096, 256, "iomapfs");
+            out.println("iomapfs: created " + img + " (1 GiB sparse ext2)");
+        }
+        if (!Files.exists(mnt)) {
+            Files.createDirectories(mnt);
+        } else if (!Files.isDirectory(mnt)) {
+            throw new FsException(Errno.ENOTDIR, mnt + ": mount point is not a directory");
+        }
+        Ext2MountOptions opts = Ext2MountOptions.defaults().withReadOnly(readOnly)
+                .withCache(cacheBytes, (int) maxFolioBytes);
+        OpenImage opened = OpenImage.open(img, readOnly, opts);
+        AtomicBoolean closed = new AtomicBoolean();
+        CountDownLatch flushed = new CountDownLatch(1);
+        FuseMount mount;
+        try {
+            mount = FuseMount.mount(opened.vfs(), mnt.toAbsolutePath(), FuseOptions.builder().readOnly(readOnly)
+                    .allowOther(allowOther).threads(threads).debug(common.debug)
+                    .fsName(img.toAbsolutePath().toString()).subtype("iomapfs").build());
+        } catch (IOException | RuntimeException e) {
+            opened.close();
+            throw e;
+        }
+        Thread hook = new Thread(() -> {
+            // SIGTERM / Ctrl-C: unmount, then wait for the main thread to write everything back.
+            try {
+                if (mount.isMounted()) {
+                    mount.unmount();
+                }
+                flushed.await(120, TimeUnit.SECONDS);
+            } catch (IOException | RuntimeException e) {
+                System.err.println("iomapfs: unmount on signal failed: " + Main.describe(e));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "iomapfs-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        out.println("iomapfs: " + img + " mounted at " + mnt.toAbsolutePath()
+                + (readOnly ? " (read-only)" : "") + "; Ctrl-C or 'iomapfs umount " + mnt + "' to unmount");
+        out.flush();
+        try {
+            mount.awaitUnmounted();
+        } finally {
+            if (closed.compareAndSet(false, true)) {
+                try {
+                    opened.close();
+                    out.println("iomapfs: unmounted " + mnt + "; " + img + " written back and clean");
+                    out.flush();
+                } finally {
+                    flushed.countDown();
+                }
+            }
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // Shutdown already under way (we were unmounted by the signal hook): nothing to remove.
+            assert e.getMessage() != null;
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,103 @@
+package org.iomap4j.cli;
+
+import java.io.IOException;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Path;
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
+import org.iomap4j.block.FileBlockDevice;
+import org.iomap4j.ext2.Ext2FileSystem;
+import org.iomap4j.ext2.Ext2MountOptions;
+import org.iomap4j.vfs.Vfs;
+
+/**
+ * An ext2 image opened by the CLI: the device, a lock on the image file and the mounted filesystem.
+ *
+ * <p>Locking (so that a mounted image is never written by a second writer): a read-write open takes an exclusive
+ * lock on the image file, a read-only open a shared one; both fail at once, naming the image, when the other kind
+ * is held (by {@code iomapfs mount} or a writing {@code iomapfs cp}). The lock is a POSIX record lock
+ * ({@link FileLock}) on the whole file.
+ */
+final class OpenImage implements AutoCloseable {
+    private final FileBlockDevice device;
+    private final FileLock lock;
+    private final Ext2FileSystem fs;
+
+    private OpenImage(FileBlockDevice device, FileLock lock, Ext2FileSystem fs) {
+        this.device = device;
+        this.lock = lock;
+        this.fs = fs;
+    }
+
+    /** Opens and mounts {@code image} with the default cache settings. */
+    static OpenImage open(Path image, boolean readOnly) throws IOException {
+        return open(image, readOnly, Ext2MountOptions.defaults().withReadOnly(readOnly));
+    }
+
+    /** Opens and mounts {@code image}; errors name the image. */
+    static OpenImage open(Path image, boolean readOnly, Ext2MountOptions options) throws IOException {
+        FileBlockDevice dev = FileBlockDevice.open(image, readOnly);
+        boolean ok = false;
+        try {
+            FileLock lock = lock(dev, image, readOnly);
+            try {
+                Ext2FileSystem fs = Ext2FileSystem.mount(dev, options.withReadOnly(readOnly));
+                ok = true;
+                return new OpenImage(dev, lock, fs);
+            } finally {
+                if (!ok) {
+                    lock.release();
+                }
+            }
+        } catch (FsException e) {
+            throw e.getMessage().contains(image.toString()) ? e
+                    : new FsException(e.errno(), image + ": " + e.getMessage(), e);
+        } finally {
+            if (!ok) {
+                dev.close();
+            }
+        }
+    }
+
+    private static FileLock lock(FileBlockDevice dev, Path image, boolean shared) throws IOException {
+        FileLock l;
+        try {
+            l = dev.channel().tryLock(0, Long.MAX_VALUE, shared);
+        } catch (OverlappingFileLockException e) {
+            l = null;
+        }
+        if (l == null) {
+            throw new FsException(Errno.EBUSY, image + ": image is in use (mounted, or being written by another iomapfs)");
+        }
+        return l;
+    }
+
+    Vfs vfs() {
+        return fs;
+    }
+
+    Ext2FileSystem fs() {
+        return fs;
+    }
+
+    FileBlockDevice device() {
+        return device;
+    }
+
+    /** Unmounts (writing everything back), then releases the lock and the device. */
+    @Override
+    public void close() throws IOException {
+        try {
+            fs.close();
+        } finally {
+            try {
+                if (lock.isValid()) {
+                    lock.release();
+                }
+            } finally {
+                device.close();
+            }
+        }
+    }
+}
