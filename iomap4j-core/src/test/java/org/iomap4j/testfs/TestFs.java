@@ -569,10 +569,16 @@ public final class TestFs implements IomapOps, WritebackOps {
         if (hook != null) {
             hook.accept(ioend);
         }
+        TestInode inode = ti(in);
+        if (error == null && inode.mode == Mode.COW) {
+            // The data of copied-on-write blocks now lives in the new blocks: a write that took the old blocks
+            // as srcmap before this completed would read stale edges (XFS bumps its sequence when it remaps the
+            // CoW fork at ioend completion for the same reason).
+            inode.seq.incrementAndGet();
+        }
         if (error != null || ioend.type() != IomapType.UNWRITTEN) {
             return;
         }
-        TestInode inode = ti(in);
         synchronized (inode) {
             long lblk = ioend.fileOffsetBytes() >>> blkBits;
             long end = lblk + ((ioend.lengthBytes() + blockSizeBytes - 1) >>> blkBits);
