@@ -1216,6 +1216,11 @@ public final class Ext2FileSystem implements Vfs {
                 return; // same inode under both names: POSIX says do nothing
             }
             boolean srcDir = src.isDir();
+            // The VFS's order of checks (fs/namei.c do_renameat2): EINVAL for a move into the own subtree
+            // comes before the type and emptiness checks on the target.
+            if (srcDir && oldDir != newDir) {
+                checkNotAncestor(src, newDir);
+            }
             if (target != null) {
                 if (srcDir && !target.isDir()) {
                     throw new FsException(Errno.ENOTDIR, "'" + newName + "' is not a directory");
@@ -1228,7 +1233,6 @@ public final class Ext2FileSystem implements Vfs {
                 }
             }
             if (srcDir && oldDir != newDir) {
-                checkNotAncestor(src, newDir);
                 if (target == null && links(newDir) >= LINK_MAX) {
                     throw new FsException(Errno.EMLINK, "directory inode " + newDirIno + " has " + LINK_MAX + " links");
                 }
