@@ -1,7 +1,5 @@
 package org.iomap4j.cli;
 
-import java.io.FileDescriptor;
-import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -23,15 +21,15 @@ final class CatCommand implements Callable<Integer> {
     @Parameters(paramLabel = "IMAGE:/PATH", description = "The file to print.")
     String target;
 
-    /** Where the bytes go; standard output unless a test sets it. */
-    OutputStream sink = new FileOutputStream(FileDescriptor.out);
+    /** Where the bytes go: standard output, set by {@link Main#commandLine}. */
+    OutputStream sink;
 
     @Override
     public Integer call() throws IOException {
         ImagePath ip = ImagePath.require(target);
         try (OpenImage img = OpenImage.open(ip.image(), true)) {
             Vfs vfs = img.vfs();
-            InodeAttr a = PathWalker.resolve(vfs, ip.innerPath(), true);
+            InodeAttr a = PathWalker.resolve(vfs, ip.innerPath(), true, ip.toString());
             if (a.isDirectory()) {
                 throw new FsException(Errno.EISDIR, ip + ": is a directory");
             }

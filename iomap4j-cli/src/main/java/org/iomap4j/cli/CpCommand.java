@@ -137,7 +137,7 @@ final class CpCommand implements Callable<Integer> {
             Vfs vfs = img.vfs();
             InodeAttr target = null;
             try {
-                target = PathWalker.resolve(vfs, dst.innerPath(), true);
+                target = PathWalker.resolve(vfs, dst.innerPath(), true, dst.toString());
             } catch (FsException e) {
                 if (e.errno() != Errno.ENOENT) {
                     throw e;
@@ -261,7 +261,7 @@ final class CpCommand implements Callable<Integer> {
             List<InodeAttr> attrs = new ArrayList<>();
             long total = 0;
             for (ImagePath s : srcs) {
-                InodeAttr a = PathWalker.resolve(vfs, s.innerPath(), true);
+                InodeAttr a = PathWalker.resolve(vfs, s.innerPath(), true, s.toString());
                 if (a.isDirectory() && !recursive) {
                     throw new UsageException("-r not specified; omitting directory '" + s + "'");
                 }

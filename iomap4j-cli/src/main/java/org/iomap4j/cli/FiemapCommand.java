@@ -31,7 +31,7 @@ final class FiemapCommand implements Callable<Integer> {
         ImagePath ip = ImagePath.require(target);
         PrintWriter out = spec.commandLine().getOut();
         try (OpenImage img = OpenImage.open(ip.image(), true)) {
-            InodeAttr a = PathWalker.resolve(img.vfs(), ip.innerPath(), true);
+            InodeAttr a = PathWalker.resolve(img.vfs(), ip.innerPath(), true, ip.toString());
             int bs = img.fs().superblock().blockSizeBytes();
             List<Extent> extents = img.fs().mapExtents(a.ino());
             out.printf("Filesystem type is: ef53%nFile size of %s is %d (%d blocks of %d bytes)%n", ip.innerPath(),

@@ -39,7 +39,7 @@ final class LsCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (OpenImage img = OpenImage.open(ip.image(), true)) {
             Vfs vfs = img.vfs();
-            InodeAttr a = PathWalker.resolve(vfs, ip.innerPath(), true);
+            InodeAttr a = PathWalker.resolve(vfs, ip.innerPath(), true, ip.toString());
             if (!a.isDirectory()) {
                 printEntry(vfs, out, a, ip.innerPath());
                 return 0;

@@ -25,9 +25,24 @@ public final class Main implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required");
     }
 
-    /** Builds the command line with iomapfs' exit-code and error conventions. */
+    /** Builds the command line with iomapfs' exit-code and error conventions; binary output goes to stdout. */
     public static CommandLine commandLine(PrintWriter out, PrintWriter err) {
-        CommandLine cl = new CommandLine(new Main());
+        return commandLine(out, err, new java.io.FileOutputStream(java.io.FileDescriptor.out));
+    }
+
+    /** As {@link #commandLine(PrintWriter, PrintWriter)}, with file bytes ({@code cat}) written to {@code binaryOut}. */
+    public static CommandLine commandLine(PrintWriter out, PrintWriter err, java.io.OutputStream binaryOut) {
+        CommandLine.IFactory defaults = CommandLine.defaultFactory();
+        CommandLine cl = new CommandLine(new Main(), new CommandLine.IFactory() {
+            @Override
+            public <K> K create(Class<K> cls) throws Exception {
+                K k = defaults.create(cls);
+                if (k instanceof CatCommand cat) {
+                    cat.sink = binaryOut;
+                }
+                return k;
+            }
+        });
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
@@ -50,7 +65,9 @@ public final class Main implements Runnable {
 
     static String describe(Throwable ex) {
         if (ex instanceof FsException fe) {
-            return fe.getMessage() + " (" + fe.errno() + ": " + fe.errno().description() + ")";
+            String m = fe.getMessage();
+            return m.endsWith(fe.errno().description().toLowerCase(java.util.Locale.ROOT))
+                    ? m : m + " (" + fe.errno() + ": " + fe.errno().description() + ")";
         }
         String m = ex.getMessage();
         return m == null ? ex.toString() : m;

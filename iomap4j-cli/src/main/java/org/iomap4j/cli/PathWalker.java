@@ -17,8 +17,21 @@ final class PathWalker {
 
     /** The inode at {@code path}; the last component is followed if it is a symlink and {@code followLast}. */
     static InodeAttr resolve(Vfs vfs, String path, boolean followLast) throws IOException {
+        return resolve(vfs, path, followLast, path);
+    }
+
+    /** As {@link #resolve(Vfs, String, boolean)}; errors name {@code label} (e.g. {@code IMAGE:/PATH}). */
+    static InodeAttr resolve(Vfs vfs, String path, boolean followLast, String label) throws IOException {
         int[] budget = {MAX_SYMLINKS};
-        return walk(vfs, vfs.rootIno(), path, followLast, budget, path);
+        try {
+            return walk(vfs, vfs.rootIno(), path, followLast, budget, path);
+        } catch (FsException e) {
+            if (e.errno() == Errno.ENOENT) {
+                // Name the path the user gave, not the directory inode where the lookup failed.
+                throw new FsException(Errno.ENOENT, label + ": no such file or directory", e);
+            }
+            throw e;
+        }
     }
 
     /** The parent directory of {@code path} (followed) and the last name, for creating entries. */

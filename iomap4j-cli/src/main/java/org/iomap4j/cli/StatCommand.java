@@ -28,7 +28,7 @@ final class StatCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (OpenImage img = OpenImage.open(ip.image(), true)) {
             Vfs vfs = img.vfs();
-            InodeAttr a = PathWalker.resolve(vfs, ip.innerPath(), false);
+            InodeAttr a = PathWalker.resolve(vfs, ip.innerPath(), false, ip.toString());
             String name = ip.innerPath();
             if (FileMode.isSymlink(a.mode())) {
                 name += " -> " + vfs.readlink(a.ino());
