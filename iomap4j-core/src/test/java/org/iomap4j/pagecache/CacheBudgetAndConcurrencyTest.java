@@ -155,12 +155,12 @@ class CacheBudgetAndConcurrencyTest {
                         } else {
                             ByteBuffer dst = ByteBuffer.allocate(64 << 10);
                             long pos = rnd.nextInt(fileSize);
-                            if (mode == TestFs.Mode.UNWRITTEN || mode == TestFs.Mode.DELALLOC) {
+                            if (mode != TestFs.Mode.NEW) {
                                 // A reader without the inode lock (like the kernel's filemap_read) racing with
                                 // writers; its data is not checked, the final comparison is. Only safe where
-                                // iomapBegin never publishes allocated-but-unwritten blocks as MAPPED: NEW and
-                                // this fs's CoW do (the new block is in the map before the write lands), so there
-                                // readers must hold the inode lock shared, as BufferedIo's contract says.
+                                // iomapBegin never publishes allocated-but-unwritten blocks as MAPPED: NEW does
+                                // (the new block is in the map before the write lands), so there readers must
+                                // hold the inode lock shared, as BufferedIo's contract says.
                                 BufferedIo.read(f, pos, dst, fs);
                             } else {
                                 fs.read(f, pos, dst);

@@ -27,8 +27,9 @@ import org.iomap4j.pagecache.WritebackOps;
  * A test-only filesystem: files are per-block maps onto a {@link BlockDevice}, allocated from a bump pointer
  * (then a free list). Each inode has a {@link Mode} that decides what a write into a hole produces, so every
  * branch of the core runs: MAPPED+NEW blocks, UNWRITTEN extents converted at writeback completion, DELALLOC
- * reservations allocated by writeback, copy-on-write (a write to mapped blocks gets new blocks, SHARED, with the
- * old ones as srcmap), and INLINE data unpacked on first write. Optionally every mapping stops at multiples of
+ * reservations allocated by writeback, copy-on-write (a write to mapped blocks stages new blocks in a CoW fork and
+ * gets them as a SHARED mapping with the old ones as srcmap; write-back completion moves them into the data
+ * fork, like XFS), and INLINE data unpacked on first write. Optionally every mapping stops at multiples of
  * {@code boundaryEvery} blocks with BOUNDARY set (ext2's indirect-block boundaries).
  *
  * <p>The validity cookie is the inode's block-map sequence number; {@link #onBegin} lets a test run code between
@@ -218,6 +219,11 @@ public final class TestFs implements IomapOps, WritebackOps {
                 }
             }
             tail.clear();
+            Map<Long, Long> cowTail = inode.cow.tailMap(lblk, true);
+            for (long p : cowTail.values()) {
+                free(p);
+            }
+            cowTail.clear();
             inode.seq.incrementAndGet();
         }
     }
@@ -364,10 +370,7 @@ public final class TestFs implements IomapOps, WritebackOps {
                 Iomap mapped = Iomap.mapped(off, len, device, first.pblk() << blkBits, boundaryFlag | IomapFlags.MERGED,
                         cookie);
                 if ((write || zero) && inode.mode == Mode.COW) {
-                    long allocEnd = Math.min(runEnd, endLblk);
-                    Iomap src = Iomap.mapped(off, (allocEnd - lblk) << blkBits, device, first.pblk() << blkBits, 0,
-                            cookie);
-                    return allocate(inode, lblk, allocEnd, Mode.COW, boundaryFlag, src);
+                    return cowBegin(inode, lblk, Math.min(runEnd, endLblk), first.pblk(), boundaryFlag);
                 }
                 return mapped;
             }
@@ -390,6 +393,58 @@ public final class TestFs implements IomapOps, WritebackOps {
             l++;
         }
         return l;
+    }
+
+    /** Private data of a CoW write: the CoW-fork entries it staged (cancelled in iomapEnd if not written). */
+    private record CowUndo(long firstLblk, long[] stagedPblks) {}
+
+    /**
+     * A write to mapped (shared) blocks {@code [lblk, endLblk)} of the data fork starting at {@code oldPblk}:
+     * stage new blocks in the CoW fork (reusing staged ones), return them as a SHARED mapping with the data-fork
+     * blocks as srcmap. The data fork changes only when the write-back of the new blocks completes (XFS's CoW
+     * fork), so readers keep seeing the old data until then.
+     */
+    private Iomap cowBegin(TestInode inode, long lblk, long endLblk, long oldPblk, int boundaryFlag)
+            throws IOException {
+        Long staged = inode.cow.get(lblk);
+        long firstNew;
+        long end = lblk + 1;
+        long[] stagedNow;
+        if (staged != null) {
+            firstNew = staged;
+            while (end < endLblk && Long.valueOf(firstNew + (end - lblk)).equals(inode.cow.get(end))) {
+                end++;
+            }
+            stagedNow = new long[0];
+        } else {
+            firstNew = allocOne();
+            inode.cow.put(lblk, firstNew);
+            while (end < endLblk && !inode.cow.containsKey(end)) {
+                long p;
+                try {
+                    p = allocOne();
+                } catch (FsException e) {
+                    break;
+                }
+                if (p != firstNew + (end - lblk)) {
+                    free(p);
+                    break;
+                }
+                inode.cow.put(end, p);
+                end++;
+            }
+            stagedNow = new long[(int) (end - lblk)];
+            for (int i = 0; i < stagedNow.length; i++) {
+                stagedNow[i] = firstNew + i;
+            }
+        }
+        long cookie = inode.seq.incrementAndGet(); // write-back mappings change
+        long off = lblk << blkBits;
+        long len = (end - lblk) << blkBits;
+        Iomap src = Iomap.mapped(off, len, device, oldPblk << blkBits, 0, cookie);
+        return Iomap.builder(IomapType.MAPPED, off, len).device(device).addrBytes(firstNew << blkBits)
+                .flags(IomapFlags.SHARED | (end == endLblk ? boundaryFlag : 0)).srcmap(src).validityCookie(cookie)
+                .fsPrivate(new CowUndo(lblk, stagedNow)).build();
     }
 
     /** Allocates {@code [lblk, endLblk)} as the mode says; remembers what was there for iomapEnd's undo. */
@@ -446,10 +501,25 @@ public final class TestFs implements IomapOps, WritebackOps {
 
     @Override
     public void iomapEnd(IomapInode in, long posBytes, long lengthBytes, long writtenBytes, int opFlags, Iomap iomap) {
+        TestInode inode = ti(in);
+        if (iomap.fsPrivate() instanceof CowUndo cu) {
+            long keepEnd = writtenBytes == 0 ? posBytes >>> blkBits
+                    : (posBytes + writtenBytes + blockSizeBytes - 1) >>> blkBits;
+            synchronized (inode) {
+                for (int i = 0; i < cu.stagedPblks().length; i++) {
+                    long lblk = cu.firstLblk() + i;
+                    // Unwritten staged blocks are cancelled unless write-back already consumed them.
+                    if (lblk >= keepEnd && inode.cow.remove(lblk, cu.stagedPblks()[i])) {
+                        free(cu.stagedPblks()[i]);
+                    }
+                }
+                inode.seq.incrementAndGet();
+            }
+            return;
+        }
         if (!(iomap.fsPrivate() instanceof Undo undo)) {
             return;
         }
-        TestInode inode = ti(in);
         // Blocks the operation did not reach go back to what they were (a hole, or the CoW source).
         long keepEnd = writtenBytes == 0 ? posBytes >>> blkBits
                 : (posBytes + writtenBytes + blockSizeBytes - 1) >>> blkBits;
@@ -535,8 +605,21 @@ public final class TestFs implements IomapOps, WritebackOps {
                 inode.seq.incrementAndGet();
                 first = inode.blocks.get(lblk);
             }
+            Long staged = inode.cow.get(lblk);
+            if (staged != null) {
+                long e = lblk + 1;
+                while (e < lblk + 4096 && Long.valueOf(staged + (e - lblk)).equals(inode.cow.get(e))) {
+                    e++;
+                }
+                return Iomap.builder(IomapType.MAPPED, lblk << blkBits, (e - lblk) << blkBits).device(device)
+                        .addrBytes(staged << blkBits).flags(IomapFlags.SHARED).validityCookie(inode.seq.get()).build();
+            }
             // As long as the layout allows (bounded), so that writeback can reuse it across folios.
             long runEnd = runEnd(inode, lblk, Math.max(endLblk, lblk + 4096), first);
+            Long nextCow = inode.cow.higherKey(lblk);
+            if (nextCow != null && nextCow < runEnd) {
+                runEnd = nextCow;
+            }
             int flags = 0;
             int every = boundaryEvery;
             if (every > 0) {
@@ -570,11 +653,24 @@ public final class TestFs implements IomapOps, WritebackOps {
             hook.accept(ioend);
         }
         TestInode inode = ti(in);
-        if (error == null && inode.mode == Mode.COW) {
-            // The data of copied-on-write blocks now lives in the new blocks: a write that took the old blocks
-            // as srcmap before this completed would read stale edges (XFS bumps its sequence when it remaps the
-            // CoW fork at ioend completion for the same reason).
-            inode.seq.incrementAndGet();
+        if (error == null && (ioend.flags() & IomapFlags.SHARED) != 0) {
+            // CoW completion: the new blocks replace the old ones in the data fork. A write that took the old
+            // blocks as srcmap before this must not use them any more: bump the sequence (as XFS does).
+            synchronized (inode) {
+                long lblk = ioend.fileOffsetBytes() >>> blkBits;
+                long end = lblk + ((ioend.lengthBytes() + blockSizeBytes - 1) >>> blkBits);
+                long firstPblk = ioend.devAddrBytes() >>> blkBits;
+                for (long l = lblk; l < end; l++) {
+                    long p = firstPblk + (l - lblk);
+                    if (inode.cow.remove(l, p)) {
+                        TestInode.Ent old = inode.blocks.put(l, new TestInode.Ent(p, TestInode.State.MAPPED));
+                        if (old != null && old.pblk() >= 0) {
+                            free(old.pblk());
+                        }
+                    }
+                }
+                inode.seq.incrementAndGet();
+            }
         }
         if (error != null || ioend.type() != IomapType.UNWRITTEN) {
             return;

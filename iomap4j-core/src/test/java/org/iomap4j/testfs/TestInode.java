@@ -24,6 +24,8 @@ public final class TestInode implements IomapInode {
     final TestFs.Mode mode;
     /** lblk -> entry; guarded by {@code this}. */
     final TreeMap<Long, Ent> blocks = new TreeMap<>();
+    /** CoW fork (COW mode): lblk -> new physical block staged for the next write-back; guarded by {@code this}. */
+    final TreeMap<Long, Long> cow = new TreeMap<>();
     /** Inline file data (INLINE mode) while the file has not been unpacked; guarded by {@code this}. */
     byte[] inline;
     /** Bumped on every block-map change; the validity cookie. */
