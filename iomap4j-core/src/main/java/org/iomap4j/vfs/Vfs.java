@@ -16,6 +16,10 @@ import java.nio.ByteBuffer;
  * {@link #forget(long, long)} drops them. An inode whose link count reached 0 is freed only when it has no
  * references and no open handles (an unlinked file stays readable while open). The root is never freed.
  *
+ * <p>Modes: {@code mode} arguments of mkdir, create and setattr carry permission bits
+ * ({@link FileMode#PERM_MASK}); type bits in them are ignored (the kernel passes {@code S_IFDIR|perm} to mkdir and
+ * the full st_mode to setattr) and an inode never changes type. mknod takes the type from {@code mode}.
+ *
  * <p>Thread-safe: front ends call concurrently from many threads.
  */
 public interface Vfs extends AutoCloseable {
