@@ -302,6 +302,127 @@ final class BlockMap {
         return freed[0];
     }
 
+    /**
+     * Frees every block mapping logical blocks in {@code [fromLblk, toLblk)} (hole punching), and indirect blocks
+     * left mapping nothing; updates i_blocks and bumps the sequence counter. Blocks outside the range, and
+     * indirect blocks still mapping something outside it, stay.
+     *
+     * @return blocks freed (data and indirect)
+     * @throws org.iomap4j.CorruptFilesystemException for a pointer outside the filesystem
+     */
+    long freeRange(Ext2Inode inode, long fromLblk, long toLblk) throws IOException {
+        toLblk = Math.min(toLblk, addressableBlocks);
+        if (fromLblk >= toLblk) {
+            return 0;
+        }
+        long[] freed = {0};
+        try {
+            for (long i = fromLblk; i < Math.min(toLblk, DiskInode.NDIR_BLOCKS); i++) {
+                long ptr = inode.disk.block((int) i);
+                if (ptr != 0) {
+                    checkPblk(inode, i, ptr, "data block");
+                    fs.allocator.freeBlocks(ptr, 1);
+                    inode.disk.setBlock((int) i, 0);
+                    freed[0]++;
+                }
+            }
+            long base = DiskInode.NDIR_BLOCKS;
+            for (int level = 1; level <= 3; level++) {
+                long span = 1L << (pBits * level);
+                int slot = DiskInode.NDIR_BLOCKS + level - 1;
+                long s = Math.max(fromLblk, base);
+                long e = Math.min(toLblk, base + span);
+                if (s < e) {
+                    long ptr = inode.disk.block(slot);
+                    if (ptr != 0 && freeSubtreeRange(inode, ptr, level, s - base, e - base, base, freed)) {
+                        inode.disk.setBlock(slot, 0);
+                    }
+                }
+                base += span;
+            }
+        } finally {
+            inode.disk.setBlocks512(Math.max(0, inode.disk.blocks512() - freed[0] * (fs.blockSizeBytes / 512)));
+            inode.bumpMapSeq();
+            inode.lastAllocPblk = 0;
+            inode.lastAllocLblk = -2;
+            fs.markDirty(inode);
+        }
+        return freed[0];
+    }
+
+    /**
+     * Frees the part {@code [start, end)} (relative to the subtree) of the subtree under indirect block
+     * {@code pblk}; true if pblk itself was freed because it maps nothing any more.
+     */
+    private boolean freeSubtreeRange(Ext2Inode inode, long pblk, int level, long start, long end, long baseLblk,
+            long[] freed) throws IOException {
+        checkPblk(inode, baseLblk + start, pblk, "indirect block");
+        long childSpan = 1L << (pBits * (level - 1));
+        int first = (int) (start / childSpan);
+        int last = (int) ((end - 1) / childSpan); // inclusive
+        long[] ptrs = readPtrs(inode, pblk, 0, (int) p);
+        boolean changed = false;
+        int i = first;
+        while (i <= last) {
+            long child = ptrs[i];
+            if (child == 0) {
+                i++;
+                continue;
+            }
+            long childBase = baseLblk + i * childSpan;
+            if (level == 1) {
+                checkPblk(inode, childBase, child, "data block");
+                int j = i + 1;
+                while (j <= last && ptrs[j] == child + (j - i)) {
+                    j++;
+                }
+                fs.allocator.freeBlocks(child, j - i);
+                freed[0] += j - i;
+                for (int q = i; q < j; q++) {
+                    ptrs[q] = 0;
+                }
+                changed = true;
+                i = j;
+                continue;
+            }
+            long cs = Math.max(start, (long) i * childSpan) - (long) i * childSpan;
+            long ce = Math.min(end, (long) (i + 1) * childSpan) - (long) i * childSpan;
+            if (freeSubtreeRange(inode, child, level - 1, cs, ce, childBase, freed)) {
+                ptrs[i] = 0;
+                changed = true;
+            }
+            i++;
+        }
+        boolean empty = true;
+        for (long v : ptrs) {
+            if (v != 0) {
+                empty = false;
+                break;
+            }
+        }
+        if (empty) {
+            bcache.forget(pblk);
+            fs.allocator.freeBlocks(pblk, 1);
+            freed[0]++;
+            return true;
+        }
+        if (changed) {
+            try (Buffer b = bcache.read(pblk)) {
+                b.lock();
+                try {
+                    byte[] a = b.array();
+                    for (int q = first; q <= last; q++) {
+                        Le.put32(a, q * 4, ptrs[q]);
+                    }
+                    b.markDirty();
+                } finally {
+                    b.unlock();
+                }
+            }
+        }
+        return false;
+    }
+
     /** Frees the part of the subtree under indirect block {@code pblk} from {@code start}; true if pblk was freed. */
     private boolean freeSubtree(Ext2Inode inode, long pblk, int level, long start, long baseLblk, long[] freed)
             throws IOException {

@@ -20,6 +20,7 @@ import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.block.BlockDevice;
 import org.iomap4j.block.FileBlockDevice;
+import org.iomap4j.block.MappedBlockDevice;
 import org.iomap4j.buf.Buffer;
 import org.iomap4j.buf.BufferCache;
 import org.iomap4j.ext2.disk.DirEntryCodec;
@@ -27,6 +28,11 @@ import org.iomap4j.ext2.disk.DiskInode;
 import org.iomap4j.ext2.disk.DiskSuperblock;
 import org.iomap4j.ext2.disk.Features;
 import org.iomap4j.ext2.disk.GroupDescriptor;
+import org.iomap4j.iomap.Dax;
+import org.iomap4j.iomap.DirectIo;
+import org.iomap4j.iomap.Fiemap;
+import org.iomap4j.iomap.FiemapExtent;
+import org.iomap4j.iomap.Seek;
 import org.iomap4j.pagecache.AddressSpace;
 import org.iomap4j.pagecache.BufferedIo;
 import org.iomap4j.pagecache.ErrSeq;
@@ -78,6 +84,9 @@ public final class Ext2FileSystem implements Vfs {
     final BlockMap blockMap;
     final Allocator allocator;
     final Directories dirs;
+    final Ext2DioOps dioOps;
+    /** Regular-file data goes through {@link Dax} on the mapped device (mount option dax). */
+    final boolean dax;
 
     private final DiskSuperblock sb;
     private final Object sbLock = new Object();
@@ -112,7 +121,8 @@ public final class Ext2FileSystem implements Vfs {
      * @throws FsException EINVAL for an unsupported incompat feature or revision; ENOENT/EACCES for the path
      */
     public static Ext2FileSystem mount(Path image, Ext2MountOptions opts) throws IOException {
-        FileBlockDevice dev = FileBlockDevice.open(image, opts.readOnly());
+        BlockDevice dev = opts.dax() ? MappedBlockDevice.open(image, opts.readOnly())
+                : FileBlockDevice.open(image, opts.readOnly());
         boolean ok = false;
         try {
             Ext2FileSystem fs = new Ext2FileSystem(dev, opts, true);
@@ -133,6 +143,11 @@ public final class Ext2FileSystem implements Vfs {
     private Ext2FileSystem(BlockDevice dev, Ext2MountOptions opts, boolean ownsDevice) throws IOException {
         this.device = dev;
         this.ownsDevice = ownsDevice;
+        if (opts.dax() && !(dev instanceof MappedBlockDevice)) {
+            throw new FsException(Errno.EINVAL, "dax needs a byte-addressable device (MappedBlockDevice), not " + dev);
+        }
+        this.dax = opts.dax();
+        this.dioOps = new Ext2DioOps(this);
         this.sb = readSuperblock(dev);
         this.blockSizeBytes = sb.blockSizeBytes();
         this.blockBits = Integer.numberOfTrailingZeros(blockSizeBytes);
@@ -906,7 +921,7 @@ public final class Ext2FileSystem implements Vfs {
             try {
                 if (newSize < oldSize) {
                     if ((newSize & (blockSizeBytes - 1)) != 0) {
-                        BufferedIo.truncatePage(i, newSize, iomapOps);
+                        truncatePageData(i, newSize);
                     }
                     i.setSizeBytes(newSize);
                     m.truncateFrom(newSize);
@@ -919,7 +934,7 @@ public final class Ext2FileSystem implements Vfs {
                 } else if (newSize > oldSize) {
                     i.setSizeBytes(newSize);
                     if ((oldSize & (blockSizeBytes - 1)) != 0) {
-                        BufferedIo.truncatePage(i, oldSize, iomapOps);
+                        truncatePageData(i, oldSize);
                     }
                 }
             } finally {
@@ -1405,6 +1420,12 @@ public final class Ext2FileSystem implements Vfs {
         Ext2Inode i = h.inode;
         i.rwsem.readLock().lock();
         try {
+            if (dax) {
+                return Dax.read(i, posBytes, dst, iomapOps);
+            }
+            if ((h.openFlags & O_DIRECT) != 0) {
+                return directRead(i, posBytes, dst);
+            }
             return BufferedIo.read(i, posBytes, dst, iomapOps);
         } finally {
             i.rwsem.readLock().unlock();
@@ -1439,7 +1460,9 @@ public final class Ext2FileSystem implements Vfs {
             }
             int wanted = part.remaining();
             try {
-                n = BufferedIo.write(i, pos, part, iomapOps);
+                n = dax ? Dax.write(i, pos, part, iomapOps)
+                        : (h.openFlags & O_DIRECT) != 0 ? directWrite(i, pos, part)
+                        : BufferedIo.write(i, pos, part, iomapOps);
             } catch (IOException | RuntimeException e) {
                 try {
                     trimBeyondEof(i);
@@ -1472,6 +1495,346 @@ public final class Ext2FileSystem implements Vfs {
             fsync(h, (h.openFlags & O_SYNC) != O_SYNC);
         }
         return n;
+    }
+
+    // ---------------------------------------------------------------- direct I/O, DAX, sparse-file operations
+
+    /** Zeroes from a new EOF to the end of its block in the cache, or on the mapping under DAX. */
+    private void truncatePageData(Ext2Inode i, long posBytes) throws IOException {
+        if (dax && i.isRegular()) {
+            Dax.truncatePage(i, posBytes, iomapOps);
+        } else {
+            BufferedIo.truncatePage(i, posBytes, iomapOps);
+        }
+    }
+
+    /** Makes a byte range read as zeroes without allocating: in the cache, or on the mapping under DAX. */
+    private void zeroData(Ext2Inode i, long posBytes, long lengthBytes) throws IOException {
+        if (lengthBytes <= 0) {
+            return;
+        }
+        if (dax) {
+            Dax.zeroRange(i, posBytes, lengthBytes, iomapOps);
+        } else {
+            BufferedIo.zeroRange(i, posBytes, lengthBytes, iomapOps);
+        }
+    }
+
+    /** True if {@code buf} can be handed to DirectIo as is: a direct buffer at an aligned address. */
+    private boolean dioAligned(ByteBuffer buf, int align) {
+        return buf.isDirect() && java.lang.foreign.MemorySegment.ofBuffer(buf).address() % align == 0;
+    }
+
+    private static ByteBuffer alignedBounce(int bytes, int align) {
+        return ByteBuffer.allocateDirect(bytes + align).alignedSlice(align).limit(bytes);
+    }
+
+    /**
+     * O_DIRECT read (caller holds the inode's rwsem shared): position and length must be multiples of the device's
+     * logical block size, else EINVAL as on Linux; an unaligned caller buffer (FUSE payloads) is bounced through an
+     * aligned one.
+     */
+    private int directRead(Ext2Inode i, long posBytes, ByteBuffer dst) throws IOException {
+        int align = dioOps.dioAlignmentBytes(i);
+        if (dioAligned(dst, align)) {
+            return (int) DirectIo.read(i, posBytes, dst, iomapOps, dioOps, 0);
+        }
+        if (posBytes % align != 0 || dst.remaining() % align != 0) {
+            throw new FsException(Errno.EINVAL, "inode " + i.ino + ": O_DIRECT read at " + posBytes + " of "
+                    + dst.remaining() + " bytes is not aligned to " + align + " bytes");
+        }
+        ByteBuffer bounce = alignedBounce(dst.remaining(), align);
+        int n = (int) DirectIo.read(i, posBytes, bounce, iomapOps, dioOps, 0);
+        dst.put(bounce.flip());
+        return n;
+    }
+
+    /**
+     * O_DIRECT write (caller holds the inode's rwsem exclusively). Aligned as {@link #directRead}. A direct write
+     * that would fill a hole below EOF gets ENOTBLK from ext2's iomapBegin; the rest of the write then goes
+     * through the page cache and is written back and dropped from it before returning (the kernel's
+     * generic_file_direct_write fallback), so the O_DIRECT caller still finds its data on the device. An error
+     * in the fallback after direct progress ends the write short.
+     */
+    private int directWrite(Ext2Inode i, long posBytes, ByteBuffer src) throws IOException {
+        int align = dioOps.dioAlignmentBytes(i);
+        ByteBuffer buf = src;
+        if (!dioAligned(src, align)) {
+            if (posBytes % align != 0 || src.remaining() % align != 0) {
+                throw new FsException(Errno.EINVAL, "inode " + i.ino + ": O_DIRECT write at " + posBytes + " of "
+                        + src.remaining() + " bytes is not aligned to " + align + " bytes");
+            }
+            buf = alignedBounce(src.remaining(), align);
+            buf.put(src.duplicate()).flip();
+        }
+        int wanted = buf.remaining();
+        long done;
+        try {
+            done = DirectIo.write(i, posBytes, buf, iomapOps, dioOps, 0);
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOTBLK) {
+                throw e;
+            }
+            done = 0;
+        }
+        if (done < wanted) {
+            long fallbackPos = posBytes + done;
+            int m;
+            try {
+                m = BufferedIo.write(i, fallbackPos, buf, iomapOps);
+            } catch (IOException | RuntimeException e) {
+                if (done == 0) {
+                    throw e;
+                }
+                m = 0; // short write: the caller sees the direct part; the error repeats on the next write
+            }
+            i.mapping().invalidateRange(fallbackPos, fallbackPos + m);
+            done += m;
+        }
+        if (buf != src) {
+            src.position(src.position() + (int) done);
+        }
+        return (int) done;
+    }
+
+    /**
+     * lseek(2) SEEK_DATA / SEEK_HOLE through the core's {@link Seek} over ext2's block map (REPORT mappings never
+     * allocate). ext2 has no unwritten extents, so mapped blocks are data and holes (sparse pointers, missing
+     * indirect blocks) are holes; there is an implicit hole at EOF.
+     *
+     * @throws FsException ENXIO at or past EOF (or for SEEK_DATA with no data after the offset); EINVAL for
+     *                     another whence
+     */
+    @Override
+    public long seekDataHole(FileHandle fh, long offsetBytes, int whence) throws IOException {
+        Handle h = handle(fh);
+        Ext2Inode i = h.inode;
+        i.rwsem.readLock().lock();
+        try {
+            return switch (whence) {
+                case SEEK_DATA -> Seek.seekData(i, offsetBytes, iomapOps);
+                case SEEK_HOLE -> Seek.seekHole(i, offsetBytes, iomapOps);
+                default -> throw new FsException(Errno.EINVAL, "lseek whence " + whence);
+            };
+        } finally {
+            i.rwsem.readLock().unlock();
+        }
+    }
+
+    /**
+     * FIEMAP of inode {@code ino} over {@code [startBytes, startBytes + lengthBytes)} through the core's
+     * {@link Fiemap}: one extent per mapping ext2 returns (a physically contiguous run that never crosses the end
+     * of its pointer block, flagged MERGED), holes skipped, LAST on the final one. As the kernel's ext2_fiemap, the
+     * length is clamped to i_size (at least 1) so that the walk does not cover the whole addressable range.
+     *
+     * @param fiemapFlags {@link Fiemap#FLAG_SYNC} writes dirty data back first
+     * @return the extents (empty for files without a block map: fast symlinks, devices)
+     * @throws FsException EINVAL for a negative range; EUCLEAN for a block pointer outside the filesystem
+     */
+    public List<FiemapExtent> fiemap(long ino, long startBytes, long lengthBytes, int fiemapFlags)
+            throws IOException {
+        Ext2Inode i = iget(ino);
+        if (startBytes < 0 || lengthBytes < 0) {
+            throw new FsException(Errno.EINVAL, "fiemap range " + startBytes + "+" + lengthBytes);
+        }
+        if (!i.hasBlockMap()) {
+            return List.of();
+        }
+        i.rwsem.readLock().lock();
+        try {
+            long len = Math.min(lengthBytes, Math.max(1, i.sizeBytes()));
+            return Fiemap.fiemap(i, startBytes, len, fiemapFlags, 0, iomapOps);
+        } finally {
+            i.rwsem.readLock().unlock();
+        }
+    }
+
+    /**
+     * bmap (FIBMAP): the physical block holding logical block {@code lblk} of inode {@code ino}, 0 for a hole,
+     * after writing the file's dirty data back.
+     */
+    public long bmap(long ino, long lblk) throws IOException {
+        Ext2Inode i = iget(ino);
+        if (!i.hasBlockMap()) {
+            return 0;
+        }
+        i.rwsem.readLock().lock();
+        try {
+            return Fiemap.bmap(i, lblk, iomapOps);
+        } finally {
+            i.rwsem.readLock().unlock();
+        }
+    }
+
+    /**
+     * fallocate(2) on ext2, which has no unwritten extents:
+     * <ul>
+     *   <li>{@code PUNCH_HOLE|KEEP_SIZE}: partial edge blocks are zeroed (in the cache, written back later; on the
+     *       mapping under DAX), whole blocks are written back, dropped from the cache and freed, together with
+     *       indirect blocks left mapping nothing. A range past EOF frees the block straddling EOF too. PUNCH_HOLE
+     *       without KEEP_SIZE is EOPNOTSUPP (as vfs_fallocate).</li>
+     *   <li>{@code ZERO_RANGE} [{@code |KEEP_SIZE}]: the range reads as zeroes; mapped blocks stay allocated and are
+     *       zeroed in place, holes stay holes (nothing is preallocated); without KEEP_SIZE the size grows to the
+     *       end of the range.</li>
+     *   <li>mode 0: holes in the range are allocated and filled with zeroes on the device (so the image stays
+     *       e2fsck-clean: every allocated block is inside i_size), mapped blocks are left alone, the size grows
+     *       to the end of the range. On failure (ENOSPC) blocks allocated beyond EOF are freed again.</li>
+     *   <li>{@code KEEP_SIZE} alone (preallocation beyond EOF) is EOPNOTSUPP like the kernel's ext2, which has no
+     *       ->fallocate: without unwritten extents it would leave blocks past i_size that e2fsck flags (fuse2fs's
+     *       mistake). Other modes (COLLAPSE, INSERT, UNSHARE) are EOPNOTSUPP.</li>
+     * </ul>
+     *
+     * @throws FsException EBADF for a read-only handle, EINVAL for a bad range, EFBIG beyond the maximum file
+     *                     size, EOPNOTSUPP as above, ENOSPC, EROFS
+     */
+    @Override
+    public void fallocate(FileHandle fh, int mode, long offsetBytes, long lengthBytes) throws IOException {
+        Handle h = handle(fh);
+        if ((h.openFlags & O_ACCMODE) == O_RDONLY) {
+            throw new FsException(Errno.EBADF, "inode " + h.ino + " not open for writing");
+        }
+        checkWritable();
+        if (offsetBytes < 0 || lengthBytes <= 0) {
+            throw new FsException(Errno.EINVAL, "fallocate range " + offsetBytes + "+" + lengthBytes);
+        }
+        int known = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE;
+        if ((mode & ~known) != 0) {
+            throw new FsException(Errno.EOPNOTSUPP, "fallocate mode 0x" + Integer.toHexString(mode)
+                    + " not supported by ext2");
+        }
+        boolean punch = (mode & FALLOC_FL_PUNCH_HOLE) != 0;
+        boolean zero = (mode & FALLOC_FL_ZERO_RANGE) != 0;
+        boolean keepSize = (mode & FALLOC_FL_KEEP_SIZE) != 0;
+        if (punch && zero) {
+            throw new FsException(Errno.EINVAL, "PUNCH_HOLE and ZERO_RANGE together");
+        }
+        if (punch && !keepSize) {
+            throw new FsException(Errno.EOPNOTSUPP, "PUNCH_HOLE needs KEEP_SIZE");
+        }
+        if (!punch && !zero && keepSize) {
+            throw new FsException(Errno.EOPNOTSUPP, "ext2 cannot preallocate beyond EOF (no unwritten extents): "
+                    + "fallocate KEEP_SIZE is not supported");
+        }
+        long endBytes = offsetBytes + lengthBytes;
+        if (endBytes < 0 || (!keepSize && endBytes > maxRegularSizeBytes)) {
+            throw new FsException(Errno.EFBIG, "fallocate end " + endBytes + " beyond the maximum file size "
+                    + maxRegularSizeBytes);
+        }
+        Ext2Inode i = h.inode;
+        i.rwsem.writeLock().lock();
+        try {
+            AddressSpace m = i.mapping();
+            m.invalidateLock().writeLock().lock();
+            try {
+                if (punch) {
+                    punchHole(i, offsetBytes, endBytes);
+                } else if (zero) {
+                    if (!keepSize && endBytes > i.sizeBytes()) {
+                        growSize(i, endBytes);
+                    }
+                    zeroData(i, offsetBytes, Math.min(endBytes, i.sizeBytes()) - offsetBytes);
+                } else {
+                    allocateZeroed(i, offsetBytes, endBytes);
+                }
+            } finally {
+                m.invalidateLock().writeLock().unlock();
+            }
+            i.lock.lock();
+            try {
+                long t = now();
+                i.disk.setMtime(t);
+                i.disk.setCtime(t);
+            } finally {
+                i.lock.unlock();
+            }
+            markDirty(i);
+        } finally {
+            i.rwsem.writeLock().unlock();
+        }
+    }
+
+    /** Raises i_size to {@code newSize}, zeroing the old EOF block's tail (as truncate does when growing). */
+    private void growSize(Ext2Inode i, long newSize) throws IOException {
+        long oldSize = i.sizeBytes();
+        i.setSizeBytes(newSize);
+        if ((oldSize & (blockSizeBytes - 1)) != 0) {
+            truncatePageData(i, oldSize);
+        }
+    }
+
+    /** PUNCH_HOLE|KEEP_SIZE over {@code [startBytes, endBytes)}; rwsem and invalidate lock held exclusively. */
+    private void punchHole(Ext2Inode i, long startBytes, long endBytes) throws IOException {
+        long size = i.sizeBytes();
+        long bs = blockSizeBytes;
+        long end = Math.min(endBytes, (size + bs - 1) & -bs);
+        if (startBytes >= end) {
+            return;
+        }
+        long firstFull = (startBytes + bs - 1) & -bs;
+        long lastFull = end & -bs;
+        if (firstFull >= lastFull) {
+            zeroData(i, startBytes, Math.min(end, size) - startBytes);
+            return;
+        }
+        zeroData(i, startBytes, firstFull - startBytes);
+        zeroData(i, lastFull, Math.min(end, size) - lastFull);
+        // Write back (nothing is lost: the blocks are about to be freed) and drop the cached whole blocks, so
+        // that neither a later read nor writeback touches the freed blocks.
+        i.mapping().invalidateRange(firstFull, lastFull);
+        i.lock.lock();
+        try {
+            blockMap.freeRange(i, firstFull >>> blockBits, lastFull >>> blockBits);
+        } finally {
+            i.lock.unlock();
+        }
+    }
+
+    private static final int ZERO_CHUNK_BYTES = 1 << 20;
+
+    /** fallocate mode 0 over {@code [startBytes, endBytes)}; rwsem and invalidate lock held exclusively. */
+    private void allocateZeroed(Ext2Inode i, long startBytes, long endBytes) throws IOException {
+        long lblk = startBytes >>> blockBits;
+        long endLblk = ((endBytes - 1) >>> blockBits) + 1;
+        ByteBuffer zeroes = null;
+        try {
+            while (lblk < endLblk) {
+                BlockMap.Run run;
+                i.lock.lock();
+                try {
+                    run = blockMap.map(i, lblk, endLblk - lblk, false);
+                    if (run.isHole()) {
+                        run = blockMap.map(i, lblk, run.nrBlocks(), true);
+                    }
+                } finally {
+                    i.lock.unlock();
+                }
+                if (run.fresh()) {
+                    // Readers are shut out by the rwsem until the blocks hold zeroes and i_size covers them.
+                    if (zeroes == null) {
+                        zeroes = ByteBuffer.allocateDirect(ZERO_CHUNK_BYTES);
+                    }
+                    long addr = run.pblk() << blockBits;
+                    long left = run.nrBlocks() << blockBits;
+                    while (left > 0) {
+                        int n = (int) Math.min(left, ZERO_CHUNK_BYTES);
+                        device.write(addr, zeroes.clear().limit(n));
+                        addr += n;
+                        left -= n;
+                    }
+                }
+                lblk += run.nrBlocks();
+            }
+        } catch (IOException | RuntimeException e) {
+            try {
+                trimBeyondEof(i);
+            } catch (IOException | RuntimeException e2) {
+                e.addSuppressed(e2);
+            }
+            throw e;
+        }
+        if (endBytes > i.sizeBytes()) {
+            growSize(i, endBytes);
+        }
     }
 
     @Override

@@ -23,6 +23,9 @@ import org.iomap4j.pagecache.WritebackOps;
  *       whole subtree of a missing indirect block).</li>
  *   <li>WRITE (without ZERO) allocates data and missing indirect blocks together, zeroes new indirect blocks and
  *       answers MAPPED|NEW; ENOSPC and EFBIG are thrown here, i.e. at write() time.</li>
+ *   <li>DIRECT|WRITE entirely below EOF never allocates: a hole there is {@code ENOTBLK} (the caller falls back to
+ *       buffered I/O, as the kernel's ext2 does); beyond EOF it allocates (NEW) and direct I/O zeroes the
+ *       sub-block head and tail.</li>
  *   <li>The validity cookie is the inode's block-map sequence counter, bumped by every allocation and free.</li>
  * </ul>
  * The inode's block-map lock is taken inside each call only (never held from begin to end).
@@ -50,6 +53,19 @@ final class Ext2IomapOps implements IomapOps, WritebackOps {
         if (!inode.hasBlockMap()) {
             throw new FsException(Errno.EINVAL, "inode " + inode.ino + " has no block map (mode 0"
                     + Integer.toOctalString(inode.mode()) + ")");
+        }
+        if (alloc && IomapOpFlags.has(opFlags, IomapOpFlags.DIRECT) && !IomapOpFlags.has(opFlags, IomapOpFlags.DAX)
+                && posBytes + lengthBytes <= inode.sizeBytes()) {
+            // ext2 has no unwritten extents: a direct write that stays inside i_size may only overwrite; filling
+            // a hole there must go through the page cache (fs/ext2/inode.c ext2_iomap_begin; the caller falls
+            // back to buffered I/O on ENOTBLK), else a crash between allocation and the data write, or a racing
+            // reader, would see stale blocks.
+            Iomap m = map(inode, posBytes, lengthBytes, false);
+            if (m.type() == org.iomap4j.iomap.IomapType.HOLE) {
+                throw new FsException(Errno.ENOTBLK, "inode " + inode.ino + ": direct write into the hole at "
+                        + posBytes + " below EOF " + inode.sizeBytes() + ": fall back to buffered I/O");
+            }
+            return m;
         }
         return map(inode, posBytes, lengthBytes, alloc);
     }

@@ -9,8 +9,13 @@ import org.iomap4j.pagecache.PageCacheConfig;
  * @param cacheBytes    page-cache budget in bytes for file and directory data (at least four max-size folios)
  * @param maxFolioBytes largest folio in bytes: a power of two in [4 KiB, 2 MiB]
  * @param metadataCacheBytes budget of the metadata buffer cache (bitmaps, inode tables, indirect blocks)
+ * @param dax           DAX: {@link Ext2FileSystem#mount(java.nio.file.Path, Ext2MountOptions)} maps the image
+ *                      as a {@link org.iomap4j.block.MappedBlockDevice} and regular-file data is copied straight
+ *                      between callers and the mapping ({@link org.iomap4j.iomap.Dax}), bypassing the page cache
+ *                      (directories and metadata still use their caches, on the same mapping)
  */
-public record Ext2MountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes) {
+public record Ext2MountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes,
+        boolean dax) {
 
     public Ext2MountOptions {
         new PageCacheConfig(cacheBytes, maxFolioBytes, cacheBytes / 2, 5000); // validates
@@ -19,17 +24,26 @@ public record Ext2MountOptions(boolean readOnly, long cacheBytes, int maxFolioBy
         }
     }
 
-    /** Read-write, 256 MiB page cache, 2 MiB folios, 32 MiB metadata cache. */
+    /** Without DAX. */
+    public Ext2MountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes) {
+        this(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, false);
+    }
+
+    /** Read-write, 256 MiB page cache, 2 MiB folios, 32 MiB metadata cache, no DAX. */
     public static Ext2MountOptions defaults() {
-        return new Ext2MountOptions(false, 256L << 20, 2 << 20, 32L << 20);
+        return new Ext2MountOptions(false, 256L << 20, 2 << 20, 32L << 20, false);
     }
 
     public Ext2MountOptions withReadOnly(boolean ro) {
-        return new Ext2MountOptions(ro, cacheBytes, maxFolioBytes, metadataCacheBytes);
+        return new Ext2MountOptions(ro, cacheBytes, maxFolioBytes, metadataCacheBytes, dax);
     }
 
     public Ext2MountOptions withCache(long bytes, int folioBytes) {
-        return new Ext2MountOptions(readOnly, bytes, folioBytes, metadataCacheBytes);
+        return new Ext2MountOptions(readOnly, bytes, folioBytes, metadataCacheBytes, dax);
+    }
+
+    public Ext2MountOptions withDax(boolean on) {
+        return new Ext2MountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, on);
     }
 
     PageCacheConfig pageCacheConfig() {
