@@ -2,6 +2,8 @@ package org.iomap4j.ext2;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.WeakHashMap;
 import org.iomap4j.CorruptFilesystemException;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
@@ -20,7 +22,16 @@ import org.iomap4j.pagecache.BufferedIo;
  * into its predecessor in the block (or clears its inode when first). Modifying an htree (dir_index) directory
  * clears its index flag, as the kernel's ext2 does, so that the hash index is never stale.
  *
- * <p>Callers hold the filesystem's namespace lock (write for changes) and the directory's i_rwsem.
+ * <p>Lookups and inserts use a per-directory {@link DirIndex} (name → block, largest gap per block) built
+ * lazily from the blocks, so that they read one block instead of scanning the directory; the blocks stay the
+ * only truth and the choices made are exactly those of the linear scan (same block, same gap). The index is
+ * kept in sync by every change made here, rebuilt when the directory's size differs from the one it describes,
+ * dropped on any error, and forgotten with the directory's in-memory inode (weak keys: an evicted inode's index
+ * goes with it).
+ *
+ * <p>Callers hold the filesystem's namespace lock (write for changes) and the directory's i_rwsem. Lock order:
+ * namespace lock → (readBlock/writeBlock: core folio and inode locks) ; {@link #indexes}' monitor is a leaf,
+ * held only to get or put an index, never across block I/O.
  */
 final class Directories {
     /** Where an entry lives. {@code prevOff} is the previous entry in the same block, or -1. */
@@ -35,6 +46,10 @@ final class Directories {
 
     private final Ext2FileSystem fs;
     private final int bs;
+    /** False only in tests that compare on-disk results with and without the index (linear scans only). */
+    volatile boolean indexEnabled = true;
+    /** Name indexes by in-memory directory inode (identity keys, weak). Guarded by its own monitor. */
+    private final Map<Ext2Inode, DirIndex> indexes = new WeakHashMap<>();
 
     Directories(Ext2FileSystem fs) {
         this.fs = fs;
@@ -65,6 +80,8 @@ final class Directories {
     }
 
     void writeBlock(Ext2Inode dir, long lblk, byte[] block) throws IOException {
+        // Taken before the write: appending a block changes the size the index is checked against.
+        DirIndex idx = existingIndex(dir);
         ByteBuffer src = ByteBuffer.wrap(block);
         long pos = lblk * bs;
         while (src.hasRemaining()) {
@@ -81,6 +98,49 @@ final class Directories {
                 dir.lock.unlock();
             }
             fs.markDirty(dir);
+        }
+        if (idx != null) {
+            idx.blockWritten(lblk, block, bs, dir.sizeBytes());
+        }
+    }
+
+    /** The directory's index if one is built and describes its current size, else null. */
+    private DirIndex existingIndex(Ext2Inode dir) {
+        synchronized (indexes) {
+            DirIndex idx = indexes.get(dir);
+            if (idx != null && idx.sizeBytes != dir.sizeBytes()) {
+                indexes.remove(dir);
+                return null;
+            }
+            return idx;
+        }
+    }
+
+    /** The directory's index, built from its blocks if absent or stale. */
+    private DirIndex index(Ext2Inode dir) throws IOException {
+        DirIndex idx = existingIndex(dir);
+        if (idx != null) {
+            return idx;
+        }
+        long sizeBytes = dir.sizeBytes();
+        long n = nrBlocks(dir);
+        DirIndex.Builder b = new DirIndex.Builder(bs, sizeBytes, n);
+        for (long lblk = 0; lblk < n; lblk++) {
+            b.addBlock(lblk, readBlock(dir, lblk));
+        }
+        idx = b.build();
+        synchronized (indexes) {
+            if (dir.sizeBytes() == sizeBytes) {
+                indexes.put(dir, idx);
+            }
+        }
+        return idx;
+    }
+
+    /** Forgets the directory's index (after an error: the next use rebuilds it from the blocks). */
+    void dropIndex(Ext2Inode dir) {
+        synchronized (indexes) {
+            indexes.remove(dir);
         }
     }
 
@@ -102,10 +162,37 @@ final class Directories {
         }
     }
 
-    /** Finds {@code name}; null if absent. */
+    /** Finds {@code name}; null if absent. Reads one block when the directory's index is usable. */
     Slot find(Ext2Inode dir, byte[] name) throws IOException {
-        long n = nrBlocks(dir);
-        for (long lblk = 0; lblk < n; lblk++) {
+        if (!indexEnabled) {
+            return findLinear(dir, name, 0, nrBlocks(dir));
+        }
+        try {
+            DirIndex idx = index(dir);
+            if (idx.linearOnly) {
+                return findLinear(dir, name, 0, nrBlocks(dir));
+            }
+            long lblk = idx.lblkOf(name);
+            if (lblk < 0) {
+                return null;
+            }
+            Slot s = findLinear(dir, name, lblk, lblk + 1);
+            if (s == null) {
+                // The index disagrees with the block: never trust it over the disk.
+                dropIndex(dir);
+                return findLinear(dir, name, 0, nrBlocks(dir));
+            }
+            return s;
+        } catch (IOException | RuntimeException e) {
+            dropIndex(dir);
+            throw e;
+        }
+    }
+
+    /** Scans blocks {@code [fromLblk, toLblk)} for {@code name}. */
+    private Slot findLinear(Ext2Inode dir, byte[] name, long fromLblk, long toLblk) throws IOException {
+        long n = Math.min(toLblk, nrBlocks(dir));
+        for (long lblk = fromLblk; lblk < n; lblk++) {
             byte[] block = readBlock(dir, lblk);
             int off = 0;
             int prev = -1;
@@ -122,12 +209,31 @@ final class Directories {
         return null;
     }
 
-    /** Adds an entry (the caller has checked the name is absent). */
+    /**
+     * Adds an entry (the caller has checked the name is absent) into the first gap that fits, in block and
+     * entry order, else into a new block; the index only skips the blocks that have no such gap.
+     */
     void add(Ext2Inode dir, byte[] name, long ino, int fileType) throws IOException {
+        if (!indexEnabled) {
+            addLocked(dir, name, ino, fileType, null);
+            return;
+        }
+        try {
+            DirIndex idx = index(dir);
+            long lblk = addLocked(dir, name, ino, fileType, idx);
+            idx.putName(name, lblk);
+        } catch (IOException | RuntimeException e) {
+            dropIndex(dir);
+            throw e;
+        }
+    }
+
+    private long addLocked(Ext2Inode dir, byte[] name, long ino, int fileType, DirIndex idx) throws IOException {
         int need = DirEntryCodec.recLenFor(name.length);
         int ft = fs.hasFiletype ? fileType : 0;
         long n = nrBlocks(dir);
-        for (long lblk = 0; lblk < n; lblk++) {
+        long fit = idx == null ? 0 : idx.firstBlockFitting(need);
+        for (long lblk = fit < 0 ? n : fit; lblk < n; lblk++) {
             byte[] block = readBlock(dir, lblk);
             int off = 0;
             while (off < bs) {
@@ -136,14 +242,14 @@ final class Directories {
                 if (cur == 0 && recLen >= need) {
                     DirEntryCodec.put(block, off, ino, recLen, name, ft);
                     writeBlock(dir, lblk, block);
-                    return;
+                    return lblk;
                 }
                 int used = DirEntryCodec.recLenFor(DirEntryCodec.nameLen(block, off));
                 if (cur != 0 && recLen - used >= need) {
                     DirEntryCodec.setRecLen(block, off, used);
                     DirEntryCodec.put(block, off + used, ino, recLen - used, name, ft);
                     writeBlock(dir, lblk, block);
-                    return;
+                    return lblk;
                 }
                 off += recLen;
             }
@@ -154,27 +260,44 @@ final class Directories {
         byte[] block = new byte[bs];
         DirEntryCodec.put(block, 0, ino, bs, name, ft);
         writeBlock(dir, n, block);
+        return n;
     }
 
     /** Removes the entry at {@code slot}. */
     void remove(Ext2Inode dir, Slot slot) throws IOException {
-        byte[] block = readBlock(dir, slot.lblk());
-        int recLen = DirEntryCodec.recLen(block, slot.off(), bs);
-        if (slot.prevOff() >= 0) {
-            int prevLen = DirEntryCodec.recLen(block, slot.prevOff(), bs);
-            DirEntryCodec.setRecLen(block, slot.prevOff(), prevLen + recLen);
-        } else {
-            DirEntryCodec.setInode(block, slot.off(), 0);
+        try {
+            byte[] block = readBlock(dir, slot.lblk());
+            int recLen = DirEntryCodec.recLen(block, slot.off(), bs);
+            byte[] name = java.util.Arrays.copyOfRange(block, slot.off() + DirEntryCodec.HEADER_BYTES,
+                    slot.off() + DirEntryCodec.HEADER_BYTES + DirEntryCodec.nameLen(block, slot.off()));
+            if (slot.prevOff() >= 0) {
+                int prevLen = DirEntryCodec.recLen(block, slot.prevOff(), bs);
+                DirEntryCodec.setRecLen(block, slot.prevOff(), prevLen + recLen);
+            } else {
+                DirEntryCodec.setInode(block, slot.off(), 0);
+            }
+            writeBlock(dir, slot.lblk(), block);
+            DirIndex idx = existingIndex(dir);
+            if (idx != null) {
+                idx.removeName(name);
+            }
+        } catch (IOException | RuntimeException e) {
+            dropIndex(dir);
+            throw e;
         }
-        writeBlock(dir, slot.lblk(), block);
     }
 
     /** Points the entry at {@code slot} to another inode (rename over an existing name, "..", ...). */
     void retarget(Ext2Inode dir, Slot slot, long ino, int fileType) throws IOException {
-        byte[] block = readBlock(dir, slot.lblk());
-        DirEntryCodec.setInode(block, slot.off(), ino);
-        DirEntryCodec.setFileType(block, slot.off(), fs.hasFiletype ? fileType : 0);
-        writeBlock(dir, slot.lblk(), block);
+        try {
+            byte[] block = readBlock(dir, slot.lblk());
+            DirEntryCodec.setInode(block, slot.off(), ino);
+            DirEntryCodec.setFileType(block, slot.off(), fs.hasFiletype ? fileType : 0);
+            writeBlock(dir, slot.lblk(), block);
+        } catch (IOException | RuntimeException e) {
+            dropIndex(dir);
+            throw e;
+        }
     }
 
     /** True if the directory has no entries besides "." and "..". */
