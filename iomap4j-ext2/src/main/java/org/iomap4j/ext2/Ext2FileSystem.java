@@ -1526,7 +1526,8 @@ public final class Ext2FileSystem implements Vfs {
     }
 
     private static ByteBuffer alignedBounce(int bytes, int align) {
-        return ByteBuffer.allocateDirect(bytes + align).alignedSlice(align).limit(bytes);
+        int rounded = (bytes + align - 1) & -align;
+        return ByteBuffer.allocateDirect(rounded + align).alignedSlice(align).limit(bytes);
     }
 
     /**
