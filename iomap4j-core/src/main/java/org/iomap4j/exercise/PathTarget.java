@@ -223,6 +223,9 @@ public final class PathTarget implements ExerciseTarget {
                 break;
             }
             total += n;
+            if (total % blockSizeBytes != 0) {
+                break; // short at EOF: asking again at the unaligned EOF would be EINVAL
+            }
         }
         aligned.flip();
         dst.put(aligned);
