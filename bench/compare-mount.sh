@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Issue 4: the same fio jobs on an iomapfs mount, a fuse2fs mount and a kernel ext2 loop mount of identical
+# fresh images (one mke2fs -t ext2 image copied three times), in one run. Prints a table with the ratios
+# iomapfs/fuse2fs and iomapfs/kernel, writes it as CSV and as a PNG bar chart (CompareChart, XChart).
+#
+# Usage (root; fio, fuse2fs, e2fsprogs installed):
+#   bench/compare-mount.sh [SIZE_MIB=1024] [NFILES=10000] [OUT_DIR=bench/out]
+#   env: RUNTIME=20 (seconds per random job), RAND_MIB=256 (random-job file), WORK=/tmp/iomap4j-compare
+# Jobs: sequential write 1 MiB + fsync, sequential read 1 MiB (cold: remount + drop_caches), random write 4 KiB
+# (+ fsync at the end), random read 4 KiB (cold), O_DIRECT write and read 1 MiB, and create / stat / unlink
+# NFILES files in one directory (fio's filecreate/filestat/filedelete engines). A job that fails on a
+# filesystem is recorded as "error" (its message goes to OUT_DIR/errors.txt) and the run goes on.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+SIZE_MIB=${1:-1024}
+NFILES=${2:-10000}
+OUT=${3:-$root/bench/out}
+RUNTIME=${RUNTIME:-20}
+RAND_MIB=${RAND_MIB:-256}
+WORK=${WORK:-/tmp/iomap4j-compare}
+DIRECT_MIB=$(( SIZE_MIB < 256 ? SIZE_MIB : 256 ))
+IMG_MIB=$(( SIZE_MIB + RAND_MIB + DIRECT_MIB + 512 ))
+# shellcheck source=../scripts/find-jdk.sh
+source "$root/scripts/find-jdk.sh"
+JAVA="$JAVA_HOME/bin/java"
+IOMAPFS_JAR="$root/iomap4j-cli/target/iomapfs.jar"
+BENCH_JAR="$root/iomap4j-bench/target/benchmarks.jar"
+
+for tool in fio fuse2fs mke2fs e2fsck python3 mountpoint; do
+  command -v "$tool" >/dev/null || { echo "compare-mount: $tool is not installed" >&2; exit 2; }
+done
+[ "$(id -u)" = 0 ] || { echo "compare-mount: needs root (loop mount, drop_caches)" >&2; exit 2; }
+[ -f "$IOMAPFS_JAR" ] || { echo "compare-mount: build first: ./iomapfs --help (builds $IOMAPFS_JAR)" >&2; exit 2; }
+[ -f "$BENCH_JAR" ] || { echo "compare-mount: build first: ./build.sh -q -pl iomap4j-bench package -DskipTests" >&2; exit 2; }
+
+mkdir -p "$WORK" "$OUT"
+: > "$OUT/errors.txt"
+declare -A PID=()      # background server pid per filesystem kind (iomapfs, fuse2fs)
+
+mnt_of() { echo "$WORK/mnt-$1"; }
+img_of() { echo "$WORK/$1.img"; }
+
+is_mounted() { mountpoint -q "$1"; }
+
+mount_fs() {
+  local kind=$1 img mnt
+  img=$(img_of "$kind"); mnt=$(mnt_of "$kind")
+  mkdir -p "$mnt"
+  case $kind in
+    iomapfs)
+      "$JAVA" --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -jar "$IOMAPFS_JAR" mount "$img" "$mnt" \
+        > "$WORK/iomapfs.log" 2>&1 &
+      PID[$kind]=$! ;;
+    fuse2fs)
+      fuse2fs "$img" "$mnt" -f -o rw > "$WORK/fuse2fs.log" 2>&1 &
+      PID[$kind]=$! ;;
+    kernel)
+      mount -t ext2 -o loop "$img" "$mnt" ;;
+  esac
+  for _ in $(seq 1 300); do
+    is_mounted "$mnt" && return 0
+    if [ -n "${PID[$kind]:-}" ] && ! kill -0 "${PID[$kind]}" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  echo "compare-mount: $kind did not mount $img on $mnt" >&2
+  cat "$WORK/$kind.log" >&2 2>/dev/null || true
+  return 1
+}
+
+umount_fs() {
+  local kind=$1 mnt
+  mnt=$(mnt_of "$kind")
+  if is_mounted "$mnt"; then
+    case $kind in
+      iomapfs) "$JAVA" --enable-native-access=ALL-UNNAMED -jar "$IOMAPFS_JAR" umount "$mnt" ;;
+      *) umount "$mnt" ;;
+    esac
+  fi
+  # The FUSE servers write back on unmount: wait until they have exited.
+  if [ -n "${PID[$kind]:-}" ]; then
+    wait "${PID[$kind]}" 2>/dev/null || true
+    unset "PID[$kind]"
+  fi
+}
+
+cleanup() {
+  for kind in iomapfs fuse2fs kernel; do
+    umount_fs "$kind" 2>/dev/null || umount -l "$(mnt_of "$kind")" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT INT TERM
+
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+
+remount_cold() {
+  umount_fs "$1"
+  drop_caches
+  mount_fs "$1"
+}
+
+# fio_job KIND JOB METRIC fio-args... : runs fio, prints the metric (MiB/s | iops) or "error".
+fio_job() {
+  local kind=$1 job=$2 metric=$3; shift 3
+  local json="$WORK/$kind-$job.json"
+  if ! fio --output-format=json --output="$json" --name="$job" "$@" > "$WORK/fio.err" 2>&1; then
+    { echo "== $kind $job: fio $*"; cat "$WORK/fio.err"; tail -5 "$json" 2>/dev/null; } >> "$OUT/errors.txt"
+    echo error
+    return 0
+  fi
+  python3 - "$json" "$metric" <<'EOF' || echo error
+import json, sys
+d = json.load(open(sys.argv[1]))
+j = d["jobs"][0]
+if j.get("error", 0):
+    raise SystemExit(1)
+metric = sys.argv[2]
+r, w = j["read"], j["write"]
+side = r if r["io_bytes"] > 0 or (r["iops"] > 0 and w["iops"] == 0) else w
+if metric == "mibs":
+    print("%.1f" % (side["bw_bytes"] / 1048576.0))
+else:
+    print("%.1f" % side["iops"])
+EOF
+}
+
+declare -A R=()   # R[kind,job] = value
+JOBS=(seqwrite seqread randwrite randread directwrite directread create stat unlink)
+declare -A UNIT=([seqwrite]=MiB/s [seqread]=MiB/s [randwrite]=IOPS [randread]=IOPS [directwrite]=MiB/s
+  [directread]=MiB/s [create]=files/s [stat]=files/s [unlink]=files/s)
+declare -A LABEL=([seqwrite]="seq write 1M+fsync" [seqread]="seq read 1M cold" [randwrite]="rand write 4K"
+  [randread]="rand read 4K cold" [directwrite]="O_DIRECT write 1M" [directread]="O_DIRECT read 1M"
+  [create]="create" [stat]="stat" [unlink]="unlink")
+
+run_fs() {
+  local kind=$1 mnt
+  mnt=$(mnt_of "$kind")
+  echo "-- $kind"
+  mount_fs "$kind"
+  mkdir -p "$mnt/meta"
+  local common=(--ioengine=psync --numjobs=1 --group_reporting)
+  R[$kind,seqwrite]=$(fio_job "$kind" seqwrite mibs "${common[@]}" --filename="$mnt/seq.dat" --rw=write --bs=1M \
+    --size="${SIZE_MIB}M" --end_fsync=1)
+  R[$kind,randwrite]=$(fio_job "$kind" randwrite iops "${common[@]}" --filename="$mnt/rand.dat" --rw=randwrite \
+    --bs=4k --size="${RAND_MIB}M" --runtime="$RUNTIME" --time_based --end_fsync=1 --randrepeat=1)
+  R[$kind,create]=$(fio_job "$kind" create iops --directory="$mnt/meta" --ioengine=filecreate --nrfiles="$NFILES" \
+    --filesize=4k --openfiles=1 --create_on_open=1 --fallocate=none)
+  R[$kind,stat]=$(fio_job "$kind" stat iops --directory="$mnt/meta" --ioengine=filestat --nrfiles="$NFILES" \
+    --filesize=4k --openfiles=1)
+  R[$kind,unlink]=$(fio_job "$kind" unlink iops --directory="$mnt/meta" --ioengine=filedelete --nrfiles="$NFILES" \
+    --filesize=4k --openfiles=1)
+  R[$kind,directwrite]=$(fio_job "$kind" directwrite mibs "${common[@]}" --filename="$mnt/direct.dat" --direct=1 \
+    --rw=write --bs=1M --size="${DIRECT_MIB}M" --end_fsync=1)
+  remount_cold "$kind"
+  R[$kind,seqread]=$(fio_job "$kind" seqread mibs "${common[@]}" --filename="$mnt/seq.dat" --rw=read --bs=1M \
+    --size="${SIZE_MIB}M")
+  remount_cold "$kind"
+  R[$kind,randread]=$(fio_job "$kind" randread iops "${common[@]}" --filename="$mnt/rand.dat" --rw=randread \
+    --bs=4k --size="${RAND_MIB}M" --runtime="$RUNTIME" --time_based --randrepeat=1)
+  remount_cold "$kind"
+  R[$kind,directread]=$(fio_job "$kind" directread mibs "${common[@]}" --filename="$mnt/direct.dat" --direct=1 \
+    --rw=read --bs=1M --size="${DIRECT_MIB}M")
+  umount_fs "$kind"
+  if e2fsck -fn "$(img_of "$kind")" > "$WORK/$kind.fsck" 2>&1; then
+    echo "   e2fsck -fn $(basename "$(img_of "$kind")"): clean"
+  else
+    echo "   e2fsck -fn $(basename "$(img_of "$kind")"): NOT clean (see $WORK/$kind.fsck)"
+  fi
+}
+
+echo "compare-mount: seq ${SIZE_MIB} MiB, random ${RAND_MIB} MiB x ${RUNTIME}s, O_DIRECT ${DIRECT_MIB} MiB," \
+  "${NFILES} files; image ${IMG_MIB} MiB; $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+rm -f "$WORK"/*.img
+truncate -s "${IMG_MIB}M" "$WORK/base.img"
+mke2fs -q -F -t ext2 -b 4096 -N $(( NFILES * 2 > 65536 ? NFILES * 2 : 65536 )) "$WORK/base.img"
+for kind in iomapfs fuse2fs kernel; do cp --sparse=always "$WORK/base.img" "$(img_of "$kind")"; done
+for kind in iomapfs fuse2fs kernel; do run_fs "$kind"; done
+
+csv="$OUT/compare-mount.csv"
+echo "job,unit,iomapfs,fuse2fs,kernel" > "$csv"
+printf '\n%-20s %-8s %12s %12s %12s %16s %15s\n' job unit iomapfs fuse2fs kernel iomapfs/fuse2fs iomapfs/kernel
+ratio() { python3 -c "import sys
+try: print('%.2fx' % (float(sys.argv[1]) / float(sys.argv[2])))
+except Exception: print('-')" "$1" "$2"; }
+for job in "${JOBS[@]}"; do
+  a=${R[iomapfs,$job]}; f=${R[fuse2fs,$job]}; k=${R[kernel,$job]}
+  echo "${LABEL[$job]},${UNIT[$job]},$a,$f,$k" >> "$csv"
+  printf '%-20s %-8s %12s %12s %12s %16s %15s\n' "${LABEL[$job]}" "${UNIT[$job]}" "$a" "$f" "$k" \
+    "$(ratio "$a" "$f")" "$(ratio "$a" "$k")"
+done
+echo
+echo "CSV: $csv"
+"$JAVA" -Djava.awt.headless=true -cp "$BENCH_JAR" org.iomap4j.bench.CompareChart "$csv" "$OUT/compare-mount.png" \
+  "iomapfs vs fuse2fs vs kernel ext2: seq ${SIZE_MIB} MiB, ${NFILES} files (throughput / fuse2fs)"
+[ -s "$OUT/errors.txt" ] && echo "job errors: $OUT/errors.txt"
+exit 0
