@@ -1847,7 +1847,14 @@ public final class Ext2FileSystem implements Vfs {
             h.cursor.check();
             return;
         }
-        Writeback.writeAndWait(m, 0, Long.MAX_VALUE);
+        try {
+            Writeback.writeAndWait(m, 0, Long.MAX_VALUE);
+        } catch (IOException e) {
+            // The error is recorded on the mapping's ErrSeq: report it through this handle's cursor so that
+            // it advances and the error is reported once per handle (Linux file_write_and_wait_range).
+            h.cursor.check();
+            throw e;
+        }
         // The inode, its indirect blocks and the bitmaps/descriptors its blocks depend on (no per-inode
         // tracking of those: all dirty metadata is written, data first).
         dirtyInodes.remove(i);
