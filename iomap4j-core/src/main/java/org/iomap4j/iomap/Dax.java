@@ -12,8 +12,9 @@ import org.iomap4j.block.MappedBlockDevice;
  * a byte-addressable device ({@link MappedBlockDevice}) at the iomap's address, with no page cache.
  *
  * <p>Rules: reads clip to EOF and zero-fill HOLE, UNWRITTEN and NEW ranges; writes need MAPPED or UNWRITTEN storage
- * (HOLE and DELALLOC are a filesystem bug, EIO) and zero the parts of NEW or UNWRITTEN blocks they do not cover
- * before copying, so that a newly allocated block never shows stale bytes; a write past EOF sets i_size after the
+ * (HOLE and DELALLOC are a filesystem bug, EIO) and zero every part of a NEW or UNWRITTEN mapping they do not
+ * cover (sub-block head and tail, blocks allocated beyond the write) before copying; zeroRange zeroes a whole NEW
+ * mapping (for filesystems that allocate on ZERO), so that a newly allocated block never shows stale bytes; a write past EOF sets i_size after the
  * copy of each mapping. There is no revalidation (no cache that could go stale). {@link #fsync} forces the mapped
  * device ranges of the file.
  *
@@ -92,14 +93,14 @@ public final class Dax {
                 MemorySegment dev = segment(m, pos, n);
                 long end = pos + n;
                 if (m.hasFlag(IomapFlags.NEW) || m.type() == IomapType.UNWRITTEN) {
-                    // Zero what this write leaves of the new blocks before the data makes them visible.
-                    long headStart = Math.max(m.offsetBytes(), Math.floorDiv(pos, bs) * bs);
-                    if (headStart < pos) {
-                        dev.asSlice(m.addrOf(headStart), pos - headStart).fill((byte) 0);
+                    // Zero all of the new (or unwritten) mapping that this write does not fill before the data
+                    // makes it visible: the sub-block head and tail, and any blocks the filesystem allocated
+                    // beyond the write.
+                    if (m.offsetBytes() < pos) {
+                        dev.asSlice(m.addrOf(m.offsetBytes()), pos - m.offsetBytes()).fill((byte) 0);
                     }
-                    long tailEnd = Math.min(m.endBytes(), Math.ceilDiv(end, bs) * bs);
-                    if (tailEnd > end) {
-                        dev.asSlice(m.addrOf(end), tailEnd - end).fill((byte) 0);
+                    if (m.endBytes() > end) {
+                        dev.asSlice(m.addrOf(end), m.endBytes() - end).fill((byte) 0);
                     }
                 } else if (end > inode.sizeBytes() && end % bs != 0) {
                     // Bytes past the new EOF in its block read as zero, as after a buffered write-back.
@@ -140,7 +141,11 @@ public final class Dax {
         IomapIter.run(inode, posBytes, lengthBytes, IomapOpFlags.WRITE | IomapOpFlags.ZERO | IomapOpFlags.DAX, ops,
                 it -> {
                     Iomap m = it.iomap();
-                    if (m.type() == IomapType.MAPPED) {
+                    if (m.type() == IomapType.MAPPED && m.hasFlag(IomapFlags.NEW)) {
+                        // A filesystem that allocates for ZERO: the whole new mapping must read as zero.
+                        segment(m, m.offsetBytes(), m.lengthBytes())
+                                .asSlice(m.addrOf(m.offsetBytes()), m.lengthBytes()).fill((byte) 0);
+                    } else if (m.type() == IomapType.MAPPED) {
                         segment(m, it.pos(), it.length()).asSlice(m.addrOf(it.pos()), it.length()).fill((byte) 0);
                     }
                     it.advance(it.length());
