@@ -24,16 +24,17 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  * overwrites cached in 2 MiB folios (target 1.00: device bytes written / dirty bytes).
  *
  * <p>Usage: {@code java --enable-native-access=ALL-UNNAMED -jar iomap4j-bench/target/benchmarks.jar} runs JMH
- * directly; {@code java -cp iomap4j-bench/target/benchmarks.jar org.iomap4j.bench.BenchMain [fileMiB]} prints the
- * summary (see README).
+ * directly; {@code java -cp iomap4j-bench/target/benchmarks.jar org.iomap4j.bench.BenchMain [fileMiB] [iterations]}
+ * prints the summary ({@code bench/core.sh} wraps it; docs/benchmarks.md).
  */
 public final class BenchMain {
     private BenchMain() {}
 
     public static void main(String[] args) throws Exception {
         String fileMiB = args.length > 0 ? args[0] : "1024";
+        int iterations = args.length > 1 ? Integer.parseInt(args[1]) : 5;
         Options opt = new OptionsBuilder().include(SequentialBench.class.getName())
-                .param("fileMiB", fileMiB).forks(1).warmupIterations(1).measurementIterations(3)
+                .param("fileMiB", fileMiB).forks(1).warmupIterations(2).measurementIterations(iterations)
                 .jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "-Xmx8g").build();
         Collection<RunResult> results = new Runner(opt).run();
         Map<String, Double> secs = new HashMap<>();
@@ -43,7 +44,8 @@ public final class BenchMain {
         }
         double mib = Double.parseDouble(fileMiB);
         System.out.println();
-        System.out.println("== iomap4j vs raw FileChannel (" + fileMiB + " MiB file, seconds per pass, lower is better)");
+        System.out.println("== iomap4j vs raw FileChannel (" + fileMiB + " MiB file, mean of " + iterations
+                + " single-shot passes; ratio = iomap4j throughput / raw, target >= 0.90)");
         row("sequential 1 MiB write + fsync", secs.get("iomapSeqWrite"), secs.get("rawSeqWrite"), mib);
         row("cold sequential 1 MiB read", secs.get("iomapColdRead"), secs.get("rawColdRead"), mib);
         System.out.println();
