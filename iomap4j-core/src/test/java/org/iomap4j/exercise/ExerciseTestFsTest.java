@@ -31,7 +31,8 @@ import org.junit.jupiter.api.Test;
  */
 class ExerciseTestFsTest {
     private static final int BS = 1024;
-    private static final long OPS = 50_000;
+    /** 50,000 in mvn test; -Dexercise.ops=1000000 for the long run. */
+    private static final long OPS = Long.getLong("exercise.ops", 50_000);
 
     /** ExerciseTarget over one TestFs inode; direct I/O through DirectIo, seek through Seek. */
     static class TestFsTarget implements ExerciseTarget {

@@ -20,7 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
  * ops each; afterwards e2fsck -fn must find the image clean.
  */
 class ExerciseExt2Test {
-    private static final long OPS = 50_000;
+    /** 50,000 in mvn test; -Dexercise.ops=1000000 for the long run. */
+    private static final long OPS = Long.getLong("exercise.ops", 50_000);
     @TempDir
     Path tmp;
 
