@@ -150,7 +150,7 @@ public sealed interface ExerciseOp {
      *
      * @throws IllegalArgumentException for a malformed line, naming it
      */
-    static ExerciseOp parse(String line) {
+    public static ExerciseOp parse(String line) {
         String[] w = line.trim().split("\\s+");
         try {
             return switch (w[0].toLowerCase(Locale.ROOT)) {
