@@ -76,6 +76,9 @@ class MountSparseDioTest {
             d = Arrays.copyOf(d, (1 << 20) + 4000);
             Arrays.fill(d, (1 << 20) - 1000, d.length, (byte) 0);
             assertThat(Files.readAllBytes(mnt.resolve("d"))).as("after punch/zero, seed " + seed).isEqualTo(d);
+            // O_DIRECT read of a file whose size is not a multiple of 512 (the last read is clipped at EOF).
+            sh("dd if=" + M + "/d of=" + tmp.resolve("dback") + " bs=64k iflag=direct status=none").ok();
+            assertThat(Files.readAllBytes(tmp.resolve("dback"))).as("O_DIRECT read to an unaligned EOF").isEqualTo(d);
             sh("fallocate -l 3M " + M + "/al").ok();
             assertThat(Files.size(mnt.resolve("al"))).isEqualTo(3L << 20);
             assertThat(Files.readAllBytes(mnt.resolve("al"))).isEqualTo(new byte[3 << 20]);

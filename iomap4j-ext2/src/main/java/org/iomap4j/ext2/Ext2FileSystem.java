@@ -1536,6 +1536,11 @@ public final class Ext2FileSystem implements Vfs {
      * aligned one.
      */
     private int directRead(Ext2Inode i, long posBytes, ByteBuffer dst) throws IOException {
+        if (posBytes >= i.sizeBytes()) {
+            // EOF before the alignment check: a caller that keeps reading after a short read clipped at an
+            // unaligned EOF (FUSE's READ loop) gets 0, not EINVAL.
+            return 0;
+        }
         int align = dioOps.dioAlignmentBytes(i);
         if (dioAligned(dst, align)) {
             return (int) DirectIo.read(i, posBytes, dst, iomapOps, dioOps, 0);
