@@ -47,9 +47,9 @@ class ExerciseTestFsTest {
         TestFsTarget(TestFs.Mode mode) {
             this.mode = mode;
             this.caps = EnumSet.of(Capability.ZERO_RANGE, Capability.SEEK_DATA_HOLE, Capability.DROP_CACHES);
-            // TestFs hands out DELALLOC even for IOMAP_DIRECT writes into holes (it has no direct-write
-            // allocation path), which DirectIo rightly fails with EIO; INLINE and COW have no DIO path either.
-            if (mode == TestFs.Mode.NEW || mode == TestFs.Mode.UNWRITTEN) {
+            // DELALLOC inodes get real blocks for direct writes into holes (as XFS does); INLINE and COW have no
+            // direct-I/O path in the test filesystem.
+            if (mode == TestFs.Mode.NEW || mode == TestFs.Mode.UNWRITTEN || mode == TestFs.Mode.DELALLOC) {
                 caps.add(Capability.DIRECT_IO);
             }
         }

@@ -305,7 +305,7 @@ public final class TestFs implements IomapOps, WritebackOps {
         boolean zero = IomapOpFlags.has(opFlags, IomapOpFlags.ZERO);
         Iomap m;
         synchronized (inode) {
-            m = beginLocked(inode, posBytes, lengthBytes, write, zero);
+            m = beginLocked(inode, posBytes, lengthBytes, write, zero, IomapOpFlags.has(opFlags, IomapOpFlags.DIRECT));
         }
         BiConsumer<TestInode, Iomap> hook = onBegin;
         if (hook != null) {
@@ -314,7 +314,8 @@ public final class TestFs implements IomapOps, WritebackOps {
         return m;
     }
 
-    private Iomap beginLocked(TestInode inode, long posBytes, long lengthBytes, boolean write, boolean zero)
+    private Iomap beginLocked(TestInode inode, long posBytes, long lengthBytes, boolean write, boolean zero,
+            boolean direct)
             throws IOException {
         long cookie = inode.seq.get();
         long lblk = posBytes >>> blkBits;
@@ -356,7 +357,10 @@ public final class TestFs implements IomapOps, WritebackOps {
                 return Iomap.hole(off, len, cookie);
             }
             long allocEnd = Math.min(runEnd, endLblk);
-            return allocate(inode, lblk, allocEnd, inode.mode, boundaryFlag, null);
+            // A direct write cannot use a reservation (nothing would write it back): allocate real blocks, as
+            // XFS's direct-write iomap_begin does for delalloc inodes.
+            Mode allocMode = direct && inode.mode == Mode.DELALLOC ? Mode.NEW : inode.mode;
+            return allocate(inode, lblk, allocEnd, allocMode, boundaryFlag, null);
         }
         switch (first.state()) {
             case DELALLOC -> {
