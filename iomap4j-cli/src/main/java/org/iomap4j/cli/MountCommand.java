@@ -54,6 +54,9 @@ final class MountCommand implements Callable<Integer> {
     boolean allowOther;
     @Option(names = "--threads", defaultValue = "4", description = "FUSE request threads (default ${DEFAULT-VALUE}).")
     int threads;
+    @Option(names = "--dax", description = "DAX: map the image into memory and copy file data straight to and from it "
+            + "(no page cache for file data), as a persistent-memory device would be used.")
+    boolean dax;
 
     @Override
     public Integer call() throws Exception {
@@ -76,7 +79,7 @@ final class MountCommand implements Callable<Integer> {
             throw new FsException(Errno.ENOTDIR, mnt + ": mount point is not a directory");
         }
         Ext2MountOptions opts = Ext2MountOptions.defaults().withReadOnly(readOnly)
-                .withCache(cacheBytes, (int) maxFolioBytes);
+                .withCache(cacheBytes, (int) maxFolioBytes).withDax(dax);
         OpenImage opened = OpenImage.open(img, readOnly, opts);
         AtomicBoolean closed = new AtomicBoolean();
         CountDownLatch flushed = new CountDownLatch(1);

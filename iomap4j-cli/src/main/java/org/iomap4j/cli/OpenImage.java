@@ -6,7 +6,10 @@ import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Path;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
+import java.nio.channels.FileChannel;
+import org.iomap4j.block.BlockDevice;
 import org.iomap4j.block.FileBlockDevice;
+import org.iomap4j.block.MappedBlockDevice;
 import org.iomap4j.ext2.Ext2FileSystem;
 import org.iomap4j.ext2.Ext2MountOptions;
 import org.iomap4j.vfs.Vfs;
@@ -20,11 +23,11 @@ import org.iomap4j.vfs.Vfs;
  * ({@link FileLock}) on the whole file.
  */
 final class OpenImage implements AutoCloseable {
-    private final FileBlockDevice device;
+    private final BlockDevice device;
     private final FileLock lock;
     private final Ext2FileSystem fs;
 
-    private OpenImage(FileBlockDevice device, FileLock lock, Ext2FileSystem fs) {
+    private OpenImage(BlockDevice device, FileLock lock, Ext2FileSystem fs) {
         this.device = device;
         this.lock = lock;
         this.fs = fs;
@@ -35,12 +38,27 @@ final class OpenImage implements AutoCloseable {
         return open(image, readOnly, Ext2MountOptions.defaults().withReadOnly(readOnly));
     }
 
-    /** Opens and mounts {@code image}; errors name the image. */
+    /**
+     * Opens and mounts {@code image}; errors name the image. With {@code options.dax()} the image is mapped into
+     * memory ({@link MappedBlockDevice}), else read through a {@link FileBlockDevice}.
+     */
     static OpenImage open(Path image, boolean readOnly, Ext2MountOptions options) throws IOException {
-        FileBlockDevice dev = FileBlockDevice.open(image, readOnly);
+        BlockDevice dev;
+        FileChannel channel;
+        if (options.dax()) {
+            MappedBlockDevice m = MappedBlockDevice.open(image, readOnly);
+            dev = m;
+            channel = m.channel();
+        } else {
+            FileBlockDevice f = FileBlockDevice.open(image, readOnly);
+            dev = f;
+            channel = f.channel();
+        }
         boolean ok = false;
         try {
-            FileLock lock = lock(dev, image, readOnly);
+            // Lock through the device's own channel: closing any other descriptor of the image would drop a
+            // POSIX record lock held by this process.
+            FileLock lock = lock(channel, image, readOnly);
             try {
                 Ext2FileSystem fs = Ext2FileSystem.mount(dev, options.withReadOnly(readOnly));
                 ok = true;
@@ -60,10 +78,10 @@ final class OpenImage implements AutoCloseable {
         }
     }
 
-    private static FileLock lock(FileBlockDevice dev, Path image, boolean shared) throws IOException {
+    private static FileLock lock(FileChannel channel, Path image, boolean shared) throws IOException {
         FileLock l;
         try {
-            l = dev.channel().tryLock(0, Long.MAX_VALUE, shared);
+            l = channel.tryLock(0, Long.MAX_VALUE, shared);
         } catch (OverlappingFileLockException e) {
             l = null;
         }
@@ -81,7 +99,7 @@ final class OpenImage implements AutoCloseable {
         return fs;
     }
 
-    FileBlockDevice device() {
+    BlockDevice device() {
         return device;
     }
 

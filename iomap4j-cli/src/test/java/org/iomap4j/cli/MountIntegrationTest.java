@@ -156,4 +156,25 @@ class MountIntegrationTest {
         Ext2Tools.assertFsckClean(img);
         assertThat(Ext2Tools.debugfsDump(img, "/kept", tmp)).isEqualTo(data);
     }
+
+    @Test
+    void daxMount_filesRoundTrip_andTheImageIsClean() throws Exception {
+        Path img = image("64M");
+        Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+        byte[] data = new byte[(5 << 20) + 123];
+        new Random(5).nextBytes(data);
+        Files.write(tmp.resolve("src"), data);
+        try (MountedImage m = MountedImage.start(img, mnt, "--dax")) {
+            sh("cp " + tmp.resolve("src") + " " + mnt + "/f && cmp " + tmp.resolve("src") + " " + mnt + "/f");
+            sh("dd if=/dev/zero of=" + mnt + "/f bs=4096 seek=10 count=3 conv=notrunc status=none");
+            java.util.Arrays.fill(data, 10 * 4096, 13 * 4096, (byte) 0);
+            sh("truncate -s 1000000 " + mnt + "/f");
+            data = java.util.Arrays.copyOf(data, 1_000_000);
+            assertThat(Files.readAllBytes(mnt.resolve("f"))).isEqualTo(data);
+            assertThat(Cli.run("umount", mnt.toString()).exit()).isZero();
+            assertThat(m.awaitExit()).as(m.output.toString()).isZero();
+        }
+        Ext2Tools.assertFsckClean(img);
+        assertThat(Ext2Tools.debugfsDump(img, "/f", tmp)).isEqualTo(data);
+    }
 }

@@ -62,6 +62,11 @@ public final class MappedBlockDevice extends AbstractBlockDevice {
         }
     }
 
+    /** The open image file (for file locking by front ends); closed with the device. */
+    public FileChannel channel() {
+        return channel;
+    }
+
     /** The mapping: device byte {@code a} is {@code segment().get(JAVA_BYTE, a)}. Invalid after {@link #close}. */
     public MemorySegment segment() {
         return segment;
