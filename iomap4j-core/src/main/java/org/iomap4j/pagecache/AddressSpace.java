@@ -203,7 +203,7 @@ public final class AddressSpace {
             }
             // A min-size folio is always free here: every folio of this mapping is at least min-size and aligned,
             // so one overlapping the min-size slot would cover posBytes and lookup would have found it.
-            Folio f = new Folio(this, posBytes & -(long) size, size, blkBits);
+            Folio f = new Folio(this, posBytes & -(long) size, size, blkBits, cache.folioMemory(size));
             f.lock.lock();
             folios.put(f.posBytes, f);
             cachedBytes.addAndGet(size);
@@ -436,7 +436,8 @@ public final class AddressSpace {
                 continue;
             }
             try {
-                if (f.nrDirty == 0 && !f.writeback) {
+                // Hold count > 1: the caller itself is using this folio (never drop it under its feet).
+                if (f.nrDirty == 0 && !f.writeback && f.lock.getHoldCount() == 1) {
                     removeLocked(f);
                 }
             } finally {

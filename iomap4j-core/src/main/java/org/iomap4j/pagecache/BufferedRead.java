@@ -96,7 +96,7 @@ final class BufferedRead {
                 return 0;
             }
             int n = (int) (okEnd - posBytes);
-            dst.put(f.data, (int) (posBytes - f.posBytes), n);
+            f.copyOut((int) (posBytes - f.posBytes), dst, n);
             return n;
         } finally {
             f.lock.unlock();
@@ -136,7 +136,7 @@ final class BufferedRead {
                 int notUptodate = f.nextNotUptodate(from, to);
                 long okEnd = Math.min(e, f.posBytes + ((long) notUptodate << f.blkBits));
                 if (okEnd > cur) {
-                    dst.put(f.data, (int) (cur - f.posBytes), (int) (okEnd - cur));
+                    f.copyOut((int) (cur - f.posBytes), dst, (int) (okEnd - cur));
                     copied += okEnd - cur;
                     cur = okEnd;
                 }
@@ -240,7 +240,7 @@ final class BufferedRead {
                     break;
                 }
                 int e = f.nextUptodate(b, toBlk);
-                Arrays.fill(f.data, b << blkBits, e << blkBits, (byte) 0);
+                f.zero(b << blkBits, e << blkBits);
                 f.setUptodate(b, e);
                 b = e;
             }
@@ -303,15 +303,15 @@ final class BufferedRead {
             long endPos = f.posBytes + ((long) toBlk << blkBits);
             switch (rm.type()) {
                 case HOLE, UNWRITTEN, DELALLOC -> {
-                    Arrays.fill(f.data, fromBlk << blkBits, toBlk << blkBits, (byte) 0);
+                    f.zero(fromBlk << blkBits, toBlk << blkBits);
                     f.setUptodate(fromBlk, toBlk);
                 }
                 case INLINE -> {
                     byte[] inline = rm.inlineData();
                     long avail = Math.min(rm.endBytes(), endPos);
                     int n = (int) Math.max(0, avail - startPos);
-                    System.arraycopy(inline, (int) (startPos - rm.offsetBytes()), f.data, fromBlk << blkBits, n);
-                    Arrays.fill(f.data, (fromBlk << blkBits) + n, toBlk << blkBits, (byte) 0);
+                    f.copyIn(fromBlk << blkBits, inline, (int) (startPos - rm.offsetBytes()), n);
+                    f.zero((fromBlk << blkBits) + n, toBlk << blkBits);
                     if (startPos + n < endPos && endPos <= sizeBytes) {
                         throw new FsException(Errno.EIO, "inode " + inode.ino() + ": inline mapping " + rm
                                 + " ends before EOF");
@@ -320,7 +320,7 @@ final class BufferedRead {
                 }
                 case MAPPED -> {
                     if (rm.hasFlag(IomapFlags.NEW)) {
-                        Arrays.fill(f.data, fromBlk << blkBits, toBlk << blkBits, (byte) 0);
+                        f.zero(fromBlk << blkBits, toBlk << blkBits);
                         f.setUptodate(fromBlk, toBlk);
                     } else {
                         addToRead(f, fromBlk, toBlk, rm.device(), rm.addrOf(startPos));
@@ -342,11 +342,11 @@ final class BufferedRead {
             Seg last = pendingSegs.isEmpty() ? null : pendingSegs.getLast();
             if (last != null && last.folio == f && last.toBlk == fromBlk) {
                 pendingSegs.set(pendingSegs.size() - 1, new Seg(f, last.fromBlk, toBlk));
-                pendingBufs.set(pendingBufs.size() - 1, ByteBuffer.wrap(f.data, last.fromBlk << blkBits,
+                pendingBufs.set(pendingBufs.size() - 1, f.view(last.fromBlk << blkBits,
                         (toBlk - last.fromBlk) << blkBits));
             } else {
                 pendingSegs.add(new Seg(f, fromBlk, toBlk));
-                pendingBufs.add(ByteBuffer.wrap(f.data, fromBlk << blkBits, (toBlk - fromBlk) << blkBits));
+                pendingBufs.add(f.view(fromBlk << blkBits, (toBlk - fromBlk) << blkBits));
             }
             pendingLen += len;
         }
@@ -401,7 +401,7 @@ final class BufferedRead {
             long s = f.posBytes + ((long) fromBlk << blkBits);
             long e = f.posBytes + ((long) toBlk << blkBits);
             if (sizeBytes > s && sizeBytes < e) {
-                Arrays.fill(f.data, (int) (sizeBytes - f.posBytes), (int) (e - f.posBytes), (byte) 0);
+                f.zero((int) (sizeBytes - f.posBytes), (int) (e - f.posBytes));
             }
         }
     }

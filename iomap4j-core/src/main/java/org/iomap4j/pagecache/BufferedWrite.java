@@ -133,9 +133,9 @@ final class BufferedWrite {
                     prepareEdges(inode, f, cur, cur + n, rm);
                     int off = (int) (cur - f.posBytes);
                     if (src != null) {
-                        src.get(srcStart + (int) (cur - opStartBytes), f.data, off, (int) n);
+                        f.copyIn(off, src, srcStart + (int) (cur - opStartBytes), (int) n);
                     } else {
-                        Arrays.fill(f.data, off, off + (int) n, (byte) 0);
+                        f.zero(off, off + (int) n);
                     }
                     f.setDirty(f.blockOf(cur), f.blockOf(cur + n - 1) + 1);
                     if (src != null && cur + n > inode.sizeBytes()) {
@@ -183,15 +183,15 @@ final class BufferedWrite {
                     + " does not cover the whole block at " + blockPos + " (filesystem bug)");
         }
         if (zero) {
-            Arrays.fill(f.data, off, off + bs, (byte) 0);
+            f.zero(off, off + bs);
         } else if (rm.type() == IomapType.INLINE) {
             int n = (int) Math.max(0, Math.min(rm.endBytes(), blockPos + bs) - blockPos);
-            System.arraycopy(rm.inlineData(), (int) (blockPos - rm.offsetBytes()), f.data, off, n);
-            Arrays.fill(f.data, off + n, off + bs, (byte) 0);
+            f.copyIn(off, rm.inlineData(), (int) (blockPos - rm.offsetBytes()), n);
+            f.zero(off + n, off + bs);
         } else {
-            rm.device().read(rm.addrOf(blockPos), ByteBuffer.wrap(f.data, off, bs));
+            rm.device().read(rm.addrOf(blockPos), f.view(off, bs));
             if (size < blockPos + bs) {
-                Arrays.fill(f.data, (int) (size - f.posBytes), off + bs, (byte) 0);
+                f.zero((int) (size - f.posBytes), off + bs);
             }
         }
         f.setUptodate(blk, blk + 1);

@@ -1,5 +1,8 @@
 package org.iomap4j.pagecache;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -7,11 +10,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@code iomap_folio_state}): the unit of page-cache memory, locking, reclaim and writeback.
  *
  * <p>Holds {@code sizeBytes} (4 KiB..2 MiB, never below the filesystem block size) of file bytes starting at
- * {@code posBytes} in a heap array, and two bits per filesystem block: uptodate (the bytes equal the file's) and
+ * {@code posBytes} in page-aligned native memory (so that device reads and writes go straight to and from it:
+ * a heap array costs the JDK an extra copy through a temporary direct buffer on every request, and O_DIRECT
+ * devices need aligned memory; recycled through {@link PageCache}'s pool when the folio leaves its mapping, else freed by the GC), and two
+ * bits per filesystem block: uptodate (the bytes equal the file's) and
  * dirty (the bytes are newer than the disk). Invariants, kept by every mutator: dirty implies uptodate;
  * {@link #isUptodate()} &hArr; all blocks uptodate; {@link #isDirty()} &hArr; any block dirty.
  *
- * <p>Locking: block state and {@link #data} change only with {@link #lock} held. {@link #nrDirty} and
+ * <p>Locking: block state and {@link #data} change only with {@link #lock} held, and {@link #data} is touched
+ * only by a holder of the lock that found the folio not {@link #removed}: removal hands the memory to the
+ * page cache's pool for reuse by another folio. {@link #nrDirty} and
  * {@link #writeback} are volatile so that writeback can skip clean folios without taking the lock; a reader of
  * those hints that finds a folio clean must read {@code nrDirty} before {@code writeback} (writeback sets the
  * flag before clearing dirty bits, so a folio in flight is never seen as clean and idle).
@@ -23,7 +31,8 @@ final class Folio {
     final int sizeBytes;
     final int blkBits;
     final int nrBlocks;
-    final byte[] data;
+    /** The folio's bytes: a direct buffer of {@code sizeBytes}, position 0; use absolute operations only. */
+    final ByteBuffer data;
     final ReentrantLock lock = new ReentrantLock();
 
     private final long[] uptodateBits;
@@ -40,6 +49,14 @@ final class Folio {
     volatile boolean referenced = true;
 
     Folio(AddressSpace mapping, long posBytes, int sizeBytes, int blkBits) {
+        this(mapping, posBytes, sizeBytes, blkBits, allocate(sizeBytes));
+    }
+
+    /**
+     * A folio over {@code memory}: a zero-filled direct buffer of exactly {@code sizeBytes}, position 0 (from
+     * {@link #allocate} or the page cache's pool of removed folios' memory).
+     */
+    Folio(AddressSpace mapping, long posBytes, int sizeBytes, int blkBits, ByteBuffer memory) {
         if (Integer.bitCount(sizeBytes) != 1 || posBytes % sizeBytes != 0 || sizeBytes < (1 << blkBits)) {
             throw new IllegalArgumentException("bad folio " + posBytes + "+" + sizeBytes + " for block bits " + blkBits);
         }
@@ -48,10 +65,50 @@ final class Folio {
         this.sizeBytes = sizeBytes;
         this.blkBits = blkBits;
         this.nrBlocks = sizeBytes >>> blkBits;
-        this.data = new byte[sizeBytes];
+        if (!memory.isDirect() || memory.capacity() != sizeBytes) {
+            throw new IllegalArgumentException("folio memory must be a direct buffer of " + sizeBytes + " bytes");
+        }
+        this.data = memory;
         int words = (nrBlocks + 63) >>> 6;
         this.uptodateBits = new long[words];
         this.dirtyBits = new long[words];
+    }
+
+    /** New zero-filled, page-aligned folio memory of {@code sizeBytes}, freed by the GC when unreachable. */
+    static ByteBuffer allocate(int sizeBytes) {
+        return Arena.ofAuto().allocate(sizeBytes, PageCacheConfig.MIN_FOLIO_BYTES).asByteBuffer();
+    }
+
+    /** Zeroes bytes {@code [fromOff, toOff)} of the folio. Folio lock held. */
+    void zero(int fromOff, int toOff) {
+        if (toOff > fromOff) {
+            MemorySegment.ofBuffer(data).asSlice(fromOff, toOff - fromOff).fill((byte) 0);
+        }
+    }
+
+    /** Copies {@code n} bytes at folio offset {@code off} to {@code dst}'s position, advancing it. Lock held. */
+    void copyOut(int off, ByteBuffer dst, int n) {
+        int p = dst.position();
+        dst.put(p, data, off, n);
+        dst.position(p + n);
+    }
+
+    /** Copies {@code n} bytes from {@code src} at absolute index {@code srcIndex} to folio offset {@code off}. */
+    void copyIn(int off, ByteBuffer src, int srcIndex, int n) {
+        data.put(off, src, srcIndex, n);
+    }
+
+    /** Copies {@code n} bytes of {@code src} from {@code srcOff} to folio offset {@code off}. Lock held. */
+    void copyIn(int off, byte[] src, int srcOff, int n) {
+        data.put(off, src, srcOff, n);
+    }
+
+    /**
+     * A view of bytes {@code [off, off + len)} for a device request: position {@code off}, limit
+     * {@code off + len} (so {@code position()} is the folio offset, like {@code ByteBuffer.wrap(array, off, len)}).
+     */
+    ByteBuffer view(int off, int len) {
+        return data.duplicate().limit(off + len).position(off);
     }
 
     long endBytes() {

@@ -1,6 +1,9 @@
 package org.iomap4j.pagecache;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -40,6 +43,14 @@ public final class PageCache implements AutoCloseable {
     private final AtomicInteger clockEntries = new AtomicInteger();
     private final AtomicInteger liveFolios = new AtomicInteger();
     private final ReentrantLock reclaimLock = new ReentrantLock();
+    /**
+     * Memory of removed folios kept for new ones, by log2 of the size: native folio memory is expensive to get
+     * (mmap + page faults + zeroing) and is only returned by the GC. At most {@link #poolLimitBytes} is kept.
+     */
+    @SuppressWarnings("unchecked")
+    private final ConcurrentLinkedDeque<ByteBuffer>[] pool = new ConcurrentLinkedDeque[32];
+    private final AtomicLong pooledBytes = new AtomicLong();
+    private final long poolLimitBytes;
     private final Object bgMonitor = new Object();
     private final Thread bgThread;
     private volatile boolean closed;
@@ -47,6 +58,10 @@ public final class PageCache implements AutoCloseable {
 
     public PageCache(PageCacheConfig config) {
         this.config = config;
+        this.poolLimitBytes = config.budgetBytes() / 2;
+        for (int i = 0; i < pool.length; i++) {
+            pool[i] = new ConcurrentLinkedDeque<>();
+        }
         if (config.writebackIntervalMillis() > 0) {
             bgThread = Thread.ofPlatform().daemon().name("iomap4j-writeback").unstarted(this::backgroundLoop);
             bgThread.start();
@@ -128,7 +143,57 @@ public final class PageCache implements AutoCloseable {
         }
     }
 
+    /**
+     * Zero-filled memory for a new folio of {@code sizeBytes}: a pooled buffer of that size, else a larger pooled
+     * one split in halves (the unused halves stay pooled; alignment is kept because a buffer of size S is
+     * S-aligned relative to its page-aligned parent), else newly allocated. On a miss the pool drops buffers
+     * that are too small (left to the GC) so that it follows the sizes in use.
+     */
+    ByteBuffer folioMemory(int sizeBytes) {
+        int cls = Integer.numberOfTrailingZeros(sizeBytes);
+        ByteBuffer b = pool[cls].pollFirst();
+        int bigger = cls + 1;
+        while (b == null && bigger < pool.length) {
+            ByteBuffer big = pool[bigger].pollFirst();
+            if (big != null) {
+                // Split: keep the first sizeBytes, pool the halves [size, 2size), [2size, 4size), ...
+                for (int half = bigger - 1; half >= cls; half--) {
+                    pool[half].addFirst(big.slice(1 << half, 1 << half));
+                }
+                b = big.slice(0, sizeBytes);
+            }
+            bigger++;
+        }
+        if (b == null) {
+            long dropped = 0;
+            for (int c = 0; c < cls && dropped < sizeBytes; c++) {
+                ByteBuffer x;
+                while (dropped < sizeBytes && (x = pool[c].pollLast()) != null) {
+                    dropped += x.capacity();
+                }
+            }
+            pooledBytes.addAndGet(-dropped);
+            return Folio.allocate(sizeBytes);
+        }
+        pooledBytes.addAndGet(-sizeBytes);
+        MemorySegment.ofBuffer(b).fill((byte) 0);
+        return b;
+    }
+
+    /** Bytes of folio memory kept for reuse now (statistics, tests). */
+    public long pooledBytes() {
+        return pooledBytes.get();
+    }
+
+    /**
+     * Called with the folio locked right after it left its mapping ({@link Folio#removed} set): its memory goes
+     * to the pool. Safe because {@link Folio#data} is only touched under the lock by whoever found it not removed.
+     */
     void folioRemoved(Folio f) {
+        if (!closed && f.lock.getHoldCount() == 1 && pooledBytes.get() + f.sizeBytes <= poolLimitBytes) {
+            pooledBytes.addAndGet(f.sizeBytes);
+            pool[Integer.numberOfTrailingZeros(f.sizeBytes)].addFirst(f.data);
+        }
         cachedBytes.addAndGet(-f.sizeBytes);
         int live = liveFolios.decrementAndGet();
         // Removed folios stay in the CLOCK until the hand passes; purge when they dominate so that memory of
@@ -180,7 +245,9 @@ public final class PageCache implements AutoCloseable {
                 try {
                     if (f.removed) {
                         clockEntries.decrementAndGet();
-                    } else if (f.nrDirty != 0 || f.writeback) {
+                    } else if (f.nrDirty != 0 || f.writeback || f.lock.getHoldCount() > 1) {
+                        // Hold count > 1: this thread already holds the folio (a fill or write that created
+                        // another folio and triggered reclaim); it is in use, not idle.
                         clock.add(f);
                     } else {
                         clockEntries.decrementAndGet();
@@ -264,6 +331,10 @@ public final class PageCache implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        for (ConcurrentLinkedDeque<ByteBuffer> q : pool) {
+            q.clear();
+        }
+        pooledBytes.set(0);
         synchronized (bgMonitor) {
             bgMonitor.notifyAll();
         }

@@ -151,7 +151,7 @@ public final class Writeback {
             f.writeback = true; // before any dirty bit is cleared
             if (f.endBytes() > size) {
                 long zeroFrom = Math.max(size, f.posBytes);
-                Arrays.fill(f.data, (int) (zeroFrom - f.posBytes), f.sizeBytes, (byte) 0);
+                f.zero((int) (zeroFrom - f.posBytes), f.sizeBytes);
                 if (f.endBytes() > eofBlockEnd) {
                     // Blocks wholly past EOF hold nothing to write (a racing truncate will drop them).
                     f.clearDirty(f.posBytes >= eofBlockEnd ? 0 : f.blockOf(eofBlockEnd), f.nrBlocks);
@@ -239,14 +239,14 @@ public final class Writeback {
             if (!ioFolios.isEmpty() && ioFolios.getLast() == f) {
                 ByteBuffer lastBuf = ioBufs.getLast();
                 if (lastBuf.position() + lastBuf.remaining() == off) {
-                    ioBufs.set(ioBufs.size() - 1, ByteBuffer.wrap(f.data, lastBuf.position(),
+                    ioBufs.set(ioBufs.size() - 1, f.view(lastBuf.position(),
                             lastBuf.remaining() + (int) len));
                 } else {
-                    ioBufs.add(ByteBuffer.wrap(f.data, off, (int) len));
+                    ioBufs.add(f.view(off, (int) len));
                 }
             } else {
                 ioFolios.add(f);
-                ioBufs.add(ByteBuffer.wrap(f.data, off, (int) len));
+                ioBufs.add(f.view(off, (int) len));
             }
             ioLen += len;
             ioLastMap = m;
