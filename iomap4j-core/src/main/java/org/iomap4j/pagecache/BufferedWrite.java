@@ -2,7 +2,6 @@ package org.iomap4j.pagecache;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.Arrays;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.iomap.Iomap;
