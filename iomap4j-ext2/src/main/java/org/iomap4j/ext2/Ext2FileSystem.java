@@ -736,16 +736,17 @@ public final class Ext2FileSystem implements Vfs {
         markDirty(i);
     }
 
-    private void touchDir(Ext2Inode dir) {
-        dir.lock.lock();
+    /** Sets mtime and ctime to now (a directory whose entries changed, a file whose data or size changed). */
+    private void touchMtimeCtime(Ext2Inode inode) {
+        inode.lock.lock();
         try {
             long t = now();
-            dir.disk.setMtime(t);
-            dir.disk.setCtime(t);
+            inode.disk.setMtime(t);
+            inode.disk.setCtime(t);
         } finally {
-            dir.lock.unlock();
+            inode.lock.unlock();
         }
-        markDirty(dir);
+        markDirty(inode);
     }
 
     /** Frees an inode whose last link, reference and open handle are gone. */
@@ -940,15 +941,7 @@ public final class Ext2FileSystem implements Vfs {
             } finally {
                 m.invalidateLock().writeLock().unlock();
             }
-            i.lock.lock();
-            try {
-                long t = now();
-                i.disk.setMtime(t);
-                i.disk.setCtime(t);
-            } finally {
-                i.lock.unlock();
-            }
-            markDirty(i);
+            touchMtimeCtime(i);
         } finally {
             i.rwsem.writeLock().unlock();
         }
@@ -1046,7 +1039,7 @@ public final class Ext2FileSystem implements Vfs {
         if (isDir) {
             addLinks(dir, 1, false);
         }
-        touchDir(dir);
+        touchMtimeCtime(dir);
         return inode;
     }
 
@@ -1136,7 +1129,7 @@ public final class Ext2FileSystem implements Vfs {
             }
             dirs.add(dir, nb, ino, DirEntryCodec.fileTypeOfMode(i.mode()));
             addLinks(i, 1, true);
-            touchDir(dir);
+            touchMtimeCtime(dir);
             ref(i);
         } finally {
             nsLock.writeLock().unlock();
@@ -1160,7 +1153,7 @@ public final class Ext2FileSystem implements Vfs {
                 throw new FsException(Errno.EISDIR, "'" + name + "' is a directory");
             }
             dirs.remove(dir, s);
-            touchDir(dir);
+            touchMtimeCtime(dir);
             addLinks(i, -1, true);
             maybeFree(i);
         } finally {
@@ -1193,7 +1186,7 @@ public final class Ext2FileSystem implements Vfs {
                 throw new FsException(Errno.ENOTEMPTY, "directory '" + name + "' (inode " + victim.ino + ") not empty");
             }
             dirs.remove(dir, s);
-            touchDir(dir);
+            touchMtimeCtime(dir);
             addLinks(victim, -links(victim), true);
             addLinks(dir, -1, false);
             maybeFree(victim);
@@ -1284,8 +1277,8 @@ public final class Ext2FileSystem implements Vfs {
                 addLinks(oldDir, -1, false);
             }
             addLinks(src, 0, true);
-            touchDir(oldDir);
-            touchDir(newDir);
+            touchMtimeCtime(oldDir);
+            touchMtimeCtime(newDir);
             if (target != null) {
                 maybeFree(target);
             }
@@ -1478,15 +1471,7 @@ public final class Ext2FileSystem implements Vfs {
                 trimBeyondEof(i);
             }
             if (n > 0) {
-                i.lock.lock();
-                try {
-                    long t = now();
-                    i.disk.setMtime(t);
-                    i.disk.setCtime(t);
-                } finally {
-                    i.lock.unlock();
-                }
-                markDirty(i);
+                touchMtimeCtime(i);
             }
         } finally {
             i.rwsem.writeLock().unlock();
@@ -1745,15 +1730,7 @@ public final class Ext2FileSystem implements Vfs {
             } finally {
                 m.invalidateLock().writeLock().unlock();
             }
-            i.lock.lock();
-            try {
-                long t = now();
-                i.disk.setMtime(t);
-                i.disk.setCtime(t);
-            } finally {
-                i.lock.unlock();
-            }
-            markDirty(i);
+            touchMtimeCtime(i);
         } finally {
             i.rwsem.writeLock().unlock();
         }
