@@ -46,6 +46,20 @@ public final class BufferedIo {
         BufferedWrite.zeroRange(inode, posBytes, lengthBytes, ops);
     }
 
+    /**
+     * Unshares {@code [posBytes, posBytes + lengthBytes)} (clamped to i_size): every block of a SHARED mapping is
+     * read from its srcmap into the cache (cached blocks keep their contents) and dirtied, so writeback moves it
+     * to unshared storage; holes and unshared ranges are left alone. Iterates with
+     * {@link org.iomap4j.iomap.IomapOpFlags#WRITE} | {@link org.iomap4j.iomap.IomapOpFlags#UNSHARE}: the
+     * filesystem must return SHARED + srcmap for shared blocks and must not allocate holes.
+     *
+     * @throws org.iomap4j.FsException EINVAL for a negative range; device errors reading the srcmap
+     */
+    public static void fileUnshare(IomapInode inode, long posBytes, long lengthBytes, IomapOps ops)
+            throws IOException {
+        BufferedWrite.unshare(inode, posBytes, lengthBytes, ops);
+    }
+
     /** Zeroes from {@code posBytes} (a new EOF) to the end of its filesystem block. */
     public static void truncatePage(IomapInode inode, long posBytes, IomapOps ops) throws IOException {
         BufferedWrite.truncatePage(inode, posBytes, ops);

@@ -86,6 +86,65 @@ final class BufferedWrite {
         });
     }
 
+    /**
+     * Unshare (iomap_file_unshare): for every SHARED mapping whose srcmap holds data, bring each block of the range
+     * into the cache from the srcmap (read, never zeroed: the data must survive) and dirty it, so that writeback
+     * writes it to the filesystem's new, unshared blocks. Holes, UNWRITTEN sources and unshared mappings are
+     * skipped; the range is clamped to i_size. Blocks already uptodate in the cache keep their (possibly newer)
+     * contents.
+     */
+    static void unshare(IomapInode inode, long posBytes, long lengthBytes, IomapOps ops) throws IOException {
+        if (posBytes < 0 || lengthBytes < 0 || posBytes + lengthBytes < 0) {
+            throw new FsException(Errno.EINVAL, "inode " + inode.ino() + ": bad unshare range " + posBytes + "+"
+                    + lengthBytes);
+        }
+        long end = Math.min(posBytes + lengthBytes, inode.sizeBytes());
+        if (end <= posBytes) {
+            return;
+        }
+        AddressSpace mapping = inode.mapping();
+        IomapIter.run(inode, posBytes, end - posBytes, IomapOpFlags.WRITE | IomapOpFlags.UNSHARE, ops, it -> {
+            Iomap map = it.iomap();
+            Iomap src = map.srcmap();
+            if (!map.hasFlag(IomapFlags.SHARED) || src == null || src.type() == IomapType.HOLE
+                    || src.type() == IomapType.UNWRITTEN) {
+                it.advance(it.length());
+                return;
+            }
+            int maxFolio = mapping.maxFolioBytes();
+            while (it.length() > 0) {
+                long cur = it.pos();
+                mapping.pageCache().balanceDirty(mapping);
+                long chunk = Math.min(it.length(), maxFolio - (cur & (maxFolio - 1)));
+                long n;
+                mapping.invalidateLock().readLock().lock();
+                try {
+                    Folio f = mapping.grabLocked(cur, chunk);
+                    try {
+                        if (!it.ops().iomapValid(inode, map)) {
+                            it.markStale();
+                            return;
+                        }
+                        n = Math.min(chunk, f.endBytes() - cur);
+                        int first = f.blockOf(cur);
+                        int last = f.blockOf(cur + n - 1);
+                        for (int b = first; b <= last; b++) {
+                            if (!f.blockUptodate(b)) {
+                                fillBlock(inode, f, b, src);
+                            }
+                        }
+                        f.setDirty(first, last + 1);
+                    } finally {
+                        f.lock.unlock();
+                    }
+                } finally {
+                    mapping.invalidateLock().readLock().unlock();
+                }
+                it.advance(n);
+            }
+        });
+    }
+
     /** Truncate-page: zero from the new EOF to the end of its block. */
     static void truncatePage(IomapInode inode, long posBytes, IomapOps ops) throws IOException {
         long bs = inode.blockSizeBytes();

@@ -305,7 +305,8 @@ public final class TestFs implements IomapOps, WritebackOps {
         boolean zero = IomapOpFlags.has(opFlags, IomapOpFlags.ZERO);
         Iomap m;
         synchronized (inode) {
-            m = beginLocked(inode, posBytes, lengthBytes, write, zero, IomapOpFlags.has(opFlags, IomapOpFlags.DIRECT));
+            m = beginLocked(inode, posBytes, lengthBytes, write, zero, IomapOpFlags.has(opFlags, IomapOpFlags.DIRECT),
+                    IomapOpFlags.has(opFlags, IomapOpFlags.UNSHARE));
         }
         BiConsumer<TestInode, Iomap> hook = onBegin;
         if (hook != null) {
@@ -315,7 +316,7 @@ public final class TestFs implements IomapOps, WritebackOps {
     }
 
     private Iomap beginLocked(TestInode inode, long posBytes, long lengthBytes, boolean write, boolean zero,
-            boolean direct)
+            boolean direct, boolean unshare)
             throws IOException {
         long cookie = inode.seq.get();
         long lblk = posBytes >>> blkBits;
@@ -353,7 +354,7 @@ public final class TestFs implements IomapOps, WritebackOps {
         long off = lblk << blkBits;
         long len = (runEnd - lblk) << blkBits;
         if (first == null) {
-            if (!write) {
+            if (!write || unshare) { // unsharing never allocates holes
                 return Iomap.hole(off, len, cookie);
             }
             long allocEnd = Math.min(runEnd, endLblk);
