@@ -8,7 +8,8 @@
 #   env: RUNTIME=20 (seconds per random job), RAND_MIB=256 (random-job file), WORK=/tmp/iomap4j-compare
 # Jobs: sequential write 1 MiB + fsync, sequential read 1 MiB (cold: remount + drop_caches), random write 4 KiB
 # (+ fsync at the end), random read 4 KiB (cold), O_DIRECT write and read 1 MiB, and create / stat / unlink
-# NFILES files in one directory (fio's filecreate/filestat/filedelete engines). A job that fails on a
+# NFILES files in one directory, twice: fio's filecreate/filestat/filedelete engines, and a python3 loop of
+# open(O_CREAT|O_EXCL)/stat/unlink (fio's engines are themselves slow at 10,000 files). A job that fails on a
 # filesystem is recorded as "error" (its message goes to OUT_DIR/errors.txt) and the run goes on.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -124,12 +125,50 @@ EOF
 }
 
 declare -A R=()   # R[kind,job] = value
-JOBS=(seqwrite seqread randwrite randread directwrite directread create stat unlink)
+JOBS=(seqwrite seqread randwrite randread directwrite directread create stat unlink pycreate pystat pyunlink)
 declare -A UNIT=([seqwrite]=MiB/s [seqread]=MiB/s [randwrite]=IOPS [randread]=IOPS [directwrite]=MiB/s
-  [directread]=MiB/s [create]=files/s [stat]=files/s [unlink]=files/s)
+  [directread]=MiB/s [create]=files/s [stat]=files/s [unlink]=files/s [pycreate]=files/s [pystat]=files/s
+  [pyunlink]=files/s)
 declare -A LABEL=([seqwrite]="seq write 1M+fsync" [seqread]="seq read 1M cold" [randwrite]="rand write 4K"
   [randread]="rand read 4K cold" [directwrite]="O_DIRECT write 1M" [directread]="O_DIRECT read 1M"
-  [create]="create" [stat]="stat" [unlink]="unlink")
+  [create]="create (fio)" [stat]="stat (fio)" [unlink]="unlink (fio)" [pycreate]="create (python)"
+  [pystat]="stat (python)" [pyunlink]="unlink (python)")
+
+# py_meta DIR N: create, stat and unlink N empty files in DIR with direct syscalls from one python3 process
+# (fio's file engines cost fio itself O(nrfiles) per file: at 10,000 files they cap the kernel at ~7k/s).
+# Prints "create stat unlink" rates in files/s; create and unlink end with fsync of the directory + sync.
+py_meta() {
+  python3 - "$1" "$2" <<'PYEOF' || echo "error error error"
+import os, sys, time
+d, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(d, exist_ok=True)
+names = [os.path.join(d, "f%d" % i) for i in range(n)]
+def syncfs():
+    fd = os.open(d, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.sync()
+    finally:
+        os.close(fd)
+rates = []
+t = time.perf_counter()
+for p in names:
+    os.close(os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+syncfs()
+rates.append(n / (time.perf_counter() - t))
+t = time.perf_counter()
+for p in names:
+    if os.stat(p).st_size != 0:
+        raise SystemExit("non-empty " + p)
+rates.append(n / (time.perf_counter() - t))
+t = time.perf_counter()
+for p in names:
+    os.unlink(p)
+syncfs()
+rates.append(n / (time.perf_counter() - t))
+print(" ".join("%.1f" % r for r in rates))
+PYEOF
+}
 
 run_fs() {
   local kind=$1 mnt
@@ -148,6 +187,7 @@ run_fs() {
     --filesize=4k --openfiles=1)
   R[$kind,unlink]=$(fio_job "$kind" unlink iops --directory="$mnt/meta" --ioengine=filedelete --nrfiles="$NFILES" \
     --filesize=4k --openfiles=1)
+  read -r "R[$kind,pycreate]" "R[$kind,pystat]" "R[$kind,pyunlink]" < <(py_meta "$mnt/meta-py" "$NFILES")
   R[$kind,directwrite]=$(fio_job "$kind" directwrite mibs "${common[@]}" --filename="$mnt/direct.dat" --direct=1 \
     --rw=write --bs=1M --size="${DIRECT_MIB}M" --end_fsync=1)
   remount_cold "$kind"
