@@ -15,14 +15,17 @@ import org.knowm.xchart.style.Styler;
 /**
  * Draws the PNG bar chart of {@code bench/compare-mount.sh}: one group per fio job, one bar per filesystem
  * (iomapfs, fuse2fs, kernel ext2), each job's throughput divided by fuse2fs's so that jobs in MiB/s, IOPS and
- * files/s share one axis (fuse2fs = 1.0; the issue-4 target is iomapfs &ge; 1.0 on every job).
+ * files/s share one logarithmic axis (fuse2fs = 1.0; the issue-4 target is iomapfs &ge; 1.0 on every job).
  *
  * <p>Input CSV (written by the script): header {@code job,unit,iomapfs,fuse2fs,kernel}, then one row per job;
- * an empty or non-numeric cell is a job that failed on that filesystem (drawn as a missing bar).
+ * an empty or non-numeric cell is a job that failed on that filesystem (drawn as a 0.01 stub).
  * Usage: {@code java -cp benchmarks.jar org.iomap4j.bench.CompareChart results.csv chart.png [title]}.
  */
 public final class CompareChart {
     private CompareChart() {}
+
+    /** Bar height for a job that failed on a filesystem (far below any real ratio on the log axis). */
+    static final double MISSING = 0.01;
 
     public static void main(String[] args) throws IOException {
         if (args.length < 2) {
@@ -45,13 +48,17 @@ public final class CompareChart {
             jobs.add(c[0] + " (" + c[1] + ")");
             for (int k = 0; k < fsNames.length; k++) {
                 double v = parse(c[2 + k]);
-                // Missing values are drawn as no bar (XChart skips nulls);
-                series.get(k).add(Double.isNaN(v) || Double.isNaN(base) || v <= 0 ? null : v / base);
+                // A failed job is drawn as a stub at MISSING (labelled in the legend note): XChart's log axis
+                // rejects nulls and zeroes.
+                series.get(k).add(Double.isNaN(v) || Double.isNaN(base) || v <= 0 ? MISSING : v / base);
             }
         }
         String title = args.length > 2 ? args[2] : "iomapfs vs fuse2fs vs kernel ext2 (throughput / fuse2fs)";
         CategoryChart chart = new CategoryChartBuilder().width(1400).height(700).title(title)
-                .xAxisTitle("fio job").yAxisTitle("throughput relative to fuse2fs").build();
+                .xAxisTitle("job (a 0.01 stub = the job failed on that filesystem)")
+                .yAxisTitle("throughput relative to fuse2fs (log scale)").build();
+        chart.getStyler().setYAxisLogarithmic(true);
+        chart.getStyler().setYAxisMin(MISSING);
         chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNW);
         chart.getStyler().setXAxisLabelRotation(20);
         chart.getStyler().setLabelsVisible(true);
