@@ -53,8 +53,10 @@ public class SequentialBench {
         iomapImage = Files.createTempFile("iomap4j-bench", ".img");
         rawFile = Files.createTempFile("iomap4j-bench-raw", ".img");
         device = FileBlockDevice.create(iomapImage, bytes);
+        // The configuration mounts use: background writeback on (5 s interval, and woken at half the dirty
+        // threshold), so that copying into the cache and writing to the device overlap as in the kernel.
         cache = new PageCache(new PageCacheConfig(Math.max(bytes * 2, 64L << 20), 2 << 20,
-                Math.max(bytes * 2, 64L << 20) / 2, 0));
+                Math.max(bytes * 2, 64L << 20) / 2, 5000));
         file = new FlatFile(device, 4096, cache);
         raw = FileChannel.open(rawFile, StandardOpenOption.READ, StandardOpenOption.WRITE);
         chunk = ByteBuffer.allocateDirect(CHUNK);

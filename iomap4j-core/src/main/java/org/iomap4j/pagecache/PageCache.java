@@ -26,7 +26,9 @@ import org.iomap4j.iomap.IomapInode;
  *   <li>Throttling: a writer that finds more than {@link PageCacheConfig#dirtyThresholdBytes()} dirty writes
  *       back synchronously (its own file first) before dirtying more ({@code balance_dirty_pages}).</li>
  *   <li>Background writeback: a daemon thread writes back every mapping that has been dirty for longer than
- *       {@link PageCacheConfig#writebackIntervalMillis()}; its errors go to the mapping's {@link ErrSeq}.</li>
+ *       {@link PageCacheConfig#writebackIntervalMillis()}, and is woken early by writers when dirty bytes pass
+ *       half the dirty threshold (the kernel's dirty_background_ratio), so that copying and device writes
+ *       overlap; its errors go to the mapping's {@link ErrSeq}.</li>
  * </ul>
  * Thread-safe. Reclaim holds {@code reclaimLock} and only try-locks folios, so it can run on any thread, also
  * one that holds folio locks.
@@ -54,6 +56,8 @@ public final class PageCache implements AutoCloseable {
     private final Object bgMonitor = new Object();
     private final Thread bgThread;
     private volatile boolean closed;
+    /** Set by a writer that found the cache above the background threshold; cleared by the writeback thread. */
+    private volatile boolean bgKicked;
     private volatile IOException lastBackgroundError;
 
     public PageCache(PageCacheConfig config) {
@@ -95,6 +99,11 @@ public final class PageCache implements AutoCloseable {
     /** Bytes in dirty blocks now. */
     public long dirtyBytes() {
         return dirtyBytes.get();
+    }
+
+    /** Dirty bytes above which writers wake background writeback: half the dirty threshold. */
+    long backgroundThresholdBytes() {
+        return config.dirtyThresholdBytes() / 2;
     }
 
     /** The last error background writeback met (also recorded on the file's {@link ErrSeq}), or null. */
@@ -176,7 +185,9 @@ public final class PageCache implements AutoCloseable {
             return Folio.allocate(sizeBytes);
         }
         pooledBytes.addAndGet(-sizeBytes);
-        MemorySegment.ofBuffer(b).fill((byte) 0);
+        // Not zeroed: a block's bytes are only ever exposed once it is uptodate, and every path that makes a
+        // block uptodate writes all of it (read fill, zero fill of holes/post-EOF, edge fill, full overwrite).
+        // Zeroing here cost a second pass over every reused folio on the write path (bench/core.sh).
         return b;
     }
 
@@ -272,7 +283,17 @@ public final class PageCache implements AutoCloseable {
      * at the writer: like {@code balance_dirty_pages}, throttling never fails a write.
      */
     void balanceDirty(AddressSpace mapping) {
-        if (dirtyBytes.get() > config.dirtyThresholdBytes()) {
+        long dirty = dirtyBytes.get();
+        if (bgThread != null && dirty > backgroundThresholdBytes() && !bgKicked) {
+            // Above the background threshold (half the dirty threshold, as the kernel's dirty_background_ratio):
+            // wake the writeback thread without waiting for it, so that copying into the cache and writing to the
+            // device overlap instead of alternating.
+            bgKicked = true;
+            synchronized (bgMonitor) {
+                bgMonitor.notifyAll();
+            }
+        }
+        if (dirty > config.dirtyThresholdBytes()) {
             if (mapping.dirtyBytes() > 0) {
                 writeBackRecorded(mapping);
             }
@@ -309,18 +330,24 @@ public final class PageCache implements AutoCloseable {
                     return;
                 }
                 try {
-                    bgMonitor.wait(Math.max(1, config.writebackIntervalMillis() / 2));
+                    if (!bgKicked) { // a kick that came while we were writing back must not wait a whole interval
+                        bgMonitor.wait(Math.max(1, config.writebackIntervalMillis() / 2));
+                    }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     return;
                 }
             }
             long now = System.nanoTime();
+            boolean kicked = bgKicked;
+            bgKicked = false;
             for (AddressSpace m : mappings) {
                 if (closed) {
                     return;
                 }
-                if (m.dirtyBytes() > 0 && now - m.dirtiedSinceNanos() >= intervalNanos) {
+                boolean old = now - m.dirtiedSinceNanos() >= intervalNanos;
+                boolean over = kicked && dirtyBytes.get() > backgroundThresholdBytes() / 2;
+                if (m.dirtyBytes() > 0 && (old || over)) {
                     writeBackRecorded(m);
                 }
             }
