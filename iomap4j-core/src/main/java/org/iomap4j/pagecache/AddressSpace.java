@@ -43,6 +43,10 @@ public final class AddressSpace {
     private final Object raLock = new Object();
     private long raNextPosBytes = 0;
     private long raWindowBytes = 0;
+    /** End of the range already handed to asynchronous readahead (0: none). */
+    private long asyncRaEndBytes = 0;
+    /** Set once the inode's cache is torn down: queued asynchronous readahead must not repopulate it. */
+    volatile boolean detached;
 
     /** First readahead window of a sequential stream. */
     static final int RA_INITIAL_BYTES = 128 << 10;
@@ -251,11 +255,33 @@ public final class AddressSpace {
             }
             raNextPosBytes = posBytes + lengthBytes;
             if (raWindowBytes == 0) {
+                asyncRaEndBytes = 0;
                 return posBytes + lengthBytes;
             }
             // End the window on a boundary of its own size so that folios of that size fit (page_cache_ra_order).
             long align = Math.min(Long.highestOneBit(raWindowBytes), maxFolioBytes);
             return alignUp(posBytes + Math.max(lengthBytes, raWindowBytes), align);
+        }
+    }
+
+    /**
+     * For a sequential stream whose reader is at {@code readerEndBytes}: claims the part of
+     * {@code [readerEndBytes, readerEndBytes + window)} (bounded by {@code limitBytes}) that no asynchronous
+     * readahead has covered yet. Returns {@code {from, to}} to fill in the background, or null when the stream is
+     * not sequential or the range is claimed already (the kernel's async readahead marker, as a high-water mark).
+     */
+    long[] claimAsyncReadahead(long readerEndBytes, long limitBytes) {
+        synchronized (raLock) {
+            if (raWindowBytes == 0 || detached) {
+                return null;
+            }
+            long from = Math.max(readerEndBytes, asyncRaEndBytes);
+            long to = Math.min(limitBytes, readerEndBytes + 2 * raWindowBytes);
+            if (to - from < Math.min(raWindowBytes, limitBytes - readerEndBytes) / 2 || to <= from) {
+                return null;
+            }
+            asyncRaEndBytes = to;
+            return new long[] {from, to};
         }
     }
 

@@ -33,6 +33,8 @@ import org.iomap4j.iomap.IomapType;
 final class BufferedRead {
     private BufferedRead() {}
 
+    private static final System.Logger LOG = System.getLogger(BufferedRead.class.getName());
+
     /** Upper bound of one fill in bytes (also bounded by a quarter of the budget). */
     static final int MAX_FILL_BYTES = 4 << 20;
 
@@ -72,7 +74,34 @@ final class BufferedRead {
             }
             throw e;
         }
+        startAsyncReadahead(inode, mapping, ops, Math.max(end, raEnd));
         return dst.position() - startPosition;
+    }
+
+    /**
+     * Asynchronous readahead (the kernel's async readahead at the PG_readahead marker): while the reader consumes
+     * what is cached, the next window is filled on a readahead thread, so that device reads and copies to the
+     * reader overlap. The filler takes the same locks as a synchronous fill (invalidate lock shared, folio locks
+     * in ascending order); a reader reaching those folios waits on their locks. Errors leave the blocks not
+     * uptodate; the reader's own read then meets the error and reports it.
+     */
+    private static void startAsyncReadahead(IomapInode inode, AddressSpace mapping, IomapOps ops, long fromBytes) {
+        long limit = AddressSpace.alignUp(inode.sizeBytes(), inode.blockSizeBytes());
+        long[] range = mapping.claimAsyncReadahead(fromBytes, limit);
+        if (range == null) {
+            return;
+        }
+        mapping.pageCache().readahead(() -> {
+            if (mapping.detached) {
+                return;
+            }
+            try {
+                fill(inode, mapping, ops, range[0], range[1], range[0], null);
+            } catch (IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, "inode " + inode.ino() + ": async readahead of [" + range[0]
+                        + ", " + range[1] + ") failed; a later read reports it: " + e);
+            }
+        });
     }
 
     /** Copies uptodate cached bytes from {@code posBytes} on; returns how many (0 if that block is not cached). */

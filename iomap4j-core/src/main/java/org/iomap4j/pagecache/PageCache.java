@@ -54,6 +54,8 @@ public final class PageCache implements AutoCloseable {
     private final AtomicLong pooledBytes = new AtomicLong();
     private final long poolLimitBytes;
     private final Object bgMonitor = new Object();
+    private final java.util.concurrent.ExecutorService readaheadPool = java.util.concurrent.Executors.newFixedThreadPool(2,
+            Thread.ofPlatform().daemon().name("iomap4j-readahead-", 0).factory());
     private final Thread bgThread;
     private volatile boolean closed;
     /** Set by a writer that found the cache above the background threshold; cleared by the writeback thread. */
@@ -87,8 +89,24 @@ public final class PageCache implements AutoCloseable {
 
     /** Forgets an inode's cache (inode eviction): its folios are dropped, dirty ones included. */
     public void removeMapping(AddressSpace mapping) {
+        mapping.detached = true;
         mappings.remove(mapping);
         mapping.removeAll();
+    }
+
+    /**
+     * Runs an asynchronous readahead fill on the cache's readahead threads (two daemon platform threads: file I/O
+     * would pin a virtual thread's carrier). Dropped once the cache is closed.
+     */
+    void readahead(Runnable fill) {
+        if (!closed) {
+            try {
+                readaheadPool.execute(fill);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // Closing concurrently: readahead is only a hint, the reader reads synchronously instead.
+                LOG.log(System.Logger.Level.DEBUG, "readahead not queued: cache closing");
+            }
+        }
     }
 
     /** Bytes of folio memory held now. */
@@ -358,6 +376,7 @@ public final class PageCache implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        readaheadPool.shutdownNow();
         for (ConcurrentLinkedDeque<ByteBuffer> q : pool) {
             q.clear();
         }
