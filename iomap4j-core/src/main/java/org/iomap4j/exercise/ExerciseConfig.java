@@ -32,7 +32,8 @@ public record ExerciseConfig(long seed, long ops, Map<Kind, Integer> mix, long m
         SEEK_DATA(ExerciseTarget.Capability.SEEK_DATA_HOLE, 2),
         SEEK_HOLE(ExerciseTarget.Capability.SEEK_DATA_HOLE, 2),
         DROP_CACHES(ExerciseTarget.Capability.DROP_CACHES, 1),
-        REMOUNT(ExerciseTarget.Capability.REMOUNT, 1);
+        REMOUNT(ExerciseTarget.Capability.REMOUNT, 1),
+        FIEMAP(ExerciseTarget.Capability.FIEMAP, 1);
 
         final ExerciseTarget.Capability needs;
         final int defaultWeight;

@@ -115,6 +115,16 @@ public sealed interface ExerciseOp {
         }
     }
 
+    record Fiemap() implements ExerciseOp {
+        public String format() {
+            return "fiemap";
+        }
+
+        public ExerciseConfig.Kind kind() {
+            return ExerciseConfig.Kind.FIEMAP;
+        }
+    }
+
     record DropCaches() implements ExerciseOp {
         public String format() {
             return "drop_caches";
@@ -164,6 +174,7 @@ public sealed interface ExerciseOp {
                 case "dwrite" -> new DirectWrite(Long.parseLong(w[1]), Integer.parseInt(w[2]), Long.parseLong(w[3]));
                 case "seek_data" -> new SeekData(Long.parseLong(w[1]));
                 case "seek_hole" -> new SeekHole(Long.parseLong(w[1]));
+                case "fiemap" -> new Fiemap();
                 case "drop_caches" -> new DropCaches();
                 case "remount" -> new Remount();
                 default -> throw new IllegalArgumentException("unknown op in log line '" + line + "'");

@@ -28,7 +28,9 @@ public interface ExerciseTarget extends AutoCloseable {
         /** Drop the clean cached data of the file (echo 1 > drop_caches). */
         DROP_CACHES,
         /** Unmount and mount again (everything written back, then read from the device). */
-        REMOUNT
+        REMOUNT,
+        /** FIEMAP: the extents holding the file's data. */
+        FIEMAP
     }
 
     /** A one-line description for logs ("ext2 on /tmp/x.img", "dir /mnt/fuse"). */
@@ -81,6 +83,14 @@ public interface ExerciseTarget extends AutoCloseable {
     /** lseek(SEEK_DATA): the next data offset at or after {@code posBytes}, or -1 for ENXIO. */
     default long seekData(long posBytes) throws IOException {
         throw new UnsupportedOperationException("seek data");
+    }
+
+    /**
+     * FIEMAP over the whole file: extents as {@code {logicalBytes, lengthBytes}}, ascending. Every byte that
+     * reads as non-zero must lie in one of them.
+     */
+    default java.util.List<long[]> fiemap() throws IOException {
+        throw new UnsupportedOperationException("fiemap");
     }
 
     /** lseek(SEEK_HOLE): the next hole offset at or after {@code posBytes} (EOF counts), or -1 for ENXIO. */

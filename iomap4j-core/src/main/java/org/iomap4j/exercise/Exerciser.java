@@ -158,6 +158,7 @@ public final class Exerciser {
             case SEEK_HOLE -> new ExerciseOp.SeekHole(randLong(rnd, sizeBytes + blk));
             case DROP_CACHES -> new ExerciseOp.DropCaches();
             case REMOUNT -> new ExerciseOp.Remount();
+            case FIEMAP -> new ExerciseOp.Fiemap();
         };
     }
 
@@ -243,6 +244,7 @@ public final class Exerciser {
             }
             case ExerciseOp.SeekData s -> checkSeekData(s, target.seekData(s.posBytes()));
             case ExerciseOp.SeekHole s -> checkSeekHole(s, target.seekHole(s.posBytes()));
+            case ExerciseOp.Fiemap f -> checkFiemap(f, target.fiemap());
             case ExerciseOp.DropCaches d -> target.dropCaches();
             case ExerciseOp.Remount r -> {
                 target.remount();
@@ -344,6 +346,29 @@ public final class Exerciser {
             if (nz >= 0) {
                 throw failure("'" + s.format() + "' returned hole at " + r + " but the model has data at " + nz, null);
             }
+        }
+    }
+
+    /**
+     * Extents ascending, disjoint and non-empty, and every non-zero model byte inside one (extents may reach past
+     * EOF: preallocation and whole mappings are reported as the filesystem returns them).
+     */
+    private void checkFiemap(ExerciseOp.Fiemap f, java.util.List<long[]> extents) throws ExerciseFailure {
+        long covered = 0;
+        for (long[] e : extents) {
+            if (e[0] < covered || e[1] <= 0) {
+                throw failure("'" + f.format() + "' returned extent [" + e[0] + ", +" + e[1]
+                        + ") that is empty or overlaps the previous one (ending at " + covered + ")", null);
+            }
+            int nz = firstNonZero(covered, Math.min(e[0], sizeBytes));
+            if (nz >= 0) {
+                throw failure("'" + f.format() + "' reports no extent over " + nz + " but the model has data there", null);
+            }
+            covered = e[0] + e[1];
+        }
+        int nz = firstNonZero(Math.min(covered, sizeBytes), sizeBytes);
+        if (nz >= 0) {
+            throw failure("'" + f.format() + "' reports no extent over " + nz + " but the model has data there", null);
         }
     }
 

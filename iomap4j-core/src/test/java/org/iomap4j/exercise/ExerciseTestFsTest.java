@@ -46,7 +46,12 @@ class ExerciseTestFsTest {
 
         TestFsTarget(TestFs.Mode mode) {
             this.mode = mode;
-            this.caps = EnumSet.of(Capability.ZERO_RANGE, Capability.SEEK_DATA_HOLE, Capability.DROP_CACHES);
+            this.caps = EnumSet.of(Capability.ZERO_RANGE, Capability.SEEK_DATA_HOLE, Capability.DROP_CACHES,
+                    Capability.FIEMAP);
+            // INLINE files are unpacked on their first write; punching one before that has nothing to free.
+            if (mode != TestFs.Mode.INLINE) {
+                caps.add(Capability.PUNCH_HOLE);
+            }
             // DELALLOC inodes get real blocks for direct writes into holes (as XFS does); INLINE and COW have no
             // direct-I/O path in the test filesystem.
             if (mode == TestFs.Mode.NEW || mode == TestFs.Mode.UNWRITTEN || mode == TestFs.Mode.DELALLOC) {
@@ -142,6 +147,24 @@ class ExerciseTestFsTest {
             if (clipped > posBytes) {
                 fs.zeroRange(inode, posBytes, clipped - posBytes);
             }
+        }
+
+        @Override
+        public java.util.List<long[]> fiemap() throws IOException {
+            long size = inode.sizeBytes();
+            java.util.List<long[]> out = new java.util.ArrayList<>();
+            if (size == 0) {
+                return out;
+            }
+            for (org.iomap4j.iomap.FiemapExtent e : org.iomap4j.iomap.Fiemap.fiemap(inode, 0, size, 0, 0, fs)) {
+                out.add(new long[] {e.logicalBytes(), e.lengthBytes()});
+            }
+            return out;
+        }
+
+        @Override
+        public void punchHole(long posBytes, long lengthBytes) throws IOException {
+            fs.punchHole(inode, posBytes, lengthBytes);
         }
 
         private static ByteBuffer aligned(int bytes) {

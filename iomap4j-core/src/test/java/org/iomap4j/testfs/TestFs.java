@@ -16,6 +16,7 @@ import org.iomap4j.iomap.IomapInode;
 import org.iomap4j.iomap.IomapOpFlags;
 import org.iomap4j.iomap.IomapOps;
 import org.iomap4j.iomap.IomapType;
+import org.iomap4j.pagecache.AddressSpace;
 import org.iomap4j.pagecache.BufferedIo;
 import org.iomap4j.pagecache.ErrSeq;
 import org.iomap4j.pagecache.Ioend;
@@ -204,6 +205,59 @@ public final class TestFs implements IomapOps, WritebackOps {
             } else if (newSizeBytes > old) {
                 BufferedIo.truncatePage(inode, old, this);
                 inode.setSizeBytes(newSizeBytes);
+            }
+        } finally {
+            inode.rwsem.writeLock().unlock();
+        }
+    }
+
+    /**
+     * fallocate(PUNCH_HOLE | KEEP_SIZE): partial edge blocks are zeroed through the cache; whole blocks are written
+     * back and dropped from the cache (under the invalidate lock, so no reader re-caches them meanwhile) and freed
+     * (data, unwritten, delalloc reservations and staged CoW blocks). The size does not change.
+     */
+    public void punchHole(TestInode inode, long posBytes, long lengthBytes) throws IOException {
+        if (posBytes < 0 || lengthBytes <= 0) {
+            return;
+        }
+        inode.rwsem.writeLock().lock();
+        try {
+            long size = inode.sizeBytes();
+            long end = Math.min(posBytes + lengthBytes, size);
+            if (end <= posBytes) {
+                return;
+            }
+            long wholeStart = (posBytes + blockSizeBytes - 1) & -(long) blockSizeBytes;
+            long wholeEnd = end & -(long) blockSizeBytes;
+            if (wholeStart >= wholeEnd) {
+                BufferedIo.zeroRange(inode, posBytes, end - posBytes, this);
+                return;
+            }
+            if (posBytes < wholeStart) {
+                BufferedIo.zeroRange(inode, posBytes, wholeStart - posBytes, this);
+            }
+            if (wholeEnd < end) {
+                BufferedIo.zeroRange(inode, wholeEnd, end - wholeEnd, this);
+            }
+            AddressSpace m = inode.mapping();
+            m.invalidateLock().writeLock().lock();
+            try {
+                m.invalidateRange(wholeStart, wholeEnd);
+                synchronized (inode) {
+                    for (long l = wholeStart >>> blkBits; l < wholeEnd >>> blkBits; l++) {
+                        TestInode.Ent e = inode.blocks.remove(l);
+                        if (e != null && e.pblk() >= 0) {
+                            free(e.pblk());
+                        }
+                        Long staged = inode.cow.remove(l);
+                        if (staged != null) {
+                            free(staged);
+                        }
+                    }
+                    inode.seq.incrementAndGet();
+                }
+            } finally {
+                m.invalidateLock().writeLock().unlock();
             }
         } finally {
             inode.rwsem.writeLock().unlock();
