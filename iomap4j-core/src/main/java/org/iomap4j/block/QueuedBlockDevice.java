@@ -1,8 +1,6 @@
 package org.iomap4j.block;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -19,8 +17,7 @@ import org.iomap4j.Errno;
  * thread's carrier). Ordering: none between submitted requests, as on a real disk queue. {@link #close()} stops the
  * threads (requests not yet started fail with EIO) and closes the wrapped device.
  */
-public final class QueuedBlockDevice implements BlockDevice {
-    private final BlockDevice inner;
+public final class QueuedBlockDevice extends ForwardingBlockDevice {
     private final ExecutorService queue;
 
     /**
@@ -28,17 +25,12 @@ public final class QueuedBlockDevice implements BlockDevice {
      * @param queueDepth most requests executing at once (&ge; 1)
      */
     public QueuedBlockDevice(BlockDevice inner, int queueDepth) {
+        super(inner);
         if (queueDepth < 1) {
             throw new IllegalArgumentException("queue depth must be >= 1: " + queueDepth);
         }
-        this.inner = inner;
         this.queue = Executors.newFixedThreadPool(queueDepth,
                 Thread.ofPlatform().daemon().name("iomap4j-queue-", 0).factory());
-    }
-
-    /** The wrapped device. */
-    public BlockDevice inner() {
-        return inner;
     }
 
     @Override
@@ -59,68 +51,8 @@ public final class QueuedBlockDevice implements BlockDevice {
     }
 
     @Override
-    public int logicalBlockSize() {
-        return inner.logicalBlockSize();
-    }
-
-    @Override
-    public long sizeBytes() {
-        return inner.sizeBytes();
-    }
-
-    @Override
-    public boolean isReadOnly() {
-        return inner.isReadOnly();
-    }
-
-    @Override
-    public boolean requiresAlignment() {
-        return inner.requiresAlignment();
-    }
-
-    @Override
-    public void read(long devAddrBytes, ByteBuffer dst) throws IOException {
-        inner.read(devAddrBytes, dst);
-    }
-
-    @Override
-    public void write(long devAddrBytes, ByteBuffer src) throws IOException {
-        inner.write(devAddrBytes, src);
-    }
-
-    @Override
-    public void read(long devAddrBytes, MemorySegment dst) throws IOException {
-        inner.read(devAddrBytes, dst);
-    }
-
-    @Override
-    public void write(long devAddrBytes, MemorySegment src) throws IOException {
-        inner.write(devAddrBytes, src);
-    }
-
-    @Override
-    public void flush() throws IOException {
-        inner.flush();
-    }
-
-    @Override
-    public void discard(long devAddrBytes, long lengthBytes) throws IOException {
-        inner.discard(devAddrBytes, lengthBytes);
-    }
-
-    @Override
-    public DeviceStats stats() {
-        return inner.stats();
-    }
-
-    @Override
     public void close() throws IOException {
         queue.shutdownNow();
         inner.close();
-    }
-
-    @Override
-    public String toString() {
-        return "QueuedBlockDevice[" + inner + "]";
     }
 }

@@ -2,8 +2,6 @@ package org.iomap4j.iomap;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,9 +11,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.iomap4j.block.Bio;
-import org.iomap4j.block.BlockDevice;
+import org.iomap4j.block.ForwardingBlockDevice;
 import org.iomap4j.block.DeviceIOException;
-import org.iomap4j.block.DeviceStats;
 import org.iomap4j.block.MemoryBlockDevice;
 import org.iomap4j.block.QueuedBlockDevice;
 import org.iomap4j.pagecache.PageCache;
@@ -35,12 +32,15 @@ class QueuedDirectIoTest {
     private static final int DEPTH = 8;
 
     /** Passes requests to a memory device; READs wait at a gate until {@code DEPTH} of them have arrived. */
-    private static final class GateDevice implements BlockDevice {
-        final MemoryBlockDevice mem = new MemoryBlockDevice(16L << 20, 512);
+    private static final class GateDevice extends ForwardingBlockDevice {
         final CountDownLatch gate = new CountDownLatch(DEPTH);
         final AtomicInteger waiting = new AtomicInteger();
         final AtomicInteger maxWaiting = new AtomicInteger();
         volatile boolean gated;
+
+        GateDevice() {
+            super(new MemoryBlockDevice(16L << 20, 512));
+        }
 
         @Override
         public CompletableFuture<Void> submit(Bio bio) {
@@ -59,62 +59,7 @@ class QueuedDirectIoTest {
                     waiting.decrementAndGet();
                 }
             }
-            return mem.submit(bio);
-        }
-
-        @Override
-        public int logicalBlockSize() {
-            return mem.logicalBlockSize();
-        }
-
-        @Override
-        public long sizeBytes() {
-            return mem.sizeBytes();
-        }
-
-        @Override
-        public boolean isReadOnly() {
-            return false;
-        }
-
-        @Override
-        public void read(long a, ByteBuffer dst) throws IOException {
-            mem.read(a, dst);
-        }
-
-        @Override
-        public void write(long a, ByteBuffer src) throws IOException {
-            mem.write(a, src);
-        }
-
-        @Override
-        public void read(long a, MemorySegment dst) throws IOException {
-            mem.read(a, dst);
-        }
-
-        @Override
-        public void write(long a, MemorySegment src) throws IOException {
-            mem.write(a, src);
-        }
-
-        @Override
-        public void flush() throws IOException {
-            mem.flush();
-        }
-
-        @Override
-        public void discard(long a, long n) throws IOException {
-            mem.discard(a, n);
-        }
-
-        @Override
-        public DeviceStats stats() {
-            return mem.stats();
-        }
-
-        @Override
-        public void close() {
-            mem.close();
+            return inner.submit(bio);
         }
     }
 

@@ -7,19 +7,18 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.iomap4j.block.Bio;
 import org.iomap4j.block.BlockDevice;
-import org.iomap4j.block.DeviceStats;
+import org.iomap4j.block.ForwardingBlockDevice;
 
 /** A block device wrapper that records every read and write request (address, length) in submission order. */
-public final class RecordingBlockDevice implements BlockDevice {
+public final class RecordingBlockDevice extends ForwardingBlockDevice {
     /** One device request. */
     public record Request(boolean write, long devAddrBytes, long lengthBytes) {
     }
 
-    private final BlockDevice inner;
     private final List<Request> trace = new ArrayList<>();
 
     public RecordingBlockDevice(BlockDevice inner) {
-        this.inner = inner;
+        super(inner);
     }
 
     /** A copy of the requests so far. */
@@ -36,21 +35,6 @@ public final class RecordingBlockDevice implements BlockDevice {
     }
 
     @Override
-    public int logicalBlockSize() {
-        return inner.logicalBlockSize();
-    }
-
-    @Override
-    public long sizeBytes() {
-        return inner.sizeBytes();
-    }
-
-    @Override
-    public boolean isReadOnly() {
-        return inner.isReadOnly();
-    }
-
-    @Override
     public void read(long devAddrBytes, ByteBuffer dst) throws IOException {
         record(false, devAddrBytes, dst.remaining());
         inner.read(devAddrBytes, dst);
@@ -63,28 +47,8 @@ public final class RecordingBlockDevice implements BlockDevice {
     }
 
     @Override
-    public void flush() throws IOException {
-        inner.flush();
-    }
-
-    @Override
-    public void discard(long devAddrBytes, long lengthBytes) throws IOException {
-        inner.discard(devAddrBytes, lengthBytes);
-    }
-
-    @Override
     public CompletableFuture<Void> submit(Bio bio) {
         record(bio.op() == Bio.Op.WRITE, bio.devAddrBytes(), bio.lengthBytes());
         return inner.submit(bio);
-    }
-
-    @Override
-    public DeviceStats stats() {
-        return inner.stats();
-    }
-
-    @Override
-    public void close() throws IOException {
-        inner.close();
     }
 }
