@@ -102,7 +102,6 @@ final class BufferedWrite {
         if (end <= posBytes) {
             return;
         }
-        AddressSpace mapping = inode.mapping();
         IomapIter.run(inode, posBytes, end - posBytes, IomapOpFlags.WRITE | IomapOpFlags.UNSHARE, ops, it -> {
             Iomap map = it.iomap();
             Iomap src = map.srcmap();
@@ -111,37 +110,16 @@ final class BufferedWrite {
                 it.advance(it.length());
                 return;
             }
-            int maxFolio = mapping.maxFolioBytes();
-            while (it.length() > 0) {
-                long cur = it.pos();
-                mapping.pageCache().balanceDirty(mapping);
-                long chunk = Math.min(it.length(), maxFolio - (cur & (maxFolio - 1)));
-                long n;
-                mapping.invalidateLock().readLock().lock();
-                try {
-                    Folio f = mapping.grabLocked(cur, chunk);
-                    try {
-                        if (!it.ops().iomapValid(inode, map)) {
-                            it.markStale();
-                            return;
-                        }
-                        n = Math.min(chunk, f.endBytes() - cur);
-                        int first = f.blockOf(cur);
-                        int last = f.blockOf(cur + n - 1);
-                        for (int b = first; b <= last; b++) {
-                            if (!f.blockUptodate(b)) {
-                                fillBlock(inode, f, b, src);
-                            }
-                        }
-                        f.setDirty(first, last + 1);
-                    } finally {
-                        f.lock.unlock();
+            chunks(it, (f, cur, n) -> {
+                int first = f.blockOf(cur);
+                int last = f.blockOf(cur + n - 1);
+                for (int b = first; b <= last; b++) {
+                    if (!f.blockUptodate(b)) {
+                        fillBlock(inode, f, b, src);
                     }
-                } finally {
-                    mapping.invalidateLock().readLock().unlock();
                 }
-                it.advance(n);
-            }
+                f.setDirty(first, last + 1);
+            });
         });
     }
 
@@ -161,7 +139,6 @@ final class BufferedWrite {
      */
     private static void iter(IomapIter it, ByteBuffer src, int srcStart, long opStartBytes) throws IOException {
         IomapInode inode = it.inode();
-        AddressSpace mapping = inode.mapping();
         Iomap map = it.iomap();
         Iomap rm = it.readMap();
         switch (map.type()) {
@@ -173,6 +150,37 @@ final class BufferedWrite {
             default -> {
             }
         }
+        chunks(it, (f, cur, n) -> {
+            prepareEdges(inode, f, cur, cur + n, rm);
+            int off = (int) (cur - f.posBytes);
+            if (src != null) {
+                f.copyIn(off, src, srcStart + (int) (cur - opStartBytes), n);
+            } else {
+                f.zero(off, off + n);
+            }
+            f.setDirty(f.blockOf(cur), f.blockOf(cur + n - 1) + 1);
+            if (src != null && cur + n > inode.sizeBytes()) {
+                inode.setSizeBytes(cur + n);
+                map.setCoreFlag(IomapFlags.SIZE_CHANGED);
+            }
+        });
+    }
+
+    /** What one chunk of a buffered write-side operation does to its folio (locked, mapping revalidated). */
+    @FunctionalInterface
+    private interface ChunkBody {
+        void apply(Folio f, long curBytes, int lengthBytes) throws IOException;
+    }
+
+    /**
+     * The per-chunk loop shared by write, zero and unshare: chunks of at most one max-size folio; for each, throttle
+     * dirtying, take the invalidate lock shared and the folio lock, revalidate the mapping (stale: mark it and
+     * return, so the iterator maps the same position again), run {@code body}, advance.
+     */
+    private static void chunks(IomapIter it, ChunkBody body) throws IOException {
+        IomapInode inode = it.inode();
+        AddressSpace mapping = inode.mapping();
+        Iomap map = it.iomap();
         int maxFolio = mapping.maxFolioBytes();
         while (it.length() > 0) {
             long cur = it.pos();
@@ -188,18 +196,7 @@ final class BufferedWrite {
                         return;
                     }
                     n = Math.min(chunk, f.endBytes() - cur);
-                    prepareEdges(inode, f, cur, cur + n, rm);
-                    int off = (int) (cur - f.posBytes);
-                    if (src != null) {
-                        f.copyIn(off, src, srcStart + (int) (cur - opStartBytes), (int) n);
-                    } else {
-                        f.zero(off, off + (int) n);
-                    }
-                    f.setDirty(f.blockOf(cur), f.blockOf(cur + n - 1) + 1);
-                    if (src != null && cur + n > inode.sizeBytes()) {
-                        inode.setSizeBytes(cur + n);
-                        map.setCoreFlag(IomapFlags.SIZE_CHANGED);
-                    }
+                    body.apply(f, cur, (int) n);
                 } finally {
                     f.lock.unlock();
                 }
