@@ -9,14 +9,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * A test device that forwards to another and appends every request to a shared event trace (so tests can
  * prove request order against filesystem callbacks, e.g. BOUNDARY early submission).
  */
-public final class TracingBlockDevice extends AbstractBlockDevice {
-    private final BlockDevice inner;
+public final class TracingBlockDevice extends ForwardingBlockDevice {
     private final List<String> trace;
 
     /** Events are appended to {@code trace} as "READ addr+len" / "WRITE addr+len" / "FLUSH". */
     public TracingBlockDevice(BlockDevice inner, List<String> trace) {
-        super(inner.logicalBlockSize(), inner.isReadOnly());
-        this.inner = inner;
+        super(inner);
         this.trace = trace;
     }
 
@@ -29,35 +27,20 @@ public final class TracingBlockDevice extends AbstractBlockDevice {
     }
 
     @Override
-    public long sizeBytes() {
-        return inner.sizeBytes();
-    }
-
-    @Override
     public java.util.concurrent.CompletableFuture<Void> submit(Bio bio) {
         trace.add(bio.op() + " " + bio.devAddrBytes() + "+" + bio.lengthBytes());
-        return super.submit(bio);
+        return inner.submit(bio);
     }
 
     @Override
     public void read(long devAddrBytes, ByteBuffer dst) throws IOException {
         trace.add("READ " + devAddrBytes + "+" + dst.remaining());
-        super.read(devAddrBytes, dst);
+        inner.read(devAddrBytes, dst);
     }
 
     @Override
     public void write(long devAddrBytes, ByteBuffer src) throws IOException {
         trace.add("WRITE " + devAddrBytes + "+" + src.remaining());
-        super.write(devAddrBytes, src);
-    }
-
-    @Override
-    protected void readAt(long devAddrBytes, ByteBuffer dst) throws IOException {
-        inner.read(devAddrBytes, dst);
-    }
-
-    @Override
-    protected void writeAt(long devAddrBytes, ByteBuffer src) throws IOException {
         inner.write(devAddrBytes, src);
     }
 
@@ -65,17 +48,6 @@ public final class TracingBlockDevice extends AbstractBlockDevice {
     public void flush() throws IOException {
         trace.add("FLUSH");
         inner.flush();
-        stats.countFlush();
     }
 
-    @Override
-    public void discard(long devAddrBytes, long lengthBytes) throws IOException {
-        inner.discard(devAddrBytes, lengthBytes);
-        stats.countDiscard();
-    }
-
-    @Override
-    public void close() throws IOException {
-        inner.close();
-    }
 }
