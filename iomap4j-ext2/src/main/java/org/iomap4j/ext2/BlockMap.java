@@ -393,34 +393,7 @@ final class BlockMap {
             }
             i++;
         }
-        boolean empty = true;
-        for (long v : ptrs) {
-            if (v != 0) {
-                empty = false;
-                break;
-            }
-        }
-        if (empty) {
-            bcache.forget(pblk);
-            fs.allocator.freeBlocks(pblk, 1);
-            freed[0]++;
-            return true;
-        }
-        if (changed) {
-            try (Buffer b = bcache.read(pblk)) {
-                b.lock();
-                try {
-                    byte[] a = b.array();
-                    for (int q = first; q <= last; q++) {
-                        Le.put32(a, q * 4, ptrs[q]);
-                    }
-                    b.markDirty();
-                } finally {
-                    b.unlock();
-                }
-            }
-        }
-        return false;
+        return releaseOrUpdate(pblk, ptrs, changed, first, last + 1, freed);
     }
 
     /** Frees the part of the subtree under indirect block {@code pblk} from {@code start}; true if pblk was freed. */
@@ -462,6 +435,16 @@ final class BlockMap {
             }
             i++;
         }
+        return releaseOrUpdate(pblk, ptrs, changed, first, (int) p, freed);
+    }
+
+    /**
+     * The end of freeing under indirect block {@code pblk} whose pointers are now {@code ptrs}: if no pointer is
+     * left the block itself is forgotten and freed (counted in {@code freed[0]}) and true is returned; else, if
+     * pointers changed, entries {@code [fromIdx, toIdx)} are written back to the block.
+     */
+    private boolean releaseOrUpdate(long pblk, long[] ptrs, boolean changed, int fromIdx, int toIdx, long[] freed)
+            throws IOException {
         boolean empty = true;
         for (long v : ptrs) {
             if (v != 0) {
@@ -480,7 +463,7 @@ final class BlockMap {
                 b.lock();
                 try {
                     byte[] a = b.array();
-                    for (int q = first; q < p; q++) {
+                    for (int q = fromIdx; q < toIdx; q++) {
                         Le.put32(a, q * 4, ptrs[q]);
                     }
                     b.markDirty();
