@@ -457,6 +457,7 @@ public final class AddressSpace {
 
     /** Drops every clean unlocked folio of this mapping. */
     public void dropClean() {
+        cache.quiesceReadahead();
         for (Folio f : folios.values()) {
             if (f.nrDirty != 0 || f.writeback || !f.lock.tryLock()) {
                 continue;

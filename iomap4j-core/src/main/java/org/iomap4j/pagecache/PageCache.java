@@ -54,6 +54,8 @@ public final class PageCache implements AutoCloseable {
     private final AtomicLong pooledBytes = new AtomicLong();
     private final long poolLimitBytes;
     private final Object bgMonitor = new Object();
+    /** Asynchronous readahead fills queued or running; its monitor is signalled when it drops to zero. */
+    private final AtomicInteger readaheadPending = new AtomicInteger();
     private final java.util.concurrent.ExecutorService readaheadPool = java.util.concurrent.Executors.newFixedThreadPool(2,
             Thread.ofPlatform().daemon().name("iomap4j-readahead-", 0).factory());
     private final Thread bgThread;
@@ -99,12 +101,46 @@ public final class PageCache implements AutoCloseable {
      * would pin a virtual thread's carrier). Dropped once the cache is closed.
      */
     void readahead(Runnable fill) {
-        if (!closed) {
-            try {
-                readaheadPool.execute(fill);
-            } catch (java.util.concurrent.RejectedExecutionException e) {
-                // Closing concurrently: readahead is only a hint, the reader reads synchronously instead.
-                LOG.log(System.Logger.Level.DEBUG, "readahead not queued: cache closing");
+        if (closed) {
+            return;
+        }
+        readaheadPending.incrementAndGet();
+        try {
+            readaheadPool.execute(() -> {
+                try {
+                    fill.run();
+                } finally {
+                    readaheadDone();
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            readaheadDone();
+            // Closing concurrently: readahead is only a hint, the reader reads synchronously instead.
+            LOG.log(System.Logger.Level.DEBUG, "readahead not queued: cache closing");
+        }
+    }
+
+    private void readaheadDone() {
+        if (readaheadPending.decrementAndGet() == 0) {
+            synchronized (readaheadPending) {
+                readaheadPending.notifyAll();
+            }
+        }
+    }
+
+    /**
+     * Waits until no asynchronous readahead is queued or running, so that a cache drop is not undone by a fill
+     * queued before it (each fill is bounded: at most a few MiB of reads). The caller must hold no folio lock.
+     */
+    void quiesceReadahead() {
+        synchronized (readaheadPending) {
+            while (readaheadPending.get() > 0 && !closed) {
+                try {
+                    readaheadPending.wait(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
             }
         }
     }
@@ -150,6 +186,7 @@ public final class PageCache implements AutoCloseable {
 
     /** Drops every clean, unlocked folio (like {@code echo 1 > /proc/sys/vm/drop_caches}). */
     public void dropCleanCaches() {
+        quiesceReadahead();
         for (AddressSpace m : mappings) {
             m.dropClean();
         }
