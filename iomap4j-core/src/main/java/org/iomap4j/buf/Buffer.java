@@ -21,6 +21,8 @@ public final class Buffer implements AutoCloseable {
     int refs;
     boolean dirty;
     boolean uptodate;
+    /** Created by getZeroed and not written yet: nothing durable can point to it. */
+    boolean fresh;
     long lastUse;
 
     Buffer(BufferCache cache, long pblk, int blockSizeBytes) {

@@ -523,6 +523,22 @@ public final class Ext2FileSystem implements Vfs {
         }
     }
 
+    /**
+     * True for a block of some group's inode table: the roots of the block-pointer trees, written last by
+     * {@link org.iomap4j.buf.BufferCache#syncDirtyOrdered} so that an inode never reaches the disk before the
+     * indirect blocks it points to (else a crash leaves it pointing at a reused block's old contents, and e2fsck
+     * deletes the whole file).
+     */
+    private boolean isInodeTableBlock(long pblk) {
+        for (GroupDescriptor gd : gds) {
+            long t = gd.inodeTable();
+            if (pblk >= t && pblk < t + itableBlocks) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private long inodeBlock(long ino) {
         long idx = (ino - 1) % inodesPerGroup;
         return gds[(int) ((ino - 1) / inodesPerGroup)].inodeTable() + idx * inodeSize / blockSizeBytes;
@@ -1842,7 +1858,7 @@ public final class Ext2FileSystem implements Vfs {
         dirtyInodes.remove(i);
         writeInode(i);
         allocator.writeDescriptors();
-        bcache.syncDirty();
+        bcache.syncDirtyOrdered(this::isInodeTableBlock);
         Writeback.fsync(i, 0, Long.MAX_VALUE, h.cursor, device);
     }
 
@@ -1914,7 +1930,8 @@ public final class Ext2FileSystem implements Vfs {
         writeDirtyInodes();
         allocator.writeDescriptors();
         writeSuperblock();
-        bcache.flush();
+        bcache.syncDirtyOrdered(this::isInodeTableBlock);
+        device.flush();
     }
 
     /**
