@@ -2,10 +2,7 @@ package org.iomap4j.pagecache;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.iomap4j.iomap.IomapInode;
@@ -33,7 +30,7 @@ public final class AddressSpace {
     private final int minFolioBytes;
     private final int maxFolioBytes;
     /** Folios by file offset. Reads are lock-free; inserts and removals hold {@link #treeLock}. */
-    private final ConcurrentSkipListMap<Long, Folio> folios = new ConcurrentSkipListMap<>();
+    private final FolioIndex folios = new FolioIndex();
     private final Object treeLock = new Object();
     private final AtomicLong cachedBytes = new AtomicLong();
     private final AtomicLong dirtyBytes = new AtomicLong();
@@ -127,7 +124,7 @@ public final class AddressSpace {
     /** Sizes in bytes of the cached folios in file order (tests: proves large folios are used). */
     public List<Integer> folioSizes() {
         List<Integer> sizes = new ArrayList<>();
-        for (Folio f : folios.values()) {
+        for (Folio f : folios.all()) {
             sizes.add(f.sizeBytes);
         }
         return sizes;
@@ -146,12 +143,8 @@ public final class AddressSpace {
 
     /** The folio covering {@code posBytes}, or null. Lock-free; the folio may be removed concurrently. */
     Folio lookup(long posBytes) {
-        Map.Entry<Long, Folio> e = folios.floorEntry(posBytes);
-        if (e == null) {
-            return null;
-        }
-        Folio f = e.getValue();
-        if (posBytes >= f.endBytes()) {
+        Folio f = folios.get(posBytes);
+        if (f == null) {
             return null;
         }
         if (!f.referenced) {
@@ -161,12 +154,8 @@ public final class AddressSpace {
     }
 
     /** Folios overlapping {@code [startBytes, endBytes)} in file order (weakly consistent view). */
-    Collection<Folio> folioRange(long startBytes, long endBytes) {
-        if (endBytes <= startBytes) {
-            return List.of();
-        }
-        Long from = folios.floorKey(startBytes);
-        return folios.subMap(from == null ? startBytes : from, true, endBytes, false).values();
+    Iterable<Folio> folioRange(long startBytes, long endBytes) {
+        return folios.range(startBytes, endBytes);
     }
 
     /**
@@ -209,15 +198,14 @@ public final class AddressSpace {
             // so one overlapping the min-size slot would cover posBytes and lookup would have found it.
             Folio f = new Folio(this, posBytes & -(long) size, size, blkBits, cache.folioMemory(size));
             f.lock.lock();
-            folios.put(f.posBytes, f);
+            folios.insert(f);
             cachedBytes.addAndGet(size);
             return f;
         }
     }
 
     private boolean rangeFree(long startBytes, int size) {
-        Map.Entry<Long, Folio> e = folios.floorEntry(startBytes + size - 1);
-        return e == null || e.getValue().endBytes() <= startBytes;
+        return folios.isFree(startBytes, size);
     }
 
     /** Removes a locked folio from the index (its dirty blocks are forgotten). */
@@ -227,7 +215,7 @@ public final class AddressSpace {
         }
         f.clearState(0, f.nrBlocks);
         synchronized (treeLock) {
-            folios.remove(f.posBytes, f);
+            folios.remove(f);
             f.removed = true;
             cachedBytes.addAndGet(-f.sizeBytes);
         }
@@ -458,7 +446,7 @@ public final class AddressSpace {
     /** Drops every clean unlocked folio of this mapping. */
     public void dropClean() {
         cache.quiesceReadahead();
-        for (Folio f : folios.values()) {
+        for (Folio f : folios.all()) {
             if (f.nrDirty != 0 || f.writeback || !f.lock.tryLock()) {
                 continue;
             }
@@ -477,7 +465,7 @@ public final class AddressSpace {
     void removeAll() {
         invalidateLock.writeLock().lock();
         try {
-            for (Folio f : folios.values()) {
+            for (Folio f : folios.all()) {
                 f.lock.lock();
                 try {
                     removeLocked(f);

@@ -1,6 +1,5 @@
 package org.iomap4j.pagecache;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.concurrent.locks.ReentrantLock;
@@ -12,7 +11,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Holds {@code sizeBytes} (4 KiB..2 MiB, never below the filesystem block size) of file bytes starting at
  * {@code posBytes} in page-aligned native memory (so that device reads and writes go straight to and from it:
  * a heap array costs the JDK an extra copy through a temporary direct buffer on every request, and O_DIRECT
- * devices need aligned memory; recycled through {@link PageCache}'s pool when the folio leaves its mapping, else freed by the GC), and two
+ * devices need aligned memory; recycled through {@link FolioPool} when the folio leaves its mapping, else freed by the GC), and two
  * bits per filesystem block: uptodate (the bytes equal the file's) and
  * dirty (the bytes are newer than the disk). Invariants, kept by every mutator: dirty implies uptodate;
  * {@link #isUptodate()} &hArr; all blocks uptodate; {@link #isDirty()} &hArr; any block dirty.
@@ -49,12 +48,12 @@ final class Folio {
     volatile boolean referenced = true;
 
     Folio(AddressSpace mapping, long posBytes, int sizeBytes, int blkBits) {
-        this(mapping, posBytes, sizeBytes, blkBits, allocate(sizeBytes));
+        this(mapping, posBytes, sizeBytes, blkBits, FolioPool.allocate(sizeBytes));
     }
 
     /**
      * A folio over {@code memory}: a zero-filled direct buffer of exactly {@code sizeBytes}, position 0 (from
-     * {@link #allocate} or the page cache's pool of removed folios' memory).
+     * {@link FolioPool}).
      */
     Folio(AddressSpace mapping, long posBytes, int sizeBytes, int blkBits, ByteBuffer memory) {
         if (Integer.bitCount(sizeBytes) != 1 || posBytes % sizeBytes != 0 || sizeBytes < (1 << blkBits)) {
@@ -72,11 +71,6 @@ final class Folio {
         int words = (nrBlocks + 63) >>> 6;
         this.uptodateBits = new long[words];
         this.dirtyBits = new long[words];
-    }
-
-    /** New zero-filled, page-aligned folio memory of {@code sizeBytes}, freed by the GC when unreachable. */
-    static ByteBuffer allocate(int sizeBytes) {
-        return Arena.ofAuto().allocate(sizeBytes, PageCacheConfig.MIN_FOLIO_BYTES).asByteBuffer();
     }
 
     /** Zeroes bytes {@code [fromOff, toOff)} of the folio. Folio lock held. */

@@ -3,7 +3,6 @@ package org.iomap4j.pagecache;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
-import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -45,14 +44,8 @@ public final class PageCache implements AutoCloseable {
     private final AtomicInteger clockEntries = new AtomicInteger();
     private final AtomicInteger liveFolios = new AtomicInteger();
     private final ReentrantLock reclaimLock = new ReentrantLock();
-    /**
-     * Memory of removed folios kept for new ones, by log2 of the size: native folio memory is expensive to get
-     * (mmap + page faults + zeroing) and is only returned by the GC. At most {@link #poolLimitBytes} is kept.
-     */
-    @SuppressWarnings("unchecked")
-    private final ConcurrentLinkedDeque<ByteBuffer>[] pool = new ConcurrentLinkedDeque[32];
-    private final AtomicLong pooledBytes = new AtomicLong();
-    private final long poolLimitBytes;
+    /** Folio memory: slabs, free lists of removed folios' memory, prefill (native memory is slow to get). */
+    private final FolioPool folioPool;
     private final Object bgMonitor = new Object();
     /** Asynchronous readahead fills queued or running; its monitor is signalled when it drops to zero. */
     private final AtomicInteger readaheadPending = new AtomicInteger();
@@ -66,10 +59,10 @@ public final class PageCache implements AutoCloseable {
 
     public PageCache(PageCacheConfig config) {
         this.config = config;
-        this.poolLimitBytes = config.budgetBytes() / 2;
-        for (int i = 0; i < pool.length; i++) {
-            pool[i] = new ConcurrentLinkedDeque<>();
-        }
+        // Pool up to half the budget; prefill 1/16 of it (32 MiB for the default 512 MiB) when that is at least
+        // four slabs, i.e. not for the small caches of tests and tools.
+        long prefill = config.budgetBytes() / 16;
+        this.folioPool = new FolioPool(config.budgetBytes() / 2, prefill >= 4L * FolioPool.SLAB_BYTES ? prefill : 0);
         if (config.writebackIntervalMillis() > 0) {
             bgThread = Thread.ofPlatform().daemon().name("iomap4j-writeback").unstarted(this::backgroundLoop);
             bgThread.start();
@@ -207,48 +200,17 @@ public final class PageCache implements AutoCloseable {
         }
     }
 
-    /**
-     * Zero-filled memory for a new folio of {@code sizeBytes}: a pooled buffer of that size, else a larger pooled
-     * one split in halves (the unused halves stay pooled; alignment is kept because a buffer of size S is
-     * S-aligned relative to its page-aligned parent), else newly allocated. On a miss the pool drops buffers
-     * that are too small (left to the GC) so that it follows the sizes in use.
-     */
+    /** Page-aligned memory for a new folio of {@code sizeBytes}, from {@link FolioPool}; contents undefined. */
     ByteBuffer folioMemory(int sizeBytes) {
-        int cls = Integer.numberOfTrailingZeros(sizeBytes);
-        ByteBuffer b = pool[cls].pollFirst();
-        int bigger = cls + 1;
-        while (b == null && bigger < pool.length) {
-            ByteBuffer big = pool[bigger].pollFirst();
-            if (big != null) {
-                // Split: keep the first sizeBytes, pool the halves [size, 2size), [2size, 4size), ...
-                for (int half = bigger - 1; half >= cls; half--) {
-                    pool[half].addFirst(big.slice(1 << half, 1 << half));
-                }
-                b = big.slice(0, sizeBytes);
-            }
-            bigger++;
-        }
-        if (b == null) {
-            long dropped = 0;
-            for (int c = 0; c < cls && dropped < sizeBytes; c++) {
-                ByteBuffer x;
-                while (dropped < sizeBytes && (x = pool[c].pollLast()) != null) {
-                    dropped += x.capacity();
-                }
-            }
-            pooledBytes.addAndGet(-dropped);
-            return Folio.allocate(sizeBytes);
-        }
-        pooledBytes.addAndGet(-sizeBytes);
         // Not zeroed: a block's bytes are only ever exposed once it is uptodate, and every path that makes a
         // block uptodate writes all of it (read fill, zero fill of holes/post-EOF, edge fill, full overwrite).
         // Zeroing here cost a second pass over every reused folio on the write path (bench/core.sh).
-        return b;
+        return folioPool.take(sizeBytes, cachedBytes.get() + sizeBytes < config.budgetBytes());
     }
 
     /** Bytes of folio memory kept for reuse now (statistics, tests). */
     public long pooledBytes() {
-        return pooledBytes.get();
+        return folioPool.pooledBytes();
     }
 
     /**
@@ -256,9 +218,8 @@ public final class PageCache implements AutoCloseable {
      * to the pool. Safe because {@link Folio#data} is only touched under the lock by whoever found it not removed.
      */
     void folioRemoved(Folio f) {
-        if (!closed && f.lock.getHoldCount() == 1 && pooledBytes.get() + f.sizeBytes <= poolLimitBytes) {
-            pooledBytes.addAndGet(f.sizeBytes);
-            pool[Integer.numberOfTrailingZeros(f.sizeBytes)].addFirst(f.data);
+        if (!closed && f.lock.getHoldCount() == 1) {
+            folioPool.give(f.data);
         }
         cachedBytes.addAndGet(-f.sizeBytes);
         int live = liveFolios.decrementAndGet();
@@ -414,10 +375,7 @@ public final class PageCache implements AutoCloseable {
     public void close() {
         closed = true;
         readaheadPool.shutdownNow();
-        for (ConcurrentLinkedDeque<ByteBuffer> q : pool) {
-            q.clear();
-        }
-        pooledBytes.set(0);
+        folioPool.close();
         synchronized (bgMonitor) {
             bgMonitor.notifyAll();
         }
