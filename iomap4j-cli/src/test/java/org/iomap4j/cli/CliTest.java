@@ -221,4 +221,18 @@ class CliTest {
         }
         assertThat(Cli.run("cp", f.toString(), img + ":/x.txt").exit()).isZero();
     }
+
+    @Test
+    void trainAotRunsItsWorkloadsAndLeavesNothingBehind() throws IOException {
+        Path work = tmp.resolve("train");
+        Cli.Run r = Cli.run("train-aot", work.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        // As root with /dev/fuse (CI), the FUSE workload runs too: it mounts, drives the mount and unmounts.
+        boolean fuse = Files.isWritable(Path.of("/dev/fuse")) && "root".equals(System.getProperty("user.name"));
+        assertThat(r.out()).contains(fuse ? "library and FUSE workloads done" : "library workload done");
+        try (Stream<Path> left = Files.list(work)) {
+            assertThat(left).as("scratch image and mount point removed").isEmpty();
+        }
+        assertThat(Cli.run("--help").out()).as("hidden from help").doesNotContain("train-aot");
+    }
 }
