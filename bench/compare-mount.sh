@@ -3,9 +3,15 @@
 # fresh images (one mke2fs -t ext2 image copied three times), in one run. Prints a table with the ratios
 # iomapfs/fuse2fs and iomapfs/kernel, writes it as CSV and as a PNG bar chart (CompareChart, XChart).
 #
+# Fairness on a shared VM: the filesystems take turns job by job (iomapfs, fuse2fs, kernel, then the next job),
+# every job runs on a fresh mount (a new iomapfs JVM or fuse2fs process each time), and the whole sequence is
+# repeated ROUNDS times; the table shows each job's median over the rounds (every round is in rounds.csv). A host
+# that slows down for a minute then costs every filesystem alike instead of whichever ran during it.
+#
 # Usage (root; fio, fuse2fs, e2fsprogs installed):
 #   bench/compare-mount.sh [SIZE_MIB=1024] [NFILES=10000] [OUT_DIR=bench/out]
-#   env: RUNTIME=20 (seconds per random job), RAND_MIB=256 (random-job file), WORK=/tmp/iomap4j-compare
+#   env: RUNTIME=20 (seconds per random job), RAND_MIB=256 (random-job file), WORK=/tmp/iomap4j-compare,
+#        ROUNDS=3, KINDS="iomapfs fuse2fs kernel"
 # Jobs: sequential write 1 MiB + fsync, sequential read 1 MiB (cold: remount + drop_caches), random write 4 KiB
 # (+ fsync at the end), random read 4 KiB (cold), O_DIRECT write and read 1 MiB, and create / stat / unlink
 # NFILES files in one directory, twice: fio's filecreate/filestat/filedelete engines, and a python3 loop of
@@ -19,18 +25,22 @@ OUT=${3:-$root/bench/out}
 RUNTIME=${RUNTIME:-20}
 RAND_MIB=${RAND_MIB:-256}
 WORK=${WORK:-/tmp/iomap4j-compare}
+ROUNDS=${ROUNDS:-3}
+read -r -a KINDS <<< "${KINDS:-iomapfs fuse2fs kernel}"
 DIRECT_MIB=$(( SIZE_MIB < 256 ? SIZE_MIB : 256 ))
 IMG_MIB=$(( SIZE_MIB + RAND_MIB + DIRECT_MIB + 512 ))
 # shellcheck source=../scripts/find-jdk.sh
 source "$root/scripts/find-jdk.sh"
 JAVA="$JAVA_HOME/bin/java"
 IOMAPFS_JAR="$root/iomap4j-cli/target/iomapfs.jar"
+IOMAPFS="$root/iomapfs"   # the launcher: same JVM flags and AOT cache a user gets
 BENCH_JAR="$root/iomap4j-bench/target/benchmarks.jar"
 
 for tool in fio fuse2fs mke2fs e2fsck python3 mountpoint; do
   command -v "$tool" >/dev/null || { echo "compare-mount: $tool is not installed" >&2; exit 2; }
 done
 [ "$(id -u)" = 0 ] || { echo "compare-mount: needs root (loop mount, drop_caches)" >&2; exit 2; }
+"$IOMAPFS" --version > /dev/null  # builds on first use and trains the AOT cache outside the timed jobs
 [ -f "$IOMAPFS_JAR" ] || { echo "compare-mount: build first: ./iomapfs --help (builds $IOMAPFS_JAR)" >&2; exit 2; }
 [ -f "$BENCH_JAR" ] || { echo "compare-mount: build first: ./build.sh -q -pl iomap4j-bench package -DskipTests" >&2; exit 2; }
 
@@ -49,8 +59,7 @@ mount_fs() {
   mkdir -p "$mnt"
   case $kind in
     iomapfs)
-      "$JAVA" --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -jar "$IOMAPFS_JAR" mount "$img" "$mnt" \
-        > "$WORK/iomapfs.log" 2>&1 &
+      "$IOMAPFS" mount "$img" "$mnt" > "$WORK/iomapfs.log" 2>&1 &
       PID[$kind]=$! ;;
     fuse2fs)
       fuse2fs "$img" "$mnt" -f -o rw > "$WORK/fuse2fs.log" 2>&1 &
@@ -73,7 +82,7 @@ umount_fs() {
   mnt=$(mnt_of "$kind")
   if is_mounted "$mnt"; then
     case $kind in
-      iomapfs) "$JAVA" --enable-native-access=ALL-UNNAMED -jar "$IOMAPFS_JAR" umount "$mnt" ;;
+      iomapfs) "$IOMAPFS" umount "$mnt" ;;
       *) umount "$mnt" ;;
     esac
   fi
@@ -92,12 +101,6 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-
-remount_cold() {
-  umount_fs "$1"
-  drop_caches
-  mount_fs "$1"
-}
 
 # fio_job KIND JOB METRIC fio-args... : runs fio, prints the metric (MiB/s | iops) or "error".
 fio_job() {
@@ -170,50 +173,94 @@ print(" ".join("%.1f" % r for r in rates))
 PYEOF
 }
 
-run_fs() {
-  local kind=$1 mnt
+# run_job KIND JOB: one job on a fresh mount of KIND's image (read jobs: caches dropped first); sets R[KIND,JOB]
+# (or the three py* results for "pymeta"). Files read by the read jobs are those the write jobs left.
+run_job() {
+  local kind=$1 job=$2 mnt
   mnt=$(mnt_of "$kind")
-  echo "-- $kind"
+  case $job in seqread|randread|directread) drop_caches ;; esac
   mount_fs "$kind"
-  mkdir -p "$mnt/meta"
   local common=(--ioengine=psync --numjobs=1 --group_reporting)
-  R[$kind,seqwrite]=$(fio_job "$kind" seqwrite mibs "${common[@]}" --filename="$mnt/seq.dat" --rw=write --bs=1M \
-    --size="${SIZE_MIB}M" --end_fsync=1)
-  R[$kind,randwrite]=$(fio_job "$kind" randwrite iops "${common[@]}" --filename="$mnt/rand.dat" --rw=randwrite \
-    --bs=4k --size="${RAND_MIB}M" --runtime="$RUNTIME" --time_based --end_fsync=1 --randrepeat=1)
-  R[$kind,create]=$(fio_job "$kind" create iops --directory="$mnt/meta" --ioengine=filecreate --nrfiles="$NFILES" \
-    --filesize=4k --openfiles=1 --create_on_open=1 --fallocate=none)
-  R[$kind,stat]=$(fio_job "$kind" stat iops --directory="$mnt/meta" --ioengine=filestat --nrfiles="$NFILES" \
-    --filesize=4k --openfiles=1)
-  R[$kind,unlink]=$(fio_job "$kind" unlink iops --directory="$mnt/meta" --ioengine=filedelete --nrfiles="$NFILES" \
-    --filesize=4k --openfiles=1)
-  read -r "R[$kind,pycreate]" "R[$kind,pystat]" "R[$kind,pyunlink]" < <(py_meta "$mnt/meta-py" "$NFILES")
-  R[$kind,directwrite]=$(fio_job "$kind" directwrite mibs "${common[@]}" --filename="$mnt/direct.dat" --direct=1 \
-    --rw=write --bs=1M --size="${DIRECT_MIB}M" --end_fsync=1)
-  remount_cold "$kind"
-  R[$kind,seqread]=$(fio_job "$kind" seqread mibs "${common[@]}" --filename="$mnt/seq.dat" --rw=read --bs=1M \
-    --size="${SIZE_MIB}M")
-  remount_cold "$kind"
-  R[$kind,randread]=$(fio_job "$kind" randread iops "${common[@]}" --filename="$mnt/rand.dat" --rw=randread \
-    --bs=4k --size="${RAND_MIB}M" --runtime="$RUNTIME" --time_based --randrepeat=1)
-  remount_cold "$kind"
-  R[$kind,directread]=$(fio_job "$kind" directread mibs "${common[@]}" --filename="$mnt/direct.dat" --direct=1 \
-    --rw=read --bs=1M --size="${DIRECT_MIB}M")
+  case $job in
+    seqwrite)
+      rm -f "$mnt/seq.dat"
+      R[$kind,seqwrite]=$(fio_job "$kind" seqwrite mibs "${common[@]}" --filename="$mnt/seq.dat" --rw=write --bs=1M \
+        --size="${SIZE_MIB}M" --end_fsync=1) ;;
+    randwrite)
+      R[$kind,randwrite]=$(fio_job "$kind" randwrite iops "${common[@]}" --filename="$mnt/rand.dat" --rw=randwrite \
+        --bs=4k --size="${RAND_MIB}M" --runtime="$RUNTIME" --time_based --end_fsync=1 --randrepeat=1) ;;
+    directwrite)
+      rm -f "$mnt/direct.dat"
+      R[$kind,directwrite]=$(fio_job "$kind" directwrite mibs "${common[@]}" --filename="$mnt/direct.dat" --direct=1 \
+        --rw=write --bs=1M --size="${DIRECT_MIB}M" --end_fsync=1) ;;
+    seqread)
+      R[$kind,seqread]=$(fio_job "$kind" seqread mibs "${common[@]}" --filename="$mnt/seq.dat" --rw=read --bs=1M \
+        --size="${SIZE_MIB}M") ;;
+    randread)
+      R[$kind,randread]=$(fio_job "$kind" randread iops "${common[@]}" --filename="$mnt/rand.dat" --rw=randread \
+        --bs=4k --size="${RAND_MIB}M" --runtime="$RUNTIME" --time_based --randrepeat=1) ;;
+    directread)
+      R[$kind,directread]=$(fio_job "$kind" directread mibs "${common[@]}" --filename="$mnt/direct.dat" --direct=1 \
+        --rw=read --bs=1M --size="${DIRECT_MIB}M") ;;
+    create)
+      rm -rf "$mnt/meta"; mkdir -p "$mnt/meta"
+      R[$kind,create]=$(fio_job "$kind" create iops --directory="$mnt/meta" --ioengine=filecreate --nrfiles="$NFILES" \
+        --filesize=4k --openfiles=1 --create_on_open=1 --fallocate=none) ;;
+    stat)
+      R[$kind,stat]=$(fio_job "$kind" stat iops --directory="$mnt/meta" --ioengine=filestat --nrfiles="$NFILES" \
+        --filesize=4k --openfiles=1) ;;
+    unlink)
+      R[$kind,unlink]=$(fio_job "$kind" unlink iops --directory="$mnt/meta" --ioengine=filedelete --nrfiles="$NFILES" \
+        --filesize=4k --openfiles=1) ;;
+    pymeta)
+      rm -rf "$mnt/meta-py"
+      read -r "R[$kind,pycreate]" "R[$kind,pystat]" "R[$kind,pyunlink]" < <(py_meta "$mnt/meta-py" "$NFILES") ;;
+  esac
   umount_fs "$kind"
+}
+
+# The order of one round: writes first (they leave the files the reads need), then reads, then metadata.
+ROUND_JOBS=(seqwrite randwrite directwrite seqread randread directread create stat unlink pymeta)
+
+echo "compare-mount: seq ${SIZE_MIB} MiB, random ${RAND_MIB} MiB x ${RUNTIME}s, O_DIRECT ${DIRECT_MIB} MiB," \
+  "${NFILES} files; image ${IMG_MIB} MiB; ${ROUNDS} rounds, filesystems in turn per job; $(nproc) CPUs," \
+  "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+rm -f "$WORK"/*.img
+truncate -s "${IMG_MIB}M" "$WORK/base.img"
+mke2fs -q -F -t ext2 -b 4096 -N $(( NFILES * 2 > 65536 ? NFILES * 2 : 65536 )) "$WORK/base.img"
+for kind in "${KINDS[@]}"; do cp --sparse=always "$WORK/base.img" "$(img_of "$kind")"; done
+
+rounds_csv="$OUT/rounds.csv"
+echo "round,job,unit,iomapfs,fuse2fs,kernel" > "$rounds_csv"
+declare -A ALL=()   # ALL[kind,job] = space-separated values over the rounds
+for round in $(seq 1 "$ROUNDS"); do
+  echo "-- round $round/$ROUNDS"
+  for job in "${ROUND_JOBS[@]}"; do
+    for kind in "${KINDS[@]}"; do run_job "$kind" "$job"; done
+  done
+  for job in "${JOBS[@]}"; do
+    for kind in iomapfs fuse2fs kernel; do
+      ALL[$kind,$job]="${ALL[$kind,$job]:-} ${R[$kind,$job]:-error}"
+    done
+    echo "$round,${LABEL[$job]},${UNIT[$job]},${R[iomapfs,$job]:-},${R[fuse2fs,$job]:-},${R[kernel,$job]:-}" >> "$rounds_csv"
+  done
+done
+for kind in "${KINDS[@]}"; do
   if e2fsck -fn "$(img_of "$kind")" > "$WORK/$kind.fsck" 2>&1; then
     echo "   e2fsck -fn $(basename "$(img_of "$kind")"): clean"
   else
     echo "   e2fsck -fn $(basename "$(img_of "$kind")"): NOT clean (see $WORK/$kind.fsck)"
   fi
-}
-
-echo "compare-mount: seq ${SIZE_MIB} MiB, random ${RAND_MIB} MiB x ${RUNTIME}s, O_DIRECT ${DIRECT_MIB} MiB," \
-  "${NFILES} files; image ${IMG_MIB} MiB; $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-rm -f "$WORK"/*.img
-truncate -s "${IMG_MIB}M" "$WORK/base.img"
-mke2fs -q -F -t ext2 -b 4096 -N $(( NFILES * 2 > 65536 ? NFILES * 2 : 65536 )) "$WORK/base.img"
-for kind in iomapfs fuse2fs kernel; do cp --sparse=always "$WORK/base.img" "$(img_of "$kind")"; done
-for kind in iomapfs fuse2fs kernel; do run_fs "$kind"; done
+done
+median() { python3 -c "import sys, statistics
+v = [float(x) for x in sys.argv[1:] if x not in ('error', '')]
+print('%.1f' % statistics.median(v) if v else 'error')" "$@"; }
+for job in "${JOBS[@]}"; do
+  for kind in iomapfs fuse2fs kernel; do
+    # shellcheck disable=SC2086
+    R[$kind,$job]=$(median ${ALL[$kind,$job]:-})
+  done
+done
 
 csv="$OUT/compare-mount.csv"
 echo "job,unit,iomapfs,fuse2fs,kernel" > "$csv"
@@ -228,7 +275,7 @@ for job in "${JOBS[@]}"; do
     "$(ratio "$a" "$f")" "$(ratio "$a" "$k")"
 done
 echo
-echo "CSV: $csv"
+echo "CSV: $csv (medians of $ROUNDS rounds; every round: $rounds_csv)"
 "$JAVA" -Djava.awt.headless=true -cp "$BENCH_JAR" org.iomap4j.bench.CompareChart "$csv" "$OUT/compare-mount.png" \
   "iomapfs vs fuse2fs vs kernel ext2: seq ${SIZE_MIB} MiB, ${NFILES} files (throughput / fuse2fs)"
 [ -s "$OUT/errors.txt" ] && echo "job errors: $OUT/errors.txt"
