@@ -6,14 +6,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.iomap4j.CorruptFilesystemException;
 import org.iomap4j.Errno;
@@ -65,12 +68,35 @@ import org.iomap4j.vfs.Vfs;
  * <p>Lock order (outermost first): {@link #nsLock} (namespace: shared for lookup/readdir, exclusive for every
  * namespace change; for directories it is also their i_rwsem) → a file's {@link Ext2Inode#rwsem} → the core's
  * invalidate and folio locks → {@link Ext2Inode#lock} (block map and on-disk fields) → {@link Allocator} →
- * {@code sbLock} → buffer locks → the buffer cache's monitor. {@code icacheLock} is a leaf (taken alone).
+ * {@code sbLock} → buffer locks → the buffer cache's monitor. {@code icacheLock} is a leaf: nothing is acquired
+ * while it is held (eviction only reads atomics there: a mapping's dirty byte count, {@code dirtyInodes}).
+ *
+ * <p>Inode cache eviction (fs/inode.c iput/evict, driven by FUSE FORGET): see {@link Pins} and
+ * {@link #releaseUnused}. In short, an in-memory inode leaves {@code icache} (and its page cache, directory index
+ * with it) when it is linked, not the root, has no lookup reference, no open handle, no operation using it
+ * ({@code pins}), and is clean: not in {@code dirtyInodes}, no dirty folio, no recorded writeback error.
+ * <ul>
+ *   <li>forget/release that drop the last reference or handle evict at once if clean; a dirty inode is
+ *       remembered in {@code evictPending} and evicted once clean: in {@link #sync()} right after its inode was
+ *       written ({@link #writeDirtyInodes}) or, for data-only dirt, after the whole sync; and by
+ *       {@link #writebackPendingEvictions} when more than {@link #pendingEvictionLimit} are waiting (at the end
+ *       of namespace changes, setattr and release, never in forget: FORGET has no reply and does no I/O).
+ *       fsync makes its own file clean, but an fsync'd file is open; its later release/forget finds it clean
+ *       and evicts it at once.</li>
+ *   <li>An inode an operation reached by number without any reference (library callers: lookupPath, getattr
+ *       of an unreferenced inode, readdir without the filetype feature) goes to a small LRU of unused inodes
+ *       ({@link #unusedInodeLimit}, the kernel's inode LRU) instead, so repeated by-number use does not reload
+ *       it; the LRU's oldest are evicted (or, if dirty, made pending) beyond the limit.</li>
+ *   <li>Teardown (removing the page cache, which waits for a writeback still in flight on its folios) runs
+ *       outside {@code icacheLock} while a tombstone in {@code evicting} makes an iget of the same number wait,
+ *       so a reload never reads the device before the old copy's last writeback reached it.</li>
+ * </ul>
  *
  * <p>Write ordering without a journal: sync writes file/directory data first (page-cache writeback), then
  * inodes, descriptors, the superblock and bitmaps (buffer cache), then flushes the device.
  */
 public final class Ext2FileSystem implements Vfs {
+    private static final System.Logger LOG = System.getLogger(Ext2FileSystem.class.getName());
     /** The root directory's inode number. */
     public static final long ROOT_INO = 2;
     /** EXT2_LINK_MAX. */
@@ -108,9 +134,28 @@ public final class Ext2FileSystem implements Vfs {
     private final int stateAtMount;
 
     private final ReentrantReadWriteLock nsLock = new ReentrantReadWriteLock();
+    /** Guards icache, unusedLru, evictPending, evicting, evictStamps and each inode's counters. A leaf lock. */
     private final Object icacheLock = new Object();
     private final Map<Long, Ext2Inode> icache = new HashMap<>();
     private final Set<Ext2Inode> dirtyInodes = ConcurrentHashMap.newKeySet();
+    /** Unused inodes reached without a reference, least recently used first (see the class comment). */
+    private final LinkedHashMap<Long, Ext2Inode> unusedLru = new LinkedHashMap<>();
+    /** Unused, dropped inodes waiting to become clean before eviction, oldest first. */
+    private final LinkedHashMap<Long, Ext2Inode> evictPending = new LinkedHashMap<>();
+    /** Tombstones: inodes taken out of icache whose page cache is still being torn down. */
+    private final Map<Long, Ext2Inode> evicting = new HashMap<>();
+    /**
+     * Eviction counters by inode number modulo their length: iget reads the inode from disk outside
+     * icacheLock and inserts it only if no eviction of that number happened meanwhile (else the copy it read may
+     * predate the evicted object's last write).
+     */
+    private final int[] evictStamps = new int[1024];
+    /** Most unused unreferenced inodes kept in {@link #unusedLru} (tests lower it). */
+    volatile int unusedInodeLimit = 1024;
+    /** Above this many pending evictions, modifying operations write them back ({@link #writebackPendingEvictions}). */
+    volatile int pendingEvictionLimit = 4096;
+    /** One thread at a time runs {@link #writebackPendingEvictions}. */
+    private final AtomicBoolean pendingWriter = new AtomicBoolean();
     private volatile boolean closed;
 
     /**
@@ -183,7 +228,7 @@ public final class Ext2FileSystem implements Vfs {
             this.dirs = new Directories(this);
             pc = new PageCache(opts.pageCacheConfig());
             this.pageCache = pc;
-            Ext2Inode root = iget(ROOT_INO);
+            Ext2Inode root = iget(new Pins(), ROOT_INO); // the root is never evicted: its pin is never dropped
             if (!root.isDir()) {
                 throw new CorruptFilesystemException("root inode 2 is not a directory (mode 0"
                         + Integer.toOctalString(root.mode()) + ")");
@@ -380,14 +425,16 @@ public final class Ext2FileSystem implements Vfs {
      * @throws FsException ENOENT, ENOTDIR, EINVAL for a relative path
      */
     public InodeAttr lookupPath(String absPath) throws IOException {
-        return getattr(resolve(absPath).ino);
+        try (Pins pins = new Pins()) {
+            return attr(resolve(pins, absPath));
+        }
     }
 
-    private Ext2Inode resolve(String absPath) throws IOException {
+    private Ext2Inode resolve(Pins pins, String absPath) throws IOException {
         if (!absPath.startsWith("/")) {
             throw new FsException(Errno.EINVAL, "not an absolute path: " + absPath);
         }
-        Ext2Inode cur = iget(ROOT_INO);
+        Ext2Inode cur = iget(pins, ROOT_INO);
         for (String comp : absPath.split("/")) {
             if (comp.isEmpty() || comp.equals(".")) {
                 continue;
@@ -406,7 +453,7 @@ public final class Ext2FileSystem implements Vfs {
             if (s == null) {
                 throw new FsException(Errno.ENOENT, absPath + ": '" + comp + "' not found");
             }
-            cur = igetChild(s.ino(), cur);
+            cur = igetChild(pins, s.ino(), cur);
         }
         return cur;
     }
@@ -424,7 +471,13 @@ public final class Ext2FileSystem implements Vfs {
      * @throws CorruptFilesystemException naming the directory inode reached twice
      */
     public void walkTree(String absPath, TreeVisitor visitor) throws IOException {
-        Ext2Inode top = resolve(absPath);
+        try (Pins pins = new Pins()) {
+            walkTree(pins, absPath, visitor);
+        }
+    }
+
+    private void walkTree(Pins pins, String absPath, TreeVisitor visitor) throws IOException {
+        Ext2Inode top = resolve(pins, absPath);
         Set<Long> seenDirs = new HashSet<>();
         Deque<Map.Entry<String, Ext2Inode>> stack = new ArrayDeque<>();
         stack.push(Map.entry(absPath, top));
@@ -447,7 +500,7 @@ public final class Ext2FileSystem implements Vfs {
                     int nl = DirEntryCodec.nameLen(block, off);
                     String name = new String(block, off + DirEntryCodec.HEADER_BYTES, nl, StandardCharsets.UTF_8);
                     if (!name.equals(".") && !name.equals("..")) {
-                        children.add(Map.entry(prefix + name, igetChild(ino, inode)));
+                        children.add(Map.entry(prefix + name, igetChild(pins, ino, inode)));
                     }
                     return true;
                 });
@@ -470,7 +523,12 @@ public final class Ext2FileSystem implements Vfs {
      * boundaries, the last one flagged. Empty for files without data blocks (and fast symlinks, devices).
      */
     public List<Extent> mapExtents(long ino) throws IOException {
-        Ext2Inode inode = iget(ino);
+        try (Pins pins = new Pins()) {
+            return mapExtents(iget(pins, ino));
+        }
+    }
+
+    private List<Extent> mapExtents(Ext2Inode inode) throws IOException {
         List<Extent> out = new ArrayList<>();
         if (!inode.hasBlockMap()) {
             return out;
@@ -549,36 +607,348 @@ public final class Ext2FileSystem implements Vfs {
         return (int) ((idx * inodeSize) % blockSizeBytes);
     }
 
-    /** The in-memory inode {@code ino}, loaded and validated on first use. */
-    Ext2Inode iget(long ino) throws IOException {
+    /**
+     * The in-memory inode {@code ino}, loaded and validated on first use, pinned for {@code pins}'s operation: it
+     * cannot be evicted until that operation ends, so whatever the operation writes into it is not lost.
+     *
+     * @throws FsException ENOENT for a number outside [1, s_inodes_count]; EINTR if interrupted while an older copy
+     *                     is being evicted
+     * @throws CorruptFilesystemException for an inode not in use or with impossible fields
+     */
+    Ext2Inode iget(Pins pins, long ino) throws IOException {
         checkOpen();
         if (ino < 1 || ino > inodesCount) {
             throw new FsException(Errno.ENOENT, "inode " + ino + " out of range [1, " + inodesCount + "]");
         }
-        synchronized (icacheLock) {
-            Ext2Inode cached = icache.get(ino);
-            if (cached != null) {
-                return cached;
+        while (true) {
+            int stamp;
+            synchronized (icacheLock) {
+                awaitNotEvicting(ino);
+                Ext2Inode cached = icache.get(ino);
+                if (cached != null) {
+                    return pins.add(cached);
+                }
+                stamp = evictStamps[stampSlot(ino)];
+            }
+            DiskInode d;
+            try (Buffer b = bcache.read(inodeBlock(ino))) {
+                d = DiskInode.decode(b.array(), inodeOffset(ino), inodeSize);
+            }
+            validate(ino, d);
+            Ext2Inode inode = new Ext2Inode(this, ino, d);
+            synchronized (icacheLock) {
+                Ext2Inode raced = icache.get(ino);
+                if (raced != null) {
+                    return pins.add(raced);
+                }
+                if (evictStamps[stampSlot(ino)] == stamp) {
+                    icache.put(ino, inode);
+                    return pins.add(inode);
+                }
+                // An inode with a number in this slot was evicted while we read: ours may be older than what
+                // that object wrote to the inode table. Read again.
             }
         }
-        DiskInode d;
-        try (Buffer b = bcache.read(inodeBlock(ino))) {
-            d = DiskInode.decode(b.array(), inodeOffset(ino), inodeSize);
-        }
-        validate(ino, d);
-        Ext2Inode inode = new Ext2Inode(this, ino, d);
-        synchronized (icacheLock) {
-            Ext2Inode raced = icache.putIfAbsent(ino, inode);
-            return raced != null ? raced : inode;
+    }
+
+    /**
+     * Tests only: {@link #iget(Pins, long)} with a pin that is never dropped, so the object stays the cached one
+     * (never evicted) for the rest of the mount.
+     */
+    Ext2Inode iget(long ino) throws IOException {
+        return iget(new Pins(), ino);
+    }
+
+    private int stampSlot(long ino) {
+        return (int) (ino % evictStamps.length);
+    }
+
+    /** Waits (icacheLock held) until no copy of {@code ino} is being torn down. */
+    private void awaitNotEvicting(long ino) throws FsException {
+        while (evicting.containsKey(ino)) {
+            try {
+                icacheLock.wait();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new FsException(Errno.EINTR, "interrupted waiting for the eviction of inode " + ino);
+            }
         }
     }
 
     /** iget of a directory entry's target: reserved inodes other than the root cannot be named. */
-    private Ext2Inode igetChild(long ino, Ext2Inode dir) throws IOException {
+    private Ext2Inode igetChild(Pins pins, long ino, Ext2Inode dir) throws IOException {
         if (ino != ROOT_INO && ino < firstIno) {
             throw new CorruptFilesystemException("directory inode " + dir.ino + " names reserved inode " + ino);
         }
-        return iget(ino);
+        return iget(pins, ino);
+    }
+
+    // ---------------------------------------------------------------- inode cache eviction
+
+    /**
+     * The inodes one operation obtained (iget, newInode), pinned until {@link #close()}: the answer to "an
+     * operation loads an inode by number, the inode is evicted, the operation writes into the stale object".
+     * Eviction needs {@code pins == 0}, and pins are taken and checked under {@code icacheLock} together with
+     * the icache lookup, so an object an operation holds is never evicted under it, and an operation that comes
+     * after an eviction finds no object and reads the inode afresh. The alternative, evicting only inodes no
+     * operation can reach, does not hold here: library callers (and readdir without the filetype feature) reach
+     * inodes by number without any reference.
+     *
+     * <p>close() runs after the operation released the namespace lock (try-with-resources around the whole
+     * operation); it puts unused inodes on their way (LRU, eviction, pending) and frees an unlinked inode whose
+     * last user it was, which takes the namespace lock.
+     */
+    final class Pins implements AutoCloseable {
+        private Ext2Inode[] held = new Ext2Inode[4];
+        private int count;
+
+        /** Pins {@code i} for this operation; icacheLock held. */
+        private Ext2Inode add(Ext2Inode i) {
+            i.pins++;
+            unusedLru.remove(i.ino);
+            evictPending.remove(i.ino);
+            if (count == held.length) {
+                held = Arrays.copyOf(held, count * 2);
+            }
+            held[count++] = i;
+            return i;
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (count == 0) {
+                return;
+            }
+            List<Ext2Inode> teardown = new ArrayList<>();
+            List<Ext2Inode> toFree = new ArrayList<>();
+            synchronized (icacheLock) {
+                for (int k = 0; k < count; k++) {
+                    Ext2Inode i = held[k];
+                    held[k] = null;
+                    if (--i.pins > 0 || i.freed || i.evicted) {
+                        continue;
+                    }
+                    if (i.unlinked) {
+                        if (i.lookupRefs == 0 && i.openCount == 0) {
+                            toFree.add(i);
+                        }
+                    } else {
+                        releaseUnusedLocked(i, teardown);
+                    }
+                }
+                count = 0;
+            }
+            teardown(teardown);
+            IOException first = null;
+            for (Ext2Inode i : toFree) {
+                try {
+                    maybeFreeUnderNs(i);
+                } catch (IOException e) {
+                    if (first == null) {
+                        first = e;
+                    } else {
+                        first.addSuppressed(e);
+                    }
+                }
+            }
+            if (first != null) {
+                throw first;
+            }
+        }
+    }
+
+    /** True if {@code i} may leave the cache once clean; icacheLock held. */
+    private boolean unusedLocked(Ext2Inode i) {
+        return !i.freed && !i.evicted && !i.unlinked && i.ino != ROOT_INO && i.lookupRefs == 0 && i.openCount == 0
+                && i.pins == 0;
+    }
+
+    /**
+     * {@code i} became unused (no references, handles or pins). {@code dropped}: by forget/release dropping the
+     * last reference or handle (evict now if clean, else pending); else after an operation that reached it
+     * without a reference (LRU, unless it was dropped before). Never does I/O.
+     */
+    private void releaseUnused(Ext2Inode i, boolean dropped) {
+        List<Ext2Inode> teardown = new ArrayList<>(1);
+        synchronized (icacheLock) {
+            if (dropped && i.lookupRefs == 0 && i.openCount == 0) {
+                i.dropped = true;
+            }
+            releaseUnusedLocked(i, teardown);
+        }
+        teardown(teardown);
+    }
+
+    /**
+     * Puts an unused inode on its way; icacheLock held. Objects to tear down (already out of icache) are added to
+     * {@code teardown}, for {@link #teardown} after the lock is released.
+     */
+    private void releaseUnusedLocked(Ext2Inode i, List<Ext2Inode> teardown) {
+        if (!unusedLocked(i)) {
+            return;
+        }
+        if (!i.dropped) {
+            unusedLru.remove(i.ino);
+            unusedLru.put(i.ino, i);
+            int limit = Math.max(0, unusedInodeLimit);
+            while (unusedLru.size() > limit) {
+                var eldest = unusedLru.entrySet().iterator().next();
+                unusedLru.remove(eldest.getKey());
+                eldest.getValue().dropped = true;
+                evictOrPendLocked(eldest.getValue(), teardown);
+            }
+            return;
+        }
+        unusedLru.remove(i.ino);
+        evictOrPendLocked(i, teardown);
+    }
+
+    /**
+     * Evicts an unused inode if nothing of it lives only in memory (not in {@code dirtyInodes}, no dirty block in
+     * its page cache), else makes it pending. A folio may still be under writeback (its dirty bits are cleared
+     * before the write): {@link #teardown} waits for it before a reload of the number can read the device. An
+     * inode whose page cache recorded a writeback error stays cached, neither pending nor evicted, so that the
+     * error is not lost with it. icacheLock held; reads only atomics, never blocks.
+     */
+    private void evictOrPendLocked(Ext2Inode i, List<Ext2Inode> teardown) {
+        evictPending.remove(i.ino);
+        AddressSpace m = i.mappingIfCreated();
+        if (dirtyInodes.contains(i) || (m != null && m.dirtyBytes() > 0)) {
+            evictPending.put(i.ino, i);
+            return;
+        }
+        if (m != null && m.errors().hasError()) {
+            return;
+        }
+        icache.remove(i.ino, i);
+        i.evicted = true;
+        evicting.put(i.ino, i);
+        evictStamps[stampSlot(i.ino)]++;
+        teardown.add(i);
+    }
+
+    /** Removes evicted objects' page caches and directory indexes, then lifts their tombstones. */
+    private void teardown(List<Ext2Inode> victims) {
+        for (Ext2Inode v : victims) {
+            try {
+                AddressSpace m = v.detachMapping();
+                if (m != null) {
+                    pageCache.removeMapping(m); // waits for a writeback still in flight on its folios
+                }
+                if (v.isDir()) {
+                    dirs.dropIndex(v);
+                }
+            } finally {
+                synchronized (icacheLock) {
+                    evicting.remove(v.ino, v);
+                    icacheLock.notifyAll();
+                }
+            }
+        }
+    }
+
+    /** Evicts every pending inode that is clean now (after {@link #sync()} wrote everything). */
+    private void evictCleanPending() {
+        List<Ext2Inode> teardown = new ArrayList<>();
+        synchronized (icacheLock) {
+            for (Ext2Inode i : new ArrayList<>(evictPending.values())) {
+                if (unusedLocked(i)) {
+                    evictOrPendLocked(i, teardown);
+                } else {
+                    evictPending.remove(i.ino);
+                }
+            }
+        }
+        teardown(teardown);
+    }
+
+    /**
+     * Bounds the pending evictions without sync: when more than {@link #pendingEvictionLimit} wait, writes the
+     * oldest back (data, then the inode into the buffer cache, as fsync does for one file) until half the limit
+     * is left, and evicts them. Runs at the end of operations that can leave unused dirty inodes behind, never in
+     * forget. Failures are handled like the page cache's background writeback: logged, a data error recorded on
+     * the file's ErrSeq (the inode then stays cached with it), a failed inode write left in dirtyInodes (the next
+     * sync writes it again and reports the error).
+     */
+    private void writebackPendingEvictions() {
+        int limit = Math.max(0, pendingEvictionLimit);
+        if (readOnly || closed) {
+            return;
+        }
+        synchronized (icacheLock) {
+            if (evictPending.size() <= limit) {
+                return;
+            }
+        }
+        if (!pendingWriter.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            Pins pins = new Pins();
+            synchronized (icacheLock) {
+                int n = evictPending.size() - limit / 2;
+                for (Ext2Inode i : new ArrayList<>(evictPending.values())) {
+                    if (n-- <= 0) {
+                        break;
+                    }
+                    pins.add(i);
+                }
+            }
+            for (int k = 0; k < pins.count; k++) {
+                Ext2Inode i = pins.held[k];
+                try {
+                    AddressSpace m = i.mappingIfCreated();
+                    if (m != null && m.dirtyBytes() > 0) {
+                        Writeback.writeAndWait(m, 0, Long.MAX_VALUE);
+                    }
+                    writeInodeIfDirty(i);
+                } catch (IOException | RuntimeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "writeback of unused inode " + i.ino
+                            + " before eviction failed (the inode stays cached): " + e.getMessage());
+                }
+            }
+            try {
+                pins.close();
+            } catch (IOException e) {
+                // Only unlinked inodes are freed by close(), and pending inodes are linked.
+                LOG.log(System.Logger.Level.WARNING, "freeing after pending writeback failed: " + e.getMessage());
+            }
+        } finally {
+            pendingWriter.set(false);
+        }
+    }
+
+    /** Writes the inode into its inode-table buffer if it is in dirtyInodes (it stays there if that fails). */
+    private void writeInodeIfDirty(Ext2Inode i) throws IOException {
+        if (dirtyInodes.remove(i)) {
+            try {
+                writeInode(i);
+            } catch (IOException | RuntimeException e) {
+                dirtyInodes.add(i);
+                throw e;
+            }
+        }
+    }
+
+    /** In-memory inodes cached now (tests: eviction keeps this bounded). */
+    int cachedInodeCount() {
+        synchronized (icacheLock) {
+            return icache.size();
+        }
+    }
+
+    /** True if inode {@code ino} is in the inode cache now (tests). */
+    boolean isInodeCached(long ino) {
+        synchronized (icacheLock) {
+            return icache.containsKey(ino);
+        }
+    }
+
+    /** Unused dirty inodes waiting to become clean for eviction (tests). */
+    int pendingEvictionCount() {
+        synchronized (icacheLock) {
+            return evictPending.size();
+        }
     }
 
     private void validate(long ino, DiskInode d) throws CorruptFilesystemException {
@@ -635,11 +1005,40 @@ public final class Ext2FileSystem implements Vfs {
         }
     }
 
+    /**
+     * Copies every dirty inode into its inode-table buffer. Each is pinned meanwhile: between leaving dirtyInodes
+     * and reaching the buffer it is neither dirty nor written, and must not be evicted then. Unpinning evicts an
+     * unused dropped inode that is clean now, right after its inode was written. A failed write leaves the
+     * inode in dirtyInodes.
+     */
     private void writeDirtyInodes() throws IOException {
         for (Ext2Inode inode : dirtyInodes) {
-            dirtyInodes.remove(inode);
-            if (!inode.freed) {
-                writeInode(inode);
+            Pins pins = new Pins();
+            synchronized (icacheLock) {
+                pins.add(inode);
+            }
+            IOException failure = null;
+            try {
+                if (!inode.freed) {
+                    writeInodeIfDirty(inode);
+                } else {
+                    dirtyInodes.remove(inode);
+                }
+            } catch (IOException e) {
+                failure = e;
+            } finally {
+                try {
+                    pins.close();
+                } catch (IOException e) {
+                    if (failure == null) {
+                        failure = e;
+                    } else {
+                        failure.addSuppressed(e);
+                    }
+                }
+            }
+            if (failure != null) {
+                throw failure;
             }
         }
     }
@@ -716,8 +1115,8 @@ public final class Ext2FileSystem implements Vfs {
         return b;
     }
 
-    private Ext2Inode dirInode(long ino) throws IOException {
-        Ext2Inode d = iget(ino);
+    private Ext2Inode dirInode(Pins pins, long ino) throws IOException {
+        Ext2Inode d = iget(pins, ino);
         if (!d.isDir()) {
             throw new FsException(Errno.ENOTDIR, "inode " + ino + " is not a directory");
         }
@@ -727,6 +1126,7 @@ public final class Ext2FileSystem implements Vfs {
     private void ref(Ext2Inode i) {
         synchronized (icacheLock) {
             i.lookupRefs++;
+            i.dropped = false;
         }
     }
 
@@ -742,7 +1142,7 @@ public final class Ext2FileSystem implements Vfs {
     private void addLinks(Ext2Inode i, int delta, boolean ctime) {
         i.lock.lock();
         try {
-            i.disk.setLinksCount(Math.max(0, i.disk.linksCount() + delta));
+            i.setLinksCount(Math.max(0, i.disk.linksCount() + delta));
             if (ctime) {
                 i.disk.setCtime(now());
             }
@@ -765,13 +1165,16 @@ public final class Ext2FileSystem implements Vfs {
         markDirty(inode);
     }
 
-    /** Frees an inode whose last link, reference and open handle are gone. */
+    /**
+     * Frees an inode whose last link, reference, open handle and pin are gone (caller holds the namespace lock
+     * exclusively). An operation that unlinks an inode it has pinned leaves the free to its {@link Pins#close()}.
+     */
     private void maybeFree(Ext2Inode i) throws IOException {
         if (i.ino == ROOT_INO || links(i) != 0) {
             return;
         }
         synchronized (icacheLock) {
-            if (i.freed || i.lookupRefs > 0 || i.openCount > 0) {
+            if (i.freed || i.lookupRefs > 0 || i.openCount > 0 || i.pins > 0) {
                 return;
             }
             i.freed = true;
@@ -780,9 +1183,12 @@ public final class Ext2FileSystem implements Vfs {
     }
 
     private void evictAndFree(Ext2Inode i) throws IOException {
-        AddressSpace m = i.mappingIfCreated();
+        AddressSpace m = i.detachMapping();
         if (m != null) {
             pageCache.removeMapping(m);
+        }
+        if (i.isDir()) {
+            dirs.dropIndex(i);
         }
         boolean dir = i.isDir();
         i.lock.lock();
@@ -792,7 +1198,7 @@ public final class Ext2FileSystem implements Vfs {
             }
             i.disk.setDtime(now());
             i.disk.setSize(0, i.isRegular());
-            i.disk.setLinksCount(0);
+            i.setLinksCount(0);
         } finally {
             i.lock.unlock();
         }
@@ -800,11 +1206,15 @@ public final class Ext2FileSystem implements Vfs {
         dirtyInodes.remove(i);
         allocator.freeInode(i.ino, dir);
         synchronized (icacheLock) {
-            icache.remove(i.ino);
+            icache.remove(i.ino, i);
+            unusedLru.remove(i.ino, i);
+            evictPending.remove(i.ino, i);
+            evictStamps[stampSlot(i.ino)]++; // a concurrent iget must not cache what it read before the free
         }
     }
 
-    private Ext2Inode newInode(Ext2Inode parent, int mode, int uid, int gid) throws IOException {
+    /** Allocates and initialises a new inode, cached and pinned for {@code pins}'s operation. */
+    private Ext2Inode newInode(Pins pins, Ext2Inode parent, int mode, int uid, int gid) throws IOException {
         long ino = allocator.allocInode(parent.ino, FileMode.isDirectory(mode));
         DiskInode d = DiskInode.blank(inodeSize);
         long t = now();
@@ -819,6 +1229,7 @@ public final class Ext2FileSystem implements Vfs {
         Ext2Inode inode = new Ext2Inode(this, ino, d);
         synchronized (icacheLock) {
             icache.put(ino, inode);
+            pins.add(inode);
         }
         markDirty(inode);
         return inode;
@@ -829,7 +1240,7 @@ public final class Ext2FileSystem implements Vfs {
         try {
             inode.lock.lock();
             try {
-                inode.disk.setLinksCount(0);
+                inode.setLinksCount(0);
             } finally {
                 inode.lock.unlock();
             }
@@ -856,7 +1267,13 @@ public final class Ext2FileSystem implements Vfs {
 
     @Override
     public InodeAttr lookup(long dirIno, String name) throws IOException {
-        Ext2Inode dir = dirInode(dirIno);
+        try (Pins pins = new Pins()) {
+            return lookup(pins, dirIno, name);
+        }
+    }
+
+    private InodeAttr lookup(Pins pins, long dirIno, String name) throws IOException {
+        Ext2Inode dir = dirInode(pins, dirIno);
         byte[] nb = nameBytes(name);
         Ext2Inode child;
         nsLock.readLock().lock();
@@ -865,7 +1282,7 @@ public final class Ext2FileSystem implements Vfs {
             if (s == null) {
                 throw new FsException(Errno.ENOENT, "'" + name + "' not found in directory inode " + dirIno);
             }
-            child = igetChild(s.ino(), dir);
+            child = igetChild(pins, s.ino(), dir);
             ref(child);
         } finally {
             nsLock.readLock().unlock();
@@ -875,13 +1292,24 @@ public final class Ext2FileSystem implements Vfs {
 
     @Override
     public InodeAttr getattr(long ino) throws IOException {
-        return attr(iget(ino));
+        try (Pins pins = new Pins()) {
+            return attr(iget(pins, ino));
+        }
     }
 
     @Override
     public InodeAttr setattr(long ino, SetAttr ch) throws IOException {
         checkWritable();
-        Ext2Inode i = iget(ino);
+        InodeAttr a;
+        try (Pins pins = new Pins()) {
+            a = setattr(iget(pins, ino), ch);
+        }
+        writebackPendingEvictions();
+        return a;
+    }
+
+    private InodeAttr setattr(Ext2Inode i, SetAttr ch) throws IOException {
+        long ino = i.ino;
         if (ch.sizeBytes() != null) {
             if (i.isDir()) {
                 throw new FsException(Errno.EISDIR, "inode " + ino + " is a directory");
@@ -1018,20 +1446,25 @@ public final class Ext2FileSystem implements Vfs {
     private InodeAttr createNode(long dirIno, String name, int mode, int uid, int gid, InodeInit init)
             throws IOException {
         checkWritable();
-        Ext2Inode dir = dirInode(dirIno);
-        byte[] nb = nameBytes(name);
-        Ext2Inode inode;
-        nsLock.writeLock().lock();
-        try {
-            inode = createLocked(dir, nb, mode, uid, gid, init);
-            ref(inode);
-        } finally {
-            nsLock.writeLock().unlock();
+        InodeAttr a;
+        try (Pins pins = new Pins()) {
+            Ext2Inode dir = dirInode(pins, dirIno);
+            byte[] nb = nameBytes(name);
+            Ext2Inode inode;
+            nsLock.writeLock().lock();
+            try {
+                inode = createLocked(pins, dir, nb, mode, uid, gid, init);
+                ref(inode);
+            } finally {
+                nsLock.writeLock().unlock();
+            }
+            a = attr(inode);
         }
-        return attr(inode);
+        writebackPendingEvictions();
+        return a;
     }
 
-    private Ext2Inode createLocked(Ext2Inode dir, byte[] nb, int mode, int uid, int gid, InodeInit init)
+    private Ext2Inode createLocked(Pins pins, Ext2Inode dir, byte[] nb, int mode, int uid, int gid, InodeInit init)
             throws IOException {
         if (dirs.find(dir, nb) != null) {
             throw new FsException(Errno.EEXIST, "'" + new String(nb, StandardCharsets.UTF_8)
@@ -1044,7 +1477,7 @@ public final class Ext2FileSystem implements Vfs {
         if (isDir && links(dir) >= LINK_MAX) {
             throw new FsException(Errno.EMLINK, "directory inode " + dir.ino + " has " + LINK_MAX + " links");
         }
-        Ext2Inode inode = newInode(dir, mode, uid, gid);
+        Ext2Inode inode = newInode(pins, dir, mode, uid, gid);
         try {
             init.init(inode);
             dirs.add(dir, nb, inode.ino, DirEntryCodec.fileTypeOfMode(mode));
@@ -1098,7 +1531,13 @@ public final class Ext2FileSystem implements Vfs {
 
     @Override
     public String readlink(long ino) throws IOException {
-        Ext2Inode i = iget(ino);
+        try (Pins pins = new Pins()) {
+            return readlink(iget(pins, ino));
+        }
+    }
+
+    private String readlink(Ext2Inode i) throws IOException {
+        long ino = i.ino;
         if (!i.isSymlink()) {
             throw new FsException(Errno.EINVAL, "inode " + ino + " is not a symlink");
         }
@@ -1125,11 +1564,20 @@ public final class Ext2FileSystem implements Vfs {
     @Override
     public InodeAttr link(long ino, long newDirIno, String newName) throws IOException {
         checkWritable();
-        Ext2Inode i = iget(ino);
+        InodeAttr a;
+        try (Pins pins = new Pins()) {
+            a = link(pins, ino, newDirIno, newName);
+        }
+        writebackPendingEvictions();
+        return a;
+    }
+
+    private InodeAttr link(Pins pins, long ino, long newDirIno, String newName) throws IOException {
+        Ext2Inode i = iget(pins, ino);
         if (i.isDir()) {
             throw new FsException(Errno.EPERM, "hard link to directory inode " + ino);
         }
-        Ext2Inode dir = dirInode(newDirIno);
+        Ext2Inode dir = dirInode(pins, newDirIno);
         byte[] nb = nameBytes(newName);
         nsLock.writeLock().lock();
         try {
@@ -1156,7 +1604,14 @@ public final class Ext2FileSystem implements Vfs {
     @Override
     public void unlink(long dirIno, String name) throws IOException {
         checkWritable();
-        Ext2Inode dir = dirInode(dirIno);
+        try (Pins pins = new Pins()) {
+            unlink(pins, dirIno, name);
+        }
+        writebackPendingEvictions();
+    }
+
+    private void unlink(Pins pins, long dirIno, String name) throws IOException {
+        Ext2Inode dir = dirInode(pins, dirIno);
         byte[] nb = nameBytes(name);
         nsLock.writeLock().lock();
         try {
@@ -1164,7 +1619,7 @@ public final class Ext2FileSystem implements Vfs {
             if (s == null) {
                 throw new FsException(Errno.ENOENT, "'" + name + "' not found in directory inode " + dirIno);
             }
-            Ext2Inode i = igetChild(s.ino(), dir);
+            Ext2Inode i = igetChild(pins, s.ino(), dir);
             if (i.isDir()) {
                 throw new FsException(Errno.EISDIR, "'" + name + "' is a directory");
             }
@@ -1180,7 +1635,14 @@ public final class Ext2FileSystem implements Vfs {
     @Override
     public void rmdir(long dirIno, String name) throws IOException {
         checkWritable();
-        Ext2Inode dir = dirInode(dirIno);
+        try (Pins pins = new Pins()) {
+            rmdir(pins, dirIno, name);
+        }
+        writebackPendingEvictions();
+    }
+
+    private void rmdir(Pins pins, long dirIno, String name) throws IOException {
+        Ext2Inode dir = dirInode(pins, dirIno);
         byte[] nb = nameBytes(name);
         if (name.equals(".")) {
             throw new FsException(Errno.EINVAL, "rmdir of '.'");
@@ -1194,7 +1656,7 @@ public final class Ext2FileSystem implements Vfs {
             if (s == null) {
                 throw new FsException(Errno.ENOENT, "'" + name + "' not found in directory inode " + dirIno);
             }
-            Ext2Inode victim = igetChild(s.ino(), dir);
+            Ext2Inode victim = igetChild(pins, s.ino(), dir);
             if (!victim.isDir()) {
                 throw new FsException(Errno.ENOTDIR, "'" + name + "' is not a directory");
             }
@@ -1217,8 +1679,16 @@ public final class Ext2FileSystem implements Vfs {
         if ((flags & ~RENAME_NOREPLACE) != 0) {
             throw new FsException(Errno.EINVAL, "rename flags 0x" + Integer.toHexString(flags) + " not supported by ext2");
         }
-        Ext2Inode oldDir = dirInode(oldDirIno);
-        Ext2Inode newDir = dirInode(newDirIno);
+        try (Pins pins = new Pins()) {
+            rename(pins, oldDirIno, oldName, newDirIno, newName, flags);
+        }
+        writebackPendingEvictions();
+    }
+
+    private void rename(Pins pins, long oldDirIno, String oldName, long newDirIno, String newName, int flags)
+            throws IOException {
+        Ext2Inode oldDir = dirInode(pins, oldDirIno);
+        Ext2Inode newDir = dirInode(pins, newDirIno);
         byte[] oldNb = nameBytes(oldName);
         byte[] newNb = nameBytes(newName);
         if (oldName.equals(".") || oldName.equals("..") || newName.equals(".") || newName.equals("..")) {
@@ -1230,9 +1700,9 @@ public final class Ext2FileSystem implements Vfs {
             if (os == null) {
                 throw new FsException(Errno.ENOENT, "'" + oldName + "' not found in directory inode " + oldDirIno);
             }
-            Ext2Inode src = igetChild(os.ino(), oldDir);
+            Ext2Inode src = igetChild(pins, os.ino(), oldDir);
             Directories.Slot ns = dirs.find(newDir, newNb);
-            Ext2Inode target = ns == null ? null : igetChild(ns.ino(), newDir);
+            Ext2Inode target = ns == null ? null : igetChild(pins, ns.ino(), newDir);
             if (target != null && (flags & RENAME_NOREPLACE) != 0) {
                 throw new FsException(Errno.EEXIST, "'" + newName + "' exists (RENAME_NOREPLACE)");
             }
@@ -1243,7 +1713,7 @@ public final class Ext2FileSystem implements Vfs {
             // The VFS's order of checks (fs/namei.c do_renameat2): EINVAL for a move into the own subtree
             // comes before the type and emptiness checks on the target.
             if (srcDir && oldDir != newDir) {
-                checkNotAncestor(src, newDir);
+                checkNotAncestor(pins, src, newDir);
             }
             if (target != null) {
                 if (srcDir && !target.isDir()) {
@@ -1304,7 +1774,7 @@ public final class Ext2FileSystem implements Vfs {
     }
 
     /** EINVAL if {@code dir} is {@code src} or below it (walks ".." up to the root, bounded). */
-    private void checkNotAncestor(Ext2Inode src, Ext2Inode dir) throws IOException {
+    private void checkNotAncestor(Pins pins, Ext2Inode src, Ext2Inode dir) throws IOException {
         Ext2Inode cur = dir;
         for (long steps = 0; steps <= inodesCount; steps++) {
             if (cur == src) {
@@ -1317,7 +1787,7 @@ public final class Ext2FileSystem implements Vfs {
             if (dd == null) {
                 throw new CorruptFilesystemException("directory inode " + cur.ino + " has no '..' entry");
             }
-            cur = igetChild(dd.ino(), cur);
+            cur = igetChild(pins, dd.ino(), cur);
             if (!cur.isDir()) {
                 throw new CorruptFilesystemException("'..' of a directory is inode " + cur.ino + ", not a directory");
             }
@@ -1327,14 +1797,20 @@ public final class Ext2FileSystem implements Vfs {
 
     @Override
     public void readdir(long dirIno, long offset, DirSink sink) throws IOException {
-        Ext2Inode dir = dirInode(dirIno);
+        try (Pins pins = new Pins()) {
+            readdir(pins, dirIno, offset, sink);
+        }
+    }
+
+    private void readdir(Pins pins, long dirIno, long offset, DirSink sink) throws IOException {
+        Ext2Inode dir = dirInode(pins, dirIno);
         nsLock.readLock().lock();
         try {
             dirs.iterate(dir, offset, (pos, recLen, ino, block, off) -> {
                 int nl = DirEntryCodec.nameLen(block, off);
                 String name = new String(block, off + DirEntryCodec.HEADER_BYTES, nl, StandardCharsets.UTF_8);
                 int dtype = hasFiletype ? DirEntryCodec.dtypeOfFileType(DirEntryCodec.fileType(block, off))
-                        : FileMode.dtype(iget(ino).mode());
+                        : FileMode.dtype(iget(pins, ino).mode());
                 return sink.accept(new DirEntry(name, ino, dtype, pos + recLen));
             });
         } finally {
@@ -1350,12 +1826,18 @@ public final class Ext2FileSystem implements Vfs {
         if (!(fh instanceof Handle h) || h.inode.fs != this) {
             throw new FsException(Errno.EBADF, "not a handle of this filesystem: " + fh);
         }
+        if (h.inode.evicted) {
+            // Only a released handle's inode can be evicted (an open one is never unused).
+            throw new FsException(Errno.EBADF, "handle of inode " + h.ino + " used after release");
+        }
         return h;
     }
 
     @Override
     public FileHandle open(long ino, int openFlags) throws IOException {
-        return openInode(iget(ino), openFlags);
+        try (Pins pins = new Pins()) {
+            return openInode(iget(pins, ino), openFlags);
+        }
     }
 
     private Handle openInode(Ext2Inode i, int openFlags) throws IOException {
@@ -1371,6 +1853,7 @@ public final class Ext2FileSystem implements Vfs {
         }
         synchronized (icacheLock) {
             i.openCount++;
+            i.dropped = false;
         }
         Handle h = new Handle(i.ino, openFlags, i, i.mapping().errors().newCursor());
         if ((openFlags & O_TRUNC) != 0 && acc != O_RDONLY && i.sizeBytes() != 0) {
@@ -1387,7 +1870,17 @@ public final class Ext2FileSystem implements Vfs {
     @Override
     public Created create(long dirIno, String name, int mode, int openFlags, int uid, int gid) throws IOException {
         checkWritable();
-        Ext2Inode dir = dirInode(dirIno);
+        Created c;
+        try (Pins pins = new Pins()) {
+            c = create(pins, dirIno, name, mode, openFlags, uid, gid);
+        }
+        writebackPendingEvictions();
+        return c;
+    }
+
+    private Created create(Pins pins, long dirIno, String name, int mode, int openFlags, int uid, int gid)
+            throws IOException {
+        Ext2Inode dir = dirInode(pins, dirIno);
         byte[] nb = nameBytes(name);
         Ext2Inode inode;
         boolean existed = false;
@@ -1398,10 +1891,10 @@ public final class Ext2FileSystem implements Vfs {
                 if ((openFlags & O_EXCL) != 0) {
                     throw new FsException(Errno.EEXIST, "'" + name + "' exists in directory inode " + dirIno);
                 }
-                inode = igetChild(s.ino(), dir);
+                inode = igetChild(pins, s.ino(), dir);
                 existed = true;
             } else {
-                inode = createLocked(dir, nb, FileMode.S_IFREG | (mode & FileMode.PERM_MASK), uid, gid, i -> { });
+                inode = createLocked(pins, dir, nb, FileMode.S_IFREG | (mode & FileMode.PERM_MASK), uid, gid, i -> { });
             }
             ref(inode);
         } finally {
@@ -1640,7 +2133,13 @@ public final class Ext2FileSystem implements Vfs {
      */
     public List<FiemapExtent> fiemap(long ino, long startBytes, long lengthBytes, int fiemapFlags)
             throws IOException {
-        Ext2Inode i = iget(ino);
+        try (Pins pins = new Pins()) {
+            return fiemap(iget(pins, ino), startBytes, lengthBytes, fiemapFlags);
+        }
+    }
+
+    private List<FiemapExtent> fiemap(Ext2Inode i, long startBytes, long lengthBytes, int fiemapFlags)
+            throws IOException {
         if (startBytes < 0 || lengthBytes < 0) {
             throw new FsException(Errno.EINVAL, "fiemap range " + startBytes + "+" + lengthBytes);
         }
@@ -1661,7 +2160,12 @@ public final class Ext2FileSystem implements Vfs {
      * after writing the file's dirty data back.
      */
     public long bmap(long ino, long lblk) throws IOException {
-        Ext2Inode i = iget(ino);
+        try (Pins pins = new Pins()) {
+            return bmap(iget(pins, ino), lblk);
+        }
+    }
+
+    private long bmap(Ext2Inode i, long lblk) throws IOException {
         if (!i.hasBlockMap()) {
             return 0;
         }
@@ -1836,6 +2340,11 @@ public final class Ext2FileSystem implements Vfs {
         }
     }
 
+    /**
+     * Writes the file's data, its inode and all dirty metadata, then flushes the device. The file is clean
+     * afterwards but open, so not evictable here: its release/forget that drops the last handle or reference
+     * finds it clean and evicts it at once (see the class comment).
+     */
     @Override
     public void fsync(FileHandle fh, boolean dataOnly) throws IOException {
         Handle h = handle(fh);
@@ -1856,23 +2365,40 @@ public final class Ext2FileSystem implements Vfs {
         // The inode, its indirect blocks and the bitmaps/descriptors its blocks depend on (no per-inode
         // tracking of those: all dirty metadata is written, data first).
         dirtyInodes.remove(i);
-        writeInode(i);
+        try {
+            writeInode(i);
+        } catch (IOException | RuntimeException e) {
+            markDirty(i); // still only in memory: keep it dirty (and so never evicted) for the next sync
+            throw e;
+        }
         allocator.writeDescriptors();
         bcache.syncDirtyOrdered(this::isInodeTableBlock);
         Writeback.fsync(i, 0, Long.MAX_VALUE, h.cursor, device);
     }
 
+    /**
+     * Closes a handle. The last handle of an unlinked, unreferenced file frees it; the last handle of a linked
+     * file without lookup references makes it unused: evicted now if clean, else pending (see the class comment).
+     * Then pending evictions are written back if too many wait.
+     */
     @Override
     public void release(FileHandle fh) throws IOException {
         Handle h = handle(fh);
+        Ext2Inode i = h.inode;
+        boolean last;
         synchronized (icacheLock) {
-            if (h.inode.openCount > 0) {
-                h.inode.openCount--;
+            if (i.openCount > 0) {
+                i.openCount--;
             }
+            last = i.openCount == 0 && i.lookupRefs == 0;
         }
-        if (!readOnly) {
-            maybeFreeUnderNs(h.inode);
+        if (!readOnly && i.unlinked) {
+            maybeFreeUnderNs(i);
         }
+        if (last) {
+            releaseUnused(i, true);
+        }
+        writebackPendingEvictions();
     }
 
     private void maybeFreeUnderNs(Ext2Inode i) throws IOException {
@@ -1884,18 +2410,34 @@ public final class Ext2FileSystem implements Vfs {
         }
     }
 
+    /**
+     * Drops lookup references. The last one of an unlinked file without open handles frees it (as before); the
+     * last one of a linked inode without open handles evicts it if clean, else makes it pending until it is
+     * clean (sync). Does no I/O for a linked inode: FUSE's FORGET has no reply and must be cheap (it may wait
+     * for a writeback already in flight on the evicted inode's folios, in page-cache teardown).
+     *
+     * <p>Whether to free is decided by {@link Ext2Inode#unlinked}, set by the unlinking operation while it has
+     * the inode pinned: if this forget reads it false, that operation has not unpinned yet and its
+     * {@link Pins#close()} sees the references dropped here (both under icacheLock) and frees the inode.
+     */
     @Override
     public void forget(long ino, long count) throws IOException {
         Ext2Inode i;
+        boolean last;
         synchronized (icacheLock) {
             i = icache.get(ino);
             if (i == null) {
                 return;
             }
+            long before = i.lookupRefs;
             i.lookupRefs = Math.max(0, i.lookupRefs - count);
+            last = before > 0 && i.lookupRefs == 0 && i.openCount == 0;
         }
-        if (!readOnly) {
+        if (!readOnly && i.unlinked) {
             maybeFreeUnderNs(i);
+        }
+        if (last) {
+            releaseUnused(i, true);
         }
     }
 
@@ -1927,11 +2469,12 @@ public final class Ext2FileSystem implements Vfs {
             return;
         }
         pageCache.syncAll();
-        writeDirtyInodes();
+        writeDirtyInodes(); // evicts each unused dropped inode right after writing it
         allocator.writeDescriptors();
         writeSuperblock();
         bcache.syncDirtyOrdered(this::isInodeTableBlock);
         device.flush();
+        evictCleanPending(); // the rest: pending inodes whose only dirt was data
     }
 
     /**

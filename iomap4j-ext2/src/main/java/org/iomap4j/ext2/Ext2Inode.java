@@ -32,10 +32,24 @@ final class Ext2Inode implements IomapInode {
     /** Allocation hint: the last allocated logical/physical block (guarded by {@link #lock}). */
     long lastAllocLblk = -2;
     long lastAllocPblk;
-    // Guarded by fs.icacheLock.
+    // Guarded by fs.icacheLock (see "Inode cache eviction" in Ext2FileSystem).
     long lookupRefs;
     int openCount;
     boolean freed;
+    /** Operations using this object right now (each iget pins it until the operation ends). */
+    int pins;
+    /**
+     * Its last lookup reference or open handle was dropped (forget/release): evict it as soon as it is unused
+     * and clean, without a stay in the unused-inode LRU. Cleared by a new reference or open.
+     */
+    boolean dropped;
+    /** Removed from the inode cache; this object must not be used any more. Written under fs.icacheLock. */
+    volatile boolean evicted;
+    /**
+     * The link count reached 0 (never goes back: link() refuses an unlinked inode). Set under {@link #lock} by
+     * the operation that dropped the last link, while that operation has the inode pinned.
+     */
+    volatile boolean unlinked;
 
     Ext2Inode(Ext2FileSystem fs, long ino, DiskInode disk) {
         this.fs = fs;
@@ -77,6 +91,12 @@ final class Ext2Inode implements IomapInode {
         return fs.blockSizeBytes;
     }
 
+    /**
+     * The inode's page cache, created on first use.
+     *
+     * @throws IllegalStateException after {@link #detachMapping()} (eviction or free): a caller that still holds
+     *                               this object is a bug, and a new mapping here would cache data nobody syncs
+     */
     @Override
     public AddressSpace mapping() {
         AddressSpace m = mapping;
@@ -84,6 +104,9 @@ final class Ext2Inode implements IomapInode {
             synchronized (this) {
                 m = mapping;
                 if (m == null) {
+                    if (mappingDetached) {
+                        throw new IllegalStateException(this + ": page cache used after the inode was evicted or freed");
+                    }
                     m = fs.pageCache.createMapping(this, fs.iomapOps);
                     mapping = m;
                 }
@@ -95,6 +118,29 @@ final class Ext2Inode implements IomapInode {
     /** The page cache if one was created, else null (no data was ever cached). */
     AddressSpace mappingIfCreated() {
         return mapping;
+    }
+
+    private boolean mappingDetached;
+
+    /**
+     * Takes the page cache away from this object for eviction or free (the caller removes it from the page
+     * cache); later {@link #mapping()} calls throw. Returns the mapping, or null if none was created.
+     */
+    AddressSpace detachMapping() {
+        synchronized (this) {
+            AddressSpace m = mapping;
+            mapping = null;
+            mappingDetached = true;
+            return m;
+        }
+    }
+
+    /** Sets i_links_count; caller holds {@link #lock}. Reaching 0 marks the inode {@link #unlinked}. */
+    void setLinksCount(int links) {
+        disk.setLinksCount(links);
+        if (links == 0) {
+            unlinked = true;
+        }
     }
 
     long mapSeq() {
