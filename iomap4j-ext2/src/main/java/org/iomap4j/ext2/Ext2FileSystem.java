@@ -15,8 +15,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.iomap4j.CorruptFilesystemException;
 import org.iomap4j.Errno;
@@ -79,8 +85,10 @@ import org.iomap4j.vfs.Vfs;
  *   <li>forget/release that drop the last reference or handle evict at once if clean; a dirty inode is
  *       remembered in {@code evictPending} and evicted once clean: in {@link #sync()} right after its inode was
  *       written ({@link #writeDirtyInodes}) or, for data-only dirt, after the whole sync; and by
- *       {@link #writebackPendingEvictions} when more than {@link #pendingEvictionLimit} are waiting (at the end
- *       of namespace changes, setattr and release, never in forget: FORGET has no reply and does no I/O).
+ *       {@link #writebackPendingEvictions} when more than {@link #pendingEvictionLimit} are waiting: at the end
+ *       of namespace changes, setattr and release (in the caller, throttling it), and on the
+ *       {@link #pendingFlusher} thread when forget or an operation's end finds too many (forget itself never
+ *       does I/O: FORGET has no reply; and a FUSE mount never gets SYNCFS, so sync cannot be relied on).
  *       fsync makes its own file clean, but an fsync'd file is open; its later release/forget finds it clean
  *       and evicts it at once.</li>
  *   <li>An inode an operation reached by number without any reference (library callers: lookupPath, getattr
@@ -154,8 +162,23 @@ public final class Ext2FileSystem implements Vfs {
     volatile int unusedInodeLimit = 1024;
     /** Above this many pending evictions, modifying operations write them back ({@link #writebackPendingEvictions}). */
     volatile int pendingEvictionLimit = 4096;
-    /** One thread at a time runs {@link #writebackPendingEvictions}. */
-    private final AtomicBoolean pendingWriter = new AtomicBoolean();
+    /**
+     * One thread at a time runs a {@link #writebackPendingEvictions} batch; a modifying operation that finds too
+     * many pending waits for the running batch (throttling, like balance_dirty_pages). Taken with no other lock
+     * held; inside it: icacheLock (pins), folio locks (writeback), inode and buffer locks (writeInode).
+     */
+    private final ReentrantLock pendingWriteLock = new ReentrantLock();
+    /** Pending inodes the running batch took out of evictPending (pinned while written); under icacheLock. */
+    private int pendingInBatch;
+    /**
+     * Runs {@link #writebackPendingEvictions} for forget, which must not do I/O itself: a FUSE mount gets no
+     * SYNCFS from the kernel (only virtiofs does), so without it the dirty inodes the kernel forgets would wait
+     * for the next modifying operation or the unmount. One daemon thread, started on first use.
+     */
+    private final ExecutorService pendingFlusher = Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().daemon().name("iomap4j-ext2-inode-flush", 0).factory());
+    /** A {@link #pendingFlusher} task is queued and has not started yet. */
+    private final AtomicBoolean flushQueued = new AtomicBoolean();
     private volatile boolean closed;
 
     /**
@@ -701,6 +724,8 @@ public final class Ext2FileSystem implements Vfs {
     final class Pins implements AutoCloseable {
         private Ext2Inode[] held = new Ext2Inode[4];
         private int count;
+        /** close() kicks the flusher if too many evictions are pending (not for the flusher's own pins). */
+        private boolean kickWhenOver = true;
 
         /** Pins {@code i} for this operation; icacheLock held. */
         private Ext2Inode add(Ext2Inode i) {
@@ -721,6 +746,7 @@ public final class Ext2FileSystem implements Vfs {
             }
             List<Ext2Inode> teardown = new ArrayList<>();
             List<Ext2Inode> toFree = new ArrayList<>();
+            boolean over;
             synchronized (icacheLock) {
                 for (int k = 0; k < count; k++) {
                     Ext2Inode i = held[k];
@@ -737,8 +763,12 @@ public final class Ext2FileSystem implements Vfs {
                     }
                 }
                 count = 0;
+                over = evictPending.size() > pendingEvictionLimit;
             }
             teardown(teardown);
+            if (over && kickWhenOver) {
+                kickPendingWriteback();
+            }
             IOException first = null;
             for (Ext2Inode i : toFree) {
                 try {
@@ -770,13 +800,52 @@ public final class Ext2FileSystem implements Vfs {
      */
     private void releaseUnused(Ext2Inode i, boolean dropped) {
         List<Ext2Inode> teardown = new ArrayList<>(1);
+        boolean over;
         synchronized (icacheLock) {
             if (dropped && i.lookupRefs == 0 && i.openCount == 0) {
                 i.dropped = true;
             }
             releaseUnusedLocked(i, teardown);
+            over = evictPending.size() > pendingEvictionLimit;
         }
         teardown(teardown);
+        if (over) {
+            kickPendingWriteback();
+        }
+    }
+
+    /** Hands {@link #writebackPendingEvictions} to the flusher thread (no I/O in the caller). */
+    private void kickPendingWriteback() {
+        if (readOnly || closed || !flushQueued.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            pendingFlusher.execute(() -> {
+                flushQueued.set(false);
+                writebackPendingEvictions();
+            });
+        } catch (RejectedExecutionException e) {
+            flushQueued.set(false);
+            LOG.log(System.Logger.Level.DEBUG, "pending inode writeback not queued: unmounting");
+        }
+    }
+
+    /** Lets a queued or running flusher task finish (each is one bounded batch) and stops the thread. */
+    private void stopPendingFlusher() {
+        pendingFlusher.shutdown();
+        try {
+            if (!pendingFlusher.awaitTermination(5, TimeUnit.MINUTES)) {
+                LOG.log(System.Logger.Level.WARNING, "pending inode writeback still running after 5 minutes at unmount");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            LOG.log(System.Logger.Level.WARNING, "interrupted waiting for pending inode writeback at unmount");
+        }
+    }
+
+    /** Tests: waits until the flusher thread has run everything queued so far. */
+    void awaitPendingWriteback() throws InterruptedException, ExecutionException {
+        pendingFlusher.submit(() -> { }).get();
     }
 
     /**
@@ -876,23 +945,23 @@ public final class Ext2FileSystem implements Vfs {
             return;
         }
         synchronized (icacheLock) {
-            if (evictPending.size() <= limit) {
+            if (evictPending.size() + pendingInBatch <= limit) {
                 return;
             }
         }
-        if (!pendingWriter.compareAndSet(false, true)) {
-            return;
-        }
+        pendingWriteLock.lock();
         try {
             Pins pins = new Pins();
+            pins.kickWhenOver = false; // what this batch leaves pending waits for the next trigger, no busy loop
             synchronized (icacheLock) {
-                int n = evictPending.size() - limit / 2;
+                int n = evictPending.size() - limit / 2; // <= 0 if a batch we waited for did the work
                 for (Ext2Inode i : new ArrayList<>(evictPending.values())) {
                     if (n-- <= 0) {
                         break;
                     }
                     pins.add(i);
                 }
+                pendingInBatch = pins.count;
             }
             for (int k = 0; k < pins.count; k++) {
                 Ext2Inode i = pins.held[k];
@@ -908,13 +977,16 @@ public final class Ext2FileSystem implements Vfs {
                 }
             }
             try {
-                pins.close();
+                pins.close(); // evicts the ones now clean, puts the others back into evictPending
             } catch (IOException e) {
                 // Only unlinked inodes are freed by close(), and pending inodes are linked.
                 LOG.log(System.Logger.Level.WARNING, "freeing after pending writeback failed: " + e.getMessage());
             }
         } finally {
-            pendingWriter.set(false);
+            synchronized (icacheLock) {
+                pendingInBatch = 0;
+            }
+            pendingWriteLock.unlock();
         }
     }
 
@@ -2488,6 +2560,7 @@ public final class Ext2FileSystem implements Vfs {
             return;
         }
         try {
+            stopPendingFlusher(); // sync below writes back whatever it left pending
             if (!readOnly) {
                 List<Ext2Inode> orphans = new ArrayList<>();
                 synchronized (icacheLock) {
@@ -2522,6 +2595,7 @@ public final class Ext2FileSystem implements Vfs {
             }
         } finally {
             closed = true;
+            pendingFlusher.shutdownNow();
             pageCache.close();
             bcache.close();
             if (ownsDevice) {

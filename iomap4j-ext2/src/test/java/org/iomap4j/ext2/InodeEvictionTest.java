@@ -168,6 +168,48 @@ class InodeEvictionTest {
         assertThat(Ext2Tools.debugfs(img, "stat /f").ok().stdout()).contains("Mode:  0600");
     }
 
+    /**
+     * The FUSE pattern without sync (a /dev/fuse mount never gets SYNCFS): the kernel forgets many dirty inodes
+     * and sends nothing else. Forget does no I/O itself but hands the write-back to the flusher thread, which
+     * keeps the pending evictions (and so the icache) within the limit.
+     */
+    @Test
+    void forgetStormOfDirtyInodes_withoutSyncOrOtherOperations_flusherKeepsPendingBounded() throws Exception {
+        int n = 600;
+        int limit = 64;
+        Path img = Ext2Tools.mke2fs(tmp.resolve("storm.img"), 64L << 20, "-b", "1024");
+        Random rnd = new Random(0x57024dL);
+        byte[][] model = new byte[n][];
+        long[] inos = new long[n];
+        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults())) {
+            fs.pendingEvictionLimit = limit;
+            long root = fs.rootIno();
+            for (int i = 0; i < n; i++) { // every file referenced, as by the kernel: nothing pending yet
+                model[i] = new byte[1 + rnd.nextInt(5000)];
+                rnd.nextBytes(model[i]);
+                Vfs.Created c = fs.create(root, "f" + i, 0644, Vfs.O_RDWR | Vfs.O_CREAT, 0, 0);
+                writeFully(fs, c.handle(), 0, model[i]);
+                fs.release(c.handle());
+                inos[i] = c.attr().ino();
+            }
+            assertThat(fs.pendingEvictionCount()).isZero();
+            for (int i = 0; i < n; i++) {
+                fs.forget(inos[i], 1); // all dirty: pending, written back by the flusher when over the limit
+            }
+            fs.awaitPendingWriteback();
+            assertThat(fs.pendingEvictionCount()).as("pending after %d forgets, limit %d", n, limit)
+                    .isLessThanOrEqualTo(limit);
+            assertThat(fs.cachedInodeCount()).as("root + pending").isLessThanOrEqualTo(limit + 1);
+            for (int i = 0; i < n; i++) {
+                assertSameBytes(readAll(fs, inos[i]), model[i], "f" + i + " after the forget storm");
+            }
+        }
+        Ext2Tools.assertFsckClean(img);
+        for (int i = 0; i < n; i += 97) {
+            assertSameBytes(Ext2Tools.debugfsDump(img, "/f" + i, tmp), model[i], "debugfs dump of /f" + i);
+        }
+    }
+
     @Test
     void anInodeInUseByAnOperationIsNotEvictedUnderIt() throws Exception {
         Path img = Ext2Tools.mke2fs(tmp.resolve("pin.img"), 32L << 20, "-b", "1024");
