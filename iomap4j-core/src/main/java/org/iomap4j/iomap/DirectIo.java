@@ -23,8 +23,8 @@ import org.iomap4j.pagecache.Writeback;
  * <p>Rules (each guards a known bug; see docs/architecture.md):
  * <ul>
  *   <li>Position and length must be multiples of {@link IomapDioOps#dioAlignmentBytes} and a direct buffer's
- *       address too, else EINVAL (a heap buffer is accepted unless the device {@linkplain
- *       BlockDevice#requiresAlignment() requires aligned memory}).</li>
+ *       address of {@link IomapDioOps#dioMemoryAlignmentBytes}, else EINVAL (a heap buffer is accepted unless
+ *       the device {@linkplain BlockDevice#requiresAlignment() requires aligned memory}).</li>
  *   <li>Coherency: a read first writes back dirty cached data over its range; a write writes back and
  *       invalidates the range before, and invalidates it again <em>after</em> {@link IomapDioOps#endIo} (else a
  *       racing buffered read could cache the zeroes of a not-yet-converted UNWRITTEN extent).</li>
@@ -84,7 +84,7 @@ public final class DirectIo {
     public static CompletableFuture<Long> readAsync(IomapInode inode, long posBytes, ByteBuffer dst, IomapOps ops,
             IomapDioOps dioOps, int dioFlags) throws IOException {
         int align = dioOps.dioAlignmentBytes(inode);
-        checkAlignment(inode, posBytes, dst, align);
+        checkAlignment(inode, posBytes, dst, align, dioOps.dioMemoryAlignmentBytes(inode));
         long size = inode.sizeBytes();
         if (posBytes >= size || !dst.hasRemaining()) {
             return CompletableFuture.completedFuture(0L);
@@ -147,7 +147,7 @@ public final class DirectIo {
     public static CompletableFuture<Long> writeAsync(IomapInode inode, long posBytes, ByteBuffer src, IomapOps ops,
             IomapDioOps dioOps, int dioFlags) throws IOException {
         int align = dioOps.dioAlignmentBytes(inode);
-        checkAlignment(inode, posBytes, src, align);
+        checkAlignment(inode, posBytes, src, align, dioOps.dioMemoryAlignmentBytes(inode));
         long lengthBytes = src.remaining();
         if (lengthBytes == 0) {
             return CompletableFuture.completedFuture(0L);
@@ -333,15 +333,15 @@ public final class DirectIo {
         return result;
     }
 
-    private static void checkAlignment(IomapInode inode, long posBytes, ByteBuffer buf, int align)
+    private static void checkAlignment(IomapInode inode, long posBytes, ByteBuffer buf, int align, int memAlign)
             throws FsException {
         if (posBytes < 0 || posBytes % align != 0 || buf.remaining() % align != 0) {
             throw new FsException(Errno.EINVAL, "inode " + inode.ino() + ": direct I/O at " + posBytes + " of "
                     + buf.remaining() + " bytes is not aligned to " + align + " bytes");
         }
-        if (buf.isDirect() && MemorySegment.ofBuffer(buf).address() % align != 0) {
+        if (buf.isDirect() && memAlign > 1 && MemorySegment.ofBuffer(buf).address() % memAlign != 0) {
             throw new FsException(Errno.EINVAL, "inode " + inode.ino() + ": direct I/O buffer address not aligned to "
-                    + align + " bytes");
+                    + memAlign + " bytes");
         }
     }
 

@@ -28,6 +28,15 @@ public interface IomapDioOps {
     }
 
     /**
+     * Alignment in bytes that a direct buffer's address must have (statx's {@code dio_mem_align}, which Linux keeps
+     * apart from {@code dio_offset_align} = {@link #dioAlignmentBytes}): what the device's DMA needs. A device
+     * reached through a buffered file needs none (1). Default: {@link #dioAlignmentBytes}.
+     */
+    default int dioMemoryAlignmentBytes(IomapInode inode) {
+        return dioAlignmentBytes(inode);
+    }
+
+    /**
      * Sends one device request of a direct I/O for file bytes starting at {@code fileOffsetBytes}; the
      * filesystem may route it (another device, accounting). Default: {@code iomap.device().submit(bio)}.
      */

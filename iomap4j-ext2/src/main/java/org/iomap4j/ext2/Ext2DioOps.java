@@ -21,6 +21,12 @@ final class Ext2DioOps implements IomapDioOps {
         return fs.device.logicalBlockSize();
     }
 
+    /** Memory needs aligning only for a device that requires it (O_DIRECT image, DAX); a buffered image: none. */
+    @Override
+    public int dioMemoryAlignmentBytes(IomapInode inode) {
+        return fs.device.requiresAlignment() ? fs.device.logicalBlockSize() : 1;
+    }
+
     @Override
     public void endIo(IomapInode inode, long posBytes, long sizeBytes, Throwable error, int flags)
             throws IOException {

@@ -2087,8 +2087,13 @@ public final class Ext2FileSystem implements Vfs {
     }
 
     /** True if {@code buf} can be handed to DirectIo as is: a direct buffer at an aligned address. */
-    private boolean dioAligned(ByteBuffer buf, int align) {
-        return buf.isDirect() && java.lang.foreign.MemorySegment.ofBuffer(buf).address() % align == 0;
+    /**
+     * Whether {@code buf} can take a direct transfer as it is: a direct buffer whose address meets the device's
+     * memory alignment (none for a buffered image, so FUSE payloads at header offsets need no bounce).
+     */
+    private boolean dioAligned(Ext2Inode i, ByteBuffer buf) {
+        int memAlign = dioOps.dioMemoryAlignmentBytes(i);
+        return buf.isDirect() && (memAlign <= 1 || java.lang.foreign.MemorySegment.ofBuffer(buf).address() % memAlign == 0);
     }
 
     private static ByteBuffer alignedBounce(int bytes, int align) {
@@ -2108,7 +2113,7 @@ public final class Ext2FileSystem implements Vfs {
             return 0;
         }
         int align = dioOps.dioAlignmentBytes(i);
-        if (dioAligned(dst, align)) {
+        if (dioAligned(i, dst)) {
             return (int) DirectIo.read(i, posBytes, dst, iomapOps, dioOps, 0);
         }
         if (posBytes % align != 0 || dst.remaining() % align != 0) {
@@ -2131,7 +2136,7 @@ public final class Ext2FileSystem implements Vfs {
     private int directWrite(Ext2Inode i, long posBytes, ByteBuffer src) throws IOException {
         int align = dioOps.dioAlignmentBytes(i);
         ByteBuffer buf = src;
-        if (!dioAligned(src, align)) {
+        if (!dioAligned(i, src)) {
             if (posBytes % align != 0 || src.remaining() % align != 0) {
                 throw new FsException(Errno.EINVAL, "inode " + i.ino + ": O_DIRECT write at " + posBytes + " of "
                         + src.remaining() + " bytes is not aligned to " + align + " bytes");

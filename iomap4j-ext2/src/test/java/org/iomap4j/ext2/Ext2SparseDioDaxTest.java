@@ -15,6 +15,9 @@ import java.util.Map;
 import java.util.Random;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
+import org.iomap4j.block.BlockDevice;
+import org.iomap4j.block.FileBlockDevice;
+import org.iomap4j.block.ForwardingBlockDevice;
 import org.iomap4j.iomap.FiemapExtent;
 import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.SetAttr;
@@ -257,6 +260,77 @@ class Ext2SparseDioDaxTest {
      * new blocks past EOF, and direct plus buffered readers: over 10,000 operations every byte never written reads
      * as zero (the free space held 0xAA), also after remount; e2fsck clean.
      */
+    @Test
+    void directIoAtUnalignedBufferAddressesWorksOnABufferedImageAndIsEinvalOnAnODirectOne() throws Exception {
+        // FUSE payloads sit at header offsets (16 bytes into a reply, 80 into a WRITE): on a buffered image the
+        // memory address needs no alignment (statx dio_mem_align 1), only position and length do.
+        Path img = Ext2Tools.mke2fs(tmp.resolve("u.img"), 32L << 20, "-b", "4096");
+        byte[] data = pattern(new Random(11), 256 << 10);
+        ByteBuffer raw = ByteBuffer.allocateDirect(data.length + 8192);
+        ByteBuffer unaligned = raw.alignedSlice(4096).position(80).slice().limit(data.length);
+        java.util.Set<Long> deviceAddresses = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        try (BlockDevice file = FileBlockDevice.open(img, false);
+                BlockDevice dev = new ForwardingBlockDevice(file) {
+                    @Override
+                    public java.util.concurrent.CompletableFuture<Void> submit(org.iomap4j.block.Bio bio) {
+                        for (ByteBuffer b : bio.buffers()) {
+                            if (b.isDirect()) {
+                                deviceAddresses.add(java.lang.foreign.MemorySegment.ofBuffer(b).address());
+                            }
+                        }
+                        return super.submit(bio);
+                    }
+                };
+                Ext2FileSystem fs = Ext2FileSystem.mount(dev, Ext2MountOptions.defaults())) {
+            FileHandle h = fs.create(fs.rootIno(), "d", 0644, O_RDWR_DIRECT, 0, 0).handle();
+            unaligned.put(0, data);
+            long writeAddress = java.lang.foreign.MemorySegment.ofBuffer(unaligned).address();
+            assertThat(fs.write(h, 0, unaligned)).isEqualTo(data.length);
+            ByteBuffer back = raw.alignedSlice(4096).position(16).slice().limit(data.length);
+            back.put(0, new byte[data.length]);
+            long readAddress = java.lang.foreign.MemorySegment.ofBuffer(back).address();
+            assertThat(fs.read(h, 0, back)).isEqualTo(data.length);
+            assertThat(deviceAddresses).as("the caller's memory went to the device as it is (no bounce buffer)")
+                    .contains(writeAddress, readAddress);
+            byte[] got = new byte[data.length];
+            back.get(0, got);
+            assertThat(got).isEqualTo(data);
+            assertThatThrownBy(() -> fs.read(h, 512 + 1, ByteBuffer.allocateDirect(4096)))
+                    .isInstanceOf(FsException.class).hasMessageContaining("not aligned");
+            fs.release(h);
+        }
+        Ext2Tools.assertFsckClean(img);
+        // A device that needs aligned memory (as an O_DIRECT one does): the same unaligned buffer is bounced
+        // through an aligned one, so FUSE keeps working there too; an unaligned address never reaches the device.
+        try (BlockDevice file = FileBlockDevice.open(img, false);
+                BlockDevice dev = new ForwardingBlockDevice(file) {
+                    @Override
+                    public boolean requiresAlignment() {
+                        return true;
+                    }
+
+                    @Override
+                    public java.util.concurrent.CompletableFuture<Void> submit(org.iomap4j.block.Bio bio) {
+                        for (ByteBuffer b : bio.buffers()) {
+                            if (java.lang.foreign.MemorySegment.ofBuffer(b).address() % 512 != 0) {
+                                throw new AssertionError("unaligned memory reached an aligned-only device");
+                            }
+                        }
+                        return super.submit(bio);
+                    }
+                };
+                Ext2FileSystem fs = Ext2FileSystem.mount(dev, Ext2MountOptions.defaults())) {
+            FileHandle h = fs.open(fs.lookup(fs.rootIno(), "d").ino(), O_RDWR_DIRECT);
+            ByteBuffer back = raw.alignedSlice(4096).position(16).slice().limit(data.length);
+            back.put(0, new byte[data.length]);
+            assertThat(fs.read(h, 0, back)).isEqualTo(data.length);
+            byte[] got = new byte[data.length];
+            back.get(0, got);
+            assertThat(got).isEqualTo(data);
+            fs.release(h);
+        }
+    }
+
     @Test
     void directWritesIntoHolesNeverExposeStaleBlocks() throws Exception {
         long seed = Long.getLong("iomap4j.seed", System.nanoTime());
