@@ -3,7 +3,7 @@
 # fresh images (one mke2fs -t ext2 image copied three times), in one run. Prints a table with the ratios
 # iomapfs/fuse2fs and iomapfs/kernel, writes it as CSV and as a PNG bar chart (CompareChart, XChart).
 #
-# Fairness on a shared VM: the filesystems take turns job by job (iomapfs, fuse2fs, kernel, then the next job),
+# Fairness on a shared VM: the filesystems take turns job by job (in an order that rotates from job to job),
 # every job runs on a fresh mount (a new iomapfs JVM or fuse2fs process each time), and the whole sequence is
 # repeated ROUNDS times; the table shows each job's median over the rounds (every round is in rounds.csv). A host
 # that slows down for a minute then costs every filesystem alike instead of whichever ran during it.
@@ -13,7 +13,7 @@
 #   env: RUNTIME=20 (seconds per random job), RAND_MIB=256 (random-job file), WORK=/tmp/iomap4j-compare,
 #        ROUNDS=3, KINDS="iomapfs fuse2fs kernel"
 # Jobs: sequential write 1 MiB + fsync, sequential read 1 MiB (cold: remount + drop_caches), random write 4 KiB
-# (+ fsync at the end), random read 4 KiB (cold), O_DIRECT write and read 1 MiB, and create / stat / unlink
+# (+ fsync at the end), random read 4 KiB (cold), O_DIRECT write and read 1 MiB (SIZE_MIB), and create / stat / unlink
 # NFILES files in one directory, twice: fio's filecreate/filestat/filedelete engines, and a python3 loop of
 # open(O_CREAT|O_EXCL)/stat/unlink (fio's engines are themselves slow at 10,000 files). A job that fails on a
 # filesystem is recorded as "error" (its message goes to OUT_DIR/errors.txt) and the run goes on.
@@ -27,7 +27,7 @@ RAND_MIB=${RAND_MIB:-256}
 WORK=${WORK:-/tmp/iomap4j-compare}
 ROUNDS=${ROUNDS:-3}
 read -r -a KINDS <<< "${KINDS:-iomapfs fuse2fs kernel}"
-DIRECT_MIB=$(( SIZE_MIB < 256 ? SIZE_MIB : 256 ))
+DIRECT_MIB=$SIZE_MIB   # as long as the sequential jobs: a 256 MiB job lasted a quarter second, mostly start-up
 IMG_MIB=$(( SIZE_MIB + RAND_MIB + DIRECT_MIB + 512 ))
 # shellcheck source=../scripts/find-jdk.sh
 source "$root/scripts/find-jdk.sh"
@@ -85,6 +85,13 @@ umount_fs() {
       iomapfs) "$IOMAPFS" umount "$mnt" ;;
       *) umount "$mnt" ;;
     esac
+  fi
+  if [ "$kind" = kernel ]; then
+    # The loop device detaches asynchronously after umount: let it go before the next job mounts. (This does not
+    # remove a larger effect: whichever filesystem ran right after the kernel's random-read job read at a third of
+    # its speed, 0.5 vs 1.3-1.8 GiB/s O_DIRECT, even 5 s later; the job order rotates for that reason.)
+    for _ in $(seq 1 100); do [ -z "$(losetup -j "$(img_of kernel)" 2>/dev/null)" ] && break; sleep 0.1; done
+    sync; sleep 1
   fi
   # The FUSE servers write back on unmount: wait until they have exited.
   if [ -n "${PID[$kind]:-}" ]; then
@@ -235,8 +242,13 @@ echo "round,job,unit,iomapfs,fuse2fs,kernel" > "$rounds_csv"
 declare -A ALL=()   # ALL[kind,job] = space-separated values over the rounds
 for round in $(seq 1 "$ROUNDS"); do
   echo "-- round $round/$ROUNDS"
+  j=0
   for job in "${ROUND_JOBS[@]}"; do
-    for kind in "${KINDS[@]}"; do run_job "$kind" "$job"; done
+    # Rotate who goes first, so that no filesystem always runs right after the same other one (see umount_fs).
+    for k in $(seq 0 $(( ${#KINDS[@]} - 1 ))); do
+      run_job "${KINDS[$(( (k + j + round) % ${#KINDS[@]} ))]}" "$job"
+    done
+    j=$(( j + 1 ))
   done
   for job in "${JOBS[@]}"; do
     for kind in iomapfs fuse2fs kernel; do
