@@ -34,6 +34,8 @@ final class FolioPool implements AutoCloseable {
     private final Object prefillMonitor = new Object();
     private Thread prefiller;
     private boolean prefillWanted;
+    /** A prefill pass is running (guarded by prefillMonitor). */
+    private boolean prefillRunning;
     private volatile boolean closed;
 
     /**
@@ -164,6 +166,7 @@ final class FolioPool implements AutoCloseable {
                     return;
                 }
                 prefillWanted = false;
+                prefillRunning = true;
             }
             try {
                 while (!closed && pooledBytes.get() + SLAB_BYTES <= prefillBytes) {
@@ -175,6 +178,20 @@ final class FolioPool implements AutoCloseable {
                 // Native memory is short: folios are then allocated on demand (and may fail there, visibly).
                 LOG.log(System.Logger.Level.WARNING, "folio prefill stopped: " + e.getMessage());
                 return;
+            } finally {
+                synchronized (prefillMonitor) {
+                    prefillRunning = false;
+                    prefillMonitor.notifyAll();
+                }
+            }
+        }
+    }
+
+    /** Tests: waits until no prefill is requested or running. */
+    void awaitPrefill() throws InterruptedException {
+        synchronized (prefillMonitor) {
+            while ((prefillWanted || prefillRunning) && !closed) {
+                prefillMonitor.wait();
             }
         }
     }
