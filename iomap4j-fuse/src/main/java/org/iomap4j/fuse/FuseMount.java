@@ -114,7 +114,7 @@ public final class FuseMount implements AutoCloseable {
                 }
             }
             m = new FuseMount(vfs, mnt, options, bridge, fds);
-            FuseServer server = new FuseServer(bridge.opTable(), options.debug());
+            FuseServer server = new FuseServer(bridge.opTable(), options.debug(), options.spinAfterReply().toNanos());
             server.start(fds, "fuse-" + mnt.getFileName(), m::onServerStopped);
             if (!bridge.initDone().await(INIT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
                 throw new FsException(Errno.EIO, "kernel sent no FUSE INIT within " + INIT_WAIT + " on " + mnt);

@@ -1,7 +1,10 @@
 package org.iomap4j.fuse;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
@@ -27,12 +30,21 @@ final class FuseServer {
     private final Op[] table;
     private final boolean debug;
     private final List<Thread> threads = new ArrayList<>();
+    private final long spinNanos;
+    /** Set while one reader polls for the next request (only one spins at a time). */
+    private final AtomicBoolean spinning = new AtomicBoolean();
     private final AtomicInteger running = new AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
 
     FuseServer(Op[] table, boolean debug) {
+        this(table, debug, 0);
+    }
+
+    /** @param spinNanos how long one reader that just answered polls for the next request before blocking */
+    FuseServer(Op[] table, boolean debug, long spinNanos) {
         this.table = table.clone();
         this.debug = debug;
+        this.spinNanos = spinNanos;
     }
 
     /**
@@ -60,10 +72,31 @@ final class FuseServer {
         threads.forEach(Thread::start);
     }
 
+    /**
+     * Serves one fd. After answering a request, the reader polls the fd (poll(2) with timeout 0) for up to
+     * {@link #spinNanos} before it blocks in read(2), so that a caller issuing its next request right away (queue
+     * depth 1) finds a running reader instead of waking a blocked one; at most one reader spins at a time, the
+     * others block at once (see {@link FuseOptions#spinAfterReply()}).
+     */
     private void serve(int fd) {
         try (Channel ch = new Channel(fd)) {
+            MemorySegment pollfd = ch.arena.allocate(8, 4); // struct pollfd {int fd; short events; short revents}
+            pollfd.set(ValueLayout.JAVA_INT, 0, fd);
+            pollfd.set(ValueLayout.JAVA_SHORT, 4, Native.POLLIN);
+            boolean answered = false;
             while (true) {
+                if (answered && spinNanos > 0 && spinning.compareAndSet(false, true)) {
+                    try {
+                        long deadline = System.nanoTime() + spinNanos;
+                        while (System.nanoTime() < deadline && Native.poll(ch.capture, pollfd, 0) == 0) {
+                            Thread.onSpinWait();
+                        }
+                    } finally {
+                        spinning.set(false);
+                    }
+                }
                 long n = Native.read(ch.capture, ch.fd, ch.in, Channel.BUFFER_BYTES);
+                answered = n > 0;
                 if (n > 0) {
                     dispatch(ch, (int) n);
                     continue;

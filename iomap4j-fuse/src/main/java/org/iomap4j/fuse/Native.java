@@ -74,6 +74,9 @@ final class Native {
                     ValueLayout.JAVA_LONG, ValueLayout.ADDRESS), CAPTURE);
     private static final MethodHandle UMOUNT2 = bind("umount2",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT), CAPTURE);
+    private static final MethodHandle POLL = bind("poll",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT),
+            CAPTURE);
     private static final MethodHandle GETEUID = bind("geteuid", FunctionDescriptor.of(ValueLayout.JAVA_INT));
     private static final MethodHandle GETEGID = bind("getegid", FunctionDescriptor.of(ValueLayout.JAVA_INT));
 
@@ -120,6 +123,18 @@ final class Native {
     static long write(MemorySegment capture, int fd, MemorySegment buf, long count) {
         try {
             return (long) WRITE.invokeExact(capture, fd, buf, count);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** struct pollfd {int fd; short events; short revents;}: 8 bytes. */
+    static final short POLLIN = 1;
+
+    /** poll(2) on one fd: {@code pollfd} is an 8-byte struct pollfd. Returns the number ready, 0 or -1. */
+    static int poll(MemorySegment capture, MemorySegment pollfd, int timeoutMillis) {
+        try {
+            return (int) POLL.invokeExact(capture, pollfd, 1L, timeoutMillis);
         } catch (Throwable t) {
             throw rethrow(t);
         }
