@@ -1224,6 +1224,32 @@ public final class Ext2FileSystem implements Vfs {
         markDirty(i);
     }
 
+    /**
+     * relatime, the kernel's default for ext2 (fs/inode.c {@code relatime_need_update}): reading a file or listing
+     * a directory sets atime to now when atime is not later than mtime or ctime, or is a day old; otherwise the
+     * inode stays clean. Never on a read-only mount. Times are ext2's 32-bit seconds.
+     */
+    private void touchAtime(Ext2Inode inode) {
+        if (readOnly) {
+            return;
+        }
+        long t = now();
+        boolean changed = false;
+        inode.lock.lock();
+        try {
+            long a = inode.disk.atime();
+            if ((a <= inode.disk.mtime() || a <= inode.disk.ctime() || t - a >= 86_400) && a != t) {
+                inode.disk.setAtime(t);
+                changed = true;
+            }
+        } finally {
+            inode.lock.unlock();
+        }
+        if (changed) {
+            markDirty(inode);
+        }
+    }
+
     /** Sets mtime and ctime to now (a directory whose entries changed, a file whose data or size changed). */
     private void touchMtimeCtime(Ext2Inode inode) {
         inode.lock.lock();
@@ -1888,6 +1914,7 @@ public final class Ext2FileSystem implements Vfs {
         } finally {
             nsLock.readLock().unlock();
         }
+        touchAtime(dir);
     }
 
     /** An open regular file. */
@@ -1992,18 +2019,21 @@ public final class Ext2FileSystem implements Vfs {
             throw new FsException(Errno.EINVAL, "negative position " + posBytes);
         }
         Ext2Inode i = h.inode;
+        int n;
         i.rwsem.readLock().lock();
         try {
             if (dax) {
-                return Dax.read(i, posBytes, dst, iomapOps);
+                n = Dax.read(i, posBytes, dst, iomapOps);
+            } else if ((h.openFlags & O_DIRECT) != 0) {
+                n = directRead(i, posBytes, dst);
+            } else {
+                n = BufferedIo.read(i, posBytes, dst, iomapOps);
             }
-            if ((h.openFlags & O_DIRECT) != 0) {
-                return directRead(i, posBytes, dst);
-            }
-            return BufferedIo.read(i, posBytes, dst, iomapOps);
         } finally {
             i.rwsem.readLock().unlock();
         }
+        touchAtime(i);
+        return n;
     }
 
     @Override
