@@ -54,6 +54,8 @@ final class MountCommand implements Callable<Integer> {
     boolean allowOther;
     @Option(names = "--threads", defaultValue = "4", description = "FUSE request threads (default ${DEFAULT-VALUE}).")
     int threads;
+    @Option(names = "--noatime", description = "Never update access times (default: relatime, as the kernel's ext2).")
+    boolean noatime;
     @Option(names = "--spin-us", defaultValue = "0", paramLabel = "US",
             description = "Microseconds a request thread polls for the next request before sleeping (default "
                     + "${DEFAULT-VALUE}: never). Can save a thread wake-up per request at queue depth 1 on a VM.")
@@ -86,7 +88,7 @@ final class MountCommand implements Callable<Integer> {
             throw new FsException(Errno.ENOTDIR, mnt + ": mount point is not a directory");
         }
         Ext2MountOptions opts = Ext2MountOptions.defaults().withReadOnly(readOnly)
-                .withCache(cacheBytes, (int) maxFolioBytes).withDax(dax);
+                .withCache(cacheBytes, (int) maxFolioBytes).withDax(dax).withNoatime(noatime);
         OpenImage opened = OpenImage.open(img, readOnly, opts);
         AtomicBoolean closed = new AtomicBoolean();
         CountDownLatch flushed = new CountDownLatch(1);

@@ -121,6 +121,8 @@ public final class Ext2FileSystem implements Vfs {
     final Ext2DioOps dioOps;
     /** Regular-file data goes through {@link Dax} on the mapped device (mount option dax). */
     final boolean dax;
+    /** Mounted noatime: reads never update atime (else relatime, {@link #touchAtime}). */
+    private final boolean noatime;
 
     private final DiskSuperblock sb;
     private final Object sbLock = new Object();
@@ -215,6 +217,7 @@ public final class Ext2FileSystem implements Vfs {
             throw new FsException(Errno.EINVAL, "dax needs a byte-addressable device (MappedBlockDevice), not " + dev);
         }
         this.dax = opts.dax();
+        this.noatime = opts.noatime();
         this.dioOps = new Ext2DioOps(this);
         this.sb = readSuperblock(dev);
         this.blockSizeBytes = sb.blockSizeBytes();
@@ -1230,7 +1233,7 @@ public final class Ext2FileSystem implements Vfs {
      * inode stays clean. Never on a read-only mount. Times are ext2's 32-bit seconds.
      */
     private void touchAtime(Ext2Inode inode) {
-        if (readOnly) {
+        if (readOnly || noatime) {
             return;
         }
         long t = now();

@@ -13,9 +13,11 @@ import org.iomap4j.pagecache.PageCacheConfig;
  *                      as a {@link org.iomap4j.block.MappedBlockDevice} and regular-file data is copied straight
  *                      between callers and the mapping ({@link org.iomap4j.iomap.Dax}), bypassing the page cache
  *                      (directories and metadata still use their caches, on the same mapping)
+ * @param noatime       never update atime on read or readdir (mount -o noatime); otherwise relatime, the kernel's
+ *                      default (see Documentation/filesystems/vfs.rst, fs/inode.c relatime_need_update)
  */
 public record Ext2MountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes,
-        boolean dax) {
+        boolean dax, boolean noatime) {
 
     public Ext2MountOptions {
         new PageCacheConfig(cacheBytes, maxFolioBytes, cacheBytes / 2, 5000); // validates
@@ -24,26 +26,30 @@ public record Ext2MountOptions(boolean readOnly, long cacheBytes, int maxFolioBy
         }
     }
 
-    /** Without DAX. */
+    /** Without DAX, relatime. */
     public Ext2MountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes) {
-        this(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, false);
+        this(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, false, false);
     }
 
-    /** Read-write, 256 MiB page cache, 2 MiB folios, 32 MiB metadata cache, no DAX. */
+    /** Read-write, 256 MiB page cache, 2 MiB folios, 32 MiB metadata cache, no DAX, relatime. */
     public static Ext2MountOptions defaults() {
-        return new Ext2MountOptions(false, 256L << 20, 2 << 20, 32L << 20, false);
+        return new Ext2MountOptions(false, 256L << 20, 2 << 20, 32L << 20, false, false);
     }
 
     public Ext2MountOptions withReadOnly(boolean ro) {
-        return new Ext2MountOptions(ro, cacheBytes, maxFolioBytes, metadataCacheBytes, dax);
+        return new Ext2MountOptions(ro, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime);
     }
 
     public Ext2MountOptions withCache(long bytes, int folioBytes) {
-        return new Ext2MountOptions(readOnly, bytes, folioBytes, metadataCacheBytes, dax);
+        return new Ext2MountOptions(readOnly, bytes, folioBytes, metadataCacheBytes, dax, noatime);
     }
 
     public Ext2MountOptions withDax(boolean on) {
-        return new Ext2MountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, on);
+        return new Ext2MountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, on, noatime);
+    }
+
+    public Ext2MountOptions withNoatime(boolean on) {
+        return new Ext2MountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, on);
     }
 
     PageCacheConfig pageCacheConfig() {

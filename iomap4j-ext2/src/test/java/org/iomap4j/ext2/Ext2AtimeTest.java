@@ -34,7 +34,7 @@ class Ext2AtimeTest {
     }
 
     @Test
-    void readUpdatesAtimeUnderRelatimeOnlyAndReadOnlyMountsNever() throws Exception {
+    void readUpdatesAtimeUnderRelatimeOnlyAndReadOnlyOrNoatimeMountsNever() throws Exception {
         Path img = Ext2Tools.mke2fs(tmp.resolve("a.img"), 16L << 20, "-b", "4096");
         long day = 86_400;
         long start = now();
@@ -74,6 +74,15 @@ class Ext2AtimeTest {
             assertThat(fs.getattr(fileIno).atimeSec()).as("read-only mount").isEqualTo(start - 2 * day);
             fs.release(h);
         }
+        // noatime: a read-write mount that never updates atime.
+        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults().withNoatime(true))) {
+            FileHandle h = fs.open(fileIno, Vfs.O_RDONLY);
+            fs.read(h, 0, ByteBuffer.allocate(4096));
+            fs.readdir(fs.rootIno(), 0, e -> true);
+            assertThat(fs.getattr(fileIno).atimeSec()).as("noatime mount").isEqualTo(start - 2 * day);
+            fs.release(h);
+        }
+        assertThat(debugfsAtime(img, "/f")).isEqualTo(start - 2 * day);
         // And a read-write read reaches the disk.
         try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults())) {
             FileHandle h = fs.open(fileIno, Vfs.O_RDONLY);

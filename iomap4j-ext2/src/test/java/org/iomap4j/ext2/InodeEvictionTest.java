@@ -43,7 +43,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Inode cache eviction in {@link Ext2FileSystem}: the icache stays bounded when files are looked up and forgotten
  * (the FUSE FORGET pattern), a dirty inode is kept until sync made it clean, an inode an operation is using is
  * not evicted under it, and after every eviction the data and metadata read back from disk equal an in-memory
- * model; e2fsck -fn and debugfs are the on-disk oracles.
+ * model; e2fsck -fn and debugfs are the on-disk oracles. Mounts are noatime so that a read leaves an inode clean
+ * (under relatime the first read in a new second dirties it; Ext2AtimeTest covers that).
  */
 class InodeEvictionTest {
     @TempDir
@@ -59,7 +60,7 @@ class InodeEvictionTest {
         byte[][] model = new byte[n][];
         long[] inos = new long[n];
         long dir;
-        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults())) {
+        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults().withNoatime(true))) {
             fs.pendingEvictionLimit = pendingLimit;
             long root = fs.rootIno();
             dir = fs.mkdir(root, "d", 0755, 0, 0).ino(); // keeps its reference until the end
@@ -128,7 +129,7 @@ class InodeEvictionTest {
         long ino;
         try (FileBlockDevice file = FileBlockDevice.open(img, false)) {
             RecordingBlockDevice dev = new RecordingBlockDevice(file);
-            try (Ext2FileSystem fs = Ext2FileSystem.mount(dev, Ext2MountOptions.defaults())) {
+            try (Ext2FileSystem fs = Ext2FileSystem.mount(dev, Ext2MountOptions.defaults().withNoatime(true))) {
                 long root = fs.rootIno();
                 Vfs.Created c = fs.create(root, "f", 0644, Vfs.O_RDWR | Vfs.O_CREAT, 0, 0);
                 ino = c.attr().ino();
@@ -181,7 +182,7 @@ class InodeEvictionTest {
         Random rnd = new Random(0x57024dL);
         byte[][] model = new byte[n][];
         long[] inos = new long[n];
-        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults())) {
+        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults().withNoatime(true))) {
             fs.pendingEvictionLimit = limit;
             long root = fs.rootIno();
             for (int i = 0; i < n; i++) { // every file referenced, as by the kernel: nothing pending yet
@@ -213,7 +214,7 @@ class InodeEvictionTest {
     @Test
     void anInodeInUseByAnOperationIsNotEvictedUnderIt() throws Exception {
         Path img = Ext2Tools.mke2fs(tmp.resolve("pin.img"), 32L << 20, "-b", "1024");
-        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults())) {
+        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults().withNoatime(true))) {
             long root = fs.rootIno();
             long d = fs.mkdir(root, "d", 0755, 0, 0).ino();
             Map<String, Long> inos = new HashMap<>();
@@ -253,7 +254,7 @@ class InodeEvictionTest {
     @Test
     void forgetDuringAnOperationByNumber_doesNotEvictTheObjectItIsChanging() throws Exception {
         Path img = Ext2Tools.mke2fs(tmp.resolve("gate.img"), 32L << 20, "-b", "1024");
-        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults())) {
+        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults().withNoatime(true))) {
             fs.forget(fs.mkdir(fs.rootIno(), "dir2", 0755, 0, 0).ino(), 1);
             Vfs.Created c = fs.create(fs.rootIno(), "f", 0644, Vfs.O_RDWR | Vfs.O_CREAT, 0, 0);
             fs.release(c.handle());
@@ -263,7 +264,7 @@ class InodeEvictionTest {
         ExecutorService pool = Executors.newSingleThreadExecutor();
         try (FileBlockDevice file = FileBlockDevice.open(img, false)) {
             ReadGate gate = new ReadGate(file, dir2Block * 1024, 1024);
-            try (Ext2FileSystem fs = Ext2FileSystem.mount(gate, Ext2MountOptions.defaults())) {
+            try (Ext2FileSystem fs = Ext2FileSystem.mount(gate, Ext2MountOptions.defaults().withNoatime(true))) {
                 long f = fs.lookup(fs.rootIno(), "f").ino();
                 long dir2 = fs.lookup(fs.rootIno(), "dir2").ino();
                 Future<InodeAttr> link;
@@ -351,7 +352,7 @@ class InodeEvictionTest {
     @Test
     void inodesReachedWithoutReference_keptInABoundedLru() throws Exception {
         Path img = Ext2Tools.mke2fs(tmp.resolve("lru.img"), 32L << 20, "-b", "1024");
-        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults())) {
+        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults().withNoatime(true))) {
             fs.unusedInodeLimit = 8;
             long d = fs.mkdir(fs.rootIno(), "d", 0755, 0, 0).ino();
             List<Long> inos = new ArrayList<>();
@@ -389,13 +390,13 @@ class InodeEvictionTest {
         Path img = Ext2Tools.mke2fs(tmp.resolve("ro.img"), 32L << 20, "-b", "4096");
         byte[] data = new byte[9000];
         new Random(5).nextBytes(data);
-        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults())) {
+        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults().withNoatime(true))) {
             Vfs.Created c = fs.create(fs.rootIno(), "f", 0644, Vfs.O_RDWR | Vfs.O_CREAT, 0, 0);
             writeFully(fs, c.handle(), 0, data);
             fs.release(c.handle());
             fs.forget(c.attr().ino(), 1);
         }
-        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults().withReadOnly(true))) {
+        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults().withNoatime(true).withReadOnly(true))) {
             for (int round = 0; round < 3; round++) {
                 long ino = fs.lookup(fs.rootIno(), "f").ino();
                 assertSameBytes(readAll(fs, ino), data, "file data");
@@ -427,7 +428,7 @@ class InodeEvictionTest {
     void fourThreads_lookupForgetWriteReadStatUnlink_modelHolds_fsckClean() throws Exception {
         long seed = Long.getLong("iomap4j.evictionSeed", 0x7f4a7c15L);
         Path img = Ext2Tools.mke2fs(tmp.resolve("race.img"), 64L << 20, "-b", "1024");
-        Ext2MountOptions opts = new Ext2MountOptions(false, 8L << 20, 64 << 10, 2L << 20);
+        Ext2MountOptions opts = new Ext2MountOptions(false, 8L << 20, 64 << 10, 2L << 20).withNoatime(true);
         List<Map<String, byte[]>> models = new ArrayList<>();
         ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
         long dir;
