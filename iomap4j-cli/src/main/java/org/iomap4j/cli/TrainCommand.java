@@ -34,7 +34,8 @@ import picocli.CommandLine.Model.CommandSpec;
  * a cache smaller than the file (fills and reclaim), O_DIRECT, fsync, and create/stat/readdir/rename/unlink.
  * Everything happens inside DIR; the image and mount point are removed afterwards.
  */
-@Command(name = "train-aot", hidden = true, description = "Training workload for the JVM's AOT cache (used by ./iomapfs).")
+@Command(name = "train-aot", hidden = true,
+        description = "Training workload for the JVM's AOT cache (used by ./iomapfs).")
 final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -11,8 +11,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Holds {@code sizeBytes} (4 KiB..2 MiB, never below the filesystem block size) of file bytes starting at
  * {@code posBytes} in page-aligned native memory (so that device reads and writes go straight to and from it:
  * a heap array costs the JDK an extra copy through a temporary direct buffer on every request, and O_DIRECT
- * devices need aligned memory; recycled through {@link FolioPool} when the folio leaves its mapping, else freed by the GC), and two
- * bits per filesystem block: uptodate (the bytes equal the file's) and
+ * devices need aligned memory; recycled through {@link FolioPool} when the folio leaves its mapping, else freed
+ * by the GC), and two bits per filesystem block: uptodate (the bytes equal the file's) and
  * dirty (the bytes are newer than the disk). Invariants, kept by every mutator: dirty implies uptodate;
  * {@link #isUptodate()} &hArr; all blocks uptodate; {@link #isDirty()} &hArr; any block dirty.
  *

@@ -2126,7 +2126,8 @@ public final class Ext2FileSystem implements Vfs {
      */
     private boolean dioAligned(Ext2Inode i, ByteBuffer buf) {
         int memAlign = dioOps.dioMemoryAlignmentBytes(i);
-        return buf.isDirect() && (memAlign <= 1 || java.lang.foreign.MemorySegment.ofBuffer(buf).address() % memAlign == 0);
+        return buf.isDirect()
+                && (memAlign <= 1 || java.lang.foreign.MemorySegment.ofBuffer(buf).address() % memAlign == 0);
     }
 
     private static ByteBuffer alignedBounce(int bytes, int align) {

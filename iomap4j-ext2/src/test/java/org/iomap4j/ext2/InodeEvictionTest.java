@@ -396,7 +396,8 @@ class InodeEvictionTest {
             fs.release(c.handle());
             fs.forget(c.attr().ino(), 1);
         }
-        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults().withNoatime(true).withReadOnly(true))) {
+        try (Ext2FileSystem fs = Ext2FileSystem.mount(img,
+                Ext2MountOptions.defaults().withNoatime(true).withReadOnly(true))) {
             for (int round = 0; round < 3; round++) {
                 long ino = fs.lookup(fs.rootIno(), "f").ino();
                 assertSameBytes(readAll(fs, ino), data, "file data");
