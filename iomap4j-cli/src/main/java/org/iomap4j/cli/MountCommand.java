@@ -13,6 +13,7 @@ import org.iomap4j.FsException;
 import org.iomap4j.ext2.Ext2MountOptions;
 import org.iomap4j.fuse.FuseMount;
 import org.iomap4j.fuse.FuseOptions;
+import org.iomap4j.fuse.FuseWarmup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -60,6 +61,11 @@ final class MountCommand implements Callable<Integer> {
             description = "Microseconds a request thread polls for the next request before sleeping (default "
                     + "${DEFAULT-VALUE}: never). Can save a thread wake-up per request at queue depth 1 on a VM.")
     int spinMicros;
+    @Option(names = "--warmup-ms", defaultValue = "1500", paramLabel = "MS",
+            description = "Before mounting, run the request path on a scratch in-memory image for about MS "
+                    + "milliseconds so that the JIT has compiled it when the first request comes (default "
+                    + "${DEFAULT-VALUE}; 0: skip, mount at once and compile while serving).")
+    int warmupMillis;
     @Option(names = "--dax", description = "DAX: map the image into memory and copy file data straight to and from it "
             + "(no page cache for file data), as a persistent-memory device would be used.")
     boolean dax;
@@ -74,6 +80,9 @@ final class MountCommand implements Callable<Integer> {
         }
         if (spinMicros < 0 || spinMicros > 1000) {
             throw new UsageException("--spin-us must be 0..1000");
+        }
+        if (warmupMillis < 0 || warmupMillis > 60_000) {
+            throw new UsageException("--warmup-ms must be 0..60000");
         }
         if (!Files.exists(img)) {
             if (image != null) {
@@ -90,6 +99,17 @@ final class MountCommand implements Callable<Integer> {
         Ext2MountOptions opts = Ext2MountOptions.defaults().withReadOnly(readOnly)
                 .withCache(cacheBytes, (int) maxFolioBytes).withDax(dax).withNoatime(noatime);
         OpenImage opened = OpenImage.open(img, readOnly, opts);
+        if (warmupMillis > 0) {
+            // After opening the image (its errors come first), before the mount (the first request finds
+            // compiled code).
+            PrintWriter err = spec.commandLine().getErr();
+            FuseWarmup.Result r = JitWarmup.run(opts, java.time.Duration.ofMillis(warmupMillis), common.debug, err);
+            if (r != null && common.debug) {
+                err.println("iomapfs: JIT warm-up: " + r.rounds() + " rounds, " + r.requests() + " requests in "
+                        + r.elapsed().toMillis() + " ms, " + r.compileMillis() + " ms of JIT compilation");
+                err.flush();
+            }
+        }
         AtomicBoolean closed = new AtomicBoolean();
         CountDownLatch flushed = new CountDownLatch(1);
         FuseMount mount;
