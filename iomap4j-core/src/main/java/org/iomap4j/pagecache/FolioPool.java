@@ -1,6 +1,5 @@
 package org.iomap4j.pagecache;
 
-import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicLong;
@@ -13,7 +12,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Why it exists: a fresh {@code Arena.ofAuto().allocate} per folio cost 6&ndash;24 &micro;s on the test VM
  * (malloc, zeroing, a Cleaner, first-touch page faults, later GC work), more than the device read of a 4 KiB
  * block. Here a miss allocates a whole slab ({@link #SLAB_BYTES}) and pools the rest, and a prefill thread keeps
- * a few MiB of faulted-in slabs ready while the cache grows, so cold reads do not pay for memory.
+ * a few MiB of faulted-in slabs ready while the cache grows, so cold reads do not pay for memory. Slabs are
+ * mmap'd ({@link SlabMemory}): zeroed once by the kernel, one transparent huge page each where THP allows.
  *
  * <p>Buffers handed out are not zeroed (see {@link PageCache#folioMemory}). A slice keeps its slab alive, so
  * slab memory returns to the system only when the GC finds every piece unreachable. At most {@code limitBytes}
@@ -131,9 +131,9 @@ final class FolioPool implements AutoCloseable {
         return split(mem, Integer.numberOfTrailingZeros(slab), Integer.numberOfTrailingZeros(sizeBytes));
     }
 
-    /** New zero-filled, page-aligned memory of {@code sizeBytes}, freed by the GC when unreachable. */
+    /** New zero-filled memory of {@code sizeBytes}, aligned to its size (up to 2 MiB), freed when unreachable. */
     static ByteBuffer allocate(int sizeBytes) {
-        return Arena.ofAuto().allocate(sizeBytes, PageCacheConfig.MIN_FOLIO_BYTES).asByteBuffer();
+        return SlabMemory.allocate(sizeBytes);
     }
 
     private void kickPrefill() {
