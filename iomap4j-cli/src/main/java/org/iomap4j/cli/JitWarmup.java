@@ -55,17 +55,17 @@ final class JitWarmup {
             return null;
         } finally {
             if (dir != null) {
-                deleteQuietly(dir.resolve("warmup.img"));
-                deleteQuietly(dir);
+                deleteQuietly(dir.resolve("warmup.img"), err);
+                deleteQuietly(dir, err);
             }
         }
     }
 
-    private static void deleteQuietly(Path p) {
+    private static void deleteQuietly(Path p, PrintWriter err) {
         try {
             Files.deleteIfExists(p);
         } catch (IOException e) {
-            System.err.println("iomapfs: cannot remove warm-up scratch " + p + ": " + e.getMessage());
+            err.println("iomapfs: cannot remove warm-up scratch " + p + ": " + e.getMessage());
         }
     }
 }

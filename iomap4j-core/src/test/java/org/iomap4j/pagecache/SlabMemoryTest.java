@@ -48,7 +48,7 @@ final class SlabMemoryTest {
             tmp.put(FolioPool.SLAB_BYTES - 1, (byte) i);
         }
         assertThat(SlabMemory.mappedBytes()).isGreaterThanOrEqualTo(before + 16L * FolioPool.SLAB_BYTES);
-        // The cleaner unmaps after the GC finds them unreachable; wait for it (bounded).
+        // The cleaner unmaps after the GC finds them unreachable: poll for that (bounded); nothing here asserts time.
         long deadline = System.nanoTime() + 20_000_000_000L;
         while (SlabMemory.mappedBytes() > before && System.nanoTime() < deadline) {
             System.gc();

@@ -45,6 +45,7 @@ public final class FuseWarmup {
     /** Size of the data file the warm-up writes and reads, in bytes. */
     public static final long DATA_FILE_BYTES = 24L << 20;
     private static final int MIB = 1 << 20;
+    /** Bytes of one page: the random I/O size. */
     private static final int PAGE = 4096;
     private static final int FILES_PER_ROUND = 400;
 
@@ -289,27 +290,27 @@ public final class FuseWarmup {
     }
 
     /** WRITE: {fh@0 offset@8 size@16 write_flags@20 lock_owner@24 flags@32 pad@36} data (left as it is). */
-    private void write(long fh, long nodeid, long pos, int size) throws IOException {
+    private void write(long fh, long nodeid, long posBytes, int sizeBytes) throws IOException {
         MemorySegment p = payload(40);
         p.set(FuseAbi.U64, 0, fh);
-        p.set(FuseAbi.U64, 8, pos);
-        p.set(FuseAbi.U32, 16, size);
-        p.set(ValueLayout.JAVA_BYTE, 40 + random.nextInt(size), (byte) random.nextInt());
-        int n = send(FuseAbi.WRITE, nodeid, 40 + size, "WRITE").get(FuseAbi.U32, 0);
-        if (n != size) {
-            throw new IOException("warm-up: WRITE of " + size + " bytes at " + pos + " wrote " + n);
+        p.set(FuseAbi.U64, 8, posBytes);
+        p.set(FuseAbi.U32, 16, sizeBytes);
+        p.set(ValueLayout.JAVA_BYTE, 40 + random.nextInt(sizeBytes), (byte) random.nextInt());
+        int n = send(FuseAbi.WRITE, nodeid, 40 + sizeBytes, "WRITE").get(FuseAbi.U32, 0);
+        if (n != sizeBytes) {
+            throw new IOException("warm-up: WRITE of " + sizeBytes + " bytes at " + posBytes + " wrote " + n);
         }
     }
 
     /** READ: {fh@0 offset@8 size@16 read_flags@20 lock_owner@24 flags@32 pad@36}. */
-    private void read(long fh, long nodeid, long pos, int size) throws IOException {
+    private void read(long fh, long nodeid, long posBytes, int sizeBytes) throws IOException {
         MemorySegment p = payload(40);
         p.set(FuseAbi.U64, 0, fh);
-        p.set(FuseAbi.U64, 8, pos);
-        p.set(FuseAbi.U32, 16, size);
+        p.set(FuseAbi.U64, 8, posBytes);
+        p.set(FuseAbi.U32, 16, sizeBytes);
         long got = send(FuseAbi.READ, nodeid, 40, "READ").byteSize();
-        if (got != size) {
-            throw new IOException("warm-up: READ of " + size + " bytes at " + pos + " returned " + got);
+        if (got != sizeBytes) {
+            throw new IOException("warm-up: READ of " + sizeBytes + " bytes at " + posBytes + " returned " + got);
         }
     }
 
