@@ -66,6 +66,11 @@ final class MountCommand implements Callable<Integer> {
                     + "milliseconds so that the JIT has compiled it when the first request comes (default "
                     + "${DEFAULT-VALUE}; 0: skip, mount at once and compile while serving).")
     int warmupMillis;
+    @Option(names = "--direct-read-min", defaultValue = "64K", converter = SizeConverter.class, paramLabel = "SIZE",
+            description = "Reads of the image of at least SIZE bytes bypass the host's page cache (O_DIRECT): "
+                    + "iomapfs caches file data itself, and the host's readahead over the image costs more device "
+                    + "time than it saves (default ${DEFAULT-VALUE}; 0: every read through the host's cache).")
+    long directReadMinBytes;
     @Option(names = "--dax", description = "DAX: map the image into memory and copy file data straight to and from it "
             + "(no page cache for file data), as a persistent-memory device would be used.")
     boolean dax;
@@ -80,6 +85,9 @@ final class MountCommand implements Callable<Integer> {
         }
         if (spinMicros < 0 || spinMicros > 1000) {
             throw new UsageException("--spin-us must be 0..1000");
+        }
+        if (directReadMinBytes < 0 || directReadMinBytes > (1 << 30)) {
+            throw new UsageException("--direct-read-min must be 0..1G");
         }
         if (warmupMillis < 0 || warmupMillis > 60_000) {
             throw new UsageException("--warmup-ms must be 0..60000");
@@ -97,7 +105,8 @@ final class MountCommand implements Callable<Integer> {
             throw new FsException(Errno.ENOTDIR, mnt + ": mount point is not a directory");
         }
         Ext2MountOptions opts = Ext2MountOptions.defaults().withReadOnly(readOnly)
-                .withCache(cacheBytes, (int) maxFolioBytes).withDax(dax).withNoatime(noatime);
+                .withCache(cacheBytes, (int) maxFolioBytes).withDax(dax).withNoatime(noatime)
+                .withDirectReadMin((int) directReadMinBytes);
         OpenImage opened = OpenImage.open(img, readOnly, opts);
         if (warmupMillis > 0) {
             // After opening the image (its errors come first), before the mount (the first request finds

@@ -40,7 +40,8 @@ final class OpenImage implements AutoCloseable {
 
     /**
      * Opens and mounts {@code image}; errors name the image. With {@code options.dax()} the image is mapped into
-     * memory ({@link MappedBlockDevice}), else read through a {@link FileBlockDevice}.
+     * memory ({@link MappedBlockDevice}), else read through a {@link FileBlockDevice}, large reads direct as
+     * {@link Ext2MountOptions#directReadMinBytes()} says.
      */
     static OpenImage open(Path image, boolean readOnly, Ext2MountOptions options) throws IOException {
         BlockDevice dev;
@@ -51,6 +52,9 @@ final class OpenImage implements AutoCloseable {
             channel = m.channel();
         } else {
             FileBlockDevice f = FileBlockDevice.open(image, readOnly);
+            if (options.directReadMinBytes() > 0) {
+                f.enableDirectReads(options.directReadMinBytes()); // false: the host refuses O_DIRECT; stays buffered
+            }
             dev = f;
             channel = f.channel();
         }

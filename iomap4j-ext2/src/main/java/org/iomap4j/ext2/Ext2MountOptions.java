@@ -15,41 +15,59 @@ import org.iomap4j.pagecache.PageCacheConfig;
  *                      (directories and metadata still use their caches, on the same mapping)
  * @param noatime       never update atime on read or readdir (mount -o noatime); otherwise relatime, the kernel's
  *                      default (see Documentation/filesystems/vfs.rst, fs/inode.c relatime_need_update)
+ * @param directReadMinBytes when an image file is opened by path (not DAX): device reads of at least this many
+ *                      bytes, 4096-aligned, bypass the host's page cache ({@link
+ *                      org.iomap4j.block.FileBlockDevice#enableDirectReads}); 0 keeps every read buffered
  */
 public record Ext2MountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes,
-        boolean dax, boolean noatime) {
+        boolean dax, boolean noatime, int directReadMinBytes) {
+
+    /** Default {@link #directReadMinBytes}: reads this large are throughput-bound, smaller ones latency-bound. */
+    public static final int DEFAULT_DIRECT_READ_MIN_BYTES = 64 << 10;
 
     public Ext2MountOptions {
         new PageCacheConfig(cacheBytes, maxFolioBytes, cacheBytes / 2, 5000); // validates
         if (metadataCacheBytes <= 0) {
             throw new IllegalArgumentException("metadata cache budget must be positive: " + metadataCacheBytes);
         }
+        if (directReadMinBytes < 0) {
+            throw new IllegalArgumentException("direct-read threshold must be >= 0: " + directReadMinBytes);
+        }
     }
 
-    /** Without DAX, relatime. */
+    /** Without DAX, relatime, every device read buffered. */
     public Ext2MountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes) {
-        this(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, false, false);
+        this(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, false, false, 0);
     }
 
-    /** Read-write, 256 MiB page cache, 2 MiB folios, 32 MiB metadata cache, no DAX, relatime. */
+    /**
+     * Read-write, 256 MiB page cache, 2 MiB folios, 32 MiB metadata cache, no DAX, relatime, direct device reads
+     * from {@link #DEFAULT_DIRECT_READ_MIN_BYTES}.
+     */
     public static Ext2MountOptions defaults() {
-        return new Ext2MountOptions(false, 256L << 20, 2 << 20, 32L << 20, false, false);
+        return new Ext2MountOptions(false, 256L << 20, 2 << 20, 32L << 20, false, false,
+                DEFAULT_DIRECT_READ_MIN_BYTES);
     }
 
     public Ext2MountOptions withReadOnly(boolean ro) {
-        return new Ext2MountOptions(ro, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime);
+        return new Ext2MountOptions(ro, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes);
     }
 
     public Ext2MountOptions withCache(long bytes, int folioBytes) {
-        return new Ext2MountOptions(readOnly, bytes, folioBytes, metadataCacheBytes, dax, noatime);
+        return new Ext2MountOptions(readOnly, bytes, folioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes);
     }
 
     public Ext2MountOptions withDax(boolean on) {
-        return new Ext2MountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, on, noatime);
+        return new Ext2MountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, on, noatime, directReadMinBytes);
     }
 
     public Ext2MountOptions withNoatime(boolean on) {
-        return new Ext2MountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, on);
+        return new Ext2MountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, on, directReadMinBytes);
+    }
+
+    /** The same options with device reads of at least {@code minBytes} going direct (0: none). */
+    public Ext2MountOptions withDirectReadMin(int minBytes) {
+        return new Ext2MountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, minBytes);
     }
 
     PageCacheConfig pageCacheConfig() {

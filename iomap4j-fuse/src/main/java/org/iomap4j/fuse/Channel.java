@@ -24,7 +24,9 @@ final class Channel implements AutoCloseable {
         this.fd = fd;
         this.arena = Arena.ofConfined();
         this.in = arena.allocate(BUFFER_BYTES, 4096);
-        this.out = arena.allocate(BUFFER_BYTES, 4096);
+        // The reply body (after the 16-byte out header) starts on a 4096-byte boundary, so a READ can be answered by
+        // an O_DIRECT read of the image straight into it.
+        this.out = arena.allocate(BUFFER_BYTES + 4096, 4096).asSlice(4096 - FuseAbi.OUT_HEADER_SIZE, BUFFER_BYTES);
         this.capture = Native.newCapture(arena);
     }
 

@@ -119,6 +119,14 @@ final class FuseServerDispatchTest {
     }
 
     @Test
+    void the_reply_body_is_page_aligned_so_reads_can_land_in_it_with_o_direct() {
+        Reply reply = new Reply(channel, 1);
+        assertThat(reply.body().address() % 4096).isZero();
+        assertThat(reply.maxBodyBytes()).isGreaterThanOrEqualTo(1 << 20);
+        assertThat(channel.out.byteSize()).isEqualTo(Channel.BUFFER_BYTES);
+    }
+
+    @Test
     void every_request_is_answered_exactly_once_and_errors_are_16_bytes() {
         FuseServer s = server(
                 new Op(1, "THROWS_RUNTIME", 0, false, (req, reply) -> {
