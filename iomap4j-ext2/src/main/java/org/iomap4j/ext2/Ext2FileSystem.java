@@ -39,6 +39,7 @@ import org.iomap4j.ext2.disk.Features;
 import org.iomap4j.ext2.disk.GroupDescriptor;
 import org.iomap4j.iomap.Dax;
 import org.iomap4j.iomap.DirectIo;
+import org.iomap4j.iomap.DirectReadahead;
 import org.iomap4j.iomap.Fiemap;
 import org.iomap4j.iomap.FiemapExtent;
 import org.iomap4j.iomap.Seek;
@@ -177,6 +178,14 @@ public final class Ext2FileSystem implements Vfs {
      * SYNCFS from the kernel (only virtiofs does), so without it the dirty inodes the kernel forgets would wait
      * for the next modifying operation or the unmount. One daemon thread, started on first use.
      */
+    /** Largest O_DIRECT read that is read ahead (FUSE's largest READ). */
+    private static final int DIO_READAHEAD_MAX_BYTES = 1 << 20;
+    /**
+     * Runs O_DIRECT read-aheads ({@link DirectReadahead}): two platform threads (they block on the device); a
+     * read-ahead still queued when its reader arrives is dropped and read by the reader itself.
+     */
+    private final ExecutorService dioReadahead = Executors.newFixedThreadPool(2,
+            Thread.ofPlatform().daemon().name("iomap4j-ext2-dio-readahead-", 0).factory());
     private final ExecutorService pendingFlusher = Executors.newSingleThreadExecutor(
             Thread.ofPlatform().daemon().name("iomap4j-ext2-inode-flush", 0).factory());
     /** A {@link #pendingFlusher} task is queued and has not started yet. */
@@ -191,8 +200,16 @@ public final class Ext2FileSystem implements Vfs {
      * @throws FsException EINVAL for an unsupported incompat feature or revision; ENOENT/EACCES for the path
      */
     public static Ext2FileSystem mount(Path image, Ext2MountOptions opts) throws IOException {
-        BlockDevice dev = opts.dax() ? MappedBlockDevice.open(image, opts.readOnly())
-                : FileBlockDevice.open(image, opts.readOnly());
+        BlockDevice dev;
+        if (opts.dax()) {
+            dev = MappedBlockDevice.open(image, opts.readOnly());
+        } else {
+            FileBlockDevice f = FileBlockDevice.open(image, opts.readOnly());
+            if (opts.directReadMinBytes() > 0) {
+                f.enableDirectReads(opts.directReadMinBytes());
+            }
+            dev = f;
+        }
         boolean ok = false;
         try {
             Ext2FileSystem fs = new Ext2FileSystem(dev, opts, true);
@@ -833,6 +850,21 @@ public final class Ext2FileSystem implements Vfs {
         }
     }
 
+    /**
+     * Lets queued and running O_DIRECT read-aheads finish (each is at most one device read) before teardown. Not
+     * shutdownNow: an interrupt during a FileChannel read closes the channel (ClosedByInterruptException).
+     */
+    private void stopDioReadahead() {
+        dioReadahead.shutdown();
+        try {
+            if (!dioReadahead.awaitTermination(1, TimeUnit.MINUTES)) {
+                LOG.log(System.Logger.Level.WARNING, "an O_DIRECT read-ahead still running after 1 minute at unmount");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** Lets a queued or running flusher task finish (each is one bounded batch) and stops the thread. */
     private void stopPendingFlusher() {
         pendingFlusher.shutdown();
@@ -1460,6 +1492,7 @@ public final class Ext2FileSystem implements Vfs {
             throw new FsException(Errno.EFBIG, "size " + newSize + " beyond the maximum " + maxRegularSizeBytes);
         }
         i.rwsem.writeLock().lock();
+        i.dataSeq++; // under the write lock: invalidates O_DIRECT read-ahead (DirectReadahead)
         try {
             long oldSize = i.sizeBytes();
             AddressSpace m = i.mapping();
@@ -1921,7 +1954,9 @@ public final class Ext2FileSystem implements Vfs {
     }
 
     /** An open regular file. */
-    private record Handle(long ino, int openFlags, Ext2Inode inode, ErrSeq.Cursor cursor) implements FileHandle {
+    /** An open regular file; {@code readahead} is non-null for O_DIRECT handles (sequential-stream read-ahead). */
+    private record Handle(long ino, int openFlags, Ext2Inode inode, ErrSeq.Cursor cursor,
+            DirectReadahead readahead) implements FileHandle {
     }
 
     private Handle handle(FileHandle fh) throws FsException {
@@ -1957,7 +1992,11 @@ public final class Ext2FileSystem implements Vfs {
             i.openCount++;
             i.dropped = false;
         }
-        Handle h = new Handle(i.ino, openFlags, i, i.mapping().errors().newCursor());
+        DirectReadahead ra = (openFlags & O_DIRECT) != 0 && !dax && acc != O_WRONLY
+                ? new DirectReadahead(readaheadSource(i), dioReadahead, DIO_READAHEAD_MAX_BYTES,
+                        dioOps.dioMemoryAlignmentBytes(i))
+                : null;
+        Handle h = new Handle(i.ino, openFlags, i, i.mapping().errors().newCursor(), ra);
         if ((openFlags & O_TRUNC) != 0 && acc != O_RDONLY && i.sizeBytes() != 0) {
             try {
                 truncate(i, 0);
@@ -2027,6 +2066,8 @@ public final class Ext2FileSystem implements Vfs {
         try {
             if (dax) {
                 n = Dax.read(i, posBytes, dst, iomapOps);
+            } else if (h.readahead != null) {
+                n = h.readahead.read(posBytes, dst, i.dataSeq, i.sizeBytes(), (p, d) -> directRead(i, p, d));
             } else if ((h.openFlags & O_DIRECT) != 0) {
                 n = directRead(i, posBytes, dst);
             } else {
@@ -2049,6 +2090,7 @@ public final class Ext2FileSystem implements Vfs {
         Ext2Inode i = h.inode;
         int n;
         i.rwsem.writeLock().lock();
+        i.dataSeq++; // under the write lock: invalidates O_DIRECT read-ahead (DirectReadahead)
         try {
             long pos = (h.openFlags & O_APPEND) != 0 ? i.sizeBytes() : posBytes;
             if (pos < 0) {
@@ -2133,6 +2175,32 @@ public final class Ext2FileSystem implements Vfs {
     private static ByteBuffer alignedBounce(int bytes, int align) {
         int rounded = (bytes + align - 1) & -align;
         return ByteBuffer.allocateDirect(rounded + align).alignedSlice(align).limit(bytes);
+    }
+
+    /**
+     * The reads of an O_DIRECT handle's read-ahead, on a {@link #dioReadahead} thread: the inode's rwsem shared,
+     * taken only if free at once (waiting could deadlock: a reader holding it may be waiting for this read-ahead
+     * while a writer queues), and only while no writer has run since the read-ahead was planned.
+     */
+    private DirectReadahead.Source readaheadSource(Ext2Inode i) {
+        return new DirectReadahead.Source() {
+            @Override
+            public long dataSeq() {
+                return i.dataSeq;
+            }
+
+            @Override
+            public long tryReadShared(long posBytes, ByteBuffer dst, long expectedSeq) throws IOException {
+                if (closed || !i.rwsem.readLock().tryLock()) {
+                    return -1;
+                }
+                try {
+                    return i.dataSeq == expectedSeq ? directRead(i, posBytes, dst) : -1;
+                } finally {
+                    i.rwsem.readLock().unlock();
+                }
+            }
+        };
     }
 
     /**
@@ -2344,6 +2412,7 @@ public final class Ext2FileSystem implements Vfs {
         }
         Ext2Inode i = h.inode;
         i.rwsem.writeLock().lock();
+        i.dataSeq++; // under the write lock: invalidates O_DIRECT read-ahead (DirectReadahead)
         try {
             AddressSpace m = i.mapping();
             m.invalidateLock().writeLock().lock();
@@ -2496,6 +2565,9 @@ public final class Ext2FileSystem implements Vfs {
     public void release(FileHandle fh) throws IOException {
         Handle h = handle(fh);
         Ext2Inode i = h.inode;
+        if (h.readahead != null) {
+            h.readahead.close();
+        }
         boolean last;
         synchronized (icacheLock) {
             if (i.openCount > 0) {
@@ -2599,6 +2671,7 @@ public final class Ext2FileSystem implements Vfs {
             return;
         }
         try {
+            stopDioReadahead();
             stopPendingFlusher(); // sync below writes back whatever it left pending
             if (!readOnly) {
                 List<Ext2Inode> orphans = new ArrayList<>();

@@ -26,6 +26,12 @@ final class Ext2Inode implements IomapInode {
     final ReentrantReadWriteLock rwsem = new ReentrantReadWriteLock();
     /** Block-map sequence counter: bumped by every allocation and free; the iomap validity cookie. */
     private volatile long mapSeq;
+    /**
+     * Data sequence counter: bumped by every holder of {@link #rwsem}'s write lock right after taking it (write,
+     * truncate, fallocate), so a value read under the shared lock stays the same exactly as long as no writer has
+     * run since. Validates O_DIRECT read-ahead ({@link org.iomap4j.iomap.DirectReadahead}).
+     */
+    volatile long dataSeq;
     private volatile long sizeBytes;
     private volatile AddressSpace mapping;
     private volatile boolean fastSymlink;
