@@ -131,4 +131,48 @@ class MountSparseDioTest {
         // The last block (past the old EOF, from the size-extending zero range) is a hole: "last" without "eof".
         assertThat(fm.out()).contains("merged,last\n").doesNotContain("eof");
     }
+
+    /**
+     * A sequential O_DIRECT stream through the mount (served with read-ahead) reads, chunk by chunk, what another
+     * descriptor wrote into the chunk ahead of it just before: never the bytes a read-ahead fetched earlier.
+     * python3 does the reads (preadv into an mmap buffer, as O_DIRECT wants aligned memory) and compares them
+     * with its own model of the file.
+     */
+    @Test
+    void oDirectStream_seesWritesMadeAheadOfIt_throughAnotherDescriptor() throws Exception {
+        Path img = tmp.resolve("ra.img");
+        assertThat(Cli.run("mkfs", img.toString(), "--size", "64M").exit()).isZero();
+        Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+        String py = """
+                import os, mmap, sys
+                p = sys.argv[1]
+                MIB = 1 << 20
+                data = bytearray(os.urandom(8 * MIB))
+                with open(p, 'wb') as f:
+                    f.write(data)
+                buf = mmap.mmap(-1, MIB)
+                w = os.open(p, os.O_WRONLY)
+                for rnd in range(3):
+                    fd = os.open(p, os.O_RDONLY | os.O_DIRECT)
+                    for k in range(8):
+                        n = os.preadv(fd, [buf], k * MIB)
+                        if n != MIB or buf[:n] != data[k * MIB:k * MIB + n]:
+                            print('stale or short', rnd, k, n)
+                        if rnd > 0 and k + 1 < 8:
+                            patch = os.urandom(4096 * rnd)
+                            off = (k + 1) * MIB + 12345 * k
+                            os.pwrite(w, patch, off)
+                            data[off:off + len(patch)] = patch
+                    os.close(fd)
+                os.close(w)
+                with open(p, 'rb') as f:
+                    print('final', f.read() == bytes(data))
+                """;
+        Files.writeString(tmp.resolve("stream.py"), py);
+        try (MountedImage m = MountedImage.start(img, mnt)) {
+            Ext2Tools.Result r = sh("python3 " + tmp.resolve("stream.py") + " " + mnt.resolve("ra")).ok();
+            assertThat(r.stdout().strip()).isEqualTo("final True");
+        }
+        Ext2Tools.assertFsckClean(img);
+    }
 }

@@ -25,7 +25,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * synchronous read, which reports errors as usual: read-ahead errors are never seen.
  *
  * <p>State is per open file (like the kernel's {@code file->f_ra}). At most one read-ahead is in flight, into one
- * aligned buffer of at most {@link #maxBytes} bytes owned by this object; {@link #close()} releases it.
+ * aligned buffer of {@code maxBytes} owned by this object (allocated by the first read-ahead, freed by the GC).
+ * Only a reader alone on its handle reads ahead: several reads in flight already keep the device busy.
  * Thread-safe: concurrent reads of one handle each get correct bytes (a read-ahead goes to at most one of them).
  */
 public final class DirectReadahead implements AutoCloseable {
@@ -71,7 +72,11 @@ public final class DirectReadahead implements AutoCloseable {
     private final Source source;
     private final Executor executor;
     private final int maxBytes;
-    private final ByteBuffer buf;
+    private final int alignBytes;
+    /** Allocated by the first read-ahead (an O_DIRECT handle that never streams costs nothing); GC-freed. */
+    private ByteBuffer buf;
+    /** Reads of this handle inside {@link #read} right now. */
+    private int readsInFlight;
     /** Guards the fields below (bookkeeping only; never held during I/O). */
     private final Object lock = new Object();
     private long nextPosBytes = -1;
@@ -96,8 +101,7 @@ public final class DirectReadahead implements AutoCloseable {
         this.source = source;
         this.executor = executor;
         this.maxBytes = maxBytes;
-        // Freed by the GC, not by close(): a reader may still be copying out when the handle is released.
-        this.buf = Arena.ofAuto().allocate(maxBytes, Math.max(alignBytes, 4096)).asByteBuffer();
+        this.alignBytes = Math.max(alignBytes, 4096);
     }
 
     /**
@@ -117,6 +121,7 @@ public final class DirectReadahead implements AutoCloseable {
         Ahead mine = null;
         boolean sequential;
         synchronized (lock) {
+            readsInFlight++;
             Ahead a = ahead;
             ahead = null;
             if (a != null) {
@@ -130,14 +135,24 @@ public final class DirectReadahead implements AutoCloseable {
             sequential = posBytes == nextPosBytes;
             nextPosBytes = posBytes + lengthBytes;
         }
+        boolean alone;
         int n = -1;
-        if (mine != null) {
-            n = take(mine, dst, seqNow);
+        try {
+            if (mine != null) {
+                n = take(mine, dst, seqNow);
+            }
+            if (n < 0) {
+                n = syncRead.read(posBytes, dst);
+            }
+        } finally {
+            synchronized (lock) {
+                alone = readsInFlight == 1;
+                readsInFlight--;
+            }
         }
-        if (n < 0) {
-            n = syncRead.read(posBytes, dst);
-        }
-        if (sequential && n == lengthBytes && lengthBytes <= maxBytes && posBytes + n < sizeBytes) {
+        // Only a lone reader reads ahead: a caller with several reads in flight on the handle (AIO, FUSE's async
+        // reads) already keeps the device busy, and its reads arrive out of order.
+        if (alone && sequential && n == lengthBytes && lengthBytes <= maxBytes && posBytes + n < sizeBytes) {
             start(posBytes + n, lengthBytes, seqNow);
         }
         return n;
@@ -161,7 +176,11 @@ public final class DirectReadahead implements AutoCloseable {
             if (got < 0 || a.seq != seqNow || got > dst.remaining()) {
                 return -1;
             }
-            dst.put(buf.duplicate().position(0).limit((int) got));
+            ByteBuffer b;
+            synchronized (lock) {
+                b = buf;
+            }
+            dst.put(b.duplicate().position(0).limit((int) got));
             synchronized (lock) {
                 hits++;
             }
@@ -186,6 +205,10 @@ public final class DirectReadahead implements AutoCloseable {
             if (closed || owner != null || ahead != null) {
                 return;
             }
+            if (buf == null) {
+                // Freed by the GC, not by close(): a reader may still be copying out when the handle is released.
+                buf = Arena.ofAuto().allocate(maxBytes, alignBytes).asByteBuffer();
+            }
             owner = a;
             ahead = a;
         }
@@ -205,8 +228,12 @@ public final class DirectReadahead implements AutoCloseable {
         if (!a.claimed.compareAndSet(false, true)) {
             return; // a reader came first and read for itself
         }
+        ByteBuffer b;
+        synchronized (lock) {
+            b = buf;
+        }
         try {
-            a.done.complete(source.tryReadShared(a.posBytes, buf.duplicate().clear().limit(a.lengthBytes), a.seq));
+            a.done.complete(source.tryReadShared(a.posBytes, b.duplicate().clear().limit(a.lengthBytes), a.seq));
         } catch (IOException | RuntimeException | Error e) {
             a.done.completeExceptionally(e);
         } finally {

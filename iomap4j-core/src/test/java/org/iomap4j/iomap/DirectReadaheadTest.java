@@ -195,6 +195,42 @@ class DirectReadaheadTest {
     }
 
     @Test
+    void no_read_ahead_while_another_read_of_the_handle_is_in_flight() throws Exception {
+        ModelFile f = new ModelFile(random(7, 8 * CHUNK));
+        List<Runnable> queued = java.util.Collections.synchronizedList(new ArrayList<>());
+        DirectReadahead ra = new DirectReadahead(f, queued::add, CHUNK, 4096);
+        f.readThrough(ra, 0, CHUNK);
+        java.util.concurrent.CountDownLatch inside = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        Thread slow = new Thread(() -> {
+            try {
+                ra.read(CHUNK, ByteBuffer.allocate(CHUNK), f.dataSeq, f.data.length, (p, d) -> {
+                    inside.countDown();
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        throw new java.io.InterruptedIOException();
+                    }
+                    return f.read(p, d);
+                });
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        slow.start();
+        assertThat(inside.await(20, TimeUnit.SECONDS)).isTrue();
+        // Sequential (after the read at 1 chunk), but that read is still in flight: no read-ahead.
+        assertThat(f.readThrough(ra, 2L * CHUNK, CHUNK)).isEqualTo(f.expect(2L * CHUNK, CHUNK));
+        assertThat(queued).isEmpty();
+        release.countDown();
+        slow.join();
+        // The slow read ended alone: it read ahead (chunk 2, now stale for the stream, dropped below).
+        assertThat(queued).hasSize(1);
+        assertThat(f.readThrough(ra, 3L * CHUNK, CHUNK)).isEqualTo(f.expect(3L * CHUNK, CHUNK));
+        assertThat(queued).hasSize(2);
+    }
+
+    @Test
     void read_ahead_errors_are_not_seen_and_the_readers_own_errors_are() throws Exception {
         ModelFile f = new ModelFile(random(5, 6 * CHUNK));
         f.failReadAhead = new FsException(Errno.EIO, "read-ahead failed");
