@@ -32,16 +32,27 @@ import org.iomap4j.Errno;
  */
 public final class FileBlockDevice extends AbstractBlockDevice {
     private static final System.Logger LOG = System.getLogger(FileBlockDevice.class.getName());
-    /** O_DIRECT alignment used for the host file (address, length, memory): the largest common logical block. */
-    private static final int HOST_DIO_ALIGN_BYTES = 4096;
+    /** Smallest O_DIRECT alignment used for the host file (address, length, memory). */
+    private static final int MIN_HOST_DIO_ALIGN_BYTES = 4096;
 
     private final Path path;
     private final FileChannel channel;
     private final long sizeBytes;
     private final boolean direct;
-    /** The O_DIRECT read descriptor of {@link #enableDirectReads}, or null (every read buffered). */
+    /** The O_DIRECT read descriptor of {@link #enableDirectReads} while in use, or null (every read buffered). */
     private volatile FileChannel directReadChannel;
+    /**
+     * Every O_DIRECT descriptor this device opened, closed only by {@link #close()}: closing any descriptor of a
+     * file drops the POSIX record locks the process holds on it (fcntl(2)), such as a front end's lock on the
+     * image taken through {@link #channel()}.
+     */
+    private final java.util.List<FileChannel> directChannelsToClose = new java.util.ArrayList<>();
     private volatile int directReadMinBytes = Integer.MAX_VALUE;
+    /**
+     * Alignment of direct reads in address, length and memory: 4096, or the host file store's block size if larger
+     * (the JDK checks O_DIRECT requests against {@code FileStore.getBlockSize()}).
+     */
+    private volatile int directAlignBytes = MIN_HOST_DIO_ALIGN_BYTES;
     private final LongAdder directReads = new LongAdder();
 
     private FileBlockDevice(Path path, FileChannel channel, long sizeBytes, int lbs, boolean readOnly, boolean direct) {
@@ -124,8 +135,8 @@ public final class FileBlockDevice extends AbstractBlockDevice {
     }
 
     /**
-     * Serves reads of at least {@code minBytes} bytes that are 4096-byte aligned in device address, length and
-     * memory (a direct {@link ByteBuffer}) through a second descriptor of the image opened O_DIRECT (see the class
+     * Serves reads of at least {@code minBytes} bytes that are aligned (4096 bytes, or the host file store's block
+     * size if larger) in device address, length and memory (a direct {@link ByteBuffer}) through a second descriptor of the image opened O_DIRECT (see the class
      * comment). Smaller or unaligned reads stay buffered. Has no effect on a device opened O_DIRECT already.
      *
      * @param minBytes smallest read, in bytes, that goes direct (> 0)
@@ -142,8 +153,17 @@ public final class FileBlockDevice extends AbstractBlockDevice {
         }
         if (directReadChannel == null) {
             try {
-                directReadChannel = FileChannel.open(path, StandardOpenOption.READ,
+                long storeBlock = java.nio.file.Files.getFileStore(path).getBlockSize();
+                if (storeBlock > (1 << 20) || Long.bitCount(storeBlock) != 1) {
+                    LOG.log(System.Logger.Level.DEBUG, path + ": host block size " + storeBlock
+                            + " unsuitable for direct reads; every read stays buffered");
+                    return false;
+                }
+                directAlignBytes = (int) Math.max(MIN_HOST_DIO_ALIGN_BYTES, storeBlock);
+                FileChannel d = FileChannel.open(path, StandardOpenOption.READ,
                         com.sun.nio.file.ExtendedOpenOption.DIRECT);
+                directChannelsToClose.add(d);
+                directReadChannel = d;
             } catch (IOException | UnsupportedOperationException e) {
                 LOG.log(System.Logger.Level.DEBUG, path + ": O_DIRECT open refused (" + e + "); every read stays buffered");
                 return false;
@@ -166,15 +186,15 @@ public final class FileBlockDevice extends AbstractBlockDevice {
     private boolean qualifiesForDirectRead(long devAddrBytes, ByteBuffer dst) {
         int n = dst.remaining();
         return n >= directReadMinBytes
-                && ((devAddrBytes | n) & (HOST_DIO_ALIGN_BYTES - 1)) == 0
+                && ((devAddrBytes | n) & (directAlignBytes - 1)) == 0
                 && dst.isDirect()
-                && (java.lang.foreign.MemorySegment.ofBuffer(dst).address() & (HOST_DIO_ALIGN_BYTES - 1)) == 0;
+                && (java.lang.foreign.MemorySegment.ofBuffer(dst).address() & (directAlignBytes - 1)) == 0;
     }
 
     /**
      * Reads what it can of {@code dst} at {@code devAddrBytes} through the O_DIRECT descriptor; returns the address
      * reached. Stops early (the buffered path does the rest) at the end of the file or when the host refuses the
-     * request (EINVAL: its alignment is stricter than 4096), in which case direct reads are switched off.
+     * request (EINVAL: its alignment is stricter than ours), in which case direct reads are switched off.
      */
     private long readDirect(FileChannel d, long devAddrBytes, ByteBuffer dst) throws IOException {
         long addr = devAddrBytes;
@@ -182,7 +202,7 @@ public final class FileBlockDevice extends AbstractBlockDevice {
         try {
             while (dst.hasRemaining()) {
                 int n = d.read(dst, addr);
-                if (n <= 0 || (n & (HOST_DIO_ALIGN_BYTES - 1)) != 0) {
+                if (n <= 0 || (n & (directAlignBytes - 1)) != 0) {
                     // EOF, or a short read at an unaligned end of file: the buffered path finishes.
                     addr += Math.max(n, 0);
                     break;
@@ -190,11 +210,12 @@ public final class FileBlockDevice extends AbstractBlockDevice {
                 addr += n;
             }
         } catch (java.nio.channels.ClosedChannelException e) {
-            // Closed under us (direct reads switched off by another thread, or an interrupted reader): the
-            // buffered descriptor finishes; device close is reported there.
+            // Closed under us (the device is closing, or the JDK closed it because this reader was interrupted):
+            // the buffered descriptor finishes; a closed device is reported there.
             disableDirectReads();
         } catch (IOException e) {
-            if (e.getMessage() == null || !e.getMessage().contains("Invalid argument")) {
+            String msg = e.getMessage();
+            if (msg == null || !(msg.contains("Invalid argument") || msg.contains("multiple of the block size"))) {
                 throw new DeviceIOException(Errno.EIO, addr, path + ": read failed: " + e.getMessage(), e);
             }
             LOG.log(System.Logger.Level.WARNING, path + ": O_DIRECT read of " + dst.remaining() + " bytes at " + addr
@@ -207,17 +228,10 @@ public final class FileBlockDevice extends AbstractBlockDevice {
         return addr;
     }
 
+    /** Back to buffered reads; the descriptor stays open until {@link #close()} (see directChannelsToClose). */
     private synchronized void disableDirectReads() {
-        FileChannel d = directReadChannel;
         directReadChannel = null;
         directReadMinBytes = Integer.MAX_VALUE;
-        if (d != null) {
-            try {
-                d.close();
-            } catch (IOException e) {
-                LOG.log(System.Logger.Level.DEBUG, path + ": closing the O_DIRECT descriptor: " + e);
-            }
-        }
     }
 
     @Override
@@ -289,7 +303,17 @@ public final class FileBlockDevice extends AbstractBlockDevice {
     @Override
     public void close() throws IOException {
         try {
-            disableDirectReads();
+            synchronized (this) {
+                disableDirectReads();
+                for (FileChannel d : directChannelsToClose) {
+                    try {
+                        d.close();
+                    } catch (IOException e) {
+                        LOG.log(System.Logger.Level.DEBUG, path + ": closing the O_DIRECT descriptor: " + e);
+                    }
+                }
+                directChannelsToClose.clear();
+            }
         } finally {
             channel.close();
         }

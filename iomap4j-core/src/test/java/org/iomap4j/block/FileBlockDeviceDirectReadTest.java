@@ -122,6 +122,27 @@ class FileBlockDeviceDirectReadTest {
         }
     }
 
+    /**
+     * A front end locks the image through {@link FileBlockDevice#channel()} (a POSIX record lock, which closing any
+     * descriptor of the file would drop): direct reads must leave it held. Checked from another process.
+     */
+    @Test
+    void direct_reads_keep_a_posix_lock_taken_through_the_main_channel() throws Exception {
+        try (FileBlockDevice dev = FileBlockDevice.open(image, false);
+                java.nio.channels.FileLock lock = dev.channel().lock()) {
+            assertThat(dev.enableDirectReads(MIN_BYTES)).isTrue();
+            dev.read(0, aligned(MIB));
+            assertThat(dev.directReadCount()).isEqualTo(1);
+            String py = "import fcntl,sys\nf=open(sys.argv[1],'r+b')\ntry:\n fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB)\n"
+                    + " print('free')\nexcept OSError:\n print('held')\n";
+            Process p = new ProcessBuilder("python3", "-c", py, image.toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes()).strip();
+            assertThat(p.waitFor()).isZero();
+            assertThat(out).as("the image lock seen from another process").isEqualTo("held");
+            assertThat(lock.isValid()).isTrue();
+        }
+    }
+
     @Test
     void the_threshold_must_be_positive_and_close_turns_direct_reads_off() throws IOException {
         FileBlockDevice dev = FileBlockDevice.open(image, true);
