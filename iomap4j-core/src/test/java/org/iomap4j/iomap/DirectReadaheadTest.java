@@ -41,7 +41,10 @@ class DirectReadaheadTest {
 
         /** A direct read: caller holds rwsem shared. */
         int read(long pos, ByteBuffer dst) {
-            deviceReads.incrementAndGet();
+            synchronized (deviceReads) {
+                deviceReads.incrementAndGet();
+                deviceReads.notifyAll();
+            }
             if (pos >= data.length) {
                 return 0;
             }
@@ -141,13 +144,15 @@ class DirectReadaheadTest {
     @Test
     void a_sequential_stream_is_served_from_read_ahead_and_returns_the_files_bytes() throws IOException {
         ModelFile f = new ModelFile(random(1, 16 * CHUNK + 100));
-        DirectReadahead ra = new DirectReadahead(f, executor(1), CHUNK, 4096);
+        // An executor that runs the read-ahead at once (as if it finished during the caller's round trip).
+        DirectReadahead ra = new DirectReadahead(f, Runnable::run, CHUNK, 4096);
         for (long pos = 0; pos < f.data.length; pos += CHUNK) {
             assertThat(f.readThrough(ra, pos, CHUNK)).as("read at %d", pos).isEqualTo(f.expect(pos, CHUNK));
         }
-        // The first two reads are synchronous (the second makes the stream sequential); then read-ahead serves
-        // the rest unless the executor had not started one when its reader came (it then reads itself).
-        assertThat(ra.hits()).isPositive();
+        // 17 reads: the first two are the reader's own (the second makes the stream sequential), the other 15
+        // come from read-ahead, the last one short (EOF), with no read-ahead past it.
+        assertThat(ra.hits()).isEqualTo(15);
+        assertThat(f.deviceReads.get()).isEqualTo(17);
         assertThat(f.readThrough(ra, f.data.length, CHUNK)).isEmpty();
     }
 
@@ -171,11 +176,13 @@ class DirectReadaheadTest {
         assertThat(f.readThrough(ra, 3L * CHUNK, CHUNK)).isEmpty();
     }
 
-    /** Waits until the file has seen {@code reads} device reads (a read-ahead has run). */
+    /** Waits (bounded) until the file has seen {@code reads} device reads, i.e. the planned read-ahead ran. */
     private static void waitIdle(ModelFile f, int reads) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (f.deviceReads.get() < reads && System.nanoTime() < deadline) {
-            Thread.sleep(1);
+        synchronized (f.deviceReads) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (f.deviceReads.get() < reads && System.nanoTime() < deadline) {
+                f.deviceReads.wait(1000);
+            }
         }
         assertThat(f.deviceReads.get()).as("device reads (read-ahead ran)").isGreaterThanOrEqualTo(reads);
     }
@@ -282,6 +289,7 @@ class DirectReadaheadTest {
         ExecutorService ex = executor(2);
         List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
         List<Thread> readers = new ArrayList<>();
+        AtomicInteger readsDone = new AtomicInteger();
         for (int r = 0; r < 2; r++) {
             long readerSeed = rnd.nextLong();
             Thread t = new Thread(() -> {
@@ -305,6 +313,7 @@ class DirectReadaheadTest {
                             } finally {
                                 f.rwsem.readLock().unlock();
                             }
+                            readsDone.incrementAndGet();
                         }
                     }
                 } catch (Throwable e) {
@@ -316,16 +325,20 @@ class DirectReadaheadTest {
             readers.add(t);
             t.start();
         }
+        int seen = 0;
         while (readers.stream().anyMatch(Thread::isAlive)) {
+            // Paced by the readers: one change per read that completed since the last one (no sleeping).
+            if (readsDone.get() == seen) {
+                Thread.onSpinWait();
+                continue;
+            }
+            seen = readsDone.get();
             int op = rnd.nextInt(10);
             if (op < 7) {
                 f.write(rnd.nextInt(24 * CHUNK), random(rnd.nextLong(), 1 + rnd.nextInt(3 * CHUNK)));
             } else if (op < 9) {
                 f.truncate(rnd.nextInt(30 * CHUNK));
-            } else {
-                Thread.yield();
             }
-            Thread.sleep(0, 200_000);
         }
         for (Thread t : readers) {
             t.join();
