@@ -77,7 +77,7 @@ public final class DirectReadahead implements AutoCloseable {
     private ByteBuffer buf;
     /** Reads of this handle inside {@link #read} right now. */
     private int readsInFlight;
-    /** Guards the fields below (bookkeeping only; never held during I/O). */
+    /** Guards {@link #buf}, {@link #readsInFlight} and the fields below (bookkeeping only; never held during I/O). */
     private final Object lock = new Object();
     private long nextPosBytes = -1;
     /** The read-ahead waiting for its reader, or null. */

@@ -173,11 +173,6 @@ public final class Ext2FileSystem implements Vfs {
     private final ReentrantLock pendingWriteLock = new ReentrantLock();
     /** Pending inodes the running batch took out of evictPending (pinned while written); under icacheLock. */
     private int pendingInBatch;
-    /**
-     * Runs {@link #writebackPendingEvictions} for forget, which must not do I/O itself: a FUSE mount gets no
-     * SYNCFS from the kernel (only virtiofs does), so without it the dirty inodes the kernel forgets would wait
-     * for the next modifying operation or the unmount. One daemon thread, started on first use.
-     */
     /** Largest O_DIRECT read that is read ahead (FUSE's largest READ). */
     private static final int DIO_READAHEAD_MAX_BYTES = 1 << 20;
     /**
@@ -186,6 +181,11 @@ public final class Ext2FileSystem implements Vfs {
      */
     private final ExecutorService dioReadahead = Executors.newFixedThreadPool(2,
             Thread.ofPlatform().daemon().name("iomap4j-ext2-dio-readahead-", 0).factory());
+    /**
+     * Runs {@link #writebackPendingEvictions} for forget, which must not do I/O itself: a FUSE mount gets no
+     * SYNCFS from the kernel (only virtiofs does), so without it the dirty inodes the kernel forgets would wait
+     * for the next modifying operation or the unmount. One daemon thread, started on first use.
+     */
     private final ExecutorService pendingFlusher = Executors.newSingleThreadExecutor(
             Thread.ofPlatform().daemon().name("iomap4j-ext2-inode-flush", 0).factory());
     /** A {@link #pendingFlusher} task is queued and has not started yet. */
@@ -1953,7 +1953,6 @@ public final class Ext2FileSystem implements Vfs {
         touchAtime(dir);
     }
 
-    /** An open regular file. */
     /** An open regular file; {@code readahead} is non-null for O_DIRECT handles (sequential-stream read-ahead). */
     private record Handle(long ino, int openFlags, Ext2Inode inode, ErrSeq.Cursor cursor,
             DirectReadahead readahead) implements FileHandle {
