@@ -175,4 +175,38 @@ class MountSparseDioTest {
         }
         Ext2Tools.assertFsckClean(img);
     }
+
+    /**
+     * The root reserve through the mount: another user (setpriv to uid/gid 65534, the mount has --allow-other)
+     * filling a world-writable directory stops with ENOSPC while the reserved blocks are still free; root then
+     * writes into them. df's "Avail" (f_bavail) is 0 for everyone at that point, as with the kernel's ext2.
+     */
+    @Test
+    void anotherUserCannotWriteIntoTheRootReserve_rootCan() throws Exception {
+        Path img = tmp.resolve("reserve.img");
+        assertThat(Cli.run("mkfs", img.toString(), "--size", "16M").exit()).isZero();
+        // The other user must be able to reach the mount point (JUnit makes its temporary directory 0700).
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+        try (MountedImage m = MountedImage.start(img, mnt, "--allow-other")) {
+            String M = mnt.toString();
+            sh("mkdir " + M + "/pub && chmod 1777 " + M + "/pub").ok();
+            Ext2Tools.Result user = sh("setpriv --reuid=65534 --regid=65534 --clear-groups "
+                    + "dd if=/dev/zero of=" + M + "/pub/u bs=64k status=none");
+            assertThat(user.exitCode()).as(user.toString()).isNotZero();
+            assertThat(user.stderr()).contains("No space left on device");
+            long userBytes = Files.size(mnt.resolve("pub/u"));
+            String df = sh("stat -f -c '%f %a %S' " + M).ok().stdout().strip();
+            String[] f = df.split(" ");
+            long freeBlocks = Long.parseLong(f[0]);
+            assertThat(Long.parseLong(f[1])).as("f_bavail after the user filled it: " + df).isZero();
+            assertThat(freeBlocks * Long.parseLong(f[2])).as("the reserve is still free: " + df)
+                    .isGreaterThan(512L << 10);
+            Ext2Tools.Result root = sh("dd if=/dev/zero of=" + M + "/r bs=64k status=none");
+            assertThat(root.stderr()).contains("No space left on device");
+            assertThat(Files.size(mnt.resolve("r"))).as("root wrote into the reserve").isGreaterThan(512L << 10);
+            assertThat(userBytes).isGreaterThan(8L << 20);
+        }
+        Ext2Tools.assertFsckClean(img);
+    }
 }

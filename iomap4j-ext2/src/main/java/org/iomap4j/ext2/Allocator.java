@@ -3,6 +3,7 @@ package org.iomap4j.ext2;
 import java.io.IOException;
 import org.iomap4j.CorruptFilesystemException;
 import org.iomap4j.Errno;
+import org.iomap4j.vfs.Caller;
 import org.iomap4j.FsException;
 import org.iomap4j.buf.Buffer;
 import org.iomap4j.buf.BufferCache;
@@ -29,8 +30,20 @@ final class Allocator {
     private final long itableBlocks;
     private long freeBlocks;
     private long freeInodes;
+    private final long reservedBlocks;
+    private final int resuid;
+    private final int resgid;
 
-    Allocator(Ext2FileSystem fs, BufferCache bcache, GroupDescriptor[] gds) {
+    /**
+     * @param reservedBlocks s_r_blocks_count: blocks only a privileged caller may take ({@link #mayUseReserved})
+     * @param resuid         s_def_resuid: a user who may use them besides root
+     * @param resgid         s_def_resgid: a group (other than 0) whose members may use them
+     */
+    Allocator(Ext2FileSystem fs, BufferCache bcache, GroupDescriptor[] gds, long reservedBlocks, int resuid,
+            int resgid) {
+        this.reservedBlocks = Math.max(0, reservedBlocks);
+        this.resuid = resuid;
+        this.resgid = resgid;
         this.fs = fs;
         this.bcache = bcache;
         this.gds = gds;
@@ -76,6 +89,14 @@ final class Allocator {
         if (freeBlocks == 0) {
             throw new FsException(Errno.ENOSPC, "no free blocks");
         }
+        if (!mayUseReserved(Caller.current())) {
+            long usable = freeBlocks - reservedBlocks;
+            if (usable <= 0) {
+                throw new FsException(Errno.ENOSPC, "no free blocks for uid " + Caller.current().uid() + ": the "
+                        + freeBlocks + " left are within the " + reservedBlocks + " reserved for root");
+            }
+            maxCount = Math.min(maxCount, usable);
+        }
         if (goal < firstDataBlock || goal >= blocksCount) {
             goal = firstDataBlock;
         }
@@ -94,6 +115,15 @@ final class Allocator {
         }
         throw new FsException(Errno.ENOSPC, "no free blocks (bitmaps full although counts say "
                 + freeBlocks + " free)");
+    }
+
+    /**
+     * May {@code caller} allocate the root-reserved blocks? Root, the superblock's resuid, and (when it is not 0)
+     * the resgid group, as fs/ext2/balloc.c ext2_has_free_blocks decides (the kernel also checks supplementary
+     * groups and CAP_SYS_RESOURCE, which a FUSE request does not carry).
+     */
+    boolean mayUseReserved(Caller caller) {
+        return caller.uid() == 0 || caller.uid() == resuid || (resgid != 0 && caller.gid() == resgid);
     }
 
     private long[] allocInGroup(int g, long fromBit, long maxCount) throws IOException {

@@ -265,7 +265,7 @@ public final class Ext2FileSystem implements Vfs {
         PageCache pc = null;
         try {
             this.gds = readGroupDescriptors();
-            this.allocator = new Allocator(this, bcache, gds);
+            this.allocator = new Allocator(this, bcache, gds, sb.reservedBlocksCount(), sb.defResuid(), sb.defResgid());
             this.blockMap = new BlockMap(this, bcache);
             this.iomapOps = new Ext2IomapOps(this);
             this.dirs = new Directories(this);

@@ -5,11 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
+import org.iomap4j.vfs.Caller;
 import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.Vfs;
 import org.junit.jupiter.api.Test;
@@ -84,6 +86,73 @@ class Ext2EnospcTest {
             Vfs.Created c = fs.create(fs.rootIno(), "again", 0644, Vfs.O_RDWR, 0, 0);
             assertThat(fs.write(c.handle(), 0, ByteBuffer.wrap(new byte[4096]))).isEqualTo(4096);
             fs.release(c.handle());
+        }
+        Ext2Tools.assertFsckClean(img);
+    }
+
+    /** Writes 64 KiB chunks to a new file {@code name} until ENOSPC; returns the ENOSPC and the bytes written. */
+    private static FsException fillAs(Ext2FileSystem fs, Caller caller, String name, long[] writtenBytes)
+            throws Exception {
+        return ScopedValue.where(Caller.CURRENT, caller).call(() -> {
+            Vfs.Created c = fs.create(fs.rootIno(), name, 0644, Vfs.O_RDWR | Vfs.O_CREAT | Vfs.O_EXCL,
+                    caller.uid(), caller.gid());
+            byte[] chunk = new byte[64 << 10];
+            Arrays.fill(chunk, (byte) 'r');
+            try {
+                while (true) {
+                    ByteBuffer b = ByteBuffer.wrap(chunk);
+                    while (b.hasRemaining()) {
+                        writtenBytes[0] += fs.write(c.handle(), writtenBytes[0], b);
+                    }
+                }
+            } catch (FsException e) {
+                return e;
+            } finally {
+                fs.release(c.handle());
+                fs.forget(c.attr().ino(), 1);
+            }
+        });
+    }
+
+    /**
+     * The root reserve (s_r_blocks_count, mke2fs -m): a FUSE caller other than root, resuid or resgid gets ENOSPC
+     * when only reserved blocks are left (fs/ext2/balloc.c ext2_has_free_blocks); root then still writes; with
+     * {@code tune2fs -u} naming the user, the same user may use the reserve. Nothing written is lost.
+     */
+    @Test
+    void theRootReserveIsRefusedToOtherUsers_butNotToRootOrResuid() throws Exception {
+        Path img = Ext2Tools.mke2fs(tmp.resolve("reserve.img"), 8L << 20, "-b", "1024", "-m", "10");
+        Caller user = new Caller(1000, 1000);
+        long[] userBytes = {0};
+        long[] rootBytes = {0};
+        long reserved;
+        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults())) {
+            reserved = fs.statfs().freeBlocks() - fs.statfs().availBlocks();
+            assertThat(reserved).as("mke2fs -m 10 of 8 MiB").isBetween(800L, 820L);
+            FsException e = fillAs(fs, user, "user", userBytes);
+            assertThat(e.errno()).isEqualTo(Errno.ENOSPC);
+            assertThat(e.getMessage()).contains("reserved for root");
+            long free = fs.statfs().freeBlocks();
+            assertThat(free).as("the user stopped at the reserve").isBetween(reserved, reserved + 8);
+            assertThat(fs.statfs().availBlocks()).isLessThanOrEqualTo(8);
+            FsException rootFull = fillAs(fs, Caller.ROOT, "root", rootBytes);
+            assertThat(rootFull.errno()).isEqualTo(Errno.ENOSPC);
+            assertThat(rootBytes[0]).as("root wrote into the reserve").isGreaterThan((reserved - 64) * 1024);
+            assertThat(fs.statfs().freeBlocks()).isLessThan(16);
+        }
+        Ext2Tools.assertFsckClean(img);
+        assertThat(Ext2Tools.debugfsDump(img, "/user", tmp).length).isEqualTo((int) userBytes[0]);
+        assertThat(Ext2Tools.debugfsDump(img, "/root", tmp).length).isEqualTo((int) rootBytes[0]);
+
+        // resuid: after freeing root's file, the user named by tune2fs -u may use the reserve too.
+        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults())) {
+            fs.unlink(fs.rootIno(), "root");
+        }
+        Ext2Tools.run("tune2fs", "-u", "1000", img.toString()).ok();
+        long[] againBytes = {0};
+        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, Ext2MountOptions.defaults())) {
+            assertThat(fillAs(fs, user, "resuid", againBytes).getMessage()).doesNotContain("reserved for root");
+            assertThat(againBytes[0]).isGreaterThan((reserved - 64) * 1024);
         }
         Ext2Tools.assertFsckClean(img);
     }

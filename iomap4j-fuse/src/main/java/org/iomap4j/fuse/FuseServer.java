@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 import org.iomap4j.FsException;
+import org.iomap4j.vfs.Caller;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -147,7 +148,14 @@ final class FuseServer {
                 throw new FsException(org.iomap4j.Errno.EINVAL, "fuse " + op.name() + ": payload of "
                         + req.payloadBytes() + " bytes, need " + op.minPayloadBytes());
             }
-            op.handler().handle(req, reply);
+            if (req.uid == 0) {
+                op.handler().handle(req, reply); // unbound Caller means root: nothing to bind on the common path
+            } else {
+                ScopedValue.where(Caller.CURRENT, new Caller(req.uid, req.gid)).call(() -> {
+                    op.handler().handle(req, reply);
+                    return null;
+                });
+            }
         } catch (FsException e) {
             errno = e.errno().code();
             if (debug) {
