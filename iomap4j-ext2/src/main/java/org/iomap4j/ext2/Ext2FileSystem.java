@@ -855,26 +855,24 @@ public final class Ext2FileSystem implements Vfs {
      * shutdownNow: an interrupt during a FileChannel read closes the channel (ClosedByInterruptException).
      */
     private void stopDioReadahead() {
-        dioReadahead.shutdown();
-        try {
-            if (!dioReadahead.awaitTermination(1, TimeUnit.MINUTES)) {
-                LOG.log(System.Logger.Level.WARNING, "an O_DIRECT read-ahead still running after 1 minute at unmount");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        stopAndWait(dioReadahead, 1, "an O_DIRECT read-ahead");
     }
 
     /** Lets a queued or running flusher task finish (each is one bounded batch) and stops the thread. */
     private void stopPendingFlusher() {
-        pendingFlusher.shutdown();
+        stopAndWait(pendingFlusher, 5, "pending inode writeback");
+    }
+
+    /** shutdown() (no interrupt), then waits up to {@code minutes}; a task still running is logged, not killed. */
+    private static void stopAndWait(ExecutorService executor, int minutes, String what) {
+        executor.shutdown();
         try {
-            if (!pendingFlusher.awaitTermination(5, TimeUnit.MINUTES)) {
-                LOG.log(System.Logger.Level.WARNING, "pending inode writeback still running after 5 minutes at unmount");
+            if (!executor.awaitTermination(minutes, TimeUnit.MINUTES)) {
+                LOG.log(System.Logger.Level.WARNING, what + " still running after " + minutes + " min at unmount");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            LOG.log(System.Logger.Level.WARNING, "interrupted waiting for pending inode writeback at unmount");
+            LOG.log(System.Logger.Level.WARNING, "interrupted waiting for " + what + " at unmount");
         }
     }
 
