@@ -16,8 +16,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import org.iomap4j.ext2.Ext2FileSystem;
-import org.iomap4j.ext2.Ext2MountOptions;
+import org.iomap4j.ext.ExtFileSystem;
+import org.iomap4j.ext.ExtMountOptions;
 import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.FileMode;
 import org.iomap4j.vfs.InodeAttr;
@@ -28,7 +28,7 @@ import org.iomap4j.vfs.Vfs;
  * one freshly made {@code mke2fs -t ext2} image, in one run, printed as rates and ratios (not a test).
  *
  * <ul>
- *   <li>iomap4j: {@link Ext2FileSystem} through the {@link Vfs} API in this JVM (library level, no FUSE);</li>
+ *   <li>iomap4j: {@link ExtFileSystem} through the {@link Vfs} API in this JVM (library level, no FUSE);</li>
  *   <li>kernel: the Linux ext2 driver on a loop mount, driven through java.nio.file from this JVM;</li>
  *   <li>debugfs: e2fsprogs {@code debugfs -w} command files ({@code write}, {@code stat}, {@code rm},
  *       {@code dump}), one debugfs process per phase.</li>
@@ -38,7 +38,7 @@ import org.iomap4j.vfs.Vfs;
  * host caches, mount again). Every image is checked with {@code e2fsck -fn} at the end.
  *
  * <p>Usage (root, e2fsprogs installed): {@code java --enable-native-access=ALL-UNNAMED -cp benchmarks.jar
- * org.iomap4j.bench.Ext2Bench [files=10000] [dataMiB=1024] [workDir=/tmp/iomap4j-ext2bench]
+ * org.iomap4j.bench.Ext2Bench [files=10000] [dataMiB=1024] [workDir=/tmp/iomap4j-extbench]
  * [csv=workDir/ext2bench.csv]}; {@code bench/ext2.sh} wraps it.
  */
 public final class Ext2Bench {
@@ -65,7 +65,7 @@ public final class Ext2Bench {
     public static void main(String[] args) throws Exception {
         int files = args.length > 0 ? Integer.parseInt(args[0]) : 10_000;
         long mib = args.length > 1 ? Long.parseLong(args[1]) : 1024;
-        Path work = Path.of(args.length > 2 ? args[2] : "/tmp/iomap4j-ext2bench");
+        Path work = Path.of(args.length > 2 ? args[2] : "/tmp/iomap4j-extbench");
         Path csv = args.length > 3 ? Path.of(args[3]) : work.resolve("ext2bench.csv");
         Files.createDirectories(work);
         new Ext2Bench(files, mib, work).run(csv);
@@ -102,9 +102,9 @@ public final class Ext2Bench {
     // ---- iomap4j ---------------------------------------------------------------------------------------------
 
     private void runIomap(Path img) throws IOException {
-        Ext2MountOptions opts = Ext2MountOptions.defaults();
+        ExtMountOptions opts = ExtMountOptions.defaults();
         long dirIno;
-        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, opts)) {
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, opts)) {
             InodeAttr d = fs.mkdir(fs.rootIno(), "d", 0755, 0, 0);
             dirIno = d.ino();
             fs.forget(dirIno, 1);
@@ -144,7 +144,7 @@ public final class Ext2Bench {
             fs.forget(c.attr().ino(), 1);
         }
         dropHostCaches();
-        try (Ext2FileSystem fs = Ext2FileSystem.mount(img, opts)) {
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, opts)) {
             long t = System.nanoTime();
             InodeAttr a = fs.lookup(fs.rootIno(), "big");
             FileHandle h = fs.open(a.ino(), Vfs.O_RDONLY);

@@ -20,8 +20,8 @@ import org.iomap4j.exercise.ExerciseTarget.Capability;
 import org.iomap4j.exercise.Exerciser;
 import org.iomap4j.exercise.PathTarget;
 import org.iomap4j.exercise.VfsTarget;
-import org.iomap4j.ext2.Ext2FileSystem;
-import org.iomap4j.ext2.Ext2MountOptions;
+import org.iomap4j.ext.ExtFileSystem;
+import org.iomap4j.ext.ExtMountOptions;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -94,9 +94,9 @@ final class ExerciseCommand implements Callable<Integer> {
                 if (current[0] != null) {
                     current[0].close();
                 }
-                current[0] = OpenImage.open(image, false, Ext2MountOptions.defaults().withCache(64L << 20, 2 << 20));
+                current[0] = OpenImage.open(image, false, ExtMountOptions.defaults().withCache(64L << 20, 2 << 20));
                 return current[0].vfs();
-            }, vfs -> ((Ext2FileSystem) vfs).pageCache().dropCleanCaches(), "iomapfs-exercise.dat",
+            }, vfs -> ((ExtFileSystem) vfs).pageCache().dropCleanCaches(), "iomapfs-exercise.dat",
                     EnumSet.allOf(Capability.class), bs);
         } else {
             if (!Files.isDirectory(where.dir)) {

@@ -17,7 +17,7 @@ import picocli.CommandLine.Model.CommandSpec;
  * {@code iomapfs fiemap IMAGE:/PATH}: where a file's bytes live on the device, in filefrag -v's layout (logical
  * and physical offsets in filesystem blocks, length in blocks, flags), plus byte figures.
  *
- * <p>The extents come from {@link org.iomap4j.ext2.Ext2FileSystem#fiemap} (the core's FIEMAP over ext2's block
+ * <p>The extents come from {@link org.iomap4j.ext.ExtFileSystem#fiemap} (the core's FIEMAP over ext2's block
  * map, with FIEMAP_FLAG_SYNC). ext2 answers one mapping per contiguous run that stops at the end of each pointer
  * block; for display, mappings that continue each other logically and physically with the same flags are merged
  * into one line, as the kernel's filefrag shows an indirect-mapped file (the merged line keeps the "merged" flag

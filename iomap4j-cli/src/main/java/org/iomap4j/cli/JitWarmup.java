@@ -6,7 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 
-import org.iomap4j.ext2.Ext2MountOptions;
+import org.iomap4j.ext.ExtMountOptions;
 import org.iomap4j.fuse.FuseWarmup;
 
 /**
@@ -32,7 +32,7 @@ final class JitWarmup {
      * Runs the warm-up for at most about {@code budget}; returns its result, or null if it failed (reported on
      * {@code err}, with the stack trace when {@code debug}).
      */
-    static FuseWarmup.Result run(Ext2MountOptions userOptions, Duration budget, boolean debug, PrintWriter err) {
+    static FuseWarmup.Result run(ExtMountOptions userOptions, Duration budget, boolean debug, PrintWriter err) {
         Path dir = null;
         try {
             Path shm = Path.of("/dev/shm");
@@ -41,7 +41,7 @@ final class JitWarmup {
             dir = Files.createTempDirectory(parent, "iomapfs-warmup");
             Path img = dir.resolve("warmup.img");
             MkfsCommand.create(img, SCRATCH_IMAGE_BYTES, 4096, 256, "warmup");
-            Ext2MountOptions opts = userOptions.withReadOnly(false)
+            ExtMountOptions opts = userOptions.withReadOnly(false)
                     .withCache(SCRATCH_CACHE_BYTES, userOptions.maxFolioBytes());
             try (OpenImage opened = OpenImage.open(img, false, opts)) {
                 return FuseWarmup.run(opened.vfs(), budget);

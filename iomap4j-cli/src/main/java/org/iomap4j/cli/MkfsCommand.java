@@ -8,9 +8,9 @@ import java.util.concurrent.Callable;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.block.FileBlockDevice;
-import org.iomap4j.ext2.Ext2Format;
-import org.iomap4j.ext2.Ext2FormatOptions;
-import org.iomap4j.ext2.Superblock;
+import org.iomap4j.ext.ExtFormat;
+import org.iomap4j.ext.ExtFormatOptions;
+import org.iomap4j.ext.Superblock;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -55,9 +55,9 @@ final class MkfsCommand implements Callable<Integer> {
 
     /** Creates the sparse image and formats it. */
     static Superblock create(Path image, long sizeBytes, int blockSize, int inodeSize, String label) throws IOException {
-        Ext2FormatOptions opts;
+        ExtFormatOptions opts;
         try {
-            opts = Ext2FormatOptions.defaults().withBlockSize(blockSize).withInodeSize(inodeSize);
+            opts = ExtFormatOptions.defaults().withBlockSize(blockSize).withInodeSize(inodeSize);
             if (label != null) {
                 opts = opts.withLabel(label);
             }
@@ -69,7 +69,7 @@ final class MkfsCommand implements Callable<Integer> {
         }
         boolean ok = false;
         try (FileBlockDevice dev = FileBlockDevice.create(image, sizeBytes)) {
-            Superblock sb = Ext2Format.format(dev, opts);
+            Superblock sb = ExtFormat.format(dev, opts);
             dev.flush();
             ok = true;
             return sb;

@@ -10,7 +10,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
-import org.iomap4j.ext2.Ext2MountOptions;
+import org.iomap4j.ext.ExtMountOptions;
 import org.iomap4j.fuse.FuseMount;
 import org.iomap4j.fuse.FuseOptions;
 import org.iomap4j.fuse.FuseWarmup;
@@ -104,7 +104,7 @@ final class MountCommand implements Callable<Integer> {
         } else if (!Files.isDirectory(mnt)) {
             throw new FsException(Errno.ENOTDIR, mnt + ": mount point is not a directory");
         }
-        Ext2MountOptions opts = Ext2MountOptions.defaults().withReadOnly(readOnly)
+        ExtMountOptions opts = ExtMountOptions.defaults().withReadOnly(readOnly)
                 .withCache(cacheBytes, (int) maxFolioBytes).withDax(dax).withNoatime(noatime)
                 .withDirectReadMin((int) directReadMinBytes);
         OpenImage opened = OpenImage.open(img, readOnly, opts);

@@ -10,8 +10,8 @@ import java.nio.channels.FileChannel;
 import org.iomap4j.block.BlockDevice;
 import org.iomap4j.block.FileBlockDevice;
 import org.iomap4j.block.MappedBlockDevice;
-import org.iomap4j.ext2.Ext2FileSystem;
-import org.iomap4j.ext2.Ext2MountOptions;
+import org.iomap4j.ext.ExtFileSystem;
+import org.iomap4j.ext.ExtMountOptions;
 import org.iomap4j.vfs.Vfs;
 
 /**
@@ -25,9 +25,9 @@ import org.iomap4j.vfs.Vfs;
 final class OpenImage implements AutoCloseable {
     private final BlockDevice device;
     private final FileLock lock;
-    private final Ext2FileSystem fs;
+    private final ExtFileSystem fs;
 
-    private OpenImage(BlockDevice device, FileLock lock, Ext2FileSystem fs) {
+    private OpenImage(BlockDevice device, FileLock lock, ExtFileSystem fs) {
         this.device = device;
         this.lock = lock;
         this.fs = fs;
@@ -35,15 +35,15 @@ final class OpenImage implements AutoCloseable {
 
     /** Opens and mounts {@code image} with the default cache settings. */
     static OpenImage open(Path image, boolean readOnly) throws IOException {
-        return open(image, readOnly, Ext2MountOptions.defaults().withReadOnly(readOnly));
+        return open(image, readOnly, ExtMountOptions.defaults().withReadOnly(readOnly));
     }
 
     /**
      * Opens and mounts {@code image}; errors name the image. With {@code options.dax()} the image is mapped into
      * memory ({@link MappedBlockDevice}), else read through a {@link FileBlockDevice}, large reads direct as
-     * {@link Ext2MountOptions#directReadMinBytes()} says.
+     * {@link ExtMountOptions#directReadMinBytes()} says.
      */
-    static OpenImage open(Path image, boolean readOnly, Ext2MountOptions options) throws IOException {
+    static OpenImage open(Path image, boolean readOnly, ExtMountOptions options) throws IOException {
         BlockDevice dev;
         FileChannel channel;
         if (options.dax()) {
@@ -64,7 +64,7 @@ final class OpenImage implements AutoCloseable {
             // POSIX record lock held by this process.
             FileLock lock = lock(channel, image, readOnly);
             try {
-                Ext2FileSystem fs = Ext2FileSystem.mount(dev, options.withReadOnly(readOnly));
+                ExtFileSystem fs = ExtFileSystem.mount(dev, options.withReadOnly(readOnly));
                 ok = true;
                 return new OpenImage(dev, lock, fs);
             } finally {
@@ -99,7 +99,7 @@ final class OpenImage implements AutoCloseable {
         return fs;
     }
 
-    Ext2FileSystem fs() {
+    ExtFileSystem fs() {
         return fs;
     }
 

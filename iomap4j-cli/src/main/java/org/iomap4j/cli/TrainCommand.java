@@ -10,7 +10,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
-import org.iomap4j.ext2.Ext2MountOptions;
+import org.iomap4j.ext.ExtMountOptions;
 import org.iomap4j.fuse.FuseMount;
 import org.iomap4j.fuse.FuseOptions;
 import org.iomap4j.vfs.FileHandle;
@@ -55,7 +55,7 @@ final class TrainCommand implements Callable<Integer> {
         MkfsCommand.create(img, IMAGE_BYTES, 4096, 256, "train");
         try {
             // A cache well below the data written, so that reads fill folios and reclaim runs, as on a real mount.
-            Ext2MountOptions opts = Ext2MountOptions.defaults().withCache(32L * MiB, 2 * MiB);
+            ExtMountOptions opts = ExtMountOptions.defaults().withCache(32L * MiB, 2 * MiB);
             try (OpenImage opened = OpenImage.open(img, false, opts)) {
                 libraryWorkload(opened.vfs());
             }

@@ -11,7 +11,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.stream.Stream;
 
-import org.iomap4j.ext2.Ext2MountOptions;
+import org.iomap4j.ext.ExtMountOptions;
 import org.iomap4j.fuse.FuseWarmup;
 import org.junit.jupiter.api.Test;
 
@@ -25,7 +25,7 @@ final class JitWarmupTest {
         List<Path> before = scratchDirs();
         StringWriter err = new StringWriter();
 
-        FuseWarmup.Result r = JitWarmup.run(Ext2MountOptions.defaults(), Duration.ZERO, true, new PrintWriter(err));
+        FuseWarmup.Result r = JitWarmup.run(ExtMountOptions.defaults(), Duration.ZERO, true, new PrintWriter(err));
 
         assertThat(err.toString()).isEmpty();
         assertThat(r).isNotNull();
@@ -38,7 +38,7 @@ final class JitWarmupTest {
     void warm_up_with_noatime_and_small_folios_succeeds() {
         StringWriter err = new StringWriter();
 
-        FuseWarmup.Result r = JitWarmup.run(Ext2MountOptions.defaults().withNoatime(true).withCache(64L << 20, 4096),
+        FuseWarmup.Result r = JitWarmup.run(ExtMountOptions.defaults().withNoatime(true).withCache(64L << 20, 4096),
                 Duration.ZERO, true, new PrintWriter(err));
 
         assertThat(err.toString()).isEmpty();

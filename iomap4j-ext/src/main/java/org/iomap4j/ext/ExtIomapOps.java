@@ -1,0 +1,122 @@
+package org.iomap4j.ext;
+
+import java.io.IOException;
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
+import org.iomap4j.iomap.Iomap;
+import org.iomap4j.iomap.IomapFlags;
+import org.iomap4j.iomap.IomapInode;
+import org.iomap4j.iomap.IomapOpFlags;
+import org.iomap4j.iomap.IomapOps;
+import org.iomap4j.pagecache.WritebackOps;
+
+/**
+ * ext2's iomap operations: the block map ({@link BlockMap}) answered as iomaps for reads, buffered writes,
+ * zeroing, reporting and writeback.
+ *
+ * <ul>
+ *   <li>A mapped answer is a whole physically contiguous run, MAPPED|MERGED, never crossing the end of the
+ *       pointer block that holds it; BOUNDARY when the next block's pointer is in another pointer block (the
+ *       buffer-head world's BH_Boundary: reads submit before that metadata read, writeback does not merge
+ *       across it).</li>
+ *   <li>A hole is one HOLE of the whole hole (up to the next mapped block, the end of its pointer block or the
+ *       whole subtree of a missing indirect block).</li>
+ *   <li>WRITE (without ZERO) allocates data and missing indirect blocks together, zeroes new indirect blocks and
+ *       answers MAPPED|NEW; ENOSPC and EFBIG are thrown here, i.e. at write() time.</li>
+ *   <li>DIRECT|WRITE entirely below EOF never allocates: a hole there is {@code ENOTBLK} (the caller falls back to
+ *       buffered I/O, as the kernel's ext2 does); beyond EOF it allocates (NEW) and direct I/O zeroes the
+ *       sub-block head and tail.</li>
+ *   <li>The validity cookie is the inode's block-map sequence counter, bumped by every allocation and free.</li>
+ * </ul>
+ * The inode's block-map lock is taken inside each call only (never held from begin to end).
+ */
+final class ExtIomapOps implements IomapOps, WritebackOps {
+    private final ExtFileSystem fs;
+
+    ExtIomapOps(ExtFileSystem fs) {
+        this.fs = fs;
+    }
+
+    @Override
+    public Iomap iomapBegin(IomapInode ii, long posBytes, long lengthBytes, int opFlags) throws IOException {
+        ExtInode inode = (ExtInode) ii;
+        boolean zero = IomapOpFlags.has(opFlags, IomapOpFlags.ZERO);
+        boolean alloc = IomapOpFlags.has(opFlags, IomapOpFlags.WRITE) && !zero
+                && !IomapOpFlags.has(opFlags, IomapOpFlags.REPORT);
+        if (alloc) {
+            fs.checkWritable();
+            if (posBytes >= fs.maxFileSizeBytes(inode)) {
+                throw new FsException(Errno.EFBIG, "inode " + inode.ino + ": write at " + posBytes
+                        + " beyond the maximum file size " + fs.maxFileSizeBytes(inode));
+            }
+        }
+        if (!inode.hasBlockMap()) {
+            throw new FsException(Errno.EINVAL, "inode " + inode.ino + " has no block map (mode 0"
+                    + Integer.toOctalString(inode.mode()) + ")");
+        }
+        if (alloc && IomapOpFlags.has(opFlags, IomapOpFlags.DIRECT) && !IomapOpFlags.has(opFlags, IomapOpFlags.DAX)
+                && posBytes + lengthBytes <= inode.sizeBytes()) {
+            // ext2 has no unwritten extents: a direct write that stays inside i_size may only overwrite; filling
+            // a hole there must go through the page cache (fs/ext2/inode.c ext2_iomap_begin; the caller falls
+            // back to buffered I/O on ENOTBLK), else a crash between allocation and the data write, or a racing
+            // reader, would see stale blocks.
+            Iomap m = map(inode, posBytes, lengthBytes, false);
+            if (m.type() == org.iomap4j.iomap.IomapType.HOLE) {
+                throw new FsException(Errno.ENOTBLK, "inode " + inode.ino + ": direct write into the hole at "
+                        + posBytes + " below EOF " + inode.sizeBytes() + ": fall back to buffered I/O");
+            }
+            return m;
+        }
+        return map(inode, posBytes, lengthBytes, alloc);
+    }
+
+    private Iomap map(ExtInode inode, long posBytes, long lengthBytes, boolean alloc) throws IOException {
+        int bits = fs.blockBits;
+        long bs = fs.blockSizeBytes;
+        long lblk = posBytes >>> bits;
+        long endBytes = posBytes + Math.max(1, lengthBytes);
+        if (endBytes < 0) {
+            endBytes = Long.MAX_VALUE;
+        }
+        long endLblk = (endBytes - 1 >>> bits) + 1;
+        if (alloc) {
+            endLblk = Math.min(endLblk, (fs.maxFileSizeBytes(inode) + bs - 1) >>> bits);
+        }
+        if (lblk >= fs.blockMap.addressableBlocks) {
+            // Beyond what the block tree can address: a hole to the end of the request.
+            return Iomap.hole(posBytes, Math.max(1, Math.min(lengthBytes, Long.MAX_VALUE - posBytes)), inode.mapSeq());
+        }
+        BlockMap.Run run;
+        long cookie;
+        inode.lock.lock();
+        try {
+            run = fs.blockMap.map(inode, lblk, Math.max(1, endLblk - lblk), alloc);
+            cookie = inode.mapSeq();
+        } finally {
+            inode.lock.unlock();
+        }
+        long offBytes = run.lblk() << bits;
+        long lenBytes = run.nrBlocks() << bits;
+        if (run.isHole()) {
+            return Iomap.hole(offBytes, lenBytes, cookie);
+        }
+        int flags = IomapFlags.MERGED | (run.boundary() ? IomapFlags.BOUNDARY : 0)
+                | (run.fresh() ? IomapFlags.NEW : 0);
+        return Iomap.mapped(offBytes, lenBytes, fs.device, run.pblk() << bits, flags, cookie);
+    }
+
+    @Override
+    public boolean iomapValid(IomapInode inode, Iomap iomap) {
+        return ((ExtInode) inode).mapSeq() == iomap.validityCookie();
+    }
+
+    @Override
+    public Iomap mapBlocks(IomapInode inode, long posBytes, long lengthBytes) throws IOException {
+        return map((ExtInode) inode, posBytes, lengthBytes, false);
+    }
+
+    @Override
+    public boolean mappingValid(IomapInode inode, Iomap iomap) {
+        return iomapValid(inode, iomap);
+    }
+}
