@@ -108,7 +108,7 @@ class FaultInjectingBlockDeviceTest {
             fs.write(f, 0, filled(8192, 5));
             fs.fsync(f, null);
             fs.write(f, 0, filled(4096, 6));
-            org.iomap4j.pagecache.Writeback.writeAndWait(f.mapping(), 0, Long.MAX_VALUE); // written, not flushed
+            org.iomap4j.iomap.Writeback.writeAndWait(f.mapping(), 0, Long.MAX_VALUE); // written, not flushed
             try (MemoryBlockDevice crashed = d.powerCut(new Random(4), 0.0)) {
                 assertThat(at(crashed, f.pblkOf(0) * 4096)).isEqualTo((byte) 5);
                 assertThat(at(crashed, f.pblkOf(1) * 4096)).isEqualTo((byte) 5);

@@ -10,20 +10,20 @@ import java.util.List;
 import java.util.Set;
 import org.iomap4j.block.MemoryBlockDevice;
 import org.iomap4j.iomap.DirectIo;
+import org.iomap4j.iomap.Ioend;
 import org.iomap4j.iomap.IomapDioOps;
 import org.iomap4j.iomap.IomapInode;
 import org.iomap4j.iomap.IomapType;
 import org.iomap4j.iomap.Seek;
+import org.iomap4j.iomap.Writeback;
 import org.iomap4j.pagecache.ErrSeq;
-import org.iomap4j.pagecache.Ioend;
 import org.iomap4j.pagecache.PageCache;
 import org.iomap4j.pagecache.PageCacheConfig;
-import org.iomap4j.pagecache.Writeback;
 import org.iomap4j.testfs.TestFs;
 import org.iomap4j.testfs.TestInode;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * The exerciser against the core's test-only filesystem in every mapping mode (NEW, UNWRITTEN, DELALLOC, COW,

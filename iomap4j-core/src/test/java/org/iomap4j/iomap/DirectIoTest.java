@@ -15,7 +15,7 @@ import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.block.FaultInjectingBlockDevice;
 import org.iomap4j.block.MemoryBlockDevice;
-import org.iomap4j.pagecache.Ioend;
+import org.iomap4j.iomap.Ioend;
 import org.iomap4j.pagecache.PageCache;
 import org.iomap4j.pagecache.PageCacheConfig;
 import org.iomap4j.testfs.TestFs;

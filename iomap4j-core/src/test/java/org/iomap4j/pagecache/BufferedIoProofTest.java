@@ -1,5 +1,6 @@
 package org.iomap4j.pagecache;
 
+import org.iomap4j.iomap.Writeback;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,5 +1,7 @@
 package org.iomap4j.pagecache;
 
+import org.iomap4j.iomap.Ioend;
+import org.iomap4j.iomap.Writeback;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -10,19 +10,19 @@ import java.util.function.BiConsumer;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.block.BlockDevice;
+import org.iomap4j.iomap.BufferedIo;
+import org.iomap4j.iomap.Ioend;
 import org.iomap4j.iomap.Iomap;
 import org.iomap4j.iomap.IomapFlags;
 import org.iomap4j.iomap.IomapInode;
 import org.iomap4j.iomap.IomapOpFlags;
 import org.iomap4j.iomap.IomapOps;
 import org.iomap4j.iomap.IomapType;
+import org.iomap4j.iomap.Writeback;
+import org.iomap4j.iomap.WritebackOps;
 import org.iomap4j.pagecache.AddressSpace;
-import org.iomap4j.pagecache.BufferedIo;
 import org.iomap4j.pagecache.ErrSeq;
-import org.iomap4j.pagecache.Ioend;
 import org.iomap4j.pagecache.PageCache;
-import org.iomap4j.pagecache.Writeback;
-import org.iomap4j.pagecache.WritebackOps;
 
 /**
  * A test-only filesystem: files are per-block maps onto a {@link BlockDevice}, allocated from a bump pointer

@@ -1,9 +1,7 @@
-package org.iomap4j.pagecache;
+package org.iomap4j.iomap;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import org.iomap4j.iomap.IomapInode;
-import org.iomap4j.iomap.IomapOps;
 
 /**
  * Buffered read, buffered write, zero-range and truncate-page through the page cache (fs/iomap/buffered-io.c):
@@ -63,5 +61,10 @@ public final class BufferedIo {
     /** Zeroes from {@code posBytes} (a new EOF) to the end of its filesystem block. */
     public static void truncatePage(IomapInode inode, long posBytes, IomapOps ops) throws IOException {
         BufferedWrite.truncatePage(inode, posBytes, ops);
+    }
+
+    /** {@code v} rounded up to a multiple of {@code pow2} (a power of two). */
+    static long alignUp(long v, long pow2) {
+        return (v + pow2 - 1) & -pow2;
     }
 }

@@ -1,8 +1,8 @@
-package org.iomap4j.pagecache;
+package org.iomap4j.iomap;
 
 import java.io.IOException;
-import org.iomap4j.iomap.Iomap;
-import org.iomap4j.iomap.IomapInode;
+import org.iomap4j.pagecache.AddressSpace;
+import org.iomap4j.pagecache.Writepages;
 
 /**
  * A filesystem's part in writeback (the kernel's {@code iomap_writeback_ops}).
@@ -11,8 +11,29 @@ import org.iomap4j.iomap.IomapInode;
  * reused for later dirty blocks only while {@link #mappingValid} holds for it: that is the generic answer to
  * "validate cached mappings in writeback" (a racing truncate that frees and reallocates blocks bumps the cookie,
  * and writeback maps again instead of writing into freed blocks).
+ *
+ * <p>It is also the mapping's writepages hook (the kernel's {@code ->writepages} of an iomap filesystem, which
+ * calls {@code iomap_writepages} with its ops): pass it to
+ * {@link org.iomap4j.pagecache.PageCache#createMapping}, and the page cache's writeback (fsync, throttling,
+ * background writeback, invalidation) runs {@link Writeback#writepages} with these ops.
  */
-public interface WritebackOps {
+public interface WritebackOps extends Writepages {
+
+    /**
+     * The writepages hook: one iomap writeback pass with these ops over {@code [startBytes, endBytes)} of
+     * {@code mapping}, whose host must be an {@link IomapInode}. A filesystem may override it to order its own
+     * metadata around the data writeback, calling {@link Writeback#writepages} for the data.
+     *
+     * @throws IllegalStateException if the mapping's host is not an {@link IomapInode}
+     */
+    @Override
+    default void writepages(AddressSpace mapping, long startBytes, long endBytes) throws IOException {
+        if (!(mapping.host() instanceof IomapInode inode)) {
+            throw new IllegalStateException("inode " + mapping.host().ino() + ": host of " + mapping
+                    + " is not an IomapInode; iomap writeback needs one");
+        }
+        Writeback.writepages(inode, this, startBytes, endBytes);
+    }
 
     /**
      * Maps dirty file bytes at {@code posBytes} for writeback: MAPPED (or UNWRITTEN, to be converted at

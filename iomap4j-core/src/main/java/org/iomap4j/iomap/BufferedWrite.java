@@ -1,16 +1,11 @@
-package org.iomap4j.pagecache;
+package org.iomap4j.iomap;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
-import org.iomap4j.iomap.Iomap;
-import org.iomap4j.iomap.IomapFlags;
-import org.iomap4j.iomap.IomapInode;
-import org.iomap4j.iomap.IomapIter;
-import org.iomap4j.iomap.IomapOpFlags;
-import org.iomap4j.iomap.IomapOps;
-import org.iomap4j.iomap.IomapType;
+import org.iomap4j.pagecache.AddressSpace;
+import org.iomap4j.pagecache.Folio;
 
 /**
  * Buffered write and zeroing through the page cache (fs/iomap/buffered-io.c {@code iomap_write_iter},
@@ -152,7 +147,7 @@ final class BufferedWrite {
         }
         chunks(it, (f, cur, n) -> {
             prepareEdges(inode, f, cur, cur + n, rm);
-            int off = (int) (cur - f.posBytes);
+            int off = (int) (cur - f.posBytes());
             if (src != null) {
                 f.copyIn(off, src, srcStart + (int) (cur - opStartBytes), n);
             } else {
@@ -198,7 +193,7 @@ final class BufferedWrite {
                     n = Math.min(chunk, f.endBytes() - cur);
                     body.apply(f, cur, (int) n);
                 } finally {
-                    f.lock.unlock();
+                    f.unlock();
                 }
             } finally {
                 mapping.invalidateLock().readLock().unlock();
@@ -229,7 +224,7 @@ final class BufferedWrite {
     private static void fillBlock(IomapInode inode, Folio f, int blk, Iomap rm) throws IOException {
         int bs = f.blockSizeBytes();
         int off = blk * bs;
-        long blockPos = f.posBytes + off;
+        long blockPos = f.posBytes() + off;
         long size = inode.sizeBytes();
         boolean zero = blockPos >= size || rm.hasFlag(IomapFlags.NEW)
                 || (rm.type() != IomapType.MAPPED && rm.type() != IomapType.INLINE);
@@ -246,7 +241,7 @@ final class BufferedWrite {
         } else {
             rm.device().read(rm.addrOf(blockPos), f.view(off, bs));
             if (size < blockPos + bs) {
-                f.zero((int) (size - f.posBytes), off + bs);
+                f.zero((int) (size - f.posBytes()), off + bs);
             }
         }
         f.setUptodate(blk, blk + 1);
@@ -256,18 +251,18 @@ final class BufferedWrite {
     private static void dropBeyondEof(IomapInode inode, long startBytes, long endBytes) {
         AddressSpace mapping = inode.mapping();
         long bs = inode.blockSizeBytes();
-        long from = Math.max(AddressSpace.alignUp(inode.sizeBytes(), bs), startBytes & -bs);
+        long from = Math.max(BufferedIo.alignUp(inode.sizeBytes(), bs), startBytes & -bs);
         if (from >= endBytes) {
             return;
         }
         for (Folio f : mapping.folioRange(from, endBytes)) {
-            f.lock.lock();
+            f.lock();
             try {
-                if (f.removed) {
+                if (f.isRemoved()) {
                     continue;
                 }
-                long s = Math.max(from, f.posBytes);
-                long e = Math.min(AddressSpace.alignUp(endBytes, bs), f.endBytes());
+                long s = Math.max(from, f.posBytes());
+                long e = Math.min(BufferedIo.alignUp(endBytes, bs), f.endBytes());
                 if (s < e) {
                     int a = f.blockOf(s);
                     int b = f.blockOf(e - 1) + 1;
@@ -275,11 +270,11 @@ final class BufferedWrite {
                         f.clearUptodate(a, b);
                     }
                 }
-                if (f.nrDirty == 0 && f.nextUptodate(0, f.nrBlocks) == f.nrBlocks) {
+                if (f.nrDirty() == 0 && f.nextUptodate(0, f.nrBlocks()) == f.nrBlocks()) {
                     mapping.removeLocked(f);
                 }
             } finally {
-                f.lock.unlock();
+                f.unlock();
             }
         }
     }

@@ -1,4 +1,4 @@
-package org.iomap4j.pagecache;
+package org.iomap4j.iomap;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -11,10 +11,9 @@ import org.iomap4j.FsException;
 import org.iomap4j.block.Bio;
 import org.iomap4j.block.BlockDevice;
 import org.iomap4j.block.DeviceIOException;
-import org.iomap4j.iomap.Iomap;
-import org.iomap4j.iomap.IomapFlags;
-import org.iomap4j.iomap.IomapInode;
-import org.iomap4j.iomap.IomapType;
+import org.iomap4j.pagecache.AddressSpace;
+import org.iomap4j.pagecache.ErrSeq;
+import org.iomap4j.pagecache.Folio;
 
 /**
  * Writeback of dirty blocks (fs/iomap/buffered-io.c {@code iomap_writepages}): walks dirty blocks in file
@@ -41,15 +40,30 @@ public final class Writeback {
     public static final int MAX_IOEND_BYTES = 4 << 20;
 
     /**
-     * Writes back every dirty block in {@code [startBytes, endBytes)} and waits for the device writes. Errors are
-     * recorded on the mapping's {@link ErrSeq} and the first one of this pass is thrown after all folios were
-     * tried.
+     * Writes back every dirty block in {@code [startBytes, endBytes)} and waits for the device writes
+     * (mm's {@code filemap_write_and_wait_range}): the same as {@link AddressSpace#writeAndWait}, which goes
+     * through the mapping's writepages hook (for an iomap filesystem, {@link WritebackOps#writepages} and so
+     * {@link #writepages}). Errors are recorded on the mapping's {@link ErrSeq} and the first one of this pass is
+     * thrown after all folios were tried.
      */
     public static void writeAndWait(AddressSpace mapping, long startBytes, long endBytes) throws IOException {
+        mapping.writeAndWait(startBytes, endBytes);
+    }
+
+    /**
+     * One writeback pass of {@code inode}'s cache over {@code [startBytes, endBytes)} with the filesystem's
+     * {@code ops} (fs/iomap/buffered-io.c {@code iomap_writepages}); waits for the device writes. Called through
+     * the mapping's writepages hook; a filesystem that overrides {@link WritebackOps#writepages} (to add its own
+     * ordering) calls this for the data.
+     *
+     * @throws IOException the first error of this pass (all errors are recorded on the mapping's {@link ErrSeq})
+     */
+    public static void writepages(IomapInode inode, WritebackOps ops, long startBytes, long endBytes)
+            throws IOException {
         if (endBytes <= startBytes) {
             return;
         }
-        new Context(mapping).run(startBytes, endBytes);
+        new Context(inode, ops).run(startBytes, endBytes);
     }
 
     /**
@@ -96,11 +110,11 @@ public final class Writeback {
         private final List<ByteBuffer> ioBufs = new ArrayList<>();
         private final List<Folio> ioFolios = new ArrayList<>();
 
-        Context(AddressSpace mapping) {
-            this.mapping = mapping;
-            this.inode = mapping.host();
-            this.ops = mapping.writebackOps();
-            this.blkBits = mapping.blkBits();
+        Context(IomapInode inode, WritebackOps ops) {
+            this.mapping = inode.mapping();
+            this.inode = inode;
+            this.ops = ops;
+            this.blkBits = Integer.numberOfTrailingZeros(inode.blockSizeBytes());
             this.bs = 1L << blkBits;
         }
 
@@ -108,13 +122,13 @@ public final class Writeback {
             try {
                 for (Folio f : mapping.folioRange(startBytes, endBytes)) {
                     // Read nrDirty before writeback: see Folio's class comment.
-                    if (f.nrDirty == 0 && !f.writeback) {
+                    if (f.nrDirty() == 0 && !f.isWriteback()) {
                         continue;
                     }
-                    f.lock.lock();
+                    f.lock();
                     current = f;
                     try {
-                        if (!f.removed && f.nrDirty != 0) {
+                        if (!f.isRemoved() && f.nrDirty() != 0) {
                             writeFolio(f, startBytes, endBytes);
                         }
                     } finally {
@@ -140,23 +154,23 @@ public final class Writeback {
         }
 
         private void release(Folio f) {
-            f.writeback = false;
-            f.lock.unlock();
+            f.setWriteback(false);
+            f.unlock();
         }
 
         private void writeFolio(Folio f, long startBytes, long endBytes) {
             long size = inode.sizeBytes();
-            long eofBlockEnd = AddressSpace.alignUp(size, bs);
-            f.writeback = true; // before any dirty bit is cleared
+            long eofBlockEnd = BufferedIo.alignUp(size, bs);
+            f.setWriteback(true); // before any dirty bit is cleared
             if (f.endBytes() > size) {
-                long zeroFrom = Math.max(size, f.posBytes);
-                f.zero((int) (zeroFrom - f.posBytes), f.sizeBytes);
+                long zeroFrom = Math.max(size, f.posBytes());
+                f.zero((int) (zeroFrom - f.posBytes()), f.sizeBytes());
                 if (f.endBytes() > eofBlockEnd) {
                     // Blocks wholly past EOF hold nothing to write (a racing truncate will drop them).
-                    f.clearDirty(f.posBytes >= eofBlockEnd ? 0 : f.blockOf(eofBlockEnd), f.nrBlocks);
+                    f.clearDirty(f.posBytes() >= eofBlockEnd ? 0 : f.blockOf(eofBlockEnd), f.nrBlocks());
                 }
             }
-            long s = Math.max(startBytes, f.posBytes);
+            long s = Math.max(startBytes, f.posBytes());
             long e = Math.min(Math.min(endBytes, f.endBytes()), eofBlockEnd);
             if (s >= e) {
                 return;
@@ -170,8 +184,8 @@ public final class Writeback {
                 }
                 int runEnd = f.nextClean(b, bEnd);
                 f.clearDirty(b, runEnd);
-                long p = f.posBytes + ((long) b << blkBits);
-                long pe = f.posBytes + ((long) runEnd << blkBits);
+                long p = f.posBytes() + ((long) b << blkBits);
+                long pe = f.posBytes() + ((long) runEnd << blkBits);
                 try {
                     while (p < pe) {
                         Iomap m = mapFor(p, pe - p);
@@ -234,7 +248,7 @@ public final class Writeback {
                 ioFileStart = posBytes;
                 ioDevStart = addr;
             }
-            int off = (int) (posBytes - f.posBytes);
+            int off = (int) (posBytes - f.posBytes());
             if (!ioFolios.isEmpty() && ioFolios.getLast() == f) {
                 ByteBuffer lastBuf = ioBufs.getLast();
                 if (lastBuf.position() + lastBuf.remaining() == off) {
@@ -296,7 +310,7 @@ public final class Writeback {
 
         private void fail(List<Folio> folios, IOException error) {
             for (Folio f : folios) {
-                f.error = true;
+                f.setError();
             }
             mapping.errors().record(error);
             if (first == null) {

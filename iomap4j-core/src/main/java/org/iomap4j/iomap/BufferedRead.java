@@ -1,4 +1,4 @@
-package org.iomap4j.pagecache;
+package org.iomap4j.iomap;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -11,12 +11,8 @@ import org.iomap4j.FsException;
 import org.iomap4j.block.Bio;
 import org.iomap4j.block.BlockDevice;
 import org.iomap4j.block.DeviceIOException;
-import org.iomap4j.iomap.Iomap;
-import org.iomap4j.iomap.IomapFlags;
-import org.iomap4j.iomap.IomapInode;
-import org.iomap4j.iomap.IomapIter;
-import org.iomap4j.iomap.IomapOps;
-import org.iomap4j.iomap.IomapType;
+import org.iomap4j.pagecache.AddressSpace;
+import org.iomap4j.pagecache.Folio;
 
 /**
  * Buffered read with readahead (fs/iomap/buffered-io.c {@code iomap_read_folio}/{@code iomap_readahead} plus
@@ -62,7 +58,7 @@ final class BufferedRead {
                 }
                 long bs = inode.blockSizeBytes();
                 long fillEnd = Math.min(Math.max(end, raEnd), cur + fillCap);
-                fillEnd = Math.min(fillEnd, AddressSpace.alignUp(inode.sizeBytes(), bs));
+                fillEnd = Math.min(fillEnd, BufferedIo.alignUp(inode.sizeBytes(), bs));
                 if (fillEnd <= cur) {
                     break; // truncated meanwhile: nothing more to read
                 }
@@ -86,13 +82,13 @@ final class BufferedRead {
      * uptodate; the reader's own read then meets the error and reports it.
      */
     private static void startAsyncReadahead(IomapInode inode, AddressSpace mapping, IomapOps ops, long fromBytes) {
-        long limit = AddressSpace.alignUp(inode.sizeBytes(), inode.blockSizeBytes());
+        long limit = BufferedIo.alignUp(inode.sizeBytes(), inode.blockSizeBytes());
         long[] range = mapping.claimAsyncReadahead(fromBytes, limit);
         if (range == null) {
             return;
         }
         mapping.pageCache().readahead(() -> {
-            if (mapping.detached) {
+            if (mapping.isDetached()) {
                 return;
             }
             try {
@@ -110,24 +106,24 @@ final class BufferedRead {
         if (f == null) {
             return 0;
         }
-        f.lock.lock();
+        f.lock();
         try {
-            if (f.removed) {
+            if (f.isRemoved()) {
                 return 0;
             }
             long e = Math.min(endBytes, f.endBytes());
             int from = f.blockOf(posBytes);
             int to = f.blockOf(e - 1) + 1;
             int notUptodate = f.nextNotUptodate(from, to);
-            long okEnd = Math.min(e, f.posBytes + ((long) notUptodate << f.blkBits));
+            long okEnd = Math.min(e, f.posBytes() + ((long) notUptodate << f.blkBits()));
             if (okEnd <= posBytes) {
                 return 0;
             }
             int n = (int) (okEnd - posBytes);
-            f.copyOut((int) (posBytes - f.posBytes), dst, n);
+            f.copyOut((int) (posBytes - f.posBytes()), dst, n);
             return n;
         } finally {
-            f.lock.unlock();
+            f.unlock();
         }
     }
 
@@ -162,9 +158,9 @@ final class BufferedRead {
                 int from = f.blockOf(cur);
                 int to = f.blockOf(e - 1) + 1;
                 int notUptodate = f.nextNotUptodate(from, to);
-                long okEnd = Math.min(e, f.posBytes + ((long) notUptodate << f.blkBits));
+                long okEnd = Math.min(e, f.posBytes() + ((long) notUptodate << f.blkBits()));
                 if (okEnd > cur) {
-                    f.copyOut((int) (cur - f.posBytes), dst, (int) (okEnd - cur));
+                    f.copyOut((int) (cur - f.posBytes()), dst, (int) (okEnd - cur));
                     copied += okEnd - cur;
                     cur = okEnd;
                 }
@@ -182,7 +178,7 @@ final class BufferedRead {
             return copied;
         } finally {
             for (Folio f : locked) {
-                f.lock.unlock();
+                f.unlock();
             }
             mapping.invalidateLock().readLock().unlock();
         }
@@ -211,20 +207,20 @@ final class BufferedRead {
         ReadContext(IomapInode inode, List<Folio> folios) {
             this.inode = inode;
             this.folios = folios;
-            this.blkBits = folios.getFirst().blkBits;
+            this.blkBits = folios.getFirst().blkBits();
             this.bs = 1L << blkBits;
         }
 
         /** Fills the locked folios; returns the first error (blocks it concerns stay not uptodate) or null. */
         IOException fillLocked(IomapOps ops) {
             sizeBytes = inode.sizeBytes(); // read under the folio locks: extending writers hold them
-            long eofBlockEnd = AddressSpace.alignUp(sizeBytes, bs);
+            long eofBlockEnd = BufferedIo.alignUp(sizeBytes, bs);
             IOException error = null;
             // Post-EOF blocks: zero, uptodate, no mapping needed.
             for (Folio f : folios) {
                 if (f.endBytes() > eofBlockEnd) {
-                    int from = f.posBytes >= eofBlockEnd ? 0 : f.blockOf(eofBlockEnd);
-                    zeroBlocksNotUptodate(f, from, f.nrBlocks);
+                    int from = f.posBytes() >= eofBlockEnd ? 0 : f.blockOf(eofBlockEnd);
+                    zeroBlocksNotUptodate(f, from, f.nrBlocks());
                 }
             }
             long first = firstNotUptodate(Math.min(eofBlockEnd, folios.getLast().endBytes()));
@@ -248,13 +244,13 @@ final class BufferedRead {
 
         private long firstNotUptodate(long limitBytes) {
             for (Folio f : folios) {
-                if (f.posBytes >= limitBytes) {
+                if (f.posBytes() >= limitBytes) {
                     break;
                 }
-                int to = f.endBytes() <= limitBytes ? f.nrBlocks : f.blockOf(limitBytes - 1) + 1;
+                int to = f.endBytes() <= limitBytes ? f.nrBlocks() : f.blockOf(limitBytes - 1) + 1;
                 int blk = f.nextNotUptodate(0, to);
                 if (blk < to) {
-                    return f.posBytes + ((long) blk << blkBits);
+                    return f.posBytes() + ((long) blk << blkBits);
                 }
             }
             return -1;
@@ -292,7 +288,7 @@ final class BufferedRead {
             long blockPos = pos & -bs;
             while (blockPos < stop) {
                 Folio f = folioAt(blockPos);
-                long fe = Math.min(AddressSpace.alignUp(stop, bs), f.endBytes());
+                long fe = Math.min(BufferedIo.alignUp(stop, bs), f.endBytes());
                 int from = f.blockOf(blockPos);
                 int to = f.blockOf(fe - 1) + 1;
                 int b = f.nextNotUptodate(from, to);
@@ -316,7 +312,7 @@ final class BufferedRead {
         }
 
         private Folio folioAt(long posBytes) {
-            while (folioCursor > 0 && folios.get(folioCursor).posBytes > posBytes) {
+            while (folioCursor > 0 && folios.get(folioCursor).posBytes() > posBytes) {
                 folioCursor--;
             }
             while (folios.get(folioCursor).endBytes() <= posBytes) {
@@ -327,8 +323,8 @@ final class BufferedRead {
 
         /** Fills blocks {@code [fromBlk, toBlk)} of {@code f}, all not uptodate, from mapping {@code rm}. */
         private void readBlocks(Folio f, int fromBlk, int toBlk, Iomap rm) throws IOException {
-            long startPos = f.posBytes + ((long) fromBlk << blkBits);
-            long endPos = f.posBytes + ((long) toBlk << blkBits);
+            long startPos = f.posBytes() + ((long) fromBlk << blkBits);
+            long endPos = f.posBytes() + ((long) toBlk << blkBits);
             switch (rm.type()) {
                 case HOLE, UNWRITTEN, DELALLOC -> {
                     f.zero(fromBlk << blkBits, toBlk << blkBits);
@@ -426,10 +422,10 @@ final class BufferedRead {
 
         /** Zeroes the bytes past EOF in a block just read that straddles EOF (they must read as zero). */
         private void zeroPostEof(Folio f, int fromBlk, int toBlk) {
-            long s = f.posBytes + ((long) fromBlk << blkBits);
-            long e = f.posBytes + ((long) toBlk << blkBits);
+            long s = f.posBytes() + ((long) fromBlk << blkBits);
+            long e = f.posBytes() + ((long) toBlk << blkBits);
             if (sizeBytes > s && sizeBytes < e) {
-                f.zero((int) (sizeBytes - f.posBytes), (int) (e - f.posBytes));
+                f.zero((int) (sizeBytes - f.posBytes()), (int) (e - f.posBytes()));
             }
         }
     }

@@ -1,6 +1,5 @@
-package org.iomap4j.pagecache;
+package org.iomap4j.iomap;
 
-import org.iomap4j.iomap.IomapType;
 
 /**
  * A completed or in-flight writeback request: file bytes {@code [fileOffsetBytes, +lengthBytes)} written at
