@@ -51,19 +51,25 @@ public final class Writeback {
     }
 
     /**
-     * One writeback pass of {@code inode}'s cache over {@code [startBytes, endBytes)} with the filesystem's
-     * {@code ops} (fs/iomap/buffered-io.c {@code iomap_writepages}); waits for the device writes. Called through
-     * the mapping's writepages hook; a filesystem that overrides {@link WritebackOps#writepages} (to add its own
-     * ordering) calls this for the data.
+     * One writeback pass of {@code mapping} over {@code [startBytes, endBytes)} with the filesystem's {@code ops}
+     * (fs/iomap/buffered-io.c {@code iomap_writepages}); waits for the device writes. Called through the
+     * mapping's writepages hook; a filesystem that overrides {@link WritebackOps#writepages} (to add its own
+     * ordering) calls this for the data. Works on the mapping it is given and never asks the inode for its
+     * mapping (which an evicted inode refuses, while its cache may still be written back).
      *
+     * @throws IllegalStateException if the mapping's host is not an {@link IomapInode}
      * @throws IOException the first error of this pass (all errors are recorded on the mapping's {@link ErrSeq})
      */
-    public static void writepages(IomapInode inode, WritebackOps ops, long startBytes, long endBytes)
+    public static void writepages(AddressSpace mapping, WritebackOps ops, long startBytes, long endBytes)
             throws IOException {
+        if (!(mapping.host() instanceof IomapInode inode)) {
+            throw new IllegalStateException("inode " + mapping.host().ino() + ": host of " + mapping
+                    + " is not an IomapInode; iomap writeback needs one");
+        }
         if (endBytes <= startBytes) {
             return;
         }
-        new Context(inode, ops).run(startBytes, endBytes);
+        new Context(mapping, inode, ops).run(startBytes, endBytes);
     }
 
     /**
@@ -110,8 +116,8 @@ public final class Writeback {
         private final List<ByteBuffer> ioBufs = new ArrayList<>();
         private final List<Folio> ioFolios = new ArrayList<>();
 
-        Context(IomapInode inode, WritebackOps ops) {
-            this.mapping = inode.mapping();
+        Context(AddressSpace mapping, IomapInode inode, WritebackOps ops) {
+            this.mapping = mapping;
             this.inode = inode;
             this.ops = ops;
             this.blkBits = Integer.numberOfTrailingZeros(inode.blockSizeBytes());

@@ -28,11 +28,7 @@ public interface WritebackOps extends Writepages {
      */
     @Override
     default void writepages(AddressSpace mapping, long startBytes, long endBytes) throws IOException {
-        if (!(mapping.host() instanceof IomapInode inode)) {
-            throw new IllegalStateException("inode " + mapping.host().ino() + ": host of " + mapping
-                    + " is not an IomapInode; iomap writeback needs one");
-        }
-        Writeback.writepages(inode, this, startBytes, endBytes);
+        Writeback.writepages(mapping, this, startBytes, endBytes);
     }
 
     /**

@@ -136,6 +136,11 @@ public final class Folio {
         error = true;
     }
 
+    /** True if the last writeback of this folio failed ({@code folio_test_error}). */
+    public boolean hasError() {
+        return error;
+    }
+
     /** Zeroes bytes {@code [fromOff, toOff)} of the folio. Folio lock held. */
     public void zero(int fromOff, int toOff) {
         if (toOff > fromOff) {
