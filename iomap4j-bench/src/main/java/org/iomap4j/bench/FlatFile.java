@@ -8,9 +8,9 @@ import org.iomap4j.iomap.Iomap;
 import org.iomap4j.iomap.IomapFlags;
 import org.iomap4j.iomap.IomapInode;
 import org.iomap4j.iomap.IomapOps;
+import org.iomap4j.iomap.WritebackOps;
 import org.iomap4j.pagecache.AddressSpace;
 import org.iomap4j.pagecache.PageCache;
-import org.iomap4j.pagecache.WritebackOps;
 
 /**
  * The simplest filesystem there is, for benchmarks: one file whose byte {@code pos} lives at device byte

@@ -33,10 +33,10 @@ import org.iomap4j.vfs.SetAttr;
 import org.iomap4j.vfs.Vfs;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code iomapfs cp [-r] SRC... DST}: copies host files into an image ({@code DST} is {@code IMAGE:/PATH}) or

@@ -7,9 +7,9 @@ import java.util.concurrent.Callable;
 import org.iomap4j.vfs.StatFs;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code iomapfs df IMAGE}: space and inode usage of an image, like df(1) and df -i. */
 @Command(name = "df", mixinStandardHelpOptions = true, description = "Show space and inode usage of an image.")

@@ -12,23 +12,23 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
-import org.iomap4j.exercise.ExerciseConfig;
-import org.iomap4j.exercise.ExerciseFailure;
-import org.iomap4j.exercise.ExerciseOp;
-import org.iomap4j.exercise.ExerciseTarget;
-import org.iomap4j.exercise.ExerciseTarget.Capability;
-import org.iomap4j.exercise.Exerciser;
-import org.iomap4j.exercise.PathTarget;
-import org.iomap4j.exercise.VfsTarget;
 import org.iomap4j.ext.ExtFileSystem;
 import org.iomap4j.ext.ExtMountOptions;
+import org.iomap4j.testkit.exercise.ExerciseConfig;
+import org.iomap4j.testkit.exercise.ExerciseFailure;
+import org.iomap4j.testkit.exercise.ExerciseOp;
+import org.iomap4j.testkit.exercise.ExerciseTarget;
+import org.iomap4j.testkit.exercise.ExerciseTarget.Capability;
+import org.iomap4j.testkit.exercise.Exerciser;
+import org.iomap4j.testkit.exercise.PathTarget;
+import org.iomap4j.testkit.exercise.VfsTarget;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code iomapfs exercise}: the fsx-style random-operation exerciser, either on an ext2 image through the library

@@ -9,9 +9,9 @@ import org.iomap4j.iomap.FiemapExtent;
 import org.iomap4j.vfs.InodeAttr;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code iomapfs fiemap IMAGE:/PATH}: where a file's bytes live on the device, in filefrag -v's layout (logical

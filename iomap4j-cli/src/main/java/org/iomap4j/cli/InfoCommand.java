@@ -8,9 +8,9 @@ import java.util.concurrent.Callable;
 import org.iomap4j.ext.Superblock;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code iomapfs info IMAGE}: a superblock summary in the spirit of {@code dumpe2fs -h}. */
 @Command(name = "info", mixinStandardHelpOptions = true, description = "Show the superblock of an image (like dumpe2fs -h).")

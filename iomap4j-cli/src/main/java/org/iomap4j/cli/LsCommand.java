@@ -12,10 +12,10 @@ import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.Vfs;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code iomapfs ls [-l] [-R] [-a] IMAGE:/PATH}: lists a directory inside an image, like ls(1). */
 @Command(name = "ls", mixinStandardHelpOptions = true, description = "List a directory (or file) inside an image.")

@@ -13,10 +13,10 @@ import org.iomap4j.ext.ExtFormatOptions;
 import org.iomap4j.ext.Superblock;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code iomapfs mkfs IMAGE --size 1G}: creates a sparse image file holding a fresh ext2 (the Java mkfs). */
 @Command(name = "mkfs", mixinStandardHelpOptions = true,

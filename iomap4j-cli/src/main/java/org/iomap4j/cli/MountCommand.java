@@ -16,10 +16,10 @@ import org.iomap4j.fuse.FuseOptions;
 import org.iomap4j.fuse.FuseWarmup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code iomapfs mount [IMAGE] [MOUNTPOINT]}: serves an ext2 image through FUSE in the foreground until it is

@@ -1,12 +1,12 @@
 package org.iomap4j.cli;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Path;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
-import java.nio.channels.FileChannel;
 import org.iomap4j.block.BlockDevice;
 import org.iomap4j.block.FileBlockDevice;
 import org.iomap4j.block.MappedBlockDevice;

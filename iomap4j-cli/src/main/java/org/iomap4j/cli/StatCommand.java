@@ -8,9 +8,9 @@ import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.Vfs;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code iomapfs stat IMAGE:/PATH}: inode details in stat(1)'s layout (symlinks not followed). */
 @Command(name = "stat", mixinStandardHelpOptions = true, description = "Show an inode inside an image, like stat(1).")

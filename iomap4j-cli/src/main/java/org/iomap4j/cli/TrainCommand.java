@@ -17,9 +17,9 @@ import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.Vfs;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code iomapfs train-aot DIR} (hidden): the training run for the JDK's ahead-of-time cache (JEP 483/514/515).

@@ -7,14 +7,16 @@ import org.iomap4j.Errno;
 
 /**
  * Shared plumbing of the concrete devices: range checks, counters, read-only refusal, and {@link #submit}
- * executed synchronously on the caller's thread through {@link #readAt}/{@link #writeAt}.
+ * executed synchronously on the caller's thread through {@link #readAt}/{@link #writeAt}. Public as the base of
+ * devices outside this package (the testkit's fault-injecting device); {@code logicalBlockSize} is in bytes, a
+ * power of two in [512, 65536] (IllegalArgumentException otherwise).
  */
-abstract class AbstractBlockDevice implements BlockDevice {
+public abstract class AbstractBlockDevice implements BlockDevice {
     protected final DeviceStats stats = new DeviceStats();
     protected final int logicalBlockSize;
     protected final boolean readOnly;
 
-    AbstractBlockDevice(int logicalBlockSize, boolean readOnly) {
+    protected AbstractBlockDevice(int logicalBlockSize, boolean readOnly) {
         if (Integer.bitCount(logicalBlockSize) != 1 || logicalBlockSize < 512 || logicalBlockSize > 65536) {
             throw new IllegalArgumentException("logical block size must be a power of two in [512, 65536]: "
                     + logicalBlockSize);

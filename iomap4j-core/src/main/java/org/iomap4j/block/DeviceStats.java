@@ -15,6 +15,10 @@ public final class DeviceStats {
     private final LongAdder flushes = new LongAdder();
     private final LongAdder discards = new LongAdder();
 
+    /** Counters at zero (each device owns one). */
+    public DeviceStats() {
+    }
+
     public void countRead(long bytes) {
         readRequests.increment();
         bytesRead.add(bytes);

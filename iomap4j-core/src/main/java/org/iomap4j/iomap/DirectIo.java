@@ -14,7 +14,6 @@ import org.iomap4j.FsException;
 import org.iomap4j.block.Bio;
 import org.iomap4j.block.BlockDevice;
 import org.iomap4j.pagecache.AddressSpace;
-import org.iomap4j.pagecache.Writeback;
 
 /**
  * Direct I/O: transfers between the caller's buffer and the device at the mapping's address, bypassing the page

@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.List;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
-import org.iomap4j.pagecache.Writeback;
 
 /**
  * FIEMAP and bmap over the iterator (fs/iomap/fiemap.c): a report of where a file's bytes live.

@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import org.iomap4j.iomap.IomapInode;
 
 /**
  * The page cache of one inode (the kernel's {@code struct address_space}): folios indexed by file offset, the
@@ -24,8 +23,8 @@ public final class AddressSpace {
     private final ReentrantReadWriteLock invalidateLock = new ReentrantReadWriteLock();
     private final ErrSeq errors = new ErrSeq();
     private final PageCache cache;
-    private final IomapInode host;
-    private final WritebackOps wbOps;
+    private final MappingHost host;
+    private final Writepages writepages;
     private final int blkBits;
     private final int minFolioBytes;
     private final int maxFolioBytes;
@@ -43,17 +42,17 @@ public final class AddressSpace {
     /** End of the range already handed to asynchronous readahead (0: none). */
     private long asyncRaEndBytes = 0;
     /** Set once the inode's cache is torn down: queued asynchronous readahead must not repopulate it. */
-    volatile boolean detached;
+    private volatile boolean detached;
 
     /** First readahead window of a sequential stream. */
     static final int RA_INITIAL_BYTES = 128 << 10;
     /** Largest readahead window. */
     static final int RA_MAX_BYTES = 2 << 20;
 
-    AddressSpace(PageCache cache, IomapInode host, WritebackOps wbOps) {
+    AddressSpace(PageCache cache, MappingHost host, Writepages writepages) {
         this.cache = cache;
         this.host = host;
-        this.wbOps = wbOps;
+        this.writepages = writepages;
         int bs = host.blockSizeBytes();
         if (Integer.bitCount(bs) != 1 || bs < 512 || bs > 65536) {
             throw new IllegalArgumentException("inode " + host.ino() + ": block size " + bs
@@ -64,13 +63,34 @@ public final class AddressSpace {
         this.maxFolioBytes = Math.max(cache.config().maxFolioBytes(), minFolioBytes);
     }
 
-    public IomapInode host() {
+    /** The inode this cache belongs to ({@code mapping->host}). */
+    public MappingHost host() {
         return host;
     }
 
-    /** The filesystem's writeback operations for this file. */
-    public WritebackOps writebackOps() {
-        return wbOps;
+    /**
+     * Writes back every dirty block in {@code [startBytes, endBytes)} and waits (mm's
+     * {@code filemap_write_and_wait_range}) through the filesystem's {@link Writepages} hook. Errors are recorded
+     * on {@link #errors()}; the first one of this pass is thrown after every folio was tried. The caller holds no
+     * folio lock of this mapping.
+     */
+    public void writeAndWait(long startBytes, long endBytes) throws IOException {
+        if (endBytes > startBytes) {
+            writepages.writepages(this, startBytes, endBytes);
+        }
+    }
+
+    /**
+     * True once the inode's cache was torn down ({@link PageCache#removeMapping}): queued asynchronous readahead
+     * must not repopulate it.
+     */
+    public boolean isDetached() {
+        return detached;
+    }
+
+    /** Marks the cache torn down (see {@link #isDetached()}). */
+    void detach() {
+        detached = true;
     }
 
     /** The cache this mapping belongs to. */
@@ -108,10 +128,6 @@ public final class AddressSpace {
         return maxFolioBytes;
     }
 
-    int blkBits() {
-        return blkBits;
-    }
-
     long dirtiedSinceNanos() {
         return dirtiedSinceNanos;
     }
@@ -141,8 +157,12 @@ public final class AddressSpace {
     // ---------------------------------------------------------------------------------------------------------
     // Index
 
-    /** The folio covering {@code posBytes}, or null. Lock-free; the folio may be removed concurrently. */
-    Folio lookup(long posBytes) {
+    /**
+     * The folio covering {@code posBytes} (file bytes), or null (the kernel's {@code filemap_get_folio} without
+     * creation). Lock-free; the folio may be removed concurrently, so a caller locks it and checks
+     * {@link Folio#isRemoved()}. Marks it referenced for reclaim.
+     */
+    public Folio lookup(long posBytes) {
         Folio f = folios.get(posBytes);
         if (f == null) {
             return null;
@@ -153,8 +173,11 @@ public final class AddressSpace {
         return f;
     }
 
-    /** Folios overlapping {@code [startBytes, endBytes)} in file order (weakly consistent view). */
-    Iterable<Folio> folioRange(long startBytes, long endBytes) {
+    /**
+     * Folios overlapping file bytes {@code [startBytes, endBytes)} in file order (a weakly consistent view: a
+     * folio may be removed after it was returned; lock it and check {@link Folio#isRemoved()}).
+     */
+    public Iterable<Folio> folioRange(long startBytes, long endBytes) {
         return folios.range(startBytes, endBytes);
     }
 
@@ -162,9 +185,10 @@ public final class AddressSpace {
      * Returns the folio covering {@code posBytes}, locked and in the mapping, creating it when absent. A new
      * folio is as large as {@code lengthHintBytes} (rounded down to a power of two, within the folio size limits)
      * and alignment allow without overlapping a cached folio. Caller holds the invalidate lock shared (creating
-     * inserts) and no folio lock above {@code posBytes} (ascending order).
+     * inserts) and no folio lock above {@code posBytes} (ascending order). The kernel's {@code __filemap_get_folio}
+     * with {@code FGP_LOCK | FGP_CREAT}.
      */
-    Folio grabLocked(long posBytes, long lengthHintBytes) {
+    public Folio grabLocked(long posBytes, long lengthHintBytes) {
         while (true) {
             Folio f = lookup(posBytes);
             if (f != null) {
@@ -208,8 +232,11 @@ public final class AddressSpace {
         return folios.isFree(startBytes, size);
     }
 
-    /** Removes a locked folio from the index (its dirty blocks are forgotten). */
-    void removeLocked(Folio f) {
+    /**
+     * Removes a locked folio from the index; its dirty blocks are forgotten and its memory returns to the
+     * cache's pool (the kernel's {@code filemap_remove_folio}). Folio lock held; no-op if already removed.
+     */
+    public void removeLocked(Folio f) {
         if (f.removed) {
             return;
         }
@@ -230,9 +257,9 @@ public final class AddressSpace {
      * the previous one ended (or at 0) is sequential and doubles the window from 128 KiB up to
      * {@code min(2 MiB, budget/8)}; any other read resets it and reads only what was asked.
      *
-     * @return the exclusive end of the range to fill
+     * @return the exclusive end of the range to fill (file bytes)
      */
-    long readaheadEnd(long posBytes, long lengthBytes) {
+    public long readaheadEnd(long posBytes, long lengthBytes) {
         long cap = Math.max(minFolioBytes, Math.min(RA_MAX_BYTES, cache.config().budgetBytes() / 8));
         synchronized (raLock) {
             boolean sequential = posBytes == raNextPosBytes;
@@ -257,8 +284,9 @@ public final class AddressSpace {
      * {@code [readerEndBytes, readerEndBytes + window)} (bounded by {@code limitBytes}) that no asynchronous
      * readahead has covered yet. Returns {@code {from, to}} to fill in the background, or null when the stream is
      * not sequential or the range is claimed already (the kernel's async readahead marker, as a high-water mark).
+     * The fill itself is queued with {@link PageCache#readahead}.
      */
-    long[] claimAsyncReadahead(long readerEndBytes, long limitBytes) {
+    public long[] claimAsyncReadahead(long readerEndBytes, long limitBytes) {
         synchronized (raLock) {
             if (raWindowBytes == 0 || detached) {
                 return null;
@@ -369,7 +397,7 @@ public final class AddressSpace {
     /**
      * Removes cached data at and beyond {@code newSizeBytes} (truncate_inode_pages): whole folios beyond are
      * dropped, blocks beyond in the straddling folio lose their uptodate/dirty state. Takes the invalidate lock
-     * exclusively. Zeroing the partial block at the new EOF is {@link BufferedIo#truncatePage}'s job.
+     * exclusively. Zeroing the partial block at the new EOF is iomap's job ({@code BufferedIo.truncatePage}).
      */
     public void truncateFrom(long newSizeBytes) {
         if (newSizeBytes < 0) {
@@ -397,7 +425,7 @@ public final class AddressSpace {
         }
         invalidateLock.writeLock().lock();
         try {
-            Writeback.writeAndWait(this, startBytes, endBytes);
+            writeAndWait(startBytes, endBytes);
             long bs = 1L << blkBits;
             dropRange(startBytes & -bs, alignUp(endBytes, bs), false);
         } finally {

@@ -17,6 +17,10 @@ public final class ErrSeq {
     private final AtomicLong sequence = new AtomicLong();
     private final AtomicReference<IOException> last = new AtomicReference<>();
 
+    /** A sequence with no error recorded (one per address space; a filesystem may keep more, as sb->s_wb_err). */
+    public ErrSeq() {
+    }
+
     /** Records a writeback error; every cursor will report it once. */
     public void record(IOException error) {
         last.set(error);

@@ -22,8 +22,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link #writeback} are volatile so that writeback can skip clean folios without taking the lock; a reader of
  * those hints that finds a folio clean must read {@code nrDirty} before {@code writeback} (writeback sets the
  * flag before clearing dirty bits, so a folio in flight is never seen as clean and idle).
+ *
+ * <p>Public surface: what iomap's buffered I/O and writeback (fs/iomap/buffered-io.c, which in the kernel also
+ * owns the per-block {@code iomap_folio_state}) need: locking, geometry, per-block state and data copies. Folios
+ * are created and removed only by {@link AddressSpace}; block indexes are folio-relative, byte offsets
+ * {@code off} are folio offsets, {@code filePosBytes} are file offsets.
  */
-final class Folio {
+public final class Folio {
     final AddressSpace mapping;
     /** File byte offset of {@code data[0]}; a multiple of {@link #sizeBytes}. */
     final long posBytes;
@@ -73,27 +78,90 @@ final class Folio {
         this.dirtyBits = new long[words];
     }
 
+    /** Locks the folio ({@code folio_lock}); waits while another thread holds it. Reentrant. */
+    public void lock() {
+        lock.lock();
+    }
+
+    /** Unlocks the folio ({@code folio_unlock}). */
+    public void unlock() {
+        lock.unlock();
+    }
+
+    /** True once the folio left its mapping: a locker must drop it and look the offset up again. */
+    public boolean isRemoved() {
+        return removed;
+    }
+
+    /** File byte offset of the folio's first byte: a multiple of {@link #sizeBytes()}. */
+    public long posBytes() {
+        return posBytes;
+    }
+
+    /** Size of the folio in bytes: a power of two, 4 KiB..2 MiB, at least the block size. */
+    public int sizeBytes() {
+        return sizeBytes;
+    }
+
+    /** log2 of the filesystem block size. */
+    public int blkBits() {
+        return blkBits;
+    }
+
+    /** Number of filesystem blocks in the folio. */
+    public int nrBlocks() {
+        return nrBlocks;
+    }
+
+    /** Number of dirty blocks; readable without the lock (a hint, see the class comment on ordering). */
+    public int nrDirty() {
+        return nrDirty;
+    }
+
+    /** True while a device write of this folio's blocks is in flight; readable without the lock. */
+    public boolean isWriteback() {
+        return writeback;
+    }
+
+    /**
+     * Sets or clears the writeback flag ({@code folio_start_writeback}/{@code folio_end_writeback}). Folio lock
+     * held; set it before clearing any dirty bit of the pass.
+     */
+    public void setWriteback(boolean inFlight) {
+        writeback = inFlight;
+    }
+
+    /** Marks that the last writeback of this folio failed ({@code folio_set_error}). Folio lock held. */
+    public void setError() {
+        error = true;
+    }
+
+    /** True if the last writeback of this folio failed ({@code folio_test_error}). */
+    public boolean hasError() {
+        return error;
+    }
+
     /** Zeroes bytes {@code [fromOff, toOff)} of the folio. Folio lock held. */
-    void zero(int fromOff, int toOff) {
+    public void zero(int fromOff, int toOff) {
         if (toOff > fromOff) {
             MemorySegment.ofBuffer(data).asSlice(fromOff, toOff - fromOff).fill((byte) 0);
         }
     }
 
     /** Copies {@code n} bytes at folio offset {@code off} to {@code dst}'s position, advancing it. Lock held. */
-    void copyOut(int off, ByteBuffer dst, int n) {
+    public void copyOut(int off, ByteBuffer dst, int n) {
         int p = dst.position();
         dst.put(p, data, off, n);
         dst.position(p + n);
     }
 
     /** Copies {@code n} bytes from {@code src} at absolute index {@code srcIndex} to folio offset {@code off}. */
-    void copyIn(int off, ByteBuffer src, int srcIndex, int n) {
+    public void copyIn(int off, ByteBuffer src, int srcIndex, int n) {
         data.put(off, src, srcIndex, n);
     }
 
     /** Copies {@code n} bytes of {@code src} from {@code srcOff} to folio offset {@code off}. Lock held. */
-    void copyIn(int off, byte[] src, int srcOff, int n) {
+    public void copyIn(int off, byte[] src, int srcOff, int n) {
         data.put(off, src, srcOff, n);
     }
 
@@ -101,28 +169,28 @@ final class Folio {
      * A view of bytes {@code [off, off + len)} for a device request: position {@code off}, limit
      * {@code off + len} (so {@code position()} is the folio offset, like {@code ByteBuffer.wrap(array, off, len)}).
      */
-    ByteBuffer view(int off, int len) {
+    public ByteBuffer view(int off, int len) {
         return data.duplicate().limit(off + len).position(off);
     }
 
-    long endBytes() {
+    public long endBytes() {
         return posBytes + sizeBytes;
     }
 
-    int blockSizeBytes() {
+    public int blockSizeBytes() {
         return 1 << blkBits;
     }
 
     /** Index of the block holding file byte {@code filePosBytes} (which must lie in this folio). */
-    int blockOf(long filePosBytes) {
+    public int blockOf(long filePosBytes) {
         return (int) ((filePosBytes - posBytes) >>> blkBits);
     }
 
-    boolean isUptodate() {
+    public boolean isUptodate() {
         return nrUptodate == nrBlocks;
     }
 
-    boolean isDirty() {
+    public boolean isDirty() {
         return nrDirty != 0;
     }
 
@@ -131,10 +199,11 @@ final class Folio {
         return (long) nrDirty << blkBits;
     }
 
-    boolean blockUptodate(int blk) {
+    public boolean blockUptodate(int blk) {
         return (uptodateBits[blk >>> 6] & (1L << blk)) != 0;
     }
 
+    /** True if block {@code blk} is dirty. Folio lock held. */
     boolean blockDirty(int blk) {
         return (dirtyBits[blk >>> 6] & (1L << blk)) != 0;
     }
@@ -148,7 +217,7 @@ final class Folio {
     }
 
     /** First block in {@code [fromBlk, toBlk)} that is not uptodate, or {@code toBlk}. */
-    int nextNotUptodate(int fromBlk, int toBlk) {
+    public int nextNotUptodate(int fromBlk, int toBlk) {
         if (nrUptodate == nrBlocks) {
             return toBlk;
         }
@@ -156,12 +225,12 @@ final class Folio {
     }
 
     /** First uptodate block in {@code [fromBlk, toBlk)}, or {@code toBlk}. */
-    int nextUptodate(int fromBlk, int toBlk) {
+    public int nextUptodate(int fromBlk, int toBlk) {
         return nextSet(uptodateBits, fromBlk, toBlk);
     }
 
     /** First dirty block in {@code [fromBlk, toBlk)}, or {@code toBlk}. */
-    int nextDirty(int fromBlk, int toBlk) {
+    public int nextDirty(int fromBlk, int toBlk) {
         if (nrDirty == 0) {
             return toBlk;
         }
@@ -169,17 +238,17 @@ final class Folio {
     }
 
     /** First clean block in {@code [fromBlk, toBlk)}, or {@code toBlk}. */
-    int nextClean(int fromBlk, int toBlk) {
+    public int nextClean(int fromBlk, int toBlk) {
         return nextClear(dirtyBits, fromBlk, toBlk);
     }
 
     /** Marks blocks {@code [fromBlk, toBlk)} uptodate. Folio lock held. */
-    void setUptodate(int fromBlk, int toBlk) {
+    public void setUptodate(int fromBlk, int toBlk) {
         nrUptodate += setRange(uptodateBits, fromBlk, toBlk);
     }
 
     /** Marks blocks {@code [fromBlk, toBlk)} uptodate and dirty, updating the dirty accounting. Folio lock held. */
-    void setDirty(int fromBlk, int toBlk) {
+    public void setDirty(int fromBlk, int toBlk) {
         nrUptodate += setRange(uptodateBits, fromBlk, toBlk);
         int added = setRange(dirtyBits, fromBlk, toBlk);
         if (added != 0) {
@@ -189,7 +258,7 @@ final class Folio {
     }
 
     /** Clears the dirty bits of blocks {@code [fromBlk, toBlk)} (they stay uptodate). Folio lock held. */
-    void clearDirty(int fromBlk, int toBlk) {
+    public void clearDirty(int fromBlk, int toBlk) {
         int removedBits = clearRange(dirtyBits, fromBlk, toBlk);
         if (removedBits != 0) {
             nrDirty -= removedBits;
@@ -204,7 +273,7 @@ final class Folio {
     }
 
     /** Marks blocks {@code [fromBlk, toBlk)} not uptodate (a failed read). Folio lock held; they must be clean. */
-    void clearUptodate(int fromBlk, int toBlk) {
+    public void clearUptodate(int fromBlk, int toBlk) {
         nrUptodate -= clearRange(uptodateBits, fromBlk, toBlk);
     }
 

@@ -10,7 +10,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
-import org.iomap4j.iomap.IomapInode;
 
 /**
  * The cache-wide part of the page cache: one memory budget shared by every {@link AddressSpace}, CLOCK reclaim
@@ -75,25 +74,32 @@ public final class PageCache implements AutoCloseable {
         return config;
     }
 
-    /** Creates the page cache of one inode, written back through {@code wbOps}. */
-    public AddressSpace createMapping(IomapInode host, WritebackOps wbOps) {
-        AddressSpace m = new AddressSpace(this, host, wbOps);
+    /**
+     * Creates the page cache of one inode, written back through {@code writepages} (for an iomap filesystem its
+     * {@code WritebackOps}).
+     *
+     * @throws IllegalArgumentException if the host's block size is not a power of two in [512, 65536]
+     */
+    public AddressSpace createMapping(MappingHost host, Writepages writepages) {
+        AddressSpace m = new AddressSpace(this, host, writepages);
         mappings.add(m);
         return m;
     }
 
     /** Forgets an inode's cache (inode eviction): its folios are dropped, dirty ones included. */
     public void removeMapping(AddressSpace mapping) {
-        mapping.detached = true;
+        mapping.detach();
         mappings.remove(mapping);
         mapping.removeAll();
     }
 
     /**
      * Runs an asynchronous readahead fill on the cache's readahead threads (two daemon platform threads: file I/O
-     * would pin a virtual thread's carrier). Dropped once the cache is closed.
+     * would pin a virtual thread's carrier). Dropped once the cache is closed. {@code fill} must take only the
+     * locks a synchronous read fill takes (invalidate lock shared, folio locks ascending) and must not throw for
+     * an I/O error (the blocks stay not uptodate; the reader meets the error).
      */
-    void readahead(Runnable fill) {
+    public void readahead(Runnable fill) {
         if (closed) {
             return;
         }
@@ -163,7 +169,7 @@ public final class PageCache implements AutoCloseable {
         IOException first = null;
         for (AddressSpace m : mappings) {
             try {
-                Writeback.writeAndWait(m, 0, Long.MAX_VALUE);
+                m.writeAndWait(0, Long.MAX_VALUE);
             } catch (IOException e) {
                 if (first == null) {
                     first = e;
@@ -298,7 +304,7 @@ public final class PageCache implements AutoCloseable {
      * Writeback errors are recorded on each file's {@link ErrSeq} (and reported by its next fsync), not thrown
      * at the writer: like {@code balance_dirty_pages}, throttling never fails a write.
      */
-    void balanceDirty(AddressSpace mapping) {
+    public void balanceDirty(AddressSpace mapping) {
         long dirty = dirtyBytes.get();
         if (bgThread != null && dirty > backgroundThresholdBytes() && !bgKicked) {
             // Above the background threshold (half the dirty threshold, as the kernel's dirty_background_ratio):
@@ -330,7 +336,7 @@ public final class PageCache implements AutoCloseable {
     /** Writes back a mapping for the cache's own reasons; a failure is on the mapping's ErrSeq and logged. */
     private void writeBackRecorded(AddressSpace m) {
         try {
-            Writeback.writeAndWait(m, 0, Long.MAX_VALUE);
+            m.writeAndWait(0, Long.MAX_VALUE);
         } catch (IOException e) {
             // Recorded on m.errors() by writeback: the next fsync of every handle reports it.
             lastBackgroundError = e;

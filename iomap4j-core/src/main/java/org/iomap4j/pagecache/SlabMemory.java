@@ -1,13 +1,9 @@
 package org.iomap4j.pagecache;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.nio.ByteBuffer;
+import org.iomap4j.internal.Libc;
 
 /**
  * Anonymous memory for folio slabs, straight from mmap(2), so that it is zeroed once (by the kernel) instead of
@@ -24,40 +20,23 @@ import java.nio.ByteBuffer;
  * <p>Memory is unmapped when the GC finds the buffer (and every slice of it) unreachable, as
  * with {@code Arena.ofAuto()}. Where mmap cannot be linked it falls back to {@code Arena.ofAuto()}; a failed mmap
  * is an {@link OutOfMemoryError}, as a failed allocation would be.
- * Linux x86-64/aarch64 constants (mman-common.h, mman-linux.h). Thread-safe.
+ * The calls and their constants come from {@link Libc}. Thread-safe.
  */
 final class SlabMemory {
-    private static final int PROT_READ_WRITE = 0x1 | 0x2;
-    private static final int MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
-    private static final int MADV_POPULATE_WRITE = 23;
-    private static final long MAP_FAILED = -1L;
-
-    private static final MethodHandle MMAP;
-    private static final MethodHandle MUNMAP;
-    private static final MethodHandle MADVISE;
+    /** Whether mmap, munmap and madvise link (else slabs come from {@code Arena.ofAuto()}). */
+    private static final boolean MMAP_AVAILABLE;
 
     static {
-        MethodHandle mmap = null;
-        MethodHandle munmap = null;
-        MethodHandle madvise = null;
+        boolean ok;
         try {
-            Linker linker = Linker.nativeLinker();
-            SymbolLookup libc = linker.defaultLookup();
-            mmap = linker.downcallHandle(libc.find("mmap").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                    ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
-            munmap = linker.downcallHandle(libc.find("munmap").orElseThrow(),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
-            madvise = linker.downcallHandle(libc.find("madvise").orElseThrow(), FunctionDescriptor.of(
-                    ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+            Libc.linkMemoryCalls();
+            ok = true;
         } catch (RuntimeException | Error e) {
             System.getLogger(SlabMemory.class.getName()).log(System.Logger.Level.DEBUG,
                     "mmap unavailable, folio slabs come from Arena.ofAuto(): " + e);
-            mmap = null;
+            ok = false;
         }
-        MMAP = mmap;
-        MUNMAP = munmap;
-        MADVISE = madvise;
+        MMAP_AVAILABLE = ok;
     }
 
     /** Bytes mapped by {@link #allocate} and not yet unmapped (the mmap path only). */
@@ -73,7 +52,7 @@ final class SlabMemory {
 
     /** Whether slabs come from mmap (false: from {@code Arena.ofAuto()}). */
     static boolean usesMmap() {
-        return MMAP != null;
+        return MMAP_AVAILABLE;
     }
 
     /**
@@ -83,52 +62,40 @@ final class SlabMemory {
      * @throws OutOfMemoryError if the system has no memory for it
      */
     static ByteBuffer allocate(int sizeBytes) {
-        if (MMAP == null) {
+        if (!MMAP_AVAILABLE) {
             return arena(sizeBytes);
         }
-        try {
-            long align = Math.min(sizeBytes, FolioPool.SLAB_BYTES);
-            // mmap gives page alignment; for larger alignments map `align` extra bytes and trim both ends.
-            long extra = align > PageCacheConfig.MIN_FOLIO_BYTES ? align : 0;
-            long base = (long) MMAP.invokeExact(0L, sizeBytes + extra, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1,
-                    0L);
-            if (base == MAP_FAILED) {
-                throw new OutOfMemoryError("mmap of " + (sizeBytes + extra) + " bytes for folio memory failed");
-            }
-            long addr = extra == 0 ? base : (base + align - 1) & -align;
-            if (addr > base) {
-                unmap(base, addr - base);
-            }
-            long tail = base + sizeBytes + extra - (addr + sizeBytes);
-            if (tail > 0) {
-                unmap(addr + sizeBytes, tail);
-            }
-            // Prefault now (usually on the prefill thread) rather than on the request path. Best effort: refused
-            // (EINVAL) before Linux 5.14, and then pages fault in on first use.
-            int ignored = (int) MADVISE.invokeExact(addr, (long) sizeBytes, MADV_POPULATE_WRITE);
-            long size = sizeBytes;
-            MAPPED_BYTES.addAndGet(size);
-            return MemorySegment.ofAddress(addr).reinterpret(size, Arena.ofAuto(), s -> {
-                unmap(s.address(), size);
-                MAPPED_BYTES.addAndGet(-size);
-            }).asByteBuffer();
-        } catch (OutOfMemoryError e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException("mmap downcall failed", t);
+        long align = Math.min(sizeBytes, FolioPool.SLAB_BYTES);
+        // mmap gives page alignment; for larger alignments map `align` extra bytes and trim both ends.
+        long extra = align > PageCacheConfig.MIN_FOLIO_BYTES ? align : 0;
+        long base = Libc.mmap(0L, sizeBytes + extra, Libc.PROT_READ_WRITE, Libc.MAP_PRIVATE_ANONYMOUS, -1, 0L);
+        if (base == Libc.MAP_FAILED) {
+            throw new OutOfMemoryError("mmap of " + (sizeBytes + extra) + " bytes for folio memory failed");
         }
+        long addr = extra == 0 ? base : (base + align - 1) & -align;
+        if (addr > base) {
+            unmap(base, addr - base);
+        }
+        long tail = base + sizeBytes + extra - (addr + sizeBytes);
+        if (tail > 0) {
+            unmap(addr + sizeBytes, tail);
+        }
+        // Prefault now (usually on the prefill thread) rather than on the request path. Best effort: refused
+        // (EINVAL) before Linux 5.14, and then pages fault in on first use.
+        Libc.madvise(addr, sizeBytes, Libc.MADV_POPULATE_WRITE);
+        long size = sizeBytes;
+        MAPPED_BYTES.addAndGet(size);
+        return MemorySegment.ofAddress(addr).reinterpret(size, Arena.ofAuto(), s -> {
+            unmap(s.address(), size);
+            MAPPED_BYTES.addAndGet(-size);
+        }).asByteBuffer();
     }
 
     private static void unmap(long addr, long lengthBytes) {
-        try {
-            int rc = (int) MUNMAP.invokeExact(addr, lengthBytes);
-            if (rc != 0) {
-                // Only EINVAL (a bad range: a bug here) is possible for a range we mapped.
-                throw new IllegalStateException("munmap of " + lengthBytes + " bytes at 0x" + Long.toHexString(addr)
-                        + " failed");
-            }
-        } catch (Throwable t) {
-            throw new IllegalStateException("munmap downcall failed", t);
+        if (Libc.munmap(addr, lengthBytes) != 0) {
+            // Only EINVAL (a bad range: a bug here) is possible for a range we mapped.
+            throw new IllegalStateException("munmap of " + lengthBytes + " bytes at 0x" + Long.toHexString(addr)
+                    + " failed");
         }
     }
 

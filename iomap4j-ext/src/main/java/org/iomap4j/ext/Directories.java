@@ -9,7 +9,7 @@ import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.ext.disk.DirEntryCodec;
 import org.iomap4j.ext.disk.DiskInode;
-import org.iomap4j.pagecache.BufferedIo;
+import org.iomap4j.iomap.BufferedIo;
 
 /**
  * ext2 linear directories on top of the page cache (the seeds' challenge 1): a byte-oriented directory-block API

@@ -8,7 +8,7 @@ import org.iomap4j.iomap.IomapFlags;
 import org.iomap4j.iomap.IomapInode;
 import org.iomap4j.iomap.IomapOpFlags;
 import org.iomap4j.iomap.IomapOps;
-import org.iomap4j.pagecache.WritebackOps;
+import org.iomap4j.iomap.WritebackOps;
 
 /**
  * ext2's iomap operations: the block map ({@link BlockMap}) answered as iomaps for reads, buffered writes,

@@ -3,7 +3,6 @@ package org.iomap4j.ext;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,25 +13,22 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
-import org.iomap4j.block.Bio;
-import org.iomap4j.block.BlockDevice;
-import org.iomap4j.block.DeviceStats;
-import org.iomap4j.block.FaultInjectingBlockDevice;
 import org.iomap4j.block.MemoryBlockDevice;
+import org.iomap4j.testkit.block.CrashPointBlockDevice;
+import org.iomap4j.testkit.block.FaultInjectingBlockDevice;
 import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.SetAttr;
 import org.iomap4j.vfs.Vfs;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Crash consistency of ext2 without a journal. A seeded workload (create, write, fsync, rename, unlink, truncate,
- * mkdir, sync) runs on the core's {@link FaultInjectingBlockDevice}; just before and just after every flush, and
- * after random writes in between, the device is power-cut (unflushed writes dropped, or a random subset kept in
- * order) into a crashed image. Each crashed image must be repaired by {@code e2fsck -fy}, then be clean for
+ * mkdir, sync) runs on the testkit's {@link FaultInjectingBlockDevice} through a {@link CrashPointBlockDevice}:
+ * just before and just after every flush, and after random writes in between, the device is power-cut (unflushed
+ * writes dropped, or a random subset kept in order) into a crashed image. Each crashed image must be repaired by {@code e2fsck -fy}, then be clean for
  * {@code e2fsck -fn}, and keep every promise made before the crash point: a file (by inode number) whose fsync
  * completed and that was not changed since has exactly its fsync'd bytes and size (read by debugfs), and a
  * directory not changed since the last completed sync has exactly its entries.
@@ -49,130 +45,6 @@ class CrashConsistencyTest {
             Map<Long, Map<String, Long>> d = new HashMap<>();
             dirs.forEach((k, v) -> d.put(k, new TreeMap<>(v)));
             return new Promises(f, d);
-        }
-    }
-
-    /** A device that power-cuts the wrapped FaultInjectingBlockDevice around flushes and after random writes. */
-    final class CrashPointDevice implements BlockDevice {
-        final FaultInjectingBlockDevice fid;
-        final Random rnd;
-        final double pointsPerWrite;
-        boolean armed;
-        Promises promises = new Promises(new HashMap<>(), new HashMap<>());
-        String lastOp = "mount";
-        int pointsTested;
-        int pointsPassed;
-        final List<String> failures = new ArrayList<>();
-
-        CrashPointDevice(FaultInjectingBlockDevice fid, Random rnd, double pointsPerWrite) {
-            this.fid = fid;
-            this.rnd = rnd;
-            this.pointsPerWrite = pointsPerWrite;
-        }
-
-        // synchronized: bio completions call this from the device's completion threads while the workload thread may
-        // be in a flush; two crash points at once wrote the same crashed.img (e2fsck then saw a short image).
-        synchronized void crashPoint(String where) throws IOException {
-            if (!armed) {
-                return;
-            }
-            double keep = switch (rnd.nextInt(3)) {
-                case 0 -> 0.0;
-                case 1 -> 1.0;
-                default -> rnd.nextDouble();
-            };
-            int unflushed = fid.unflushedWrites();
-            byte[] bytes;
-            try (MemoryBlockDevice crashed = fid.powerCut(rnd, keep)) {
-                bytes = crashed.toByteArray();
-            }
-            pointsTested++;
-            String ctx = "crash point " + pointsTested + " (" + where + ", during/after '" + lastOp + "', "
-                    + unflushed + " unflushed writes, keep " + String.format("%.2f", keep) + ")";
-            String problem = checkCrashedImage(bytes, promises, ctx);
-            if (problem == null) {
-                pointsPassed++;
-            } else {
-                failures.add(problem);
-            }
-        }
-
-        @Override
-        public int logicalBlockSize() {
-            return fid.logicalBlockSize();
-        }
-
-        @Override
-        public long sizeBytes() {
-            return fid.sizeBytes();
-        }
-
-        @Override
-        public boolean isReadOnly() {
-            return false;
-        }
-
-        @Override
-        public void read(long devAddrBytes, ByteBuffer dst) throws IOException {
-            fid.read(devAddrBytes, dst);
-        }
-
-        @Override
-        public void write(long devAddrBytes, ByteBuffer src) throws IOException {
-            fid.write(devAddrBytes, src);
-            if (rnd.nextDouble() < pointsPerWrite) {
-                crashPoint("after a write");
-            }
-        }
-
-        @Override
-        public void read(long devAddrBytes, MemorySegment dst) throws IOException {
-            fid.read(devAddrBytes, dst);
-        }
-
-        @Override
-        public void write(long devAddrBytes, MemorySegment src) throws IOException {
-            fid.write(devAddrBytes, src);
-            if (rnd.nextDouble() < pointsPerWrite) {
-                crashPoint("after a write");
-            }
-        }
-
-        @Override
-        public void flush() throws IOException {
-            crashPoint("before a flush");
-            fid.flush();
-            crashPoint("after a flush");
-        }
-
-        @Override
-        public void discard(long devAddrBytes, long lengthBytes) throws IOException {
-            fid.discard(devAddrBytes, lengthBytes);
-        }
-
-        @Override
-        public CompletableFuture<Void> submit(Bio bio) {
-            CompletableFuture<Void> f = fid.submit(bio);
-            if (bio.op() != Bio.Op.READ && rnd.nextDouble() < pointsPerWrite) {
-                return f.thenRun(() -> {
-                    try {
-                        crashPoint("after a bio");
-                    } catch (IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                });
-            }
-            return f;
-        }
-
-        @Override
-        public DeviceStats stats() {
-            return fid.stats();
-        }
-
-        @Override
-        public void close() throws IOException {
-            fid.close();
         }
     }
 
@@ -227,24 +99,26 @@ class CrashConsistencyTest {
         MemoryBlockDevice mem = new MemoryBlockDevice(base.length, 512);
         mem.write(0, ByteBuffer.wrap(base));
         FaultInjectingBlockDevice fid = new FaultInjectingBlockDevice(mem);
-        CrashPointDevice dev = new CrashPointDevice(fid, new Random(seed ^ 0x5bd1e995L), 0.25);
+        Promises promises = new Promises(new HashMap<>(), new HashMap<>());
+        CrashPointBlockDevice dev = new CrashPointBlockDevice(fid, new Random(seed ^ 0x5bd1e995L), 0.25,
+                (bytes, ctx) -> checkCrashedImage(bytes, promises, ctx));
         Model m = new Model();
         List<String> log = new ArrayList<>();
         try (ExtFileSystem fs = ExtFileSystem.mount(dev, new ExtMountOptions(false, 1L << 20, 64 << 10, 256L << 10))) {
             long root = fs.rootIno();
             m.dirs.put(root, new TreeMap<>(Map.of("lost+found", fs.lookup(root, "lost+found").ino())));
-            dev.armed = true;
+            dev.setArmed(true);
             for (int step = 0; step < 200; step++) {
-                String op = runOne(fs, m, dev.promises, rnd);
+                String op = runOne(fs, m, promises, rnd);
                 log.add(step + ": " + op);
-                dev.lastOp = op;
+                dev.setLastOp(op);
             }
-            dev.armed = false;
+            dev.setArmed(false);
         }
-        System.out.println("crash consistency seed " + seed + ": " + dev.pointsTested + " crash points tested, "
-                + dev.pointsPassed + " passed, " + fid.stats());
-        assertThat(dev.failures).as("seed %d, workload:\n%s", seed, String.join("\n", log)).isEmpty();
-        assertThat(dev.pointsTested).isGreaterThan(150);
+        System.out.println("crash consistency seed " + seed + ": " + dev.pointsTested() + " crash points tested, "
+                + dev.pointsPassed() + " passed, " + fid.stats());
+        assertThat(dev.failures()).as("seed %d, workload:\n%s", seed, String.join("\n", log)).isEmpty();
+        assertThat(dev.pointsTested()).isGreaterThan(150);
     }
 
     private static final int MAX_FILE = 48 << 10;

@@ -6,11 +6,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.Map;
-import org.iomap4j.exercise.ExerciseConfig;
-import org.iomap4j.exercise.ExerciseTarget.Capability;
-import org.iomap4j.exercise.Exerciser;
-import org.iomap4j.exercise.PathTarget;
-import org.iomap4j.exercise.VfsTarget;
+import org.iomap4j.testkit.exercise.ExerciseConfig;
+import org.iomap4j.testkit.exercise.ExerciseTarget.Capability;
+import org.iomap4j.testkit.exercise.Exerciser;
+import org.iomap4j.testkit.exercise.PathTarget;
+import org.iomap4j.testkit.exercise.VfsTarget;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,5 +1,6 @@
 package org.iomap4j.ext;
 
+import org.iomap4j.testkit.block.RecordingBlockDevice;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.ByteBuffer;
@@ -8,13 +9,13 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
 import org.iomap4j.block.FileBlockDevice;
+import org.iomap4j.iomap.BufferedIo;
 import org.iomap4j.iomap.Iomap;
 import org.iomap4j.iomap.IomapFlags;
 import org.iomap4j.iomap.IomapInode;
 import org.iomap4j.iomap.IomapOpFlags;
 import org.iomap4j.iomap.IomapOps;
 import org.iomap4j.iomap.IomapType;
-import org.iomap4j.pagecache.BufferedIo;
 import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.Vfs;
 import org.junit.jupiter.api.Test;

@@ -30,9 +30,9 @@ import org.iomap4j.FsException;
 import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.Vfs;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A seeded random workload (create, write at random offsets, truncate both ways, unlink, rename, mkdir, rmdir,

@@ -1,5 +1,6 @@
 package org.iomap4j.ext;
 
+import org.iomap4j.testkit.block.RecordingBlockDevice;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
