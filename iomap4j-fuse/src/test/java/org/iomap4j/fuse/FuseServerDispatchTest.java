@@ -110,9 +110,9 @@ final class FuseServerDispatchTest {
         return s.toArray(ValueLayout.JAVA_BYTE);
     }
 
-    private FuseServer server(Op... ops) {
-        Op[] t = new Op[FuseAbi.MAX_OPCODE];
-        for (Op op : ops) {
+    private FuseServer server(Op<?>... ops) {
+        Op<?>[] t = new Op<?>[FuseAbi.MAX_OPCODE];
+        for (Op<?> op : ops) {
             t[op.opcode()] = op;
         }
         return new FuseServer(t, false);
@@ -129,22 +129,22 @@ final class FuseServerDispatchTest {
     @Test
     void every_request_is_answered_exactly_once_and_errors_are_16_bytes() {
         FuseServer s = server(
-                new Op(1, "THROWS_RUNTIME", 0, false, (req, reply) -> {
+                new Op<>(1, "THROWS_RUNTIME", 0, false, r -> r, (req, in, reply) -> {
                     throw new IllegalStateException("bug");
                 }),
-                new Op(3, "THROWS_ERRNO", 0, false, (req, reply) -> {
+                new Op<>(3, "THROWS_ERRNO", 0, false, r -> r, (req, in, reply) -> {
                     throw new FsException(Errno.ENOTEMPTY, "full");
                 }),
-                new Op(4, "SILENT", 0, false, (req, reply) -> { }),
-                new Op(5, "OK", 8, false, (req, reply) -> {
+                new Op<>(4, "SILENT", 0, false, r -> r, (req, in, reply) -> { }),
+                new Op<>(5, "OK", 8, false, r -> r, (req, in, reply) -> {
                     reply.body().set(FuseAbi.U64, 0, req.u64(0) + 1);
                     reply.ok(8);
                 }),
-                new Op(6, "ANSWERS_THEN_THROWS", 0, false, (req, reply) -> {
+                new Op<>(6, "ANSWERS_THEN_THROWS", 0, false, r -> r, (req, in, reply) -> {
                     reply.ok(0);
                     throw new IOException("after the answer");
                 }),
-                new Op(2, "NO_REPLY", 0, true, (req, reply) -> { }));
+                new Op<>(2, "NO_REPLY", 0, true, r -> r, (req, in, reply) -> { }));
         long u = send(s, 1, 1, bytes(0));
         assertThat(answer().head()).isEqualTo(head(16, -Errno.EIO.code(), u));
         u = send(s, 3, 1, bytes(0));

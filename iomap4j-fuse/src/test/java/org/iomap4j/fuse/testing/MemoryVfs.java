@@ -22,6 +22,10 @@ import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.SetAttr;
 import org.iomap4j.vfs.StatFs;
 import org.iomap4j.vfs.Vfs;
+import org.iomap4j.vfs.VfsFallocate;
+import org.iomap4j.vfs.VfsNamespace;
+import org.iomap4j.vfs.VfsSeek;
+import org.iomap4j.vfs.VfsWrite;
 
 /**
  * A small in-memory {@link Vfs} for testing the FUSE server without ext2: inode numbers, hard links, symlinks,
@@ -32,7 +36,7 @@ import org.iomap4j.vfs.Vfs;
  *
  * <p>Thread-safe by one monitor: simple, not fast.
  */
-public final class MemoryVfs implements Vfs {
+public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, VfsSeek {
     private static final int BLOCK = 4096;
     /** Largest file size; beyond it writes and truncates fail with EFBIG. */
     public static final long MAX_FILE_BYTES = 1L << 30;
