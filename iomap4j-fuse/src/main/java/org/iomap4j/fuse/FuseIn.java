@@ -44,6 +44,7 @@ final class FuseIn {
         static final int SIZE = 8;
 
         static ForgetIn decode(Request r) throws FsException {
+            r.require(SIZE);
             return new ForgetIn(r.u64(0));
         }
     }
@@ -57,6 +58,7 @@ final class FuseIn {
         static final int ONE_SIZE = 16;
 
         static BatchForgetIn decode(Request r) throws FsException {
+            r.require(SIZE);
             long count = r.u32(0) & 0xffffffffL;
             long fit = (r.payloadBytes() - SIZE) / ONE_SIZE;
             if (count > fit) {
@@ -80,6 +82,7 @@ final class FuseIn {
         static final int FUSE_GETATTR_FH = 1;
 
         static GetattrIn decode(Request r) throws FsException {
+            r.require(SIZE);
             return new GetattrIn(r.u32(0), r.u64(8));
         }
 
@@ -113,6 +116,7 @@ final class FuseIn {
                 | FATTR_ATIME_NOW | FATTR_MTIME_NOW;
 
         static SetattrIn decode(Request r) throws FsException {
+            r.require(SIZE);
             return new SetattrIn(r.u32(0), r.u64(8), r.u64(16), r.u64(24), r.u64(32), r.u64(40), r.u64(48),
                     r.u32(56), r.u32(60), r.u32(64), r.u32(68), r.u32(76), r.u32(80));
         }
@@ -155,6 +159,7 @@ final class FuseIn {
         static final int SIZE = 16;
 
         static MknodIn decode(Request r) throws FsException {
+            r.require(SIZE);
             return new MknodIn(r.u32(0), r.u32(4), r.u32(8), r.name(SIZE));
         }
 
@@ -169,6 +174,7 @@ final class FuseIn {
         static final int SIZE = 8;
 
         static MkdirIn decode(Request r) throws FsException {
+            r.require(SIZE);
             return new MkdirIn(r.u32(0), r.u32(4), r.name(SIZE));
         }
     }
@@ -182,10 +188,12 @@ final class FuseIn {
         static final int SIZE2 = 16;
 
         static RenameIn decode(Request r) throws FsException {
+            r.require(SIZE);
             return new RenameIn(r.u64(0), 0, r.name(SIZE), r.name(r.nameEnd(SIZE) + 1));
         }
 
         static RenameIn decode2(Request r) throws FsException {
+            r.require(SIZE2);
             return new RenameIn(r.u64(0), r.u32(8), r.name(SIZE2), r.name(r.nameEnd(SIZE2) + 1));
         }
     }
@@ -195,6 +203,7 @@ final class FuseIn {
         static final int SIZE = 8;
 
         static LinkIn decode(Request r) throws FsException {
+            r.require(SIZE);
             return new LinkIn(r.u64(0), r.name(SIZE));
         }
     }
@@ -207,6 +216,7 @@ final class FuseIn {
         static final int SIZE = 8;
 
         static OpenIn decode(Request r, OpenFlagsAbi abi) throws FsException {
+            r.require(SIZE);
             int raw = r.u32(0);
             return new OpenIn(abi.toVfs(raw), raw, r.u32(4));
         }
@@ -217,6 +227,7 @@ final class FuseIn {
         static final int SIZE = 16;
 
         static CreateIn decode(Request r, OpenFlagsAbi abi) throws FsException {
+            r.require(SIZE);
             return new CreateIn(abi.toVfs(r.u32(0)), r.u32(4), r.u32(8), r.u32(12), r.name(SIZE));
         }
     }
@@ -230,6 +241,7 @@ final class FuseIn {
         static final int SIZE = 40;
 
         static ReadIn decode(Request r) throws FsException {
+            r.require(SIZE);
             return new ReadIn(r.u64(0), r.u64(8), (int) Math.min(Integer.MAX_VALUE, r.u32(16) & 0xffffffffL),
                     r.u32(20), r.u64(24), r.u32(32));
         }
@@ -248,6 +260,7 @@ final class FuseIn {
         static final int FUSE_WRITE_CACHE = 1;
 
         static WriteIn decode(Request r) throws FsException {
+            r.require(SIZE);
             int size = r.u32(16);
             if (size < 0 || (long) SIZE + size > r.payloadBytes()) {
                 throw new FsException(Errno.EINVAL, "WRITE of " + (size & 0xffffffffL) + " bytes carries "
@@ -264,6 +277,7 @@ final class FuseIn {
         static final int MIN_SIZE = 8;
 
         static ReleaseIn decode(Request r) throws FsException {
+            r.require(MIN_SIZE);
             boolean full = r.payloadBytes() >= SIZE;
             return new ReleaseIn(r.u64(0), full ? r.u32(8) : 0, full ? r.u32(12) : 0, full ? r.u64(16) : 0);
         }
@@ -274,6 +288,7 @@ final class FuseIn {
         static final int SIZE = 24;
 
         static FlushIn decode(Request r) throws FsException {
+            r.require(8);
             return new FlushIn(r.u64(0), r.payloadBytes() >= SIZE ? r.u64(16) : 0);
         }
     }
@@ -284,6 +299,7 @@ final class FuseIn {
         static final int FUSE_FSYNC_FDATASYNC = 1;
 
         static FsyncIn decode(Request r) throws FsException {
+            r.require(SIZE);
             return new FsyncIn(r.u64(0), r.u32(8));
         }
 
@@ -298,6 +314,7 @@ final class FuseIn {
 
         /** @throws FsException EINVAL for a negative offset, a length ≤ 0 or a range past 2^63 */
         static FallocateIn decode(Request r) throws FsException {
+            r.require(SIZE);
             long off = r.u64(8);
             long len = r.u64(16);
             if (off < 0 || len <= 0 || off + len < 0) {
@@ -312,6 +329,7 @@ final class FuseIn {
         static final int SIZE = 24;
 
         static LseekIn decode(Request r) throws FsException {
+            r.require(SIZE);
             return new LseekIn(r.u64(0), r.u64(8), r.u32(16));
         }
     }
@@ -321,6 +339,7 @@ final class FuseIn {
         static final int SIZE = 8;
 
         static InterruptIn decode(Request r) throws FsException {
+            r.require(SIZE);
             return new InterruptIn(r.u64(0));
         }
     }
@@ -330,6 +349,7 @@ final class FuseIn {
         static final int SIZE = 8;
 
         static AccessIn decode(Request r) throws FsException {
+            r.require(SIZE);
             return new AccessIn(r.u32(0));
         }
     }
@@ -343,6 +363,7 @@ final class FuseIn {
         static final int MIN_SIZE = 16;
 
         static InitIn decode(Request r) throws FsException {
+            r.require(MIN_SIZE);
             long flags = r.u32(12) & 0xffffffffL;
             if ((flags & FuseAbi.FUSE_INIT_EXT) != 0 && r.payloadBytes() >= 20) {
                 flags |= (r.u32(16) & 0xffffffffL) << 32;
@@ -359,10 +380,12 @@ final class FuseIn {
         static final int SIZE = 8;
 
         static GetxattrIn decode(Request r) throws FsException {
+            r.require(SIZE);
             return new GetxattrIn(r.u32(0), r.name(SIZE));
         }
 
         static GetxattrIn decodeList(Request r) throws FsException {
+            r.require(SIZE);
             return new GetxattrIn(r.u32(0), null);
         }
     }
@@ -375,6 +398,7 @@ final class FuseIn {
         static final int SIZE = 8;
 
         static SetxattrIn decode(Request r) throws FsException {
+            r.require(SIZE);
             int size = r.u32(0);
             String name = r.name(SIZE);
             int valueOff = r.nameEnd(SIZE) + 1;

@@ -47,6 +47,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
     private final Map<Long, Node> inodes = new HashMap<>();
     private long nextIno = ROOT + 1;
     private long allocatedBlocks;
+    private int lastOpenFlags = -1;
 
     /** One inode. Fields are guarded by the MemoryVfs monitor. */
     private static final class Node {
@@ -121,6 +122,11 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
 
     // ---------------------------------------------------------------------------------------------------------
     // Test helpers.
+
+    /** The open flags of the last open or create (-1 before any). */
+    public synchronized int lastOpenFlags() {
+        return lastOpenFlags;
+    }
 
     /** Inodes that still exist (reachable or kept alive by references/handles). */
     public synchronized int inodeCount() {
@@ -441,6 +447,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
             truncate(n, 0);
         }
         n.opens++;
+        lastOpenFlags = openFlags;
         return new Handle(ino, openFlags);
     }
 
@@ -461,6 +468,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
         Node n = newChild(dirIno, name, FileMode.S_IFREG | (mode & FileMode.PERM_MASK), uid, gid);
         n.refs++;
         n.opens++;
+        lastOpenFlags = openFlags;
         return new Created(attr(n), new Handle(n.ino, openFlags));
     }
 
