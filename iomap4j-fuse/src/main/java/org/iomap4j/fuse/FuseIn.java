@@ -1,6 +1,9 @@
 package org.iomap4j.fuse;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
@@ -17,11 +20,31 @@ import org.slf4j.LoggerFactory;
  * are bytes from the end of the 40-byte fuse_in_header. Decoders check lengths through {@link Request}, so a short
  * payload is EINVAL, never garbage. Records are cheap, short-lived values: WRITE's data is a view of the request
  * buffer (no copy), valid until the reader thread reads its next request.
+ *
+ * <p>The records the warm-up sends ({@link FuseWarmup} plays the kernel) also {@code encode} themselves into a
+ * request payload: the inverse of {@code decode}, so that no request is laid out by hand outside this class.
  */
 final class FuseIn {
     private static final Logger LOG = LoggerFactory.getLogger(FuseIn.class);
 
     private FuseIn() {}
+
+    private static final ValueLayout.OfInt U32 = FuseAbi.U32;
+    private static final ValueLayout.OfLong U64 = FuseAbi.U64;
+
+    /** Writes {@code name} NUL-terminated at {@code off} of {@code p}; returns the offset after the NUL. */
+    private static int putName(MemorySegment p, int off, String name) {
+        byte[] b = name.getBytes(StandardCharsets.UTF_8);
+        MemorySegment.copy(b, 0, p, ValueLayout.JAVA_BYTE, off, b.length);
+        p.set(ValueLayout.JAVA_BYTE, off + b.length, (byte) 0);
+        return off + b.length + 1;
+    }
+
+    /** Zeroes the {@code structBytes} of a struct before its fields are set (padding stays zero). */
+    private static MemorySegment cleared(MemorySegment p, int structBytes) {
+        p.asSlice(0, structBytes).fill((byte) 0);
+        return p;
+    }
 
     /** Opcodes whose input is the header alone (STATFS, READLINK, DESTROY, SYNCFS's padding, STATX we refuse). */
     record Empty() {
@@ -37,6 +60,11 @@ final class FuseIn {
         static NameIn decode(Request r) throws FsException {
             return new NameIn(r.name(0));
         }
+
+        /** Encodes into payload {@code p}; returns its length. */
+        int encode(MemorySegment p) {
+            return putName(p, 0, name);
+        }
     }
 
     /** fuse_forget_in {nlookup u64@0}; FORGET is never answered. */
@@ -46,6 +74,11 @@ final class FuseIn {
         static ForgetIn decode(Request r) throws FsException {
             r.require(SIZE);
             return new ForgetIn(r.u64(0));
+        }
+
+        int encode(MemorySegment p) {
+            cleared(p, SIZE).set(U64, 0, nlookup);
+            return SIZE;
         }
     }
 
@@ -74,6 +107,15 @@ final class FuseIn {
             }
             return new BatchForgetIn(nodeids, nlookups);
         }
+
+        int encode(MemorySegment p) {
+            cleared(p, SIZE).set(U32, 0, nodeids.length);
+            for (int i = 0; i < nodeids.length; i++) {
+                p.set(U64, SIZE + (long) i * ONE_SIZE, nodeids[i]);
+                p.set(U64, SIZE + (long) i * ONE_SIZE + 8, nlookups[i]);
+            }
+            return SIZE + nodeids.length * ONE_SIZE;
+        }
     }
 
     /** fuse_getattr_in {getattr_flags u32@0, dummy u32@4, fh u64@8}; FUSE_GETATTR_FH says fh is set. */
@@ -84,6 +126,12 @@ final class FuseIn {
         static GetattrIn decode(Request r) throws FsException {
             r.require(SIZE);
             return new GetattrIn(r.u32(0), r.u64(8));
+        }
+
+        int encode(MemorySegment p) {
+            cleared(p, SIZE).set(U32, 0, getattrFlags);
+            p.set(U64, 8, fh);
+            return SIZE;
         }
 
         boolean hasFh() {
@@ -177,6 +225,12 @@ final class FuseIn {
             r.require(SIZE);
             return new MkdirIn(r.u32(0), r.u32(4), r.name(SIZE));
         }
+
+        int encode(MemorySegment p) {
+            cleared(p, SIZE).set(U32, 0, mode);
+            p.set(U32, 4, umask);
+            return putName(p, SIZE, name);
+        }
     }
 
     /**
@@ -195,6 +249,16 @@ final class FuseIn {
         static RenameIn decode2(Request r) throws FsException {
             r.require(SIZE2);
             return new RenameIn(r.u64(0), r.u32(8), r.name(SIZE2), r.name(r.nameEnd(SIZE2) + 1));
+        }
+
+        /** Encodes a RENAME (flags 0) or RENAME2 payload; returns its length. */
+        int encode(MemorySegment p, boolean rename2) {
+            int size = rename2 ? SIZE2 : SIZE;
+            cleared(p, size).set(U64, 0, newDirNodeid);
+            if (rename2) {
+                p.set(U32, 8, flags);
+            }
+            return putName(p, putName(p, size, oldName), newName);
         }
     }
 
@@ -220,6 +284,13 @@ final class FuseIn {
             int raw = r.u32(0);
             return new OpenIn(abi.toVfs(raw), raw, r.u32(4));
         }
+
+        /** Encodes with {@code flags} in {@code abi}'s values; returns the payload length. */
+        int encode(MemorySegment p, OpenFlagsAbi abi) {
+            cleared(p, SIZE).set(U32, 0, abi.toKernel(flags));
+            p.set(U32, 4, openFlags);
+            return SIZE;
+        }
     }
 
     /** fuse_create_in {flags u32@0, mode@4, umask@8, open_flags@12} name; {@code flags} as Vfs bits. */
@@ -229,6 +300,15 @@ final class FuseIn {
         static CreateIn decode(Request r, OpenFlagsAbi abi) throws FsException {
             r.require(SIZE);
             return new CreateIn(abi.toVfs(r.u32(0)), r.u32(4), r.u32(8), r.u32(12), r.name(SIZE));
+        }
+
+        /** Encodes with {@code flags} in {@code abi}'s values; returns the payload length. */
+        int encode(MemorySegment p, OpenFlagsAbi abi) {
+            cleared(p, SIZE).set(U32, 0, abi.toKernel(flags));
+            p.set(U32, 4, mode);
+            p.set(U32, 8, umask);
+            p.set(U32, 12, openFlags);
+            return putName(p, SIZE, name);
         }
     }
 
@@ -244,6 +324,16 @@ final class FuseIn {
             r.require(SIZE);
             return new ReadIn(r.u64(0), r.u64(8), (int) Math.min(Integer.MAX_VALUE, r.u32(16) & 0xffffffffL),
                     r.u32(20), r.u64(24), r.u32(32));
+        }
+
+        int encode(MemorySegment p) {
+            cleared(p, SIZE).set(U64, 0, fh);
+            p.set(U64, 8, offsetBytes);
+            p.set(U32, 16, sizeBytes);
+            p.set(U32, 20, readFlags);
+            p.set(U64, 24, lockOwner);
+            p.set(U32, 32, flags);
+            return SIZE;
         }
     }
 
@@ -268,6 +358,23 @@ final class FuseIn {
             }
             return new WriteIn(r.u64(0), r.u64(8), size, r.u32(20), r.u64(24), r.u32(32), r.bytes(SIZE, size));
         }
+
+        /**
+         * Encodes the struct and, if {@code data} is not null, copies it after the struct (null: the bytes already
+         * at {@code p[SIZE, SIZE + sizeBytes)} are sent). Returns the payload length.
+         */
+        int encode(MemorySegment p) {
+            cleared(p, SIZE).set(U64, 0, fh);
+            p.set(U64, 8, offsetBytes);
+            p.set(U32, 16, sizeBytes);
+            p.set(U32, 20, writeFlags);
+            p.set(U64, 24, lockOwner);
+            p.set(U32, 32, flags);
+            if (data != null) {
+                MemorySegment.copy(MemorySegment.ofBuffer(data), 0, p, SIZE, sizeBytes);
+            }
+            return SIZE + sizeBytes;
+        }
     }
 
     /** fuse_release_in {fh u64@0, flags u32@8, release_flags@12, lock_owner u64@16}: RELEASE, RELEASEDIR. */
@@ -281,6 +388,14 @@ final class FuseIn {
             boolean full = r.payloadBytes() >= SIZE;
             return new ReleaseIn(r.u64(0), full ? r.u32(8) : 0, full ? r.u32(12) : 0, full ? r.u64(16) : 0);
         }
+
+        int encode(MemorySegment p) {
+            cleared(p, SIZE).set(U64, 0, fh);
+            p.set(U32, 8, flags);
+            p.set(U32, 12, releaseFlags);
+            p.set(U64, 16, lockOwner);
+            return SIZE;
+        }
     }
 
     /** fuse_flush_in {fh u64@0, unused@8, padding@12, lock_owner u64@16}. */
@@ -290,6 +405,12 @@ final class FuseIn {
         static FlushIn decode(Request r) throws FsException {
             r.require(8);
             return new FlushIn(r.u64(0), r.payloadBytes() >= SIZE ? r.u64(16) : 0);
+        }
+
+        int encode(MemorySegment p) {
+            cleared(p, SIZE).set(U64, 0, fh);
+            p.set(U64, 16, lockOwner);
+            return SIZE;
         }
     }
 
@@ -301,6 +422,12 @@ final class FuseIn {
         static FsyncIn decode(Request r) throws FsException {
             r.require(SIZE);
             return new FsyncIn(r.u64(0), r.u32(8));
+        }
+
+        int encode(MemorySegment p) {
+            cleared(p, SIZE).set(U64, 0, fh);
+            p.set(U32, 8, fsyncFlags);
+            return SIZE;
         }
 
         boolean dataOnly() {
@@ -369,6 +496,16 @@ final class FuseIn {
                 flags |= (r.u32(16) & 0xffffffffL) << 32;
             }
             return new InitIn(r.u32(0), r.u32(4), r.u32(8), flags);
+        }
+
+        /** Encodes the 64-byte 7.36+ struct (flags2 = the high half of {@code flags}). */
+        int encode(MemorySegment p) {
+            cleared(p, FuseAbi.INIT_IN_SIZE).set(U32, 0, major);
+            p.set(U32, 4, minor);
+            p.set(U32, 8, maxReadaheadBytes);
+            p.set(U32, 12, (int) flags);
+            p.set(U32, 16, (int) (flags >>> 32));
+            return FuseAbi.INIT_IN_SIZE;
         }
     }
 

@@ -280,6 +280,53 @@ final class FuseInTest {
         }
     }
 
+    @Test
+    void encode_is_the_inverse_of_decode_for_the_records_the_warm_up_sends() throws Exception {
+        java.lang.foreign.MemorySegment p = h.channel.in.asSlice(40);
+        for (OpenFlagsAbi abi : new OpenFlagsAbi[] {OpenFlagsAbi.GENERIC_ABI, OpenFlagsAbi.ARM64_ABI}) {
+            OpenIn o = new OpenIn(Vfs.O_RDWR | Vfs.O_DIRECT, abi.toKernel(Vfs.O_RDWR | Vfs.O_DIRECT), 3);
+            assertThat(OpenIn.decode(again(o.encode(p, abi)), abi)).isEqualTo(o);
+            CreateIn c = new CreateIn(Vfs.O_WRONLY | Vfs.O_CREAT | Vfs.O_EXCL, 0100600, 022, 0, "c");
+            assertThat(CreateIn.decode(again(c.encode(p, abi)), abi)).isEqualTo(c);
+        }
+        NameIn n = new NameIn("name");
+        assertThat(NameIn.decode(again(n.encode(p)))).isEqualTo(n);
+        ForgetIn f = new ForgetIn(9);
+        assertThat(ForgetIn.decode(again(f.encode(p)))).isEqualTo(f);
+        BatchForgetIn b = BatchForgetIn.decode(again(new BatchForgetIn(new long[] {4, 5}, new long[] {1, 2})
+                .encode(p)));
+        assertThat(b.nodeids()).containsExactly(4, 5);
+        assertThat(b.nlookups()).containsExactly(1, 2);
+        GetattrIn g = new GetattrIn(1, 8);
+        assertThat(GetattrIn.decode(again(g.encode(p)))).isEqualTo(g);
+        MkdirIn m = new MkdirIn(0700, 022, "dir");
+        assertThat(MkdirIn.decode(again(m.encode(p)))).isEqualTo(m);
+        RenameIn r = new RenameIn(12, 0, "a", "b");
+        assertThat(RenameIn.decode(again(r.encode(p, false)))).isEqualTo(r);
+        RenameIn r2 = new RenameIn(12, Vfs.RENAME_NOREPLACE, "a", "b");
+        assertThat(RenameIn.decode2(again(r2.encode(p, true)))).isEqualTo(r2);
+        ReadIn rd = new ReadIn(1, 2, 3, 4, 5, 6);
+        assertThat(ReadIn.decode(again(rd.encode(p)))).isEqualTo(rd);
+        WriteIn w = WriteIn.decode(again(new WriteIn(1, 4096, 3, 0, 7, 0, ByteBuffer.wrap("xyz".getBytes()))
+                .encode(p)));
+        assertThat(new long[] {w.fh(), w.offsetBytes(), w.sizeBytes(), w.lockOwner()}).containsExactly(1, 4096, 3, 7);
+        assertThat(w.data().get(2)).isEqualTo((byte) 'z');
+        ReleaseIn rl = new ReleaseIn(1, 2, 3, 4);
+        assertThat(ReleaseIn.decode(again(rl.encode(p)))).isEqualTo(rl);
+        FlushIn fl = new FlushIn(1, 4);
+        assertThat(FlushIn.decode(again(fl.encode(p)))).isEqualTo(fl);
+        FsyncIn fs = new FsyncIn(1, 1);
+        assertThat(FsyncIn.decode(again(fs.encode(p)))).isEqualTo(fs);
+        InitIn in = new InitIn(7, 38, 65536, (1L << 30) | (6L << 32) | 1);
+        assertThat(InitIn.decode(again(in.encode(p)))).isEqualTo(in);
+    }
+
+    /** The request whose payload was just encoded in place. */
+    private Request again(int payloadBytes) throws Exception {
+        FuseAbi.putInHeader(h.channel.in, 40 + payloadBytes, 1, 1, 1);
+        return new Request(h.channel.in, 40 + payloadBytes);
+    }
+
     private static void errno(Throwable e, Errno expected) {
         assertThat(e).isInstanceOf(FsException.class);
         assertThat(((FsException) e).errno()).isEqualTo(expected);

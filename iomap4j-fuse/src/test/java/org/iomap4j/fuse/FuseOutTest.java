@@ -228,6 +228,21 @@ final class FuseOutTest {
         assertThat(old.done().getCount()).isZero();
     }
 
+    @Test
+    void notifications_have_unique_0_and_the_code_in_error() {
+        java.lang.foreign.MemorySegment m = h.arena.allocate(64);
+        // fuse_notify_inval_inode_out {ino u64@0, off i64@8, len i64@16} after the 16-byte header
+        int len = FuseAbi.putNotifyInvalInode(m, 5, 4096, -1);
+        ByteBuffer b = m.asByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        assertThat(new long[] {len, b.getInt(0), b.getInt(4), b.getLong(8), b.getLong(16), b.getLong(24),
+                b.getLong(32)}).containsExactly(40, 40, 2, 0, 5, 4096, -1);
+        // fuse_notify_inval_entry_out {parent u64@0, namelen u32@8, flags u32@12} name\0
+        len = FuseAbi.putNotifyInvalEntry(m, 7, "ab".getBytes());
+        b = m.asByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        assertThat(new long[] {len, b.getInt(0), b.getInt(4), b.getLong(8), b.getLong(16), b.getInt(24), b.getInt(28),
+                b.get(32), b.get(33), b.get(34)}).containsExactly(35, 35, 3, 0, 7, 2, 0, 'a', 'b', 0);
+    }
+
     private static Op<?>[] table(Op<?> op) {
         Op<?>[] t = new Op<?>[FuseAbi.MAX_OPCODE];
         t[op.opcode()] = op;
