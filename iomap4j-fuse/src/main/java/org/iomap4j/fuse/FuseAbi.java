@@ -8,8 +8,10 @@ import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.StatFs;
 
 /**
- * The kernel FUSE ABI: opcodes, INIT flags, struct sizes and field offsets, and encoders for the reply structs.
- * It exists so that every byte offset of the wire format lives in one place, checked by FuseAbiTest.
+ * The kernel FUSE ABI (wire layer): opcodes, INIT flags, struct sizes and field offsets, encoders for the reply
+ * structs and notifications, and the few readers of replies the warm-up (playing the kernel) needs. It exists so
+ * that every byte offset of the outgoing wire format lives in one place, checked by FuseAbiTest and FuseOutTest;
+ * the incoming structs are decoded by {@link FuseIn}.
  *
  * <p>Source of every fact: include/uapi/linux/fuse.h (protocol 7.38 layouts; all little-endian, naturally
  * aligned). Offsets are in bytes from the start of the struct.
