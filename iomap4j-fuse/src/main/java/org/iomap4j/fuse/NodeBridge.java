@@ -230,9 +230,14 @@ final class NodeBridge {
     private void namespaceOps(Op<?>[] t) {
         if (namespace == null) {
             int errno = writer == null ? Errno.EROFS.code() : Errno.EPERM.code();
-            for (int opcode : new int[] {MKNOD, MKDIR, SYMLINK, LINK, UNLINK, RMDIR, RENAME, RENAME2}) {
-                put(t, Op.refuse(opcode, "NAMESPACE_" + opcode, errno));
-            }
+            put(t, Op.refuse(MKNOD, "MKNOD", errno));
+            put(t, Op.refuse(MKDIR, "MKDIR", errno));
+            put(t, Op.refuse(SYMLINK, "SYMLINK", errno));
+            put(t, Op.refuse(LINK, "LINK", errno));
+            put(t, Op.refuse(UNLINK, "UNLINK", errno));
+            put(t, Op.refuse(RMDIR, "RMDIR", errno));
+            put(t, Op.refuse(RENAME, "RENAME", errno));
+            put(t, Op.refuse(RENAME2, "RENAME2", errno));
             return;
         }
         VfsNamespace ns = namespace;

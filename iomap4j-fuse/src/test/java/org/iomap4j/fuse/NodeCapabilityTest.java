@@ -182,6 +182,26 @@ final class NodeCapabilityTest {
     }
 
     @Test
+    void every_opcode_we_serve_has_a_row_whatever_the_capabilities() {
+        int[] served = {FuseAbi.INIT, FuseAbi.DESTROY, FuseAbi.LOOKUP, FuseAbi.FORGET, FuseAbi.BATCH_FORGET,
+            FuseAbi.GETATTR, FuseAbi.SETATTR, FuseAbi.STATX, FuseAbi.READLINK, FuseAbi.SYMLINK, FuseAbi.MKNOD,
+            FuseAbi.MKDIR, FuseAbi.UNLINK, FuseAbi.RMDIR, FuseAbi.RENAME, FuseAbi.RENAME2, FuseAbi.LINK, FuseAbi.OPEN,
+            FuseAbi.CREATE, FuseAbi.READ, FuseAbi.WRITE, FuseAbi.FLUSH, FuseAbi.FSYNC, FuseAbi.RELEASE,
+            FuseAbi.OPENDIR, FuseAbi.READDIR, FuseAbi.READDIRPLUS, FuseAbi.RELEASEDIR, FuseAbi.FSYNCDIR,
+            FuseAbi.SYNCFS, FuseAbi.STATFS, FuseAbi.ACCESS, FuseAbi.FALLOCATE, FuseAbi.LSEEK, FuseAbi.INTERRUPT,
+            FuseAbi.GETXATTR, FuseAbi.LISTXATTR, FuseAbi.SETXATTR, FuseAbi.REMOVEXATTR};
+        for (Vfs vfs : new Vfs[] {mem, new CoreOnly(mem), new WriteOnly(mem), new WithXattrs(mem)}) {
+            Op<?>[] t = new NodeBridge(vfs, FuseOptions.defaults()).opTable();
+            for (int opcode : served) {
+                assertThat(t[opcode]).as("opcode %d with %s", opcode, vfs.getClass().getSimpleName()).isNotNull();
+                assertThat(t[opcode].opcode()).isEqualTo(opcode);
+            }
+            long rows = java.util.Arrays.stream(t).filter(java.util.Objects::nonNull).count();
+            assertThat(rows).isEqualTo(served.length);
+        }
+    }
+
+    @Test
     void without_vfs_write_writes_and_write_opens_are_erofs_reads_still_work() throws Exception {
         InodeAttr f = mem.mknod(mem.rootIno(), "f", 0100644, 0, 0, 0);
         FileHandle w = mem.open(f.ino(), Vfs.O_RDWR);
