@@ -25,6 +25,7 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
+import org.iomap4j.ext.ExtFileSystem;
 import org.iomap4j.vfs.DirEntry;
 import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.FileMode;
@@ -134,7 +135,7 @@ final class CpCommand implements Callable<Integer> {
             total += hostBytes(s);
         }
         try (OpenImage img = OpenImage.open(dst.image(), false)) {
-            Vfs vfs = img.vfs();
+            ExtFileSystem vfs = img.fs();
             InodeAttr target = null;
             try {
                 target = PathWalker.resolve(vfs, dst.innerPath(), true, dst.toString());
@@ -180,7 +181,7 @@ final class CpCommand implements Callable<Integer> {
         return Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) ? Files.size(p) : 0;
     }
 
-    private void copyInOne(Vfs vfs, Path src, long dirIno, String name, String dstLabel) {
+    private void copyInOne(ExtFileSystem vfs, Path src, long dirIno, String name, String dstLabel) {
         String what = src.toString();
         try {
             try {

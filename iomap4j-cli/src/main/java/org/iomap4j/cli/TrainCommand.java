@@ -10,6 +10,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import org.iomap4j.ext.ExtFileSystem;
 import org.iomap4j.ext.ExtMountOptions;
 import org.iomap4j.fuse.FuseMount;
 import org.iomap4j.fuse.FuseOptions;
@@ -57,7 +58,7 @@ final class TrainCommand implements Callable<Integer> {
             // A cache well below the data written, so that reads fill folios and reclaim runs, as on a real mount.
             ExtMountOptions opts = ExtMountOptions.defaults().withCache(32L * MiB, 2 * MiB);
             try (OpenImage opened = OpenImage.open(img, false, opts)) {
-                libraryWorkload(opened.vfs());
+                libraryWorkload(opened.fs());
             }
             if (fuseUsable()) {
                 Files.createDirectories(mnt);
@@ -88,7 +89,7 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /** Files, directories and data through the Vfs API (what cp, cat and ls use). */
-    private static void libraryWorkload(Vfs vfs) throws IOException {
+    private static void libraryWorkload(ExtFileSystem vfs) throws IOException {
         long root = vfs.rootIno();
         InodeAttr d = vfs.mkdir(root, "lib", 0755, 0, 0);
         ByteBuffer buf = ByteBuffer.allocateDirect(MiB);

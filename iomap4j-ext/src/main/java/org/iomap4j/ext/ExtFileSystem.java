@@ -104,7 +104,7 @@ import org.iomap4j.vfs.Vfs;
  * <p>Write ordering without a journal: sync writes file/directory data first (page-cache writeback), then
  * inodes, descriptors, the superblock and bitmaps (buffer cache), then flushes the device.
  */
-public final class ExtFileSystem implements Vfs {
+public final class ExtFileSystem implements Vfs, org.iomap4j.vfs.VfsWrite, org.iomap4j.vfs.VfsNamespace, org.iomap4j.vfs.VfsFallocate, org.iomap4j.vfs.VfsSeek {
     private static final System.Logger LOG = System.getLogger(ExtFileSystem.class.getName());
     /** The root directory's inode number. */
     public static final long ROOT_INO = 2;

@@ -8,8 +8,10 @@ import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.StatFs;
 
 /**
- * The kernel FUSE ABI: opcodes, INIT flags, struct sizes and field offsets, and encoders for the reply structs.
- * It exists so that every byte offset of the wire format lives in one place, checked by FuseAbiTest.
+ * The kernel FUSE ABI (wire layer): opcodes, INIT flags, struct sizes and field offsets, encoders for the reply
+ * structs and notifications, and the few readers of replies the warm-up (playing the kernel) needs. It exists so
+ * that every byte offset of the outgoing wire format lives in one place, checked by FuseAbiTest and FuseOutTest;
+ * the incoming structs are decoded by {@link FuseIn}.
  *
  * <p>Source of every fact: include/uapi/linux/fuse.h (protocol 7.38 layouts; all little-endian, naturally
  * aligned). Offsets are in bytes from the start of the struct.
@@ -134,6 +136,8 @@ final class FuseAbi {
     static final int KSTATFS_SIZE = 80;
     static final int DIRENT_HEADER_SIZE = 24;
     static final int INIT_IN_MIN_SIZE = 16;
+    /** fuse_init_in since 7.36 (flags2 and unused[11]). */
+    static final int INIT_IN_SIZE = 64;
     static final int INIT_OUT_SIZE = 64;
     static final int WRITE_OUT_SIZE = 8;
     static final int LSEEK_OUT_SIZE = 8;
@@ -163,6 +167,33 @@ final class FuseAbi {
 
     static int align8(int n) {
         return (n + 7) & ~7;
+    }
+
+    /**
+     * Writes a fuse_in_header as the kernel does (the warm-up plays the kernel): len, opcode, unique, nodeid;
+     * uid, gid, pid and total_extlen 0.
+     */
+    static void putInHeader(MemorySegment in, int lenBytes, int opcode, long unique, long nodeid) {
+        in.asSlice(0, IN_HEADER_SIZE).fill((byte) 0);
+        in.set(U32, IN_LEN, lenBytes);
+        in.set(U32, IN_OPCODE, opcode);
+        in.set(U64, IN_UNIQUE, unique);
+        in.set(U64, IN_NODEID, nodeid);
+    }
+
+    /** fuse_out_header.len (u32@0). */
+    static int outLen(MemorySegment out) {
+        return out.get(U32, 0);
+    }
+
+    /** fuse_out_header.error (i32@4): 0 or -errno. */
+    static int outError(MemorySegment out) {
+        return out.get(U32, 4);
+    }
+
+    /** fuse_out_header.unique (u64@8). */
+    static long outUnique(MemorySegment out) {
+        return out.get(U64, 8);
     }
 
     /** Writes a fuse_out_header: len u32 @0, error i32 @4 (0 or -errno), unique u64 @8. */
@@ -259,5 +290,71 @@ final class FuseAbi {
         MemorySegment.copy(name, 0, out, ValueLayout.JAVA_BYTE, off + 24, name.length);
         out.asSlice(off + 24 + name.length, size - 24 - name.length).fill((byte) 0);
         return size;
+    }
+
+    // ---- reply readers (the kernel's side: warm-up and tests) ----
+
+    /** fuse_entry_out.nodeid (u64@0) of an entry_out at {@code off}. */
+    static long entryNodeid(MemorySegment out, long off) {
+        return out.get(U64, off);
+    }
+
+    /** fuse_open_out.fh (u64@0) of an open_out at {@code off}. */
+    static long openFh(MemorySegment out, long off) {
+        return out.get(U64, off);
+    }
+
+    /** fuse_write_out.size (u32@0). */
+    static int writtenBytes(MemorySegment out) {
+        return out.get(U32, 0);
+    }
+
+    /** Receives one fuse_direntplus of a READDIRPLUS body. */
+    @FunctionalInterface
+    interface DirentPlusVisitor {
+        void visit(long nodeid, long nextOffset, int nameLenBytes);
+    }
+
+    /**
+     * Walks the fuse_direntplus records of a READDIRPLUS body: entry_out (nodeid@0) then fuse_dirent (off@8,
+     * namelen@16), each padded to 8 bytes.
+     */
+    static void forEachDirentPlus(MemorySegment body, DirentPlusVisitor visitor) {
+        long at = 0;
+        while (at + ENTRY_OUT_SIZE + DIRENT_HEADER_SIZE <= body.byteSize()) {
+            long dirent = at + ENTRY_OUT_SIZE;
+            int nameLen = body.get(U32, dirent + 16);
+            visitor.visit(body.get(U64, at), body.get(U64, dirent + 8), nameLen);
+            at += direntPlusSize(nameLen);
+        }
+    }
+
+    /**
+     * Writes a FUSE_NOTIFY_INVAL_INODE message (out header with unique 0 and error = the code, then
+     * fuse_notify_inval_inode_out {ino u64@0, off i64@8, len i64@16}); returns its length.
+     */
+    static int putNotifyInvalInode(MemorySegment msg, long nodeid, long offBytes, long lenBytes) {
+        int len = OUT_HEADER_SIZE + NOTIFY_INVAL_INODE_SIZE;
+        putOutHeader(msg, len, NOTIFY_INVAL_INODE, 0);
+        msg.set(U64, OUT_HEADER_SIZE, nodeid);
+        msg.set(U64, OUT_HEADER_SIZE + 8, offBytes);
+        msg.set(U64, OUT_HEADER_SIZE + 16, lenBytes);
+        return len;
+    }
+
+    /**
+     * Writes a FUSE_NOTIFY_INVAL_ENTRY message (fuse_notify_inval_entry_out {parent u64@0, namelen u32@8,
+     * flags u32@12} then the name and a NUL); returns its length.
+     */
+    static int putNotifyInvalEntry(MemorySegment msg, long parentNodeid, byte[] name) {
+        int len = OUT_HEADER_SIZE + NOTIFY_INVAL_ENTRY_SIZE + name.length + 1;
+        putOutHeader(msg, len, NOTIFY_INVAL_ENTRY, 0);
+        msg.set(U64, OUT_HEADER_SIZE, parentNodeid);
+        msg.set(U32, OUT_HEADER_SIZE + 8, name.length);
+        msg.set(U32, OUT_HEADER_SIZE + 12, 0);
+        MemorySegment.copy(name, 0, msg, ValueLayout.JAVA_BYTE, OUT_HEADER_SIZE + NOTIFY_INVAL_ENTRY_SIZE,
+                name.length);
+        msg.set(ValueLayout.JAVA_BYTE, OUT_HEADER_SIZE + NOTIFY_INVAL_ENTRY_SIZE + name.length, (byte) 0);
+        return len;
     }
 }

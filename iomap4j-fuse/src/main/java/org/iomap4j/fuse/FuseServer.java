@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
 final class FuseServer {
     private static final Logger LOG = LoggerFactory.getLogger(FuseServer.class);
 
-    private final Op[] table;
+    private final Op<?>[] table;
     private final boolean debug;
     private final List<Thread> threads = new ArrayList<>();
     private final long spinNanos;
@@ -37,12 +37,12 @@ final class FuseServer {
     private final AtomicInteger running = new AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
 
-    FuseServer(Op[] table, boolean debug) {
+    FuseServer(Op<?>[] table, boolean debug) {
         this(table, debug, 0);
     }
 
     /** @param spinNanos how long one reader that just answered polls for the next request before blocking */
-    FuseServer(Op[] table, boolean debug, long spinNanos) {
+    FuseServer(Op<?>[] table, boolean debug, long spinNanos) {
         this.table = table.clone();
         this.debug = debug;
         this.spinNanos = spinNanos;
@@ -133,7 +133,7 @@ final class FuseServer {
             }
             return;
         }
-        Op op = req.opcode >= 0 && req.opcode < table.length ? table[req.opcode] : null;
+        Op<?> op = req.opcode >= 0 && req.opcode < table.length ? table[req.opcode] : null;
         Reply reply = new Reply(ch, req.unique);
         if (op == null) {
             if (debug) {
@@ -149,10 +149,10 @@ final class FuseServer {
                         + req.payloadBytes() + " bytes, need " + op.minPayloadBytes());
             }
             if (req.uid == 0) {
-                op.handler().handle(req, reply); // unbound Caller means root: nothing to bind on the common path
+                op.run(req, reply); // unbound Caller means root: nothing to bind on the common path
             } else {
                 ScopedValue.where(Caller.CURRENT, new Caller(req.uid, req.gid)).call(() -> {
-                    op.handler().handle(req, reply);
+                    op.run(req, reply);
                     return null;
                 });
             }

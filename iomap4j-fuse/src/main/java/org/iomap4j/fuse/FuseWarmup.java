@@ -6,7 +6,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.management.CompilationMXBean;
 import java.lang.management.ManagementFactory;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,6 +56,8 @@ public final class FuseWarmup {
     private final FuseServer server;
     private final Channel channel;
     private final Random random = new Random(42);
+    /** This host's open-flag values: the warm-up plays the kernel. */
+    private final OpenFlagsAbi abi = OpenFlagsAbi.host();
     private long unique = 1;
     private long requests;
 
@@ -160,14 +161,12 @@ public final class FuseWarmup {
     // ------------------------------------------------------------------------------------------------------
 
     private void init() throws IOException {
-        MemorySegment p = payload(64);
-        p.set(FuseAbi.U32, 0, FuseAbi.KERNEL_VERSION);
-        p.set(FuseAbi.U32, 4, FuseAbi.MINOR_VERSION);
-        p.set(FuseAbi.U32, 8, 128 << 10);
-        p.set(FuseAbi.U32, 12, FuseAbi.FUSE_ASYNC_READ | FuseAbi.FUSE_BIG_WRITES | FuseAbi.FUSE_MAX_PAGES
+        long offered = FuseAbi.FUSE_ASYNC_READ | FuseAbi.FUSE_BIG_WRITES | FuseAbi.FUSE_MAX_PAGES
                 | FuseAbi.FUSE_PARALLEL_DIROPS | FuseAbi.FUSE_DO_READDIRPLUS | FuseAbi.FUSE_READDIRPLUS_AUTO
-                | FuseAbi.FUSE_ATOMIC_O_TRUNC | FuseAbi.FUSE_ASYNC_DIO);
-        send(FuseAbi.INIT, FuseAbi.ROOT_ID, 64, "INIT");
+                | FuseAbi.FUSE_ATOMIC_O_TRUNC | FuseAbi.FUSE_ASYNC_DIO;
+        int len = new FuseIn.InitIn(FuseAbi.KERNEL_VERSION, FuseAbi.MINOR_VERSION, 128 << 10, offered)
+                .encode(payload());
+        send(FuseAbi.INIT, FuseAbi.ROOT_ID, len, "INIT");
     }
 
     private void round(int round) throws IOException {
@@ -210,9 +209,8 @@ public final class FuseWarmup {
 
     /** Creates, looks up, lists, renames and unlinks {@link #FILES_PER_ROUND} empty files in a new directory. */
     private void metadataWorkload(String dirName) throws IOException {
-        MemorySegment p = payload(8);
-        p.set(FuseAbi.U32, 0, 0755);
-        long dir = entryNodeid(send(FuseAbi.MKDIR, FuseAbi.ROOT_ID, 8 + putName(p, 8, dirName), "MKDIR"));
+        int len = new FuseIn.MkdirIn(0755, 0, dirName).encode(payload());
+        long dir = FuseAbi.entryNodeid(send(FuseAbi.MKDIR, FuseAbi.ROOT_ID, len, "MKDIR"), 0);
         List<Long> nodeids = new ArrayList<>();
         for (int i = 0; i < FILES_PER_ROUND; i++) {
             long[] c = create(dir, "f" + i, Vfs.O_WRONLY | Vfs.O_CREAT | Vfs.O_EXCL);
@@ -220,164 +218,120 @@ public final class FuseWarmup {
             flushAndRelease(c[1], c[0]);
         }
         for (int i = 0; i < FILES_PER_ROUND; i++) {
-            long nid = entryNodeid(send(FuseAbi.LOOKUP, dir, putName(payload(0), 0, "f" + i), "LOOKUP"));
+            long nid = FuseAbi.entryNodeid(send(FuseAbi.LOOKUP, dir, name("f" + i), "LOOKUP"), 0);
             nodeids.add(nid);
             getattr(nid);
         }
         readdirplus(dir, nodeids);
         for (int i = 0; i < FILES_PER_ROUND; i += 2) {
-            MemorySegment r = payload(8);
-            r.set(FuseAbi.U64, 0, dir);
-            int len = 8 + putName(r, 8, "f" + i);
-            len += putName(r, len, "g" + i);
-            send(FuseAbi.RENAME, dir, len, "RENAME");
+            send(FuseAbi.RENAME, dir, new FuseIn.RenameIn(dir, 0, "f" + i, "g" + i).encode(payload(), false),
+                    "RENAME");
         }
         for (int i = 0; i < FILES_PER_ROUND; i++) {
             unlink(dir, (i % 2 == 0 ? "g" : "f") + i);
         }
         batchForget(nodeids);
-        send(FuseAbi.RMDIR, FuseAbi.ROOT_ID, putName(payload(0), 0, dirName), "RMDIR");
+        send(FuseAbi.RMDIR, FuseAbi.ROOT_ID, name(dirName), "RMDIR");
         forget(dir, 1);
         send(FuseAbi.STATFS, FuseAbi.ROOT_ID, 0, "STATFS");
     }
 
     private void readdirplus(long dir, List<Long> nodeids) throws IOException {
-        MemorySegment p = payload(8);
-        p.set(FuseAbi.U32, 0, 0);
-        send(FuseAbi.OPENDIR, dir, 8, "OPENDIR");
-        long offset = 0;
+        send(FuseAbi.OPENDIR, dir, new FuseIn.OpenIn(Vfs.O_RDONLY, 0, 0).encode(payload(), abi), "OPENDIR");
+        long[] offset = {0};
         while (true) {
-            MemorySegment r = payload(40);
-            r.set(FuseAbi.U64, 8, offset);
-            r.set(FuseAbi.U32, 16, 64 << 10);
-            MemorySegment body = send(FuseAbi.READDIRPLUS, dir, 40, "READDIRPLUS");
+            int len = new FuseIn.ReadIn(0, offset[0], 64 << 10, 0, 0, 0).encode(payload());
+            MemorySegment body = send(FuseAbi.READDIRPLUS, dir, len, "READDIRPLUS");
             if (body.byteSize() == 0) {
                 break;
             }
-            // Each direntplus: entry_out (nodeid@0) then fuse_dirent {ino@0 off@8 namelen@16 type@20 name}.
-            long at = 0;
-            while (at < body.byteSize()) {
-                long nid = body.get(FuseAbi.U64, at);
+            FuseAbi.forEachDirentPlus(body, (nid, next, nameLen) -> {
                 if (nid != 0) {
                     nodeids.add(nid);
                 }
-                long dirent = at + FuseAbi.ENTRY_OUT_SIZE;
-                offset = body.get(FuseAbi.U64, dirent + 8);
-                int nameLen = body.get(FuseAbi.U32, dirent + 16);
-                at += FuseAbi.direntPlusSize(nameLen);
-            }
+                offset[0] = next;
+            });
         }
-        payload(24);
-        send(FuseAbi.RELEASEDIR, dir, 24, "RELEASEDIR");
+        send(FuseAbi.RELEASEDIR, dir, new FuseIn.ReleaseIn(0, 0, 0, 0).encode(payload()), "RELEASEDIR");
     }
 
     // ------------------------------------------------------------------------------------------------------
-    // Requests. Payload offsets follow the fuse_*_in structs (see NodeBridge).
+    // Requests, encoded by the wire layer's records (FuseIn); flags in this host's kernel values.
 
-    /** CREATE: {flags@0 mode@4 umask@8 open_flags@12} name; returns {nodeid, fh}. */
-    private long[] create(long parent, String name, int flags) throws IOException {
-        MemorySegment p = payload(16);
-        p.set(FuseAbi.U32, 0, flags);
-        p.set(FuseAbi.U32, 4, 0100644);
-        MemorySegment body = send(FuseAbi.CREATE, parent, 16 + putName(p, 16, name), "CREATE");
-        return new long[] {entryNodeid(body), body.get(FuseAbi.U64, FuseAbi.ENTRY_OUT_SIZE)};
+    /** CREATE; returns {nodeid, fh}. */
+    private long[] create(long parent, String name, int vfsFlags) throws IOException {
+        int len = new FuseIn.CreateIn(vfsFlags, 0100644, 0, 0, name).encode(payload(), abi);
+        MemorySegment body = send(FuseAbi.CREATE, parent, len, "CREATE");
+        return new long[] {FuseAbi.entryNodeid(body, 0), FuseAbi.openFh(body, FuseAbi.ENTRY_OUT_SIZE)};
     }
 
-    /** OPEN: {flags@0 open_flags@4}; returns fh. */
-    private long open(long nodeid, int flags) throws IOException {
-        payload(8).set(FuseAbi.U32, 0, flags);
-        return send(FuseAbi.OPEN, nodeid, 8, "OPEN").get(FuseAbi.U64, 0);
+    /** OPEN; returns fh. */
+    private long open(long nodeid, int vfsFlags) throws IOException {
+        int len = new FuseIn.OpenIn(vfsFlags, 0, 0).encode(payload(), abi);
+        return FuseAbi.openFh(send(FuseAbi.OPEN, nodeid, len, "OPEN"), 0);
     }
 
-    /** WRITE: {fh@0 offset@8 size@16 write_flags@20 lock_owner@24 flags@32 pad@36} data (left as it is). */
+    /** WRITE of the bytes already in the payload after the struct, one of them changed. */
     private void write(long fh, long nodeid, long posBytes, int sizeBytes) throws IOException {
-        MemorySegment p = payload(40);
-        p.set(FuseAbi.U64, 0, fh);
-        p.set(FuseAbi.U64, 8, posBytes);
-        p.set(FuseAbi.U32, 16, sizeBytes);
-        p.set(ValueLayout.JAVA_BYTE, 40 + random.nextInt(sizeBytes), (byte) random.nextInt());
-        int n = send(FuseAbi.WRITE, nodeid, 40 + sizeBytes, "WRITE").get(FuseAbi.U32, 0);
+        MemorySegment p = payload();
+        p.asSlice(FuseIn.WriteIn.SIZE).set(ValueLayout.JAVA_BYTE, random.nextInt(sizeBytes), (byte) random.nextInt());
+        int len = new FuseIn.WriteIn(fh, posBytes, sizeBytes, 0, 0, 0, null).encode(p);
+        int n = FuseAbi.writtenBytes(send(FuseAbi.WRITE, nodeid, len, "WRITE"));
         if (n != sizeBytes) {
             throw new IOException("warm-up: WRITE of " + sizeBytes + " bytes at " + posBytes + " wrote " + n);
         }
     }
 
-    /** READ: {fh@0 offset@8 size@16 read_flags@20 lock_owner@24 flags@32 pad@36}. */
     private void read(long fh, long nodeid, long posBytes, int sizeBytes) throws IOException {
-        MemorySegment p = payload(40);
-        p.set(FuseAbi.U64, 0, fh);
-        p.set(FuseAbi.U64, 8, posBytes);
-        p.set(FuseAbi.U32, 16, sizeBytes);
-        long got = send(FuseAbi.READ, nodeid, 40, "READ").byteSize();
+        int len = new FuseIn.ReadIn(fh, posBytes, sizeBytes, 0, 0, 0).encode(payload());
+        long got = send(FuseAbi.READ, nodeid, len, "READ").byteSize();
         if (got != sizeBytes) {
             throw new IOException("warm-up: READ of " + sizeBytes + " bytes at " + posBytes + " returned " + got);
         }
     }
 
     private void fsync(long fh, long nodeid) throws IOException {
-        payload(16).set(FuseAbi.U64, 0, fh);
-        send(FuseAbi.FSYNC, nodeid, 16, "FSYNC");
+        send(FuseAbi.FSYNC, nodeid, new FuseIn.FsyncIn(fh, 0).encode(payload()), "FSYNC");
     }
 
     private void flushAndRelease(long fh, long nodeid) throws IOException {
-        payload(24).set(FuseAbi.U64, 0, fh);
-        send(FuseAbi.FLUSH, nodeid, 24, "FLUSH");
-        payload(24).set(FuseAbi.U64, 0, fh);
-        send(FuseAbi.RELEASE, nodeid, 24, "RELEASE");
+        send(FuseAbi.FLUSH, nodeid, new FuseIn.FlushIn(fh, 0).encode(payload()), "FLUSH");
+        send(FuseAbi.RELEASE, nodeid, new FuseIn.ReleaseIn(fh, 0, 0, 0).encode(payload()), "RELEASE");
     }
 
     private void getattr(long nodeid) throws IOException {
-        payload(16);
-        send(FuseAbi.GETATTR, nodeid, 16, "GETATTR");
+        send(FuseAbi.GETATTR, nodeid, new FuseIn.GetattrIn(0, 0).encode(payload()), "GETATTR");
     }
 
     private void unlink(long parent, String name) throws IOException {
-        send(FuseAbi.UNLINK, parent, putName(payload(0), 0, name), "UNLINK");
+        send(FuseAbi.UNLINK, parent, name(name), "UNLINK");
     }
 
     /** FORGET has no reply. */
     private void forget(long nodeid, long n) throws IOException {
-        payload(8).set(FuseAbi.U64, 0, n);
-        sendNoReply(FuseAbi.FORGET, nodeid, 8);
+        sendNoReply(FuseAbi.FORGET, nodeid, new FuseIn.ForgetIn(n).encode(payload()));
     }
 
-    /** BATCH_FORGET {count@0 dummy@4} then {nodeid, nlookup} pairs, one per lookup taken. */
+    /** BATCH_FORGET: one lookup per listed nodeid. */
     private void batchForget(List<Long> nodeids) throws IOException {
-        MemorySegment p = payload(8 + 16 * nodeids.size());
-        p.set(FuseAbi.U32, 0, nodeids.size());
-        for (int i = 0; i < nodeids.size(); i++) {
-            p.set(FuseAbi.U64, 8 + 16L * i, nodeids.get(i));
-            p.set(FuseAbi.U64, 16 + 16L * i, 1);
-        }
-        sendNoReply(FuseAbi.BATCH_FORGET, 0, 8 + 16 * nodeids.size());
+        long[] ids = nodeids.stream().mapToLong(Long::longValue).toArray();
+        long[] ones = new long[ids.length];
+        java.util.Arrays.fill(ones, 1);
+        sendNoReply(FuseAbi.BATCH_FORGET, 0, new FuseIn.BatchForgetIn(ids, ones).encode(payload()));
     }
 
-    private static long entryNodeid(MemorySegment entryOut) {
-        return entryOut.get(FuseAbi.U64, 0);
+    /** A payload holding just {@code name} (LOOKUP, UNLINK, RMDIR); returns its length. */
+    private int name(String name) {
+        return new FuseIn.NameIn(name).encode(payload());
     }
 
-    /** The payload area of the input buffer with its first {@code zeroBytes} cleared. */
-    private MemorySegment payload(int zeroBytes) {
-        MemorySegment p = channel.in.asSlice(FuseAbi.IN_HEADER_SIZE);
-        p.asSlice(0, zeroBytes).fill((byte) 0);
-        return p;
-    }
-
-    /** Writes {@code name} NUL-terminated at {@code off}; returns the bytes written. */
-    private static int putName(MemorySegment p, int off, String name) {
-        byte[] b = name.getBytes(StandardCharsets.UTF_8);
-        MemorySegment.copy(b, 0, p, ValueLayout.JAVA_BYTE, off, b.length);
-        p.set(ValueLayout.JAVA_BYTE, off + b.length, (byte) 0);
-        return b.length + 1;
+    /** The payload area of the input buffer (after the in header). */
+    private MemorySegment payload() {
+        return channel.in.asSlice(FuseAbi.IN_HEADER_SIZE);
     }
 
     private void header(long u, int opcode, long nodeid, int payloadBytes) {
-        MemorySegment in = channel.in;
-        in.asSlice(0, FuseAbi.IN_HEADER_SIZE).fill((byte) 0);
-        in.set(FuseAbi.U32, FuseAbi.IN_LEN, FuseAbi.IN_HEADER_SIZE + payloadBytes);
-        in.set(FuseAbi.U32, FuseAbi.IN_OPCODE, opcode);
-        in.set(FuseAbi.U64, FuseAbi.IN_UNIQUE, u);
-        in.set(FuseAbi.U64, FuseAbi.IN_NODEID, nodeid);
+        FuseAbi.putInHeader(channel.in, FuseAbi.IN_HEADER_SIZE + payloadBytes, opcode, u, nodeid);
         requests++;
     }
 
@@ -386,11 +340,11 @@ public final class FuseWarmup {
         long u = unique++;
         header(u, opcode, nodeid, payloadBytes);
         MemorySegment out = channel.out;
-        out.set(FuseAbi.U64, 8, 0); // so that a missing reply cannot pass for the previous one
+        FuseAbi.putOutHeader(out, 0, 0, 0); // so that a missing reply cannot pass for the previous one
         server.dispatch(channel, FuseAbi.IN_HEADER_SIZE + payloadBytes);
-        int len = out.get(FuseAbi.U32, 0);
-        int error = out.get(FuseAbi.U32, 4);
-        if (out.get(FuseAbi.U64, 8) != u) {
+        int len = FuseAbi.outLen(out);
+        int error = FuseAbi.outError(out);
+        if (FuseAbi.outUnique(out) != u) {
             throw new IOException("warm-up: " + what + " on nodeid " + nodeid + " was not answered");
         }
         if (error != 0) {

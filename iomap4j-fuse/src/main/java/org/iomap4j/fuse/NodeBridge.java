@@ -3,11 +3,8 @@ package org.iomap4j.fuse;
 import static org.iomap4j.fuse.FuseAbi.*;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -17,18 +14,48 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
+import org.iomap4j.fuse.FuseIn.AccessIn;
+import org.iomap4j.fuse.FuseIn.BatchForgetIn;
+import org.iomap4j.fuse.FuseIn.CreateIn;
+import org.iomap4j.fuse.FuseIn.Empty;
+import org.iomap4j.fuse.FuseIn.FallocateIn;
+import org.iomap4j.fuse.FuseIn.FsyncIn;
+import org.iomap4j.fuse.FuseIn.LinkIn;
+import org.iomap4j.fuse.FuseIn.LseekIn;
+import org.iomap4j.fuse.FuseIn.MkdirIn;
+import org.iomap4j.fuse.FuseIn.MknodIn;
+import org.iomap4j.fuse.FuseIn.NameIn;
+import org.iomap4j.fuse.FuseIn.OpenIn;
+import org.iomap4j.fuse.FuseIn.ReadIn;
+import org.iomap4j.fuse.FuseIn.ReleaseIn;
+import org.iomap4j.fuse.FuseIn.RenameIn;
+import org.iomap4j.fuse.FuseIn.SetattrIn;
+import org.iomap4j.fuse.FuseIn.SymlinkIn;
+import org.iomap4j.fuse.FuseIn.WriteIn;
 import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.FileMode;
 import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.SetAttr;
 import org.iomap4j.vfs.Vfs;
+import org.iomap4j.vfs.VfsFallocate;
+import org.iomap4j.vfs.VfsNamespace;
+import org.iomap4j.vfs.VfsSeek;
+import org.iomap4j.vfs.VfsWrite;
+import org.iomap4j.vfs.VfsXattr;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The node layer: answers each FUSE opcode by calling the {@link Vfs}, bridging kernel node ids to Vfs inode
- * numbers, keeping the kernel's lookup counts and the open file-handle table. It exists so that the wire layer
- * knows nothing of inodes and the Vfs knows nothing of FUSE.
+ * The node layer: answers each FUSE opcode's typed input ({@link FuseIn}) with {@link Vfs} calls and a typed
+ * {@link Reply}, bridging kernel node ids to Vfs inode numbers, keeping the kernel's lookup counts and the open
+ * file-handle table. It exists so that the wire layer knows nothing of inodes and the Vfs knows nothing of FUSE;
+ * it reads no payload offset and writes no reply struct itself.
+ *
+ * <p>Capabilities: the Vfs's optional interfaces are looked up once ({@link Vfs#capability}); an absent one
+ * puts a refusing row in the opcode table, answering what the kernel expects: {@link VfsWrite} absent → EROFS for
+ * WRITE, CREATE, attribute changes and write-mode opens; {@link VfsNamespace} absent → EPERM (EROFS without
+ * VfsWrite); {@link VfsFallocate}, {@link VfsSeek}, {@link VfsXattr} absent → ENOSYS, which the kernel remembers
+ * (no_fallocate, no_lseek with generic_file_llseek's fallback, no_getxattr...: callers see EOPNOTSUPP).
  *
  * <p>Node ids: nodeid 1 is the root; every other nodeid is the Vfs inode number, except that a Vfs inode
  * numbered 1 (if the root is not 1) takes the root's number. The mapping swaps 1 and the root inode number and
@@ -45,15 +72,20 @@ import org.slf4j.LoggerFactory;
  */
 final class NodeBridge {
     private static final Logger LOG = LoggerFactory.getLogger(NodeBridge.class);
-    private static final int MAX_PAGES_DEFAULT = 256;
-    private static final int PAGE_SIZE = 4096;
 
     /** An open file as the kernel knows it by fh. */
     record OpenFile(FileHandle handle, long nodeid, boolean directIo) {
     }
 
     private final Vfs vfs;
+    private final VfsWrite writer;
+    private final VfsNamespace namespace;
+    private final VfsFallocate fallocator;
+    private final VfsSeek seeker;
+    private final VfsXattr xattrs;
     private final FuseOptions options;
+    private final FuseInit init;
+    private final OpenFlagsAbi openFlagsAbi;
     private final long rootIno;
     private final long entryTimeoutNanos;
     private final long attrTimeoutNanos;
@@ -61,14 +93,22 @@ final class NodeBridge {
     private final Map<Long, Long> lookups = new ConcurrentHashMap<>();
     private final Map<Long, OpenFile> files = new ConcurrentHashMap<>();
     private final AtomicLong nextFh = new AtomicLong(1);
-    private final CountDownLatch initDone = new CountDownLatch(1);
-    private volatile int negotiatedFlags;
-    private volatile int maxWriteBytes;
-    private volatile FsException initFailure;
 
     NodeBridge(Vfs vfs, FuseOptions options) {
+        this(vfs, options, OpenFlagsAbi.host());
+    }
+
+    /** @param openFlagsAbi the kernel's open(2) flag layout (the host's; another one in tests) */
+    NodeBridge(Vfs vfs, FuseOptions options, OpenFlagsAbi openFlagsAbi) {
         this.vfs = vfs;
+        this.writer = vfs.capability(VfsWrite.class).orElse(null);
+        this.namespace = vfs.capability(VfsNamespace.class).orElse(null);
+        this.fallocator = vfs.capability(VfsFallocate.class).orElse(null);
+        this.seeker = vfs.capability(VfsSeek.class).orElse(null);
+        this.xattrs = vfs.capability(VfsXattr.class).orElse(null);
         this.options = options;
+        this.init = new FuseInit(options.writebackCache(), FuseInit.maxPagesLimit());
+        this.openFlagsAbi = openFlagsAbi;
         this.rootIno = vfs.rootIno();
         this.entryTimeoutNanos = options.entryTimeout().toNanos();
         this.attrTimeoutNanos = options.attrTimeout().toNanos();
@@ -89,20 +129,21 @@ final class NodeBridge {
     }
 
     CountDownLatch initDone() {
-        return initDone;
+        return init.done();
     }
 
     /** Why INIT failed, or null. */
     FsException initFailure() {
-        return initFailure;
+        return init.failure();
     }
 
+    /** The granted INIT flags (low 32 bits; all of them: {@link FuseInit#negotiatedFlags()}). */
     int negotiatedFlags() {
-        return negotiatedFlags;
+        return (int) init.negotiatedFlags();
     }
 
     int maxWriteBytes() {
-        return maxWriteBytes;
+        return init.maxWriteBytes();
     }
 
     /** Open handles (for tests and leak checks). */
@@ -116,70 +157,113 @@ final class NodeBridge {
     }
 
     // ------------------------------------------------------------------------------------------------------
-    // The opcode table.
+    // The opcode table: wire decoder + node handler per opcode; absent capabilities get refusing rows.
 
-    Op[] opTable() {
-        Op[] t = new Op[MAX_OPCODE];
-        put(t, new Op(INIT, "INIT", 16, false, this::init));
-        put(t, new Op(DESTROY, "DESTROY", 0, false, (req, reply) -> reply.ok(0)));
-        put(t, new Op(LOOKUP, "LOOKUP", 1, false, this::lookup));
-        put(t, new Op(FORGET, "FORGET", 8, true, (req, reply) -> forget(req.nodeid, req.u64(0))));
-        put(t, new Op(BATCH_FORGET, "BATCH_FORGET", 8, true, this::batchForget));
-        put(t, new Op(GETATTR, "GETATTR", 16, false, this::getattr));
-        put(t, new Op(SETATTR, "SETATTR", 88, false, this::setattr));
-        put(t, new Op(STATX, "STATX", 0, false, (req, reply) -> reply.error(Errno.ENOSYS.code())));
-        put(t, new Op(READLINK, "READLINK", 0, false, this::readlink));
-        put(t, new Op(SYMLINK, "SYMLINK", 2, false, this::symlink));
-        put(t, new Op(MKNOD, "MKNOD", 16, false, this::mknod));
-        put(t, new Op(MKDIR, "MKDIR", 8, false, this::mkdir));
-        put(t, new Op(UNLINK, "UNLINK", 1, false, (req, reply) -> {
-            vfs.unlink(ino(req.nodeid), req.name(0));
-            reply.ok(0);
+    Op<?>[] opTable() {
+        Op<?>[] t = new Op<?>[MAX_OPCODE];
+        put(t, init.op());
+        put(t, new Op<>(DESTROY, "DESTROY", 0, false, Empty::decode, (req, in, reply) -> reply.empty()));
+        put(t, new Op<>(LOOKUP, "LOOKUP", 1, false, NameIn::decode, this::lookup));
+        put(t, new Op<>(FORGET, "FORGET", FuseIn.ForgetIn.SIZE, true, FuseIn.ForgetIn::decode,
+                (req, in, reply) -> forget(req.nodeid, in.nlookup())));
+        put(t, new Op<>(BATCH_FORGET, "BATCH_FORGET", BatchForgetIn.SIZE, true, BatchForgetIn::decode,
+                (req, in, reply) -> batchForget(in)));
+        put(t, new Op<>(GETATTR, "GETATTR", FuseIn.GetattrIn.SIZE, false, FuseIn.GetattrIn::decode,
+                (req, in, reply) -> reply.attr(vfs.getattr(ino(req.nodeid)), attrTimeoutNanos)));
+        put(t, new Op<>(SETATTR, "SETATTR", SetattrIn.SIZE, false, SetattrIn::decode, this::setattr));
+        put(t, Op.refuse(STATX, "STATX", Errno.ENOSYS.code())); // the kernel falls back to GETATTR
+        put(t, new Op<>(READLINK, "READLINK", 0, false, Empty::decode, this::readlink));
+        put(t, new Op<>(OPEN, "OPEN", OpenIn.SIZE, false, r -> OpenIn.decode(r, openFlagsAbi), this::open));
+        put(t, new Op<>(READ, "READ", ReadIn.SIZE, false, ReadIn::decode, this::read));
+        put(t, new Op<>(FLUSH, "FLUSH", 8, false, FuseIn.FlushIn::decode, (req, in, reply) -> reply.empty()));
+        put(t, new Op<>(FSYNC, "FSYNC", FsyncIn.SIZE, false, FsyncIn::decode, (req, in, reply) -> {
+            vfs.fsync(file(in.fh(), req).handle(), in.dataOnly());
+            reply.empty();
         }));
-        put(t, new Op(RMDIR, "RMDIR", 1, false, (req, reply) -> {
-            vfs.rmdir(ino(req.nodeid), req.name(0));
-            reply.ok(0);
-        }));
-        put(t, new Op(RENAME, "RENAME", 8, false, (req, reply) -> rename(req, reply, req.u64(0), 0, 8)));
-        put(t, new Op(RENAME2, "RENAME2", 16, false, (req, reply) -> rename(req, reply, req.u64(0), req.u32(8), 16)));
-        put(t, new Op(LINK, "LINK", 8, false, this::link));
-        put(t, new Op(OPEN, "OPEN", 8, false, this::open));
-        put(t, new Op(CREATE, "CREATE", 16, false, this::create));
-        put(t, new Op(READ, "READ", 24, false, this::read));
-        put(t, new Op(WRITE, "WRITE", 40, false, this::write));
-        put(t, new Op(FLUSH, "FLUSH", 8, false, (req, reply) -> reply.ok(0)));
-        put(t, new Op(FSYNC, "FSYNC", 16, false, this::fsync));
-        put(t, new Op(RELEASE, "RELEASE", 8, false, this::release));
-        put(t, new Op(OPENDIR, "OPENDIR", 8, false, this::opendir));
-        put(t, new Op(READDIR, "READDIR", 24, false, (req, reply) -> readdir(req, reply, false)));
-        put(t, new Op(READDIRPLUS, "READDIRPLUS", 24, false, (req, reply) -> readdir(req, reply, true)));
-        put(t, new Op(RELEASEDIR, "RELEASEDIR", 8, false, (req, reply) -> reply.ok(0)));
-        put(t, new Op(FSYNCDIR, "FSYNCDIR", 16, false, (req, reply) -> {
+        put(t, new Op<>(RELEASE, "RELEASE", ReleaseIn.MIN_SIZE, false, ReleaseIn::decode, this::release));
+        put(t, new Op<>(OPENDIR, "OPENDIR", OpenIn.SIZE, false, r -> OpenIn.decode(r, openFlagsAbi),
+                this::opendir));
+        put(t, new Op<>(READDIR, "READDIR", ReadIn.SIZE, false, ReadIn::decode,
+                (req, in, reply) -> readdir(req, in, reply, false)));
+        put(t, new Op<>(READDIRPLUS, "READDIRPLUS", ReadIn.SIZE, false, ReadIn::decode,
+                (req, in, reply) -> readdir(req, in, reply, true)));
+        put(t, new Op<>(RELEASEDIR, "RELEASEDIR", ReleaseIn.MIN_SIZE, false, ReleaseIn::decode,
+                (req, in, reply) -> reply.empty()));
+        put(t, new Op<>(FSYNCDIR, "FSYNCDIR", FsyncIn.SIZE, false, FsyncIn::decode, (req, in, reply) -> {
             vfs.sync();
-            reply.ok(0);
+            reply.empty();
         }));
-        put(t, new Op(SYNCFS, "SYNCFS", 0, false, (req, reply) -> {
+        put(t, new Op<>(SYNCFS, "SYNCFS", 0, false, Empty::decode, (req, in, reply) -> {
             vfs.sync();
-            reply.ok(0);
+            reply.empty();
         }));
-        put(t, new Op(STATFS, "STATFS", 0, false, (req, reply) -> {
-            putKstatfs(reply.body(), 0, vfs.statfs());
-            reply.ok(KSTATFS_SIZE);
-        }));
-        put(t, new Op(ACCESS, "ACCESS", 8, false, this::access));
-        put(t, new Op(FALLOCATE, "FALLOCATE", 32, false, this::fallocate));
-        put(t, new Op(LSEEK, "LSEEK", 24, false, this::lseek));
-        put(t, new Op(INTERRUPT, "INTERRUPT", 8, true, (req, reply) -> LOG.debug("interrupt of {} ignored",
-                req.u64(0))));
-        // Extended attributes are not part of the Vfs: report "none" so ls and cp -a stay silent.
-        put(t, new Op(GETXATTR, "GETXATTR", 8, false, (req, reply) -> reply.error(Errno.ENODATA.code())));
-        put(t, new Op(LISTXATTR, "LISTXATTR", 8, false, this::listxattr));
-        put(t, new Op(SETXATTR, "SETXATTR", 8, false, (req, reply) -> reply.error(Errno.EOPNOTSUPP.code())));
-        put(t, new Op(REMOVEXATTR, "REMOVEXATTR", 1, false, (req, reply) -> reply.error(Errno.ENODATA.code())));
+        put(t, new Op<>(STATFS, "STATFS", 0, false, Empty::decode, (req, in, reply) -> reply.statfs(vfs.statfs())));
+        put(t, new Op<>(ACCESS, "ACCESS", AccessIn.SIZE, false, AccessIn::decode, this::access));
+        put(t, new Op<>(INTERRUPT, "INTERRUPT", FuseIn.InterruptIn.SIZE, true, FuseIn.InterruptIn::decode,
+                (req, in, reply) -> LOG.debug("interrupt of {} ignored", in.unique())));
+        writeOps(t);
+        namespaceOps(t);
+        if (fallocator != null) {
+            put(t, new Op<>(FALLOCATE, "FALLOCATE", FallocateIn.SIZE, false, FallocateIn::decode, this::fallocate));
+        } else {
+            put(t, Op.refuse(FALLOCATE, "FALLOCATE", Errno.ENOSYS.code()));
+        }
+        if (seeker != null) {
+            put(t, new Op<>(LSEEK, "LSEEK", LseekIn.SIZE, false, LseekIn::decode, this::lseek));
+        } else {
+            put(t, Op.refuse(LSEEK, "LSEEK", Errno.ENOSYS.code()));
+        }
+        XattrOps.register(t, xattrs, this);
         return t;
     }
 
-    private static void put(Op[] t, Op op) {
+    private void writeOps(Op<?>[] t) {
+        if (writer == null) {
+            put(t, Op.refuse(WRITE, "WRITE", Errno.EROFS.code()));
+            put(t, Op.refuse(CREATE, "CREATE", Errno.EROFS.code()));
+            return;
+        }
+        put(t, new Op<>(WRITE, "WRITE", WriteIn.SIZE, false, WriteIn::decode, this::write));
+        put(t, new Op<>(CREATE, "CREATE", CreateIn.SIZE, false, r -> CreateIn.decode(r, openFlagsAbi), this::create));
+    }
+
+    private void namespaceOps(Op<?>[] t) {
+        if (namespace == null) {
+            int errno = writer == null ? Errno.EROFS.code() : Errno.EPERM.code();
+            put(t, Op.refuse(MKNOD, "MKNOD", errno));
+            put(t, Op.refuse(MKDIR, "MKDIR", errno));
+            put(t, Op.refuse(SYMLINK, "SYMLINK", errno));
+            put(t, Op.refuse(LINK, "LINK", errno));
+            put(t, Op.refuse(UNLINK, "UNLINK", errno));
+            put(t, Op.refuse(RMDIR, "RMDIR", errno));
+            put(t, Op.refuse(RENAME, "RENAME", errno));
+            put(t, Op.refuse(RENAME2, "RENAME2", errno));
+            return;
+        }
+        VfsNamespace ns = namespace;
+        put(t, new Op<>(SYMLINK, "SYMLINK", 2, false, SymlinkIn::decode, (req, in, reply) -> replyEntry(reply,
+                ns.symlink(ino(req.nodeid), in.name(), in.target(), req.uid, req.gid))));
+        put(t, new Op<>(MKNOD, "MKNOD", MknodIn.SIZE, false, MknodIn::decode, (req, in, reply) -> replyEntry(reply,
+                ns.mknod(ino(req.nodeid), in.name(), in.mode(), in.rdevUnsigned(), req.uid, req.gid))));
+        // The kernel sends mkdir's mode without S_IFDIR; the Vfs contract takes S_IFDIR|perm.
+        put(t, new Op<>(MKDIR, "MKDIR", MkdirIn.SIZE, false, MkdirIn::decode, (req, in, reply) -> replyEntry(reply,
+                ns.mkdir(ino(req.nodeid), in.name(), FileMode.S_IFDIR | (in.mode() & FileMode.PERM_MASK), req.uid,
+                        req.gid))));
+        put(t, new Op<>(LINK, "LINK", LinkIn.SIZE, false, LinkIn::decode, (req, in, reply) -> replyEntry(reply,
+                ns.link(ino(in.oldNodeid()), ino(req.nodeid), in.newName()))));
+        put(t, new Op<>(UNLINK, "UNLINK", 1, false, NameIn::decode, (req, in, reply) -> {
+            ns.unlink(ino(req.nodeid), in.name());
+            reply.empty();
+        }));
+        put(t, new Op<>(RMDIR, "RMDIR", 1, false, NameIn::decode, (req, in, reply) -> {
+            ns.rmdir(ino(req.nodeid), in.name());
+            reply.empty();
+        }));
+        put(t, new Op<>(RENAME, "RENAME", RenameIn.SIZE, false, RenameIn::decode, this::rename));
+        put(t, new Op<>(RENAME2, "RENAME2", RenameIn.SIZE2, false, RenameIn::decode2, this::rename));
+    }
+
+    static void put(Op<?>[] t, Op<?> op) {
         if (t[op.opcode()] != null) {
             throw new IllegalStateException("opcode " + op.opcode() + " registered twice");
         }
@@ -187,107 +271,33 @@ final class NodeBridge {
     }
 
     // ------------------------------------------------------------------------------------------------------
-    // INIT: fuse_init_in {major@0 minor@4 max_readahead@8 flags@12 flags2@16 ...}; fuse_init_out 64 bytes.
-
-    private void init(Request req, Reply reply) throws IOException {
-        try {
-            int major = req.u32(0);
-            int minor = req.u32(4);
-            int maxReadahead = req.u32(8);
-            int offered = req.u32(12);
-            if (major != KERNEL_VERSION || minor < MIN_MINOR_VERSION) {
-                initFailure = new FsException(Errno.ENODEV, "kernel FUSE protocol " + major + "." + minor
-                        + " unsupported (need 7." + MIN_MINOR_VERSION + "+)");
-                reply.error(71); // EPROTO
-                return;
-            }
-            int wanted = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS
-                    | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO | FUSE_ATOMIC_O_TRUNC | FUSE_ASYNC_DIO
-                    | FUSE_CACHE_SYMLINKS;
-            if (options.writebackCache()) {
-                wanted |= FUSE_WRITEBACK_CACHE;
-            }
-            int flags = wanted & offered;
-            int maxPages = (flags & FUSE_MAX_PAGES) != 0 ? Math.min(MAX_PAGES_DEFAULT, maxPagesLimit()) : 32;
-            int maxWrite = maxPages * PAGE_SIZE;
-            MemorySegment b = reply.body();
-            b.asSlice(0, INIT_OUT_SIZE).fill((byte) 0);
-            b.set(U32, 0, KERNEL_VERSION);
-            b.set(U32, 4, Math.min(minor, MINOR_VERSION));
-            b.set(U32, 8, maxReadahead);
-            b.set(U32, 12, flags);
-            b.set(U16, 16, (short) 64); // max_background
-            b.set(U16, 18, (short) 48); // congestion_threshold
-            b.set(U32, 20, maxWrite);
-            b.set(U32, 24, 1); // time_gran: nanoseconds
-            b.set(U16, 28, (short) maxPages);
-            negotiatedFlags = flags;
-            maxWriteBytes = maxWrite;
-            LOG.debug("fuse INIT: kernel 7.{} flags {}; reply 7.{} flags {} max_write {}", minor,
-                    Integer.toHexString(offered), Math.min(minor, MINOR_VERSION), Integer.toHexString(flags),
-                    maxWrite);
-            reply.ok(INIT_OUT_SIZE);
-        } finally {
-            initDone.countDown();
-        }
-    }
-
-    /**
-     * /proc/sys/fs/fuse/max_pages_limit (256 when absent or unreadable). Read line-wise: Files.readString on
-     * this size-0 proc file returned only "2" of "256" on kernel 6.18.
-     */
-    private static int maxPagesLimit() {
-        Path p = Path.of("/proc/sys/fs/fuse/max_pages_limit");
-        try {
-            if (!Files.isReadable(p)) {
-                return MAX_PAGES_DEFAULT;
-            }
-            List<String> lines = Files.readAllLines(p);
-            return lines.isEmpty() ? MAX_PAGES_DEFAULT : Math.max(1, Integer.parseInt(lines.get(0).trim()));
-        } catch (IOException | NumberFormatException e) {
-            LOG.debug("cannot read {}: {}", p, e.toString());
-            return MAX_PAGES_DEFAULT;
-        }
-    }
-
-    // ------------------------------------------------------------------------------------------------------
     // Names and attributes.
 
-    private void lookup(Request req, Reply reply) throws IOException {
+    private void lookup(Request req, NameIn in, Reply reply) throws IOException {
         InodeAttr attr;
         try {
-            attr = vfs.lookup(ino(req.nodeid), req.name(0));
+            attr = vfs.lookup(ino(req.nodeid), in.name());
         } catch (FsException e) {
             if (e.errno() == Errno.ENOENT && negativeTimeoutNanos > 0) {
-                // nodeid 0 with entry_valid > 0: the kernel caches the absence.
-                putEntryOut(reply.body(), 0, 0, null, negativeTimeoutNanos, 0);
-                reply.ok(ENTRY_OUT_SIZE);
+                reply.negativeEntry(negativeTimeoutNanos); // the kernel caches the absence
                 return;
             }
             throw e;
         }
-        replyEntry(reply, attr, 0, 0);
+        replyEntry(reply, attr);
     }
 
     /**
-     * Answers with an entry_out (plus {@code extraBytes} the caller already wrote after it) for an inode the
-     * Vfs has just given us one reference on. Returns whether the kernel took it; if not, gives it back.
+     * Answers with an entry_out for an inode the Vfs has just given us one reference on. Returns whether the
+     * kernel took it; if not, gives the reference back.
      */
-    private boolean replyEntry(Reply reply, InodeAttr attr, int extraBytes, long fhToDropOnFailure)
-            throws IOException {
+    private boolean replyEntry(Reply reply, InodeAttr attr) throws IOException {
         long nid = nodeId(attr.ino());
         addLookup(nid);
-        putEntryOut(reply.body(), 0, nid, attr, entryTimeoutNanos, attrTimeoutNanos);
-        if (reply.ok(ENTRY_OUT_SIZE + extraBytes)) {
+        if (reply.entry(nid, attr, entryTimeoutNanos, attrTimeoutNanos)) {
             return true;
         }
         forget(nid, 1);
-        if (fhToDropOnFailure != 0) {
-            OpenFile of = files.remove(fhToDropOnFailure);
-            if (of != null) {
-                vfs.release(of.handle());
-            }
-        }
         return false;
     }
 
@@ -310,26 +320,14 @@ final class NodeBridge {
         }
     }
 
-    /** fuse_batch_forget_in {count@0 dummy@4} then count × fuse_forget_one {nodeid@0 nlookup@8}. */
-    private void batchForget(Request req, Reply reply) throws IOException {
-        long count = req.u32(0) & 0xffffffffL;
-        long fit = (req.payloadBytes() - 8) / 16;
-        if (count > fit) {
-            LOG.warn("BATCH_FORGET claims {} entries but carries {}", count, fit);
-            count = fit;
-        }
+    private void batchForget(BatchForgetIn in) throws IOException {
         IOException first = null;
-        for (int i = 0; i < count; i++) {
-            int off = 8 + i * 16;
+        for (int i = 0; i < in.nodeids().length; i++) {
             try {
-                forget(req.u64(off), req.u64(off + 8));
+                forget(in.nodeids()[i], in.nlookups()[i]);
             } catch (IOException e) {
                 // One bad forget must not leak the rest of the batch; the first failure is reported.
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
+                first = chain(first, e);
             }
         }
         if (first != null) {
@@ -337,90 +335,41 @@ final class NodeBridge {
         }
     }
 
-    private void getattr(Request req, Reply reply) throws IOException {
-        putAttrOut(reply.body(), 0, vfs.getattr(ino(req.nodeid)), attrTimeoutNanos);
-        reply.ok(ATTR_OUT_SIZE);
-    }
-
-    /**
-     * fuse_setattr_in: valid@0 fh@8 size@16 lock_owner@24 atime@32 mtime@40 ctime@48 atimensec@56
-     * mtimensec@60 ctimensec@64 mode@68 uid@76 gid@80.
-     */
-    private void setattr(Request req, Reply reply) throws IOException {
-        int valid = req.u32(0);
-        Integer mode = (valid & FATTR_MODE) != 0 ? req.u32(68) : null;
-        Integer uid = (valid & FATTR_UID) != 0 ? req.u32(76) : null;
-        Integer gid = (valid & FATTR_GID) != 0 ? req.u32(80) : null;
-        Long size = (valid & FATTR_SIZE) != 0 ? req.u64(16) : null;
-        boolean atimeNow = (valid & FATTR_ATIME_NOW) != 0;
-        boolean mtimeNow = (valid & FATTR_MTIME_NOW) != 0;
-        Long atime = (valid & FATTR_ATIME) != 0 && !atimeNow ? req.u64(32) : null;
-        Long mtime = (valid & FATTR_MTIME) != 0 && !mtimeNow ? req.u64(40) : null;
-        if (size != null && size < 0) {
-            throw new FsException(Errno.EINVAL, "setattr size " + size + " of nodeid " + req.nodeid);
-        }
+    private void setattr(Request req, SetattrIn in, Reply reply) throws IOException {
+        SetAttr changes = in.changes();
         long ino = ino(req.nodeid);
         InodeAttr attr;
-        if (mode == null && uid == null && gid == null && size == null && atime == null && mtime == null
-                && !atimeNow && !mtimeNow) {
+        if (changes == null) {
             attr = vfs.getattr(ino);
+        } else if (writer == null) {
+            throw new FsException(Errno.EROFS, "setattr of nodeid " + req.nodeid + ": filesystem cannot write");
         } else {
-            attr = vfs.setattr(ino, new SetAttr(mode, uid, gid, size, atime, mtime, atimeNow, mtimeNow));
+            attr = writer.setattr(ino, changes);
         }
-        putAttrOut(reply.body(), 0, attr, attrTimeoutNanos);
-        reply.ok(ATTR_OUT_SIZE);
+        reply.attr(attr, attrTimeoutNanos);
     }
 
-    private void readlink(Request req, Reply reply) throws IOException {
+    private void readlink(Request req, Empty in, Reply reply) throws IOException {
         byte[] target = vfs.readlink(ino(req.nodeid)).getBytes(StandardCharsets.UTF_8);
         if (target.length > reply.maxBodyBytes()) {
             throw new FsException(Errno.ENAMETOOLONG, "symlink target of nodeid " + req.nodeid + " is "
                     + target.length + " bytes");
         }
-        MemorySegment.copy(MemorySegment.ofArray(target), 0, reply.body(), 0, target.length);
-        reply.ok(target.length);
+        reply.bytes(target);
     }
 
-    /** SYMLINK: name\0 target\0. */
-    private void symlink(Request req, Reply reply) throws IOException {
-        String name = req.name(0);
-        String target = req.name(req.nameEnd(0) + 1);
-        replyEntry(reply, vfs.symlink(ino(req.nodeid), name, target, req.uid, req.gid), 0, 0);
-    }
-
-    /** fuse_mknod_in {mode@0 rdev@4 umask@8 padding@12} name. The kernel has applied the umask. */
-    private void mknod(Request req, Reply reply) throws IOException {
-        int mode = req.u32(0);
-        long rdev = req.u32(4) & 0xffffffffL;
-        replyEntry(reply, vfs.mknod(ino(req.nodeid), req.name(16), mode, rdev, req.uid, req.gid), 0, 0);
-    }
-
-    /** fuse_mkdir_in {mode@0 umask@4} name; the mode is passed with S_IFDIR set. */
-    private void mkdir(Request req, Reply reply) throws IOException {
-        int mode = FileMode.S_IFDIR | (req.u32(0) & FileMode.PERM_MASK);
-        replyEntry(reply, vfs.mkdir(ino(req.nodeid), req.name(8), mode, req.uid, req.gid), 0, 0);
-    }
-
-    /** RENAME: fuse_rename_in {newdir@0} names; RENAME2: fuse_rename2_in {newdir@0 flags@8 pad@12} names. */
-    private void rename(Request req, Reply reply, long newDirNodeid, int flags, int namesOff) throws IOException {
+    private void rename(Request req, RenameIn in, Reply reply) throws IOException {
+        int flags = in.flags();
         if ((flags & ~(Vfs.RENAME_NOREPLACE | Vfs.RENAME_EXCHANGE)) != 0
                 || flags == (Vfs.RENAME_NOREPLACE | Vfs.RENAME_EXCHANGE)) {
             throw new FsException(Errno.EINVAL, "rename flags " + flags + " not supported");
         }
-        String oldName = req.name(namesOff);
-        String newName = req.name(req.nameEnd(namesOff) + 1);
-        vfs.rename(ino(req.nodeid), oldName, ino(newDirNodeid), newName, flags);
-        reply.ok(0);
-    }
-
-    /** fuse_link_in {oldnodeid@0} newname; the header's nodeid is the new parent. */
-    private void link(Request req, Reply reply) throws IOException {
-        long target = ino(req.u64(0));
-        replyEntry(reply, vfs.link(target, ino(req.nodeid), req.name(8)), 0, 0);
+        namespace.rename(ino(req.nodeid), in.oldName(), ino(in.newDirNodeid()), in.newName(), flags);
+        reply.empty();
     }
 
     // ------------------------------------------------------------------------------------------------------
-    // Files.
+    // Files. Open flags arrive as Vfs bits (translated from the kernel's architecture by the wire layer).
 
     /** Open flags as the Vfs should see them: with the writeback cache the kernel owns O_APPEND positions. */
     private int vfsOpenFlags(int flags) {
@@ -443,29 +392,36 @@ final class NodeBridge {
         return (flags & Vfs.O_DIRECT) != 0 ? FOPEN_DIRECT_IO : 0;
     }
 
-    /** fuse_open_in {flags@0 open_flags@4}; reply fuse_open_out. */
-    private void open(Request req, Reply reply) throws IOException {
-        int flags = req.u32(0);
+    private void open(Request req, OpenIn in, Reply reply) throws IOException {
+        int flags = in.flags();
+        if (writer == null && ((flags & Vfs.O_ACCMODE) != Vfs.O_RDONLY || (flags & Vfs.O_TRUNC) != 0)) {
+            throw new FsException(Errno.EROFS, "open of nodeid " + req.nodeid + " for writing: filesystem cannot"
+                    + " write");
+        }
         FileHandle h = vfs.open(ino(req.nodeid), vfsOpenFlags(flags));
         long fh = register(h, req.nodeid, flags);
-        putOpenOut(reply.body(), 0, fh, fopenFlags(flags));
-        if (!reply.ok(OPEN_OUT_SIZE)) {
+        if (!reply.open(fh, fopenFlags(flags))) {
             files.remove(fh);
             vfs.release(h);
         }
     }
 
-    /** fuse_create_in {flags@0 mode@4 umask@8 open_flags@12} name; reply entry_out + open_out. */
-    private void create(Request req, Reply reply) throws IOException {
-        int flags = req.u32(0);
-        int mode = req.u32(4);
+    private void create(Request req, CreateIn in, Reply reply) throws IOException {
+        int mode = in.mode();
         if ((mode & FileMode.S_IFMT) == 0) {
             mode |= FileMode.S_IFREG;
         }
-        Vfs.Created c = vfs.create(ino(req.nodeid), req.name(16), mode, vfsOpenFlags(flags), req.uid, req.gid);
-        long fh = register(c.handle(), nodeId(c.attr().ino()), flags);
-        putOpenOut(reply.body(), ENTRY_OUT_SIZE, fh, fopenFlags(flags));
-        replyEntry(reply, c.attr(), OPEN_OUT_SIZE, fh);
+        Vfs.Created c = writer.create(ino(req.nodeid), in.name(), mode, vfsOpenFlags(in.flags()), req.uid, req.gid);
+        long nid = nodeId(c.attr().ino());
+        long fh = register(c.handle(), nid, in.flags());
+        addLookup(nid);
+        if (!reply.created(nid, c.attr(), entryTimeoutNanos, attrTimeoutNanos, fh, fopenFlags(in.flags()))) {
+            forget(nid, 1);
+            OpenFile of = files.remove(fh);
+            if (of != null) {
+                vfs.release(of.handle());
+            }
+        }
     }
 
     private OpenFile file(long fh, Request req) throws FsException {
@@ -476,144 +432,106 @@ final class NodeBridge {
         return of;
     }
 
-    /** fuse_read_in {fh@0 offset@8 size@16 read_flags@20 ...}; reply the bytes, short only at EOF. */
-    private void read(Request req, Reply reply) throws IOException {
-        OpenFile of = file(req.u64(0), req);
-        long pos = req.u64(8);
-        int size = (int) Math.min(req.u32(16) & 0xffffffffL, reply.maxBodyBytes());
-        ByteBuffer dst = reply.body().asSlice(0, size).asByteBuffer();
+    /** READ: the bytes, short only at EOF, read straight into the (page-aligned) reply buffer. */
+    private void read(Request req, ReadIn in, Reply reply) throws IOException {
+        OpenFile of = file(in.fh(), req);
+        ByteBuffer dst = reply.dataBuffer(in.sizeBytes());
         // The kernel treats a short read as EOF (it zero-fills the rest of the page). Vfs.read returns fewer bytes
         // than asked only at EOF, so one call is the whole answer; asking again past a short O_DIRECT read would
         // send an unaligned direct read (EINVAL) — found by ExerciseMountTest.
-        vfs.read(of.handle(), pos, dst);
-        reply.ok(dst.position());
+        vfs.read(of.handle(), in.offsetBytes(), dst);
+        reply.data(dst.position());
     }
 
-    /** fuse_write_in {fh@0 offset@8 size@16 write_flags@20 lock_owner@24 flags@32} data; reply write_out. */
-    private void write(Request req, Reply reply) throws IOException {
-        OpenFile of = file(req.u64(0), req);
-        long pos = req.u64(8);
-        int size = req.u32(16);
-        if (size < 0 || 40L + size > req.payloadBytes()) {
-            throw new FsException(Errno.EINVAL, "WRITE of " + size + " bytes carries " + (req.payloadBytes() - 40));
-        }
-        int n = vfs.write(of.handle(), pos, req.bytes(40, size));
-        MemorySegment b = reply.body();
-        b.set(U32, 0, n);
-        b.set(U32, 4, 0);
+    private void write(Request req, WriteIn in, Reply reply) throws IOException {
+        OpenFile of = file(in.fh(), req);
+        int n = writer.write(of.handle(), in.offsetBytes(), in.data());
         // A FOPEN_DIRECT_IO write bypasses the kernel page cache; the kernel itself drops the pages it covers
         // afterwards (fs/fuse/file.c fuse_direct_io), so no INVAL_INODE is needed here
         // (FuseMountIntegrationTest.direct_io_write_is_seen_by_a_handle_that_cached_the_page).
-        reply.ok(WRITE_OUT_SIZE);
+        reply.written(n);
     }
 
-    /** fuse_fsync_in {fh@0 fsync_flags@8}. */
-    private void fsync(Request req, Reply reply) throws IOException {
-        OpenFile of = file(req.u64(0), req);
-        vfs.fsync(of.handle(), (req.u32(8) & FUSE_FSYNC_FDATASYNC) != 0);
-        reply.ok(0);
-    }
-
-    /** fuse_release_in {fh@0 flags@8 release_flags@12 lock_owner@16}. */
-    private void release(Request req, Reply reply) throws IOException {
-        OpenFile of = files.remove(req.u64(0));
+    private void release(Request req, ReleaseIn in, Reply reply) throws IOException {
+        OpenFile of = files.remove(in.fh());
         if (of == null) {
-            throw new FsException(Errno.EBADF, "RELEASE of unknown fh " + req.u64(0));
+            throw new FsException(Errno.EBADF, "RELEASE of unknown fh " + in.fh());
         }
         vfs.release(of.handle());
-        reply.ok(0);
+        reply.empty();
     }
 
-    /** fuse_fallocate_in {fh@0 offset@8 length@16 mode@24}. */
-    private void fallocate(Request req, Reply reply) throws IOException {
-        OpenFile of = file(req.u64(0), req);
-        long off = req.u64(8);
-        long len = req.u64(16);
-        if (off < 0 || len <= 0 || off + len < 0) {
-            throw new FsException(Errno.EINVAL, "fallocate [" + off + ", +" + len + ")");
-        }
-        vfs.fallocate(of.handle(), req.u32(24), off, len);
-        reply.ok(0);
+    private void fallocate(Request req, FallocateIn in, Reply reply) throws IOException {
+        OpenFile of = file(in.fh(), req);
+        fallocator.fallocate(of.handle(), in.mode(), in.offsetBytes(), in.lengthBytes());
+        reply.empty();
     }
 
-    /** fuse_lseek_in {fh@0 offset@8 whence@16}; reply fuse_lseek_out {offset}. Only SEEK_DATA/SEEK_HOLE come. */
-    private void lseek(Request req, Reply reply) throws IOException {
-        OpenFile of = file(req.u64(0), req);
-        int whence = req.u32(16);
-        if (whence != Vfs.SEEK_DATA && whence != Vfs.SEEK_HOLE) {
-            throw new FsException(Errno.EINVAL, "lseek whence " + whence);
+    /** LSEEK: only SEEK_DATA and SEEK_HOLE come (the kernel answers the others itself). */
+    private void lseek(Request req, LseekIn in, Reply reply) throws IOException {
+        OpenFile of = file(in.fh(), req);
+        if (in.whence() != Vfs.SEEK_DATA && in.whence() != Vfs.SEEK_HOLE) {
+            throw new FsException(Errno.EINVAL, "lseek whence " + in.whence());
         }
-        long off = req.u64(8);
-        if (off < 0) {
-            throw new FsException(Errno.ENXIO, "lseek to negative offset " + off);
+        if (in.offsetBytes() < 0) {
+            throw new FsException(Errno.ENXIO, "lseek to negative offset " + in.offsetBytes());
         }
-        reply.body().set(U64, 0, vfs.seekDataHole(of.handle(), off, whence));
-        reply.ok(LSEEK_OUT_SIZE);
+        reply.lseek(seeker.seekDataHole(of.handle(), in.offsetBytes(), in.whence()));
     }
 
     // ------------------------------------------------------------------------------------------------------
     // Directories.
 
-    private void opendir(Request req, Reply reply) throws IOException {
+    private void opendir(Request req, OpenIn in, Reply reply) throws IOException {
         InodeAttr attr = vfs.getattr(ino(req.nodeid));
         if (!attr.isDirectory()) {
             throw new FsException(Errno.ENOTDIR, "opendir of inode " + attr.ino());
         }
         // Directory handles carry no state: readdir offsets are the Vfs's stable cookies.
-        putOpenOut(reply.body(), 0, 0, 0);
-        reply.ok(OPEN_OUT_SIZE);
+        reply.open(0, 0);
     }
 
-    /**
-     * READDIR / READDIRPLUS: fuse_read_in {fh@0 offset@8 size@16}; reply packed fuse_dirent (or direntplus)
-     * records up to size bytes, each carrying the offset of the next entry.
-     */
-    private void readdir(Request req, Reply reply, boolean plus) throws IOException {
+    /** READDIR / READDIRPLUS: entries up to the size asked, each carrying the offset of the next. */
+    private void readdir(Request req, ReadIn in, Reply reply, boolean plus) throws IOException {
         long dirIno = ino(req.nodeid);
-        long offset = req.u64(8);
-        int size = (int) Math.min(req.u32(16) & 0xffffffffL, reply.maxBodyBytes());
-        MemorySegment body = reply.body();
-        int[] used = {0};
+        DirentWriter out = reply.dirents(in.sizeBytes());
         List<Long> taken = plus ? new ArrayList<>() : List.of();
         try {
-            vfs.readdir(dirIno, offset, e -> {
+            vfs.readdir(dirIno, in.offsetBytes(), e -> {
                 byte[] name = e.name().getBytes(StandardCharsets.UTF_8);
-                int need = plus ? direntPlusSize(name.length) : direntSize(name.length);
-                if (used[0] + need > size) {
+                if (!out.fits(name.length, plus)) {
                     return false;
                 }
-                int at = used[0];
-                if (plus) {
-                    InodeAttr attr = null;
-                    if (!e.name().equals(".") && !e.name().equals("..")) {
-                        try {
-                            attr = vfs.lookup(dirIno, e.name());
-                        } catch (FsException ex) {
-                            if (ex.errno() != Errno.ENOENT) {
-                                throw ex;
-                            }
-                            // Removed since readdir saw it: send the name without entry information.
-                        }
-                    }
-                    if (attr != null) {
-                        long nid = nodeId(attr.ino());
-                        addLookup(nid);
-                        taken.add(nid);
-                        putEntryOut(body, at, nid, attr, entryTimeoutNanos, attrTimeoutNanos);
-                    } else {
-                        putEntryOut(body, at, 0, null, 0, 0);
-                    }
-                    at += ENTRY_OUT_SIZE;
+                if (!plus) {
+                    out.add(e.ino(), e.nextOffset(), e.dtype(), name);
+                    return true;
                 }
-                putDirent(body, at, e.ino(), e.nextOffset(), e.dtype(), name);
-                used[0] += need;
+                InodeAttr attr = null;
+                if (!e.name().equals(".") && !e.name().equals("..")) {
+                    try {
+                        attr = vfs.lookup(dirIno, e.name());
+                    } catch (FsException ex) {
+                        if (ex.errno() != Errno.ENOENT) {
+                            throw ex;
+                        }
+                        // Removed since readdir saw it: send the name without entry information.
+                    }
+                }
+                long nid = 0;
+                if (attr != null) {
+                    nid = nodeId(attr.ino());
+                    addLookup(nid);
+                    taken.add(nid);
+                }
+                out.addPlus(nid, attr, attr == null ? 0 : entryTimeoutNanos, attr == null ? 0 : attrTimeoutNanos,
+                        e.ino(), e.nextOffset(), e.dtype(), name);
                 return true;
             });
         } catch (IOException | RuntimeException ex) {
             undo(taken);
             throw ex;
         }
-        if (!reply.ok(used[0])) {
+        if (!out.send()) {
             undo(taken);
         }
     }
@@ -624,11 +542,11 @@ final class NodeBridge {
         }
     }
 
-    /** fuse_access_in {mask@0}: F_OK 0, X_OK 1, W_OK 2, R_OK 4. Only sent without default_permissions. */
-    private void access(Request req, Reply reply) throws IOException {
-        int mask = req.u32(0) & 7;
+    /** ACCESS (only sent without default_permissions): F_OK 0, X_OK 1, W_OK 2, R_OK 4. */
+    private void access(Request req, AccessIn in, Reply reply) throws IOException {
+        int mask = in.mask() & 7;
         InodeAttr a = vfs.getattr(ino(req.nodeid));
-        if ((mask & 2) != 0 && vfs.isReadOnly()) {
+        if ((mask & 2) != 0 && (vfs.isReadOnly() || writer == null)) {
             throw new FsException(Errno.EROFS, "access W_OK on read-only filesystem");
         }
         int perm;
@@ -646,18 +564,7 @@ final class NodeBridge {
         if ((mask & ~perm) != 0) {
             throw new FsException(Errno.EACCES, "access mask " + mask + " on inode " + a.ino());
         }
-        reply.ok(0);
-    }
-
-    /** fuse_getxattr_in {size@0}: size 0 asks for the list length (0: no attributes), else the list (empty). */
-    private void listxattr(Request req, Reply reply) throws IOException {
-        if (req.u32(0) == 0) {
-            reply.body().set(U32, 0, 0);
-            reply.body().set(U32, 4, 0);
-            reply.ok(GETXATTR_OUT_SIZE);
-        } else {
-            reply.ok(0);
-        }
+        reply.empty();
     }
 
     // ------------------------------------------------------------------------------------------------------

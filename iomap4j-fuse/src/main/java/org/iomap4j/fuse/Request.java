@@ -51,6 +51,11 @@ final class Request {
         return (int) payload.byteSize();
     }
 
+    /** EINVAL unless the payload holds at least {@code structBytes} (an op's fixed input struct). */
+    void require(int structBytes) throws FsException {
+        check(0, structBytes);
+    }
+
     int u32(int off) throws FsException {
         check(off, 4);
         return payload.get(FuseAbi.U32, off);

@@ -3,20 +3,16 @@ package org.iomap4j.fuse;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
 
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
+import org.iomap4j.fuse.WireHarness.Answer;
 import org.iomap4j.fuse.testing.MemoryVfs;
 import org.iomap4j.vfs.InodeAttr;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -25,73 +21,28 @@ import org.junit.jupiter.api.Test;
  * replies of exactly 16 bytes, and the node layer's lookup counting against {@link MemoryVfs}'s references.
  */
 final class FuseServerDispatchTest {
-    private static final MethodHandle PIPE2;
+    private final WireHarness h;
 
-    static {
-        Linker l = Linker.nativeLinker();
-        PIPE2 = l.downcallHandle(l.defaultLookup().find("pipe2").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    }
-
-    private Arena arena;
-    private int readFd;
-    private Channel channel;
-    private MemorySegment capture;
-    private long unique = 100;
-
-    @BeforeEach
-    void pipe() throws Throwable {
-        arena = Arena.ofConfined();
-        MemorySegment fds = arena.allocate(ValueLayout.JAVA_INT, 2);
-        int rc = (int) PIPE2.invokeExact(fds, 04000 /* O_NONBLOCK */);
-        assertThat(rc).isZero();
-        readFd = fds.getAtIndex(ValueLayout.JAVA_INT, 0);
-        channel = new Channel(fds.getAtIndex(ValueLayout.JAVA_INT, 1));
-        capture = Native.newCapture(arena);
+    FuseServerDispatchTest() throws Throwable {
+        h = new WireHarness();
     }
 
     @AfterEach
     void close() {
-        Native.close(capture, readFd);
-        Native.close(capture, channel.fd);
-        channel.close();
-        arena.close();
+        h.close();
     }
 
-    /** A reply read back from the pipe: header fields and body. */
-    private record Answer(int len, int error, long unique, MemorySegment body) {
-        /** The header as "len error unique". */
-        String head() {
-            return len + " " + error + " " + unique;
-        }
-    }
-
-    /** Puts a request with {@code payload} into the channel's input buffer and dispatches it. */
     private long send(FuseServer server, int opcode, long nodeid, byte[] payload) {
-        long u = unique++;
-        int len = 40 + payload.length;
-        MemorySegment in = channel.in;
-        in.asSlice(0, 40).fill((byte) 0);
-        in.set(FuseAbi.U32, 0, len);
-        in.set(FuseAbi.U32, 4, opcode);
-        in.set(FuseAbi.U64, 8, u);
-        in.set(FuseAbi.U64, 16, nodeid);
-        MemorySegment.copy(payload, 0, in, ValueLayout.JAVA_BYTE, 40, payload.length);
-        server.dispatch(channel, len);
-        return u;
+        return h.send(server, opcode, nodeid, payload);
     }
 
-    /** The next reply on the pipe, or null if none was written. */
     private Answer answer() {
-        MemorySegment buf = arena.allocate(Channel.BUFFER_BYTES);
-        long n = Native.read(capture, readFd, buf, buf.byteSize());
-        if (n < 0) {
-            assertThat(Native.errno(capture)).isEqualTo(Native.EAGAIN);
-            return null;
-        }
-        int len = buf.get(FuseAbi.U32, 0);
-        assertThat(len).as("one write of exactly len bytes").isEqualTo((int) n);
-        return new Answer(len, buf.get(FuseAbi.U32, 4), buf.get(FuseAbi.U64, 8), buf.asSlice(16, n - 16));
+        return h.answer();
+    }
+
+    /** The header as "len error unique". */
+    private static String head(Answer a) {
+        return a.len() + " " + a.error() + " " + a.unique();
     }
 
     private static byte[] bytes(int size) {
@@ -110,9 +61,9 @@ final class FuseServerDispatchTest {
         return s.toArray(ValueLayout.JAVA_BYTE);
     }
 
-    private FuseServer server(Op... ops) {
-        Op[] t = new Op[FuseAbi.MAX_OPCODE];
-        for (Op op : ops) {
+    private FuseServer server(Op<?>... ops) {
+        Op<?>[] t = new Op<?>[FuseAbi.MAX_OPCODE];
+        for (Op<?> op : ops) {
             t[op.opcode()] = op;
         }
         return new FuseServer(t, false);
@@ -120,53 +71,53 @@ final class FuseServerDispatchTest {
 
     @Test
     void the_reply_body_is_page_aligned_so_reads_can_land_in_it_with_o_direct() {
-        Reply reply = new Reply(channel, 1);
+        Reply reply = h.reply();
         assertThat(reply.body().address() % 4096).isZero();
         assertThat(reply.maxBodyBytes()).isGreaterThanOrEqualTo(1 << 20);
-        assertThat(channel.out.byteSize()).isEqualTo(Channel.BUFFER_BYTES);
+        assertThat(h.channel.out.byteSize()).isEqualTo(Channel.BUFFER_BYTES);
     }
 
     @Test
     void every_request_is_answered_exactly_once_and_errors_are_16_bytes() {
         FuseServer s = server(
-                new Op(1, "THROWS_RUNTIME", 0, false, (req, reply) -> {
+                new Op<>(1, "THROWS_RUNTIME", 0, false, r -> r, (req, in, reply) -> {
                     throw new IllegalStateException("bug");
                 }),
-                new Op(3, "THROWS_ERRNO", 0, false, (req, reply) -> {
+                new Op<>(3, "THROWS_ERRNO", 0, false, r -> r, (req, in, reply) -> {
                     throw new FsException(Errno.ENOTEMPTY, "full");
                 }),
-                new Op(4, "SILENT", 0, false, (req, reply) -> { }),
-                new Op(5, "OK", 8, false, (req, reply) -> {
-                    reply.body().set(FuseAbi.U64, 0, req.u64(0) + 1);
+                new Op<>(4, "SILENT", 0, false, r -> r, (req, in, reply) -> { }),
+                new Op<>(5, "OK", 8, false, r -> r, (req, in, reply) -> {
+                    reply.body().set(FuseAbi.U64, 0, in.u64(0) + 1);
                     reply.ok(8);
                 }),
-                new Op(6, "ANSWERS_THEN_THROWS", 0, false, (req, reply) -> {
+                new Op<>(6, "ANSWERS_THEN_THROWS", 0, false, r -> r, (req, in, reply) -> {
                     reply.ok(0);
                     throw new IOException("after the answer");
                 }),
-                new Op(2, "NO_REPLY", 0, true, (req, reply) -> { }));
+                new Op<>(2, "NO_REPLY", 0, true, r -> r, (req, in, reply) -> { }));
         long u = send(s, 1, 1, bytes(0));
-        assertThat(answer().head()).isEqualTo(head(16, -Errno.EIO.code(), u));
+        assertThat(head(answer())).isEqualTo(head(16, -Errno.EIO.code(), u));
         u = send(s, 3, 1, bytes(0));
-        assertThat(answer().head()).isEqualTo(head(16, -Errno.ENOTEMPTY.code(), u));
+        assertThat(head(answer())).isEqualTo(head(16, -Errno.ENOTEMPTY.code(), u));
         u = send(s, 4, 1, bytes(0));
-        assertThat(answer().head()).isEqualTo(head(16, -Errno.EIO.code(), u));
+        assertThat(head(answer())).isEqualTo(head(16, -Errno.EIO.code(), u));
         u = send(s, 5, 1, u64s(41));
         Answer ok = answer();
-        assertThat(new long[] {ok.len(), ok.error(), ok.unique(), ok.body().get(FuseAbi.U64, 0)})
+        assertThat(new long[] {ok.len(), ok.error(), ok.unique(), ok.body().getLong(0)})
                 .containsExactly(24, 0, u, 42);
         u = send(s, 5, 1, bytes(4)); // payload shorter than the input struct
-        assertThat(answer().head()).isEqualTo(head(16, -Errno.EINVAL.code(), u));
+        assertThat(head(answer())).isEqualTo(head(16, -Errno.EINVAL.code(), u));
         u = send(s, 6, 1, bytes(0));
-        assertThat(answer().head()).isEqualTo(head(16, 0, u));
+        assertThat(head(answer())).isEqualTo(head(16, 0, u));
         assertThat(answer()).as("no second answer").isNull();
         send(s, 2, 1, bytes(8));
         assertThat(answer()).as("FORGET-like ops are not answered").isNull();
         u = send(s, 60, 1, bytes(0));
-        assertThat(answer().head()).isEqualTo(head(16, -Errno.ENOSYS.code(), u));
+        assertThat(head(answer())).isEqualTo(head(16, -Errno.ENOSYS.code(), u));
     }
 
-    private static String head(int len, int error, long u) {
+    private static String head(int len, int error, long u) { // expected header
         return len + " " + error + " " + u;
     }
 
@@ -184,7 +135,7 @@ final class FuseServerDispatchTest {
         Answer a = answer();
         assertThat(a.error()).isZero();
         assertThat(a.len()).isEqualTo(16 + 128);
-        assertThat(a.body().get(FuseAbi.U64, 0)).isEqualTo(dir.ino()); // nodeid
+        assertThat(a.body().getLong(0)).isEqualTo(dir.ino()); // nodeid
         send(s, FuseAbi.LOOKUP, 1, name("d"));
         answer();
         assertThat(bridge.lookupCount(dir.ino())).isEqualTo(2);
@@ -225,12 +176,12 @@ final class FuseServerDispatchTest {
         MemorySegment.ofArray(rd).set(FuseAbi.U64, 0, 999);
         MemorySegment.ofArray(rd).set(FuseAbi.U32, 16, 10);
         long u = send(s, FuseAbi.READ, f.ino(), rd);
-        assertThat(answer().head()).isEqualTo(head(16, -Errno.EBADF.code(), u));
+        assertThat(head(answer())).isEqualTo(head(16, -Errno.EBADF.code(), u));
         // LOOKUP of a missing name: a negative entry (nodeid 0) cached for the negative timeout.
         send(s, FuseAbi.LOOKUP, 1, name("nothere"));
         Answer neg = answer();
         assertThat(neg.error()).isZero();
-        assertThat(neg.body().get(FuseAbi.U64, 0)).isZero();
-        assertThat(neg.body().get(FuseAbi.U64, 16)).isEqualTo(1); // entry_valid 1 s
+        assertThat(neg.body().getLong(0)).isZero();
+        assertThat(neg.body().getLong(16)).isEqualTo(1); // entry_valid 1 s
     }
 }

@@ -22,6 +22,10 @@ import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.SetAttr;
 import org.iomap4j.vfs.StatFs;
 import org.iomap4j.vfs.Vfs;
+import org.iomap4j.vfs.VfsFallocate;
+import org.iomap4j.vfs.VfsNamespace;
+import org.iomap4j.vfs.VfsSeek;
+import org.iomap4j.vfs.VfsWrite;
 
 /**
  * A small in-memory {@link Vfs} for testing the FUSE server without ext2: inode numbers, hard links, symlinks,
@@ -32,7 +36,7 @@ import org.iomap4j.vfs.Vfs;
  *
  * <p>Thread-safe by one monitor: simple, not fast.
  */
-public final class MemoryVfs implements Vfs {
+public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, VfsSeek {
     private static final int BLOCK = 4096;
     /** Largest file size; beyond it writes and truncates fail with EFBIG. */
     public static final long MAX_FILE_BYTES = 1L << 30;
@@ -43,6 +47,7 @@ public final class MemoryVfs implements Vfs {
     private final Map<Long, Node> inodes = new HashMap<>();
     private long nextIno = ROOT + 1;
     private long allocatedBlocks;
+    private int lastOpenFlags = -1;
 
     /** One inode. Fields are guarded by the MemoryVfs monitor. */
     private static final class Node {
@@ -117,6 +122,11 @@ public final class MemoryVfs implements Vfs {
 
     // ---------------------------------------------------------------------------------------------------------
     // Test helpers.
+
+    /** The open flags of the last open or create (-1 before any). */
+    public synchronized int lastOpenFlags() {
+        return lastOpenFlags;
+    }
 
     /** Inodes that still exist (reachable or kept alive by references/handles). */
     public synchronized int inodeCount() {
@@ -437,6 +447,7 @@ public final class MemoryVfs implements Vfs {
             truncate(n, 0);
         }
         n.opens++;
+        lastOpenFlags = openFlags;
         return new Handle(ino, openFlags);
     }
 
@@ -457,6 +468,7 @@ public final class MemoryVfs implements Vfs {
         Node n = newChild(dirIno, name, FileMode.S_IFREG | (mode & FileMode.PERM_MASK), uid, gid);
         n.refs++;
         n.opens++;
+        lastOpenFlags = openFlags;
         return new Created(attr(n), new Handle(n.ino, openFlags));
     }
 

@@ -9,15 +9,19 @@ import org.iomap4j.FsException;
 import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.SetAttr;
 import org.iomap4j.vfs.Vfs;
+import org.iomap4j.vfs.VfsFallocate;
+import org.iomap4j.vfs.VfsSeek;
+import org.iomap4j.vfs.VfsWrite;
 
 /**
  * An {@link ExerciseTarget} on a library filesystem through the {@link Vfs} API (ext2 on a file or memory device,
  * or any other Vfs): one file in the root directory. Exists so the exerciser drives a filesystem exactly as the
  * FUSE front end does, without the kernel in between.
  *
- * <p>Capabilities: REMOUNT always (close the Vfs, {@link Mounter#mount()} again); DROP_CACHES if a
- * {@link CacheDropper} is given; ZERO_RANGE / PUNCH_HOLE / DIRECT_IO / SEEK_DATA_HOLE if requested and the
- * filesystem accepts a probe at open (fallocate EOPNOTSUPP or O_DIRECT EINVAL drops them).
+ * <p>The filesystem must offer {@link VfsWrite} (EROFS otherwise). Capabilities: REMOUNT always (close the Vfs,
+ * {@link Mounter#mount()} again); DROP_CACHES if a {@link CacheDropper} is given; SEEK_DATA_HOLE if requested and
+ * the filesystem offers {@link VfsSeek}; ZERO_RANGE / PUNCH_HOLE / DIRECT_IO if requested and the filesystem
+ * accepts a probe at open ({@link VfsFallocate} absent, fallocate EOPNOTSUPP or O_DIRECT EINVAL drops them).
  */
 public final class VfsTarget implements ExerciseTarget {
 
@@ -41,6 +45,8 @@ public final class VfsTarget implements ExerciseTarget {
     private final Set<Capability> caps = EnumSet.noneOf(Capability.class);
     private final int blockSizeBytes;
     private Vfs vfs;
+    /** The mounted filesystem's write capability (the same object as {@link #vfs}). */
+    private VfsWrite writer;
     private long ino;
     private FileHandle fh;
     private FileHandle directFh;
@@ -85,8 +91,8 @@ public final class VfsTarget implements ExerciseTarget {
 
     @Override
     public void open() throws IOException {
-        vfs = mounter.mount();
-        Vfs.Created c = vfs.create(vfs.rootIno(), fileName, 0644, Vfs.O_RDWR | Vfs.O_TRUNC, 0, 0);
+        mountAgain();
+        Vfs.Created c = writer.create(vfs.rootIno(), fileName, 0644, Vfs.O_RDWR | Vfs.O_TRUNC, 0, 0);
         ino = c.attr().ino();
         fh = c.handle();
         vfs.forget(ino, 1);
@@ -97,7 +103,7 @@ public final class VfsTarget implements ExerciseTarget {
         if (dropper != null && wanted.contains(Capability.DROP_CACHES)) {
             caps.add(Capability.DROP_CACHES);
         }
-        if (wanted.contains(Capability.SEEK_DATA_HOLE)) {
+        if (wanted.contains(Capability.SEEK_DATA_HOLE) && vfs.capability(VfsSeek.class).isPresent()) {
             caps.add(Capability.SEEK_DATA_HOLE);
         }
         probeFallocate(Capability.ZERO_RANGE, Vfs.FALLOC_FL_ZERO_RANGE | Vfs.FALLOC_FL_KEEP_SIZE);
@@ -115,11 +121,12 @@ public final class VfsTarget implements ExerciseTarget {
     }
 
     private void probeFallocate(Capability cap, int mode) throws IOException {
-        if (!wanted.contains(cap)) {
+        VfsFallocate f = vfs.capability(VfsFallocate.class).orElse(null);
+        if (!wanted.contains(cap) || f == null) {
             return;
         }
         try {
-            vfs.fallocate(fh, mode, 0, blockSizeBytes);
+            f.fallocate(fh, mode, 0, blockSizeBytes);
             caps.add(cap);
         } catch (FsException e) {
             if (e.errno() != Errno.EOPNOTSUPP) {
@@ -128,8 +135,20 @@ public final class VfsTarget implements ExerciseTarget {
         }
     }
 
+    /** Mounts and keeps the write capability; EROFS for a filesystem without one. */
+    private void mountAgain() throws IOException {
+        Vfs v = mounter.mount();
+        VfsWrite w = v.capability(VfsWrite.class).orElse(null);
+        if (w == null) {
+            v.close();
+            throw new FsException(Errno.EROFS, name + ": the filesystem cannot write (no VfsWrite)");
+        }
+        vfs = v;
+        writer = w;
+    }
+
     private void reopen() throws IOException {
-        vfs = mounter.mount();
+        mountAgain();
         ino = vfs.lookup(vfs.rootIno(), fileName).ino();
         fh = vfs.open(ino, Vfs.O_RDWR);
         vfs.forget(ino, 1);
@@ -168,7 +187,7 @@ public final class VfsTarget implements ExerciseTarget {
     private void writeFully(FileHandle h, long posBytes, ByteBuffer src) throws IOException {
         long pos = posBytes;
         while (src.hasRemaining()) {
-            int n = vfs.write(h, pos, src);
+            int n = writer.write(h, pos, src);
             if (n <= 0) {
                 throw new FsException(Errno.EIO, "write at " + pos + " made no progress");
             }
@@ -178,7 +197,7 @@ public final class VfsTarget implements ExerciseTarget {
 
     @Override
     public void truncate(long sizeBytes) throws IOException {
-        vfs.setattr(ino, SetAttr.size(sizeBytes));
+        writer.setattr(ino, SetAttr.size(sizeBytes));
     }
 
     @Override
@@ -188,12 +207,17 @@ public final class VfsTarget implements ExerciseTarget {
 
     @Override
     public void zeroRange(long posBytes, long lengthBytes, boolean keepSize) throws IOException {
-        vfs.fallocate(fh, Vfs.FALLOC_FL_ZERO_RANGE | (keepSize ? Vfs.FALLOC_FL_KEEP_SIZE : 0), posBytes, lengthBytes);
+        fallocator().fallocate(fh, Vfs.FALLOC_FL_ZERO_RANGE | (keepSize ? Vfs.FALLOC_FL_KEEP_SIZE : 0), posBytes, lengthBytes);
     }
 
     @Override
     public void punchHole(long posBytes, long lengthBytes) throws IOException {
-        vfs.fallocate(fh, Vfs.FALLOC_FL_PUNCH_HOLE | Vfs.FALLOC_FL_KEEP_SIZE, posBytes, lengthBytes);
+        fallocator().fallocate(fh, Vfs.FALLOC_FL_PUNCH_HOLE | Vfs.FALLOC_FL_KEEP_SIZE, posBytes, lengthBytes);
+    }
+
+    private VfsFallocate fallocator() throws FsException {
+        return vfs.capability(VfsFallocate.class)
+                .orElseThrow(() -> new FsException(Errno.EOPNOTSUPP, name + ": no fallocate"));
     }
 
     @Override
@@ -230,7 +254,9 @@ public final class VfsTarget implements ExerciseTarget {
 
     private long seek(long posBytes, int whence) throws IOException {
         try {
-            return vfs.seekDataHole(fh, posBytes, whence);
+            VfsSeek seeker = vfs.capability(VfsSeek.class).orElse(null);
+            return seeker != null ? seeker.seekDataHole(fh, posBytes, whence)
+                    : VfsSeek.wholeFileIsData(vfs.getattr(ino).sizeBytes(), posBytes, whence);
         } catch (FsException e) {
             if (e.errno() == Errno.ENXIO) {
                 return -1;
@@ -268,6 +294,7 @@ public final class VfsTarget implements ExerciseTarget {
         fh = null;
         Vfs v = vfs;
         vfs = null;
+        writer = null;
         try {
             v.close();
         } catch (IOException e) {

@@ -1,0 +1,37 @@
+package org.iomap4j.vfs;
+
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * Capability: extended attributes (getxattr(2), setxattr(2), listxattr(2), removexattr(2); fs/xattr.c). Declared
+ * for front ends; no filesystem implements it yet.
+ *
+ * <p>Contract: names are full names with their namespace prefix ("user.", "trusted.", "security.", "system.");
+ * values are opaque bytes of at most 64 KiB (XATTR_SIZE_MAX, include/uapi/linux/limits.h); a name is at most 255
+ * bytes (XATTR_NAME_MAX), else ERANGE. Errors: ENODATA for a missing attribute, EEXIST/ENODATA for
+ * {@link #XATTR_CREATE}/{@link #XATTR_REPLACE} violations, ENOSPC when the inode's attribute space is full,
+ * EOPNOTSUPP for a namespace the filesystem does not store, EROFS when read-only. The size probes of the system
+ * calls (size 0) and ERANGE for a too-small buffer are the front end's job: these methods return whole values.
+ *
+ * <p>Absent: EOPNOTSUPP, as fs/xattr.c answers for an inode without xattr handlers (FUSE answers ENOSYS, which the
+ * kernel remembers and turns into EOPNOTSUPP for every later call).
+ */
+public interface VfsXattr extends Vfs {
+    /** setxattr flags (include/uapi/linux/xattr.h): fail if the attribute exists. */
+    int XATTR_CREATE = 1;
+    /** setxattr flags: fail if the attribute does not exist. */
+    int XATTR_REPLACE = 2;
+
+    /** The value of attribute {@code name} of inode {@code ino}; ENODATA if it has none. */
+    byte[] getxattr(long ino, String name) throws IOException;
+
+    /** Sets attribute {@code name} to {@code value} ({@code flags}: 0, {@link #XATTR_CREATE}, {@link #XATTR_REPLACE}). */
+    void setxattr(long ino, String name, byte[] value, int flags) throws IOException;
+
+    /** The names of the inode's attributes (in any order; empty if none). */
+    List<String> listxattr(long ino) throws IOException;
+
+    /** Removes attribute {@code name}; ENODATA if it has none. */
+    void removexattr(long ino, String name) throws IOException;
+}
