@@ -341,8 +341,8 @@ public final class FuseMount implements AutoCloseable {
             try {
                 Fusermount.unmount(mountpoint, false);
             } catch (FsException e) {
-                if (stopped) {
-                    return;
+                if (stopped || e.errno() == Errno.EINVAL) {
+                    return; // already unmounted (by the user, or meanwhile): the server stops on ENODEV
                 }
                 if (e.errno() != Errno.EBUSY) {
                     throw e;
