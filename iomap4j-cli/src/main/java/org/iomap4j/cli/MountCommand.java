@@ -132,7 +132,13 @@ final class MountCommand implements Callable<Integer> {
                 throw new FsException(Errno.ENOENT, img + ": no such image (create one with 'iomapfs mkfs')");
             }
             MkfsCommand.create(img, DEFAULT_IMAGE_BYTES, 4096, 256, "iomapfs");
-            out.println("iomapfs: created " + img + " (1 GiB sparse ext2)");
+            if (!root) {
+                // The user's own image: its root directory is theirs, or they could not write in their mount.
+                int[] ids = MkfsCommand.callerIds();
+                MkfsCommand.setRootOwner(img, ids[0], ids[1]);
+            }
+            out.println("iomapfs: created " + img + " (1 GiB sparse ext2" + (root ? "" : ", root directory yours")
+                    + ")");
         }
         boolean createdMountpoint = Mountpoint.check(mnt, mountpoint == null, nonempty);
         ExtMountOptions opts = ExtMountOptions.defaults().withReadOnly(readOnly)

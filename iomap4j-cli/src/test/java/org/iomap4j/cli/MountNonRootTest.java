@@ -56,10 +56,12 @@ class MountNonRootTest {
     void imageAndMountpointOwnedByTheUser() throws Exception {
         user = new OtherUser(tmp);
         img = tmp.resolve("user.img");
-        assertThat(Cli.run("mkfs", img.toString(), "--size", "64M").exit()).isZero();
-        // The root directory is the user's too (what mke2fs -E root_owner does), so that they may write in it.
-        assertThat(Ext2Tools.debugfsWrite(img, "set_inode_field / uid " + OtherUser.UID).exitCode()).isZero();
-        assertThat(Ext2Tools.debugfsWrite(img, "set_inode_field / gid " + OtherUser.GID).exitCode()).isZero();
+        // The root directory is the user's too (mke2fs -E root_owner), so that they may write in it.
+        assertThat(Cli.run("mkfs", img.toString(), "--size", "64M", "--root-owner",
+                OtherUser.UID + ":" + OtherUser.GID).exit()).isZero();
+        assertThat(Ext2Tools.debugfs(img, "stat /").stdout()).contains("User: " + OtherUser.UID,
+                "Group: " + OtherUser.GID);
+        Ext2Tools.assertFsckClean(img);
         OtherUser.chown(img);
         mnt = Files.createDirectory(tmp.resolve("mnt"));
         OtherUser.chown(mnt);
@@ -98,6 +100,27 @@ class MountNonRootTest {
         Ext2Tools.assertFsckClean(img);
         assertThat(Ext2Tools.debugfsDump(img, "/f", tmp)).isEqualTo("hello\n".getBytes(StandardCharsets.UTF_8));
         assertThat(Ext2Tools.debugfs(img, "stat /d").stdout()).contains("User: " + OtherUser.UID);
+    }
+
+    @Test
+    void defaultMount_asUser_makesTheirImage_andMnt_thenRemovesMnt() throws Exception {
+        Path work = Files.createDirectory(tmp.resolve("work"));
+        OtherUser.chown(work);
+        Path defaultImg = work.resolve("iomapfs.img");
+        Path defaultMnt = work.resolve("mnt");
+        try (MountedImage m = MountedImage.startCommand(user.iomapfs("mount", "--warmup-ms", "0"), defaultImg,
+                defaultMnt, work)) {
+            assertThat(m.output.toString()).contains("created iomapfs.img", "root directory yours");
+            OtherUser.Run w = OtherUser.sh("echo top > " + defaultMnt + "/top.txt && cat " + defaultMnt + "/top.txt");
+            assertThat(w.exit()).as(w.toString()).isZero();
+            OtherUser.Run um = user.run("umount", defaultMnt.toString());
+            assertThat(um.exit()).as(um.toString()).isZero();
+            assertThat(m.awaitExit()).as(m.output.toString()).isZero();
+        }
+        assertThat(defaultMnt).as("the default mount point made for the mount is removed").doesNotExist();
+        Ext2Tools.assertFsckClean(defaultImg);
+        assertThat(Ext2Tools.debugfsDump(defaultImg, "/top.txt", tmp)).isEqualTo("top\n".getBytes(
+                StandardCharsets.UTF_8));
     }
 
     @Test

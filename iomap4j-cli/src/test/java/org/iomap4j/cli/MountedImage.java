@@ -51,8 +51,17 @@ final class MountedImage implements AutoCloseable {
 
     /** Starts {@code cmd}, an {@code iomapfs mount} command line (e.g. run as another user), as {@link #start}. */
     static MountedImage startCommand(List<String> cmd, Path image, Path mountpoint) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        return startCommand(cmd, image, mountpoint, null);
+    }
+
+    /** As {@link #startCommand(List, Path, Path)}, run in directory {@code cwd} (null: this one). */
+    static MountedImage startCommand(List<String> cmd, Path image, Path mountpoint, Path cwd) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        if (cwd != null) {
+            pb.directory(cwd.toFile());
+        }
+        Process p = pb.start();
         MountedImage m = new MountedImage(image, mountpoint, p);
         CompletableFuture<Boolean> mounted = new CompletableFuture<>();
         Thread reader = new Thread(() -> {
