@@ -9,4 +9,6 @@ source "$here/scripts/find-jdk.sh"
 cd "$here"
 if [ "$#" -eq 0 ]; then set -- test; fi
 export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+# No ANSI colour codes when the output is not a terminal (-B alone still lets Maven 3.8 print resets).
+if [ ! -t 1 ]; then export MAVEN_OPTS="$MAVEN_OPTS -Djansi.noreset=true"; set -- -Dstyle.color=never "$@"; fi
 exec mvn -B -ntp "$@"

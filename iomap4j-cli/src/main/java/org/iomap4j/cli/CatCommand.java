@@ -18,6 +18,8 @@ import picocli.CommandLine.Parameters;
 final class CatCommand implements Callable<Integer> {
     @Mixin
     CommonOptions common;
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
     @Parameters(paramLabel = "IMAGE:/PATH", description = "The file to print.")
     String target;
 
@@ -27,7 +29,7 @@ final class CatCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         ImagePath ip = ImagePath.require(target);
-        try (OpenImage img = OpenImage.open(ip.image(), true)) {
+        try (OpenImage img = OpenImage.openForInspection(ip.image(), spec.commandLine().getErr())) {
             Vfs vfs = img.vfs();
             InodeAttr a = PathWalker.resolve(vfs, ip.innerPath(), true, ip.toString());
             if (a.isDirectory()) {

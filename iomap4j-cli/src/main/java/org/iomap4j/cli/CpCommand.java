@@ -41,8 +41,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code iomapfs cp [-r] SRC... DST}: copies host files into an image ({@code DST} is {@code IMAGE:/PATH}) or
- * files out of an image ({@code SRC}s are {@code IMAGE:/PATH}), preserving modes and times, with a progress bar on
- * copies over a few MiB. Existing targets are not overwritten. Copying out never writes outside the target
+ * files out of an image ({@code SRC}s are {@code IMAGE:/PATH}), preserving modes and times (of symbolic links too),
+ * with a progress bar on copies over a few MiB when standard error is a terminal. Existing targets are not overwritten. Copying out never writes outside the target
  * directory: entry names with "/" or "..", and symlinks that point outside it, are refused.
  */
 @Command(name = "cp", mixinStandardHelpOptions = true,
@@ -58,9 +58,11 @@ final class CpCommand implements Callable<Integer> {
     CommandSpec spec;
     @Option(names = {"-r", "-R", "--recursive"}, description = "Copy directories recursively.")
     boolean recursive;
-    @Option(names = "--no-progress", description = "Never show a progress bar.")
+    @Option(names = "--no-progress", description = "Never show a progress bar (it is shown only when standard "
+            + "error is a terminal).")
     boolean noProgress;
-    @Parameters(arity = "2..*", paramLabel = "SRC... DST", description = "Sources, then the destination.")
+    @Parameters(arity = "2..*", paramLabel = "SRC... DST", hideParamSyntax = true,
+            description = "Sources, then the destination.")
     List<String> args;
 
     private int failures;
@@ -101,7 +103,7 @@ final class CpCommand implements Callable<Integer> {
     }
 
     private void startProgress(long totalBytes) {
-        if (!noProgress && totalBytes > PROGRESS_MIN_BYTES) {
+        if (!noProgress && totalBytes > PROGRESS_MIN_BYTES && Terminal.stderrIsTerminal()) {
             progress = new ProgressBarBuilder().setTaskName("cp").setInitialMax(totalBytes)
                     .setStyle(ProgressBarStyle.ASCII).setUnit("MiB", 1 << 20).setUpdateIntervalMillis(250)
                     .showSpeed().build();
@@ -200,7 +202,6 @@ final class CpCommand implements Callable<Integer> {
             InodeAttr created;
             if (Files.isSymbolicLink(src)) {
                 created = vfs.symlink(dirIno, name, Files.readSymbolicLink(src).toString(), uid, gid);
-                return;
             } else if (Files.isDirectory(src, LinkOption.NOFOLLOW_LINKS)) {
                 created = vfs.mkdir(dirIno, name, mode & FileMode.PERM_MASK, uid, gid);
                 List<Path> children;
@@ -240,8 +241,8 @@ final class CpCommand implements Callable<Integer> {
             }
             long atime = ((FileTime) attrs.get("lastAccessTime")).to(TimeUnit.SECONDS);
             long mtime = ((FileTime) attrs.get("lastModifiedTime")).to(TimeUnit.SECONDS);
-            vfs.setattr(created.ino(), new SetAttr(mode & FileMode.PERM_MASK, null, null, null, atime, mtime, false,
-                    false));
+            Integer perm = Files.isSymbolicLink(src) ? null : mode & FileMode.PERM_MASK;
+            vfs.setattr(created.ino(), new SetAttr(perm, null, null, null, atime, mtime, false, false));
         } catch (IOException | RuntimeException e) {
             fail(what, e);
         }
@@ -351,7 +352,7 @@ final class CpCommand implements Callable<Integer> {
                             + "' points outside the target directory (not copied)");
                 }
                 Files.createSymbolicLink(out, Path.of(target));
-                return;
+                // No permissions on a Linux symlink; its times are set below without following it (lutimes).
             } else if (a.isRegular()) {
                 try (OutputStream os = Files.newOutputStream(out, StandardOpenOption.CREATE_NEW,
                         StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
@@ -360,7 +361,9 @@ final class CpCommand implements Callable<Integer> {
             } else {
                 throw new FsException(Errno.EOPNOTSUPP, what + ": special files are not copied out");
             }
-            Files.setPosixFilePermissions(out, permissions(a.mode()));
+            if (!a.isSymlink()) {
+                Files.setPosixFilePermissions(out, permissions(a.mode()));
+            }
             Files.getFileAttributeView(out, java.nio.file.attribute.BasicFileAttributeView.class,
                     LinkOption.NOFOLLOW_LINKS).setTimes(FileTime.from(a.mtimeSec(), TimeUnit.SECONDS),
                     FileTime.from(a.atimeSec(), TimeUnit.SECONDS), null);

@@ -24,7 +24,7 @@ final class DfCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
-        try (OpenImage img = OpenImage.open(image, true)) {
+        try (OpenImage img = OpenImage.openForInspection(image, spec.commandLine().getErr())) {
             StatFs s = img.vfs().statfs();
             long k = s.blockSizeBytes() / 1024;
             long used = s.blocks() - s.freeBlocks();

@@ -39,7 +39,7 @@ final class FiemapCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         ImagePath ip = ImagePath.require(target);
         PrintWriter out = spec.commandLine().getOut();
-        try (OpenImage img = OpenImage.open(ip.image(), true)) {
+        try (OpenImage img = OpenImage.openForInspection(ip.image(), spec.commandLine().getErr())) {
             InodeAttr a = PathWalker.resolve(img.vfs(), ip.innerPath(), true, ip.toString());
             int bs = img.fs().superblock().blockSizeBytes();
             List<FiemapExtent> extents = img.fs().fiemap(a.ino(), 0, Long.MAX_VALUE, Fiemap.FLAG_SYNC);

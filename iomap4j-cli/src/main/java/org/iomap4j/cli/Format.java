@@ -65,9 +65,12 @@ final class Format {
 
     /** One "ls -l" line without the name. */
     static String longListing(InodeAttr a) {
-        String size = (FileMode.isRegular(a.mode()) || FileMode.isDirectory(a.mode()) || FileMode.isSymlink(a.mode()))
-                ? Long.toString(a.sizeBytes())
-                : (major(a.rdev()) + ", " + minor(a.rdev()));
+        int type = a.mode() & FileMode.S_IFMT;
+        // Device nodes show "major, minor" in the size column, as ls(1); everything else (fifos and sockets too)
+        // its size.
+        String size = type == FileMode.S_IFCHR || type == FileMode.S_IFBLK
+                ? (major(a.rdev()) + ", " + minor(a.rdev()))
+                : Long.toString(a.sizeBytes());
         return String.format("%s %3d %5d %5d %10s %s", modeString(a.mode()), a.nlink(), a.uid(), a.gid(), size,
                 lsTime(a.mtimeSec()));
     }

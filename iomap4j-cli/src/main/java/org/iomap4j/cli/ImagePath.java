@@ -6,7 +6,7 @@ import java.util.Optional;
 
 /**
  * A path inside an image, written {@code IMAGE:/PATH} as e2tools (e2cp, e2ls) write it. {@code IMAGE:} alone
- * means the root directory.
+ * means the root directory; the listing commands also take a bare {@code IMAGE} for it.
  *
  * @param image     the image file on the host
  * @param innerPath absolute path inside the image, "/"-separated
@@ -35,10 +35,38 @@ record ImagePath(Path image, String innerPath) {
         }
     }
 
-    /** Parses an argument that must be an image path, else a usage error naming it. */
+    /**
+     * Parses an argument that must be an image path, else a usage error saying what is wrong with it: the image
+     * file missing, not a file, or no {@code :/PATH} after it.
+     */
     static ImagePath require(String arg) {
-        return parse(arg).orElseThrow(() -> new UsageException(
-                "'" + arg + "' is not IMAGE:/PATH (or the image file does not exist)"));
+        return parse(arg).orElseThrow(() -> notAnImagePath(arg));
+    }
+
+    /** As {@link #require}, where a bare {@code IMAGE} (an existing file, no {@code :}) means its root directory. */
+    static ImagePath requireOrRoot(String arg) {
+        Optional<ImagePath> p = parse(arg);
+        if (p.isPresent()) {
+            return p.get();
+        }
+        Path bare = Path.of(arg);
+        if (Files.isRegularFile(bare) || (bare.startsWith("/dev/") && Files.exists(bare))) {
+            return new ImagePath(bare, "/");
+        }
+        throw notAnImagePath(arg);
+    }
+
+    private static UsageException notAnImagePath(String arg) {
+        int colon = arg.indexOf(':');
+        String image = colon > 0 ? arg.substring(0, colon) : arg;
+        Path p = Path.of(image);
+        if (!Files.exists(p)) {
+            return new UsageException(image + ": no such image file");
+        }
+        if (!Files.isRegularFile(p)) {
+            return new UsageException(image + ": not an image file (expected IMAGE:/PATH)");
+        }
+        return new UsageException("'" + arg + "' is not IMAGE:/PATH");
     }
 
     @Override

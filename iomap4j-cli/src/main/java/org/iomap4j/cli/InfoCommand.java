@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.concurrent.Callable;
 import org.iomap4j.ext.Superblock;
+import org.iomap4j.ext.disk.Features;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -25,9 +26,9 @@ final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
-        try (OpenImage img = OpenImage.open(image, true)) {
+        try (OpenImage img = OpenImage.openForInspection(image, spec.commandLine().getErr())) {
             Superblock s = img.fs().superblock();
-            String ro = img.fs().readOnlyReason();
+            String ro = readWriteRefusal(s, image);
             row(out, "Filesystem volume name", s.volumeLabel().isEmpty() ? "<none>" : s.volumeLabel());
             row(out, "Filesystem UUID", s.uuid().toString());
             row(out, "Filesystem magic number", "0xEF53");
@@ -50,11 +51,28 @@ final class InfoCommand implements Callable<Integer> {
             row(out, "Last mount time", s.mtimeSec() == 0 ? "n/a" : Instant.ofEpochSecond(s.mtimeSec()).toString());
             row(out, "Last write time", s.wtimeSec() == 0 ? "n/a" : Instant.ofEpochSecond(s.wtimeSec()).toString());
             if (ro != null) {
-                row(out, "Opened read-only because", ro);
+                row(out, "Mounts only read-only", ro);
             }
         }
         out.flush();
         return 0;
+    }
+
+    /**
+     * Why a read-write mount of this image would be read-only, or null when it would not: ro_compat features
+     * this driver does not write ({@link Features#RO_COMPAT_SUPPORTED}), or an image file not writable by this
+     * user. ({@code info} itself always opens read-only; that is no reason worth printing.)
+     */
+    static String readWriteRefusal(Superblock s, Path image) {
+        java.util.List<String> unsupported = new java.util.ArrayList<>(s.roCompatFeatures());
+        unsupported.removeAll(Features.roCompatNames(Features.RO_COMPAT_SUPPORTED));
+        if (!unsupported.isEmpty()) {
+            return "unsupported ro_compat features " + String.join(" ", unsupported);
+        }
+        if (!java.nio.file.Files.isWritable(image)) {
+            return "the image file is not writable by this user";
+        }
+        return null;
     }
 
     private static java.util.List<String> concat(Superblock s) {

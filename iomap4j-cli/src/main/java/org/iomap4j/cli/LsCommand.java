@@ -30,14 +30,14 @@ final class LsCommand implements Callable<Integer> {
     boolean recursive;
     @Option(names = "-a", description = "Show entries starting with '.' (including . and ..).")
     boolean all;
-    @Parameters(paramLabel = "IMAGE:/PATH", description = "What to list.")
+    @Parameters(paramLabel = "IMAGE:/PATH", description = "What to list (a bare IMAGE: its root directory).")
     String target;
 
     @Override
     public Integer call() throws IOException {
-        ImagePath ip = ImagePath.require(target);
+        ImagePath ip = ImagePath.requireOrRoot(target);
         PrintWriter out = spec.commandLine().getOut();
-        try (OpenImage img = OpenImage.open(ip.image(), true)) {
+        try (OpenImage img = OpenImage.openForInspection(ip.image(), spec.commandLine().getErr())) {
             Vfs vfs = img.vfs();
             InodeAttr a = PathWalker.resolve(vfs, ip.innerPath(), true, ip.toString());
             if (!a.isDirectory()) {

@@ -45,12 +45,24 @@ public final class Main implements Runnable {
         });
         cl.setOut(out);
         cl.setErr(err);
+        // A bad command line gets one line saying what is wrong and where help is, not the whole usage text.
+        cl.setParameterExceptionHandler((ex, args) -> {
+            CommandLine cmd = ex.getCommandLine();
+            PrintWriter e = cmd.getErr();
+            e.println("iomapfs: " + ex.getMessage());
+            if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+                e.println("Did you mean: " + String.join(", ", u.getSuggestions()) + "?");
+            }
+            e.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help'.");
+            e.flush();
+            return 2;
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             boolean debug = parseResult.subcommand() != null
                     && parseResult.subcommand().hasMatchedOption("--debug");
             if (ex instanceof UsageException) {
                 cmd.getErr().println("iomapfs: " + ex.getMessage());
-                cmd.getErr().println("Try 'iomapfs " + cmd.getCommandName() + " --help'.");
+                cmd.getErr().println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help'.");
                 return 2;
             }
             cmd.getErr().println("iomapfs: " + describe(ex));
@@ -63,11 +75,17 @@ public final class Main implements Runnable {
         return cl;
     }
 
+    /**
+     * The one-line text of an error: an {@link FsException}'s message, followed by its errno and description only
+     * when the message does not already say them (so never {@code "Permission denied (errno 13) (EACCES: ...)"}).
+     */
     static String describe(Throwable ex) {
         if (ex instanceof FsException fe) {
             String m = fe.getMessage();
-            return m.endsWith(fe.errno().description().toLowerCase(java.util.Locale.ROOT))
-                    ? m : m + " (" + fe.errno() + ": " + fe.errno().description() + ")";
+            String lower = m.toLowerCase(java.util.Locale.ROOT);
+            boolean said = lower.contains(fe.errno().description().toLowerCase(java.util.Locale.ROOT))
+                    || m.contains(fe.errno().name()) || lower.contains("(errno ");
+            return said ? m : m + " (" + fe.errno() + ": " + fe.errno().description() + ")";
         }
         String m = ex.getMessage();
         return m == null ? ex.toString() : m;

@@ -14,6 +14,7 @@ import org.iomap4j.ext.ExtMountOptions;
 import org.iomap4j.fuse.FuseMount;
 import org.iomap4j.fuse.FuseOptions;
 import org.iomap4j.fuse.FuseWarmup;
+import org.iomap4j.fuse.Fusermount;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -28,7 +29,12 @@ import picocli.CommandLine.Spec;
  * {@code iomapfs.img} and mounts it at {@code ./mnt}.
  */
 @Command(name = "mount", mixinStandardHelpOptions = true,
-        description = "Mount an ext2 image through FUSE (foreground; Ctrl-C unmounts).")
+        description = {"Mount an ext2 image through FUSE. Stays in the foreground until unmounted (Ctrl-C, "
+                + "'iomapfs umount MOUNTPOINT', umount or fusermount3 -u).",
+            "As root the mount is shared (allow_other, default_permissions) unless --private; without root it is "
+                + "made through fusermount3 with auto_unmount, private unless --allow-other. Always nosuid,nodev "
+                + "unless --suid/--dev (root only). MOUNTPOINT must exist and be empty (--nonempty to override); "
+                + "the default ./mnt is created if absent and removed again afterwards."})
 final class MountCommand implements Callable<Integer> {
     static final Path DEFAULT_IMAGE = Path.of("iomapfs.img");
     static final Path DEFAULT_MOUNTPOINT = Path.of("mnt");
@@ -51,8 +57,22 @@ final class MountCommand implements Callable<Integer> {
     @Option(names = "--max-folio", defaultValue = "2M", converter = SizeConverter.class,
             description = "Largest folio, 4K..2M (default ${DEFAULT-VALUE}).")
     long maxFolioBytes;
-    @Option(names = "--allow-other", description = "Let other users access the mount.")
+    @Option(names = "--allow-other", description = "Let other users access the mount. The default as root; without "
+            + "root it needs 'user_allow_other' in /etc/fuse.conf.")
     boolean allowOther;
+    @Option(names = "--private", description = "Only the user who mounts may access the mount (default without root;"
+            + " as root the mount is shared: allow_other with default_permissions, as fuse2fs -o kernel).")
+    boolean privateMount;
+    @Option(names = "--suid", description = "Honour set-user-ID/set-group-ID bits (default: nosuid). Root only.")
+    boolean suid;
+    @Option(names = "--dev", description = "Allow device nodes to be opened (default: nodev). Root only.")
+    boolean dev;
+    @Option(names = "--nonempty", description = "Mount over a mount point that is not empty (its files are hidden "
+            + "while mounted).")
+    boolean nonempty;
+    @Option(names = "--fusermount", description = "Mount through fusermount3 (with auto_unmount) even as root. "
+            + "Without root iomapfs always does.")
+    boolean fusermount;
     @Option(names = "--threads", defaultValue = "4", description = "FUSE request threads (default ${DEFAULT-VALUE}).")
     int threads;
     @Option(names = "--noatime", description = "Never update access times (default: relatime, as the kernel's ext2).")
@@ -92,22 +112,45 @@ final class MountCommand implements Callable<Integer> {
         if (warmupMillis < 0 || warmupMillis > 60_000) {
             throw new UsageException("--warmup-ms must be 0..60000");
         }
+        boolean root = Fusermount.geteuid() == 0;
+        if (privateMount && allowOther) {
+            throw new UsageException("--private and --allow-other contradict each other");
+        }
+        if (!root && (suid || dev)) {
+            throw new UsageException((suid ? "--suid" : "--dev") + " needs root (fusermount3 refuses it to other users)");
+        }
+        boolean shared = root ? !privateMount : allowOther;
+        if (!root || fusermount) {
+            Fusermount.locate(); // one line saying how to get it, before anything is opened
+            if (!root && allowOther && !Fusermount.userAllowOther()) {
+                throw new FsException(Errno.EPERM, "--allow-other without root needs a line 'user_allow_other' in "
+                        + "/etc/fuse.conf (or mount as root, where sharing is the default)");
+            }
+        }
         if (!Files.exists(img)) {
             if (image != null) {
                 throw new FsException(Errno.ENOENT, img + ": no such image (create one with 'iomapfs mkfs')");
             }
             MkfsCommand.create(img, DEFAULT_IMAGE_BYTES, 4096, 256, "iomapfs");
-            out.println("iomapfs: created " + img + " (1 GiB sparse ext2)");
+            if (!root) {
+                // The user's own image: its root directory is theirs, or they could not write in their mount.
+                int[] ids = MkfsCommand.callerIds();
+                MkfsCommand.setRootOwner(img, ids[0], ids[1]);
+            }
+            out.println("iomapfs: created " + img + " (1 GiB sparse ext2" + (root ? "" : ", root directory yours")
+                    + ")");
         }
-        if (!Files.exists(mnt)) {
-            Files.createDirectories(mnt);
-        } else if (!Files.isDirectory(mnt)) {
-            throw new FsException(Errno.ENOTDIR, mnt + ": mount point is not a directory");
-        }
+        boolean createdMountpoint = Mountpoint.check(mnt, mountpoint == null, nonempty);
         ExtMountOptions opts = ExtMountOptions.defaults().withReadOnly(readOnly)
                 .withCache(cacheBytes, (int) maxFolioBytes).withDax(dax).withNoatime(noatime)
                 .withDirectReadMin((int) directReadMinBytes);
-        OpenImage opened = OpenImage.open(img, readOnly, opts);
+        OpenImage opened;
+        try {
+            opened = OpenImage.open(img, readOnly, opts);
+        } catch (IOException | RuntimeException e) {
+            Mountpoint.removeIfCreated(mnt, createdMountpoint);
+            throw readOnlyHint(e, img);
+        }
         if (warmupMillis > 0) {
             // After opening the image (its errors come first), before the mount (the first request finds
             // compiled code).
@@ -124,11 +167,13 @@ final class MountCommand implements Callable<Integer> {
         FuseMount mount;
         try {
             mount = FuseMount.mount(opened.vfs(), mnt.toAbsolutePath(), FuseOptions.builder().readOnly(readOnly)
-                    .allowOther(allowOther).threads(threads).debug(common.debug)
+                    .allowOther(shared).defaultPermissions(true).suid(suid).dev(dev).fusermount(fusermount)
+                    .threads(threads).debug(common.debug)
                     .spinAfterReply(java.time.Duration.ofNanos(spinMicros * 1000L))
                     .fsName(img.toAbsolutePath().toString()).subtype("iomapfs").build());
         } catch (IOException | RuntimeException e) {
             opened.close();
+            Mountpoint.removeIfCreated(mnt, createdMountpoint);
             throw e;
         }
         Thread hook = new Thread(() -> {
@@ -146,7 +191,9 @@ final class MountCommand implements Callable<Integer> {
         }, "iomapfs-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         out.println("iomapfs: " + img + " mounted at " + mnt.toAbsolutePath()
-                + (readOnly ? " (read-only)" : "") + "; Ctrl-C or 'iomapfs umount " + mnt + "' to unmount");
+                + (readOnly ? " (read-only" : " (read-write") + (shared ? ", shared" : ", private")
+                + (mount.viaFusermount() ? ", through fusermount3" : "") + "); stays in the foreground: Ctrl-C or "
+                + "'iomapfs umount " + mnt + "' to unmount");
         out.flush();
         try {
             mount.awaitUnmounted();
@@ -154,6 +201,7 @@ final class MountCommand implements Callable<Integer> {
             if (closed.compareAndSet(false, true)) {
                 try {
                     opened.close();
+                    Mountpoint.removeIfCreated(mnt, createdMountpoint);
                     out.println("iomapfs: unmounted " + mnt + "; " + img + " written back and clean");
                     out.flush();
                 } finally {
@@ -168,5 +216,21 @@ final class MountCommand implements Callable<Integer> {
             assert e.getMessage() != null;
         }
         return 0;
+    }
+
+    /**
+     * A read-write open refused because the image is not writable by this user (or lives on a read-only file
+     * system) gets a hint to mount with {@code --ro}; anything else is returned as it is.
+     */
+    private Exception readOnlyHint(Exception e, Path img) {
+        if (readOnly || !(e instanceof FsException fe)) {
+            return e;
+        }
+        boolean denied = fe.errno() == Errno.EACCES || fe.errno() == Errno.EPERM || fe.errno() == Errno.EROFS;
+        if (denied && Files.isReadable(img) && !Files.isWritable(img)) {
+            return new FsException(fe.errno(), img + ": the image is read-only for you (" + fe.errno().description()
+                    .toLowerCase(java.util.Locale.ROOT) + " opening it for writing); mount it with --ro", fe);
+        }
+        return e;
     }
 }

@@ -20,11 +20,13 @@ import org.iomap4j.vfs.Vfs;
  * <p>Locking (so that a mounted image is never written by a second writer): a read-write open takes an exclusive
  * lock on the image file, a read-only open a shared one; both fail at once, naming the image, when the other kind
  * is held (by {@code iomapfs mount} or a writing {@code iomapfs cp}). The lock is a POSIX record lock
- * ({@link FileLock}) on the whole file.
+ * ({@link FileLock}) on the whole file. The inspecting commands ({@code ls}, {@code cat}, {@code stat},
+ * {@code info}, {@code df}, {@code fiemap}) open with {@link #openForInspection}: on an image that is mounted
+ * read-write they go on without the lock after a warning, as dumpe2fs and debugfs do, since they never write.
  */
 final class OpenImage implements AutoCloseable {
     private final BlockDevice device;
-    private final FileLock lock;
+    private final FileLock lock; // null: an inspection of an image someone else has open for writing
     private final ExtFileSystem fs;
 
     private OpenImage(BlockDevice device, FileLock lock, ExtFileSystem fs) {
@@ -35,7 +37,20 @@ final class OpenImage implements AutoCloseable {
 
     /** Opens and mounts {@code image} with the default cache settings. */
     static OpenImage open(Path image, boolean readOnly) throws IOException {
-        return open(image, readOnly, ExtMountOptions.defaults().withReadOnly(readOnly));
+        return open(image, readOnly, ExtMountOptions.defaults().withReadOnly(readOnly), null);
+    }
+
+    /**
+     * Opens {@code image} read-only for a command that only looks. If it is open for writing elsewhere (mounted
+     * read-write), prints a one-line warning to {@code err} and reads it anyway, unlocked: what is shown may lag
+     * behind the mount's cache or be caught mid-update.
+     */
+    static OpenImage openForInspection(Path image, java.io.PrintWriter err) throws IOException {
+        return open(image, true, ExtMountOptions.defaults().withReadOnly(true), err);
+    }
+
+    static OpenImage open(Path image, boolean readOnly, ExtMountOptions options) throws IOException {
+        return open(image, readOnly, options, null);
     }
 
     /**
@@ -43,7 +58,8 @@ final class OpenImage implements AutoCloseable {
      * memory ({@link MappedBlockDevice}), else read through a {@link FileBlockDevice}, large reads direct as
      * {@link ExtMountOptions#directReadMinBytes()} says.
      */
-    static OpenImage open(Path image, boolean readOnly, ExtMountOptions options) throws IOException {
+    private static OpenImage open(Path image, boolean readOnly, ExtMountOptions options, java.io.PrintWriter warnTo)
+            throws IOException {
         BlockDevice dev;
         FileChannel channel;
         if (options.dax()) {
@@ -62,13 +78,13 @@ final class OpenImage implements AutoCloseable {
         try {
             // Lock through the device's own channel: closing any other descriptor of the image would drop a
             // POSIX record lock held by this process.
-            FileLock lock = lock(channel, image, readOnly);
+            FileLock lock = lock(channel, image, readOnly, warnTo);
             try {
                 ExtFileSystem fs = ExtFileSystem.mount(dev, options.withReadOnly(readOnly));
                 ok = true;
                 return new OpenImage(dev, lock, fs);
             } finally {
-                if (!ok) {
+                if (!ok && lock != null) {
                     lock.release();
                 }
             }
@@ -82,12 +98,19 @@ final class OpenImage implements AutoCloseable {
         }
     }
 
-    private static FileLock lock(FileChannel channel, Path image, boolean shared) throws IOException {
+    private static FileLock lock(FileChannel channel, Path image, boolean shared, java.io.PrintWriter warnTo)
+            throws IOException {
         FileLock l;
         try {
             l = channel.tryLock(0, Long.MAX_VALUE, shared);
         } catch (OverlappingFileLockException e) {
             l = null;
+        }
+        if (l == null && warnTo != null) {
+            warnTo.println("iomapfs: warning: " + image + " is mounted read-write (or being written): reading it "
+                    + "anyway; what is shown may be out of date");
+            warnTo.flush();
+            return null;
         }
         if (l == null) {
             throw new FsException(Errno.EBUSY, image + ": image is in use (mounted, or being written by another iomapfs)");
@@ -114,7 +137,7 @@ final class OpenImage implements AutoCloseable {
             fs.close();
         } finally {
             try {
-                if (lock.isValid()) {
+                if (lock != null && lock.isValid()) {
                     lock.release();
                 }
             } finally {

@@ -19,14 +19,14 @@ final class StatCommand implements Callable<Integer> {
     CommonOptions common;
     @Spec
     CommandSpec spec;
-    @Parameters(paramLabel = "IMAGE:/PATH", description = "The file to describe.")
+    @Parameters(paramLabel = "IMAGE:/PATH", description = "The file to describe (a bare IMAGE: its root directory).")
     String target;
 
     @Override
     public Integer call() throws IOException {
-        ImagePath ip = ImagePath.require(target);
+        ImagePath ip = ImagePath.requireOrRoot(target);
         PrintWriter out = spec.commandLine().getOut();
-        try (OpenImage img = OpenImage.open(ip.image(), true)) {
+        try (OpenImage img = OpenImage.openForInspection(ip.image(), spec.commandLine().getErr())) {
             Vfs vfs = img.vfs();
             InodeAttr a = PathWalker.resolve(vfs, ip.innerPath(), false, ip.toString());
             String name = ip.innerPath();

@@ -11,6 +11,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
+import org.iomap4j.fuse.Fusermount;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -18,7 +19,8 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code iomapfs umount MOUNTPOINT}: unmounts an iomapfs mount and waits until the serving process has written
- * the image back (it holds a lock on the image until then), so that the image is clean when this returns.
+ * the image back (it holds a lock on the image until then), so that the image is clean when this returns. As root
+ * it runs umount(8); as another user {@code fusermount3 -u}, which unmounts mounts that user made.
  */
 @Command(name = "umount", mixinStandardHelpOptions = true,
         description = "Unmount an iomapfs mount and wait until the image is written back.")
@@ -46,7 +48,12 @@ final class UmountCommand implements Callable<Integer> {
         if (source == null) {
             throw new FsException(Errno.EINVAL, mnt + ": not mounted");
         }
-        run(List.of("umount", mnt.toString()));
+        if (Fusermount.geteuid() == 0) {
+            run(List.of("umount", mnt.toString()));
+        } else {
+            // Only the setuid helper may unmount for a user (the mount is theirs: user_id=<uid>).
+            Fusermount.unmount(mnt, false);
+        }
         Path image = Path.of(source);
         if (Files.isRegularFile(image)) {
             waitForRelease(image, mnt);
@@ -81,7 +88,7 @@ final class UmountCommand implements Callable<Integer> {
         }
     }
 
-    private static String unescape(String s) {
+    static String unescape(String s) {
         return s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\");
     }
 }

@@ -46,7 +46,22 @@ final class MountedImage implements AutoCloseable {
                 System.getProperty("java.class.path"), Main.class.getName(), "mount", image.toString(),
                 mountpoint.toString()));
         cmd.addAll(List.of(extra));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        return startCommand(cmd, image, mountpoint);
+    }
+
+    /** Starts {@code cmd}, an {@code iomapfs mount} command line (e.g. run as another user), as {@link #start}. */
+    static MountedImage startCommand(List<String> cmd, Path image, Path mountpoint) throws Exception {
+        return startCommand(cmd, image, mountpoint, null);
+    }
+
+    /** As {@link #startCommand(List, Path, Path)}, run in directory {@code cwd} (null: this one). */
+    static MountedImage startCommand(List<String> cmd, Path image, Path mountpoint, Path cwd) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        if (cwd != null) {
+            pb.directory(cwd.toFile());
+        }
+        Process p = pb.start();
         MountedImage m = new MountedImage(image, mountpoint, p);
         CompletableFuture<Boolean> mounted = new CompletableFuture<>();
         Thread reader = new Thread(() -> {
@@ -83,6 +98,17 @@ final class MountedImage implements AutoCloseable {
         String mnt = mountpoint.toAbsolutePath().normalize().toString();
         return Files.readAllLines(Path.of("/proc/self/mounts")).stream()
                 .anyMatch(l -> l.split(" ")[1].equals(mnt) && l.split(" ")[2].startsWith("fuse"));
+    }
+
+    /** The /proc/self/mounts line of the mount point ("SOURCE MNT TYPE OPTIONS 0 0"), or null. */
+    String mountEntry() throws IOException {
+        return mountEntry(mountpoint);
+    }
+
+    static String mountEntry(Path mountpoint) throws IOException {
+        String mnt = mountpoint.toAbsolutePath().normalize().toString();
+        return Files.readAllLines(Path.of("/proc/self/mounts")).stream()
+                .filter(l -> l.split(" ")[1].equals(mnt)).findFirst().orElse(null);
     }
 
     /** Waits for the serving process to exit (after an unmount) and returns its exit code. */

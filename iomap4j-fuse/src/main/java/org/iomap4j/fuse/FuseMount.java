@@ -30,7 +30,13 @@ import org.slf4j.LoggerFactory;
  * the owner closes it after {@link #awaitUnmounted()}. A plain {@code fuse} mount gets no DESTROY, so the
  * flush happens on ENODEV.
  *
- * <p>Requires root (mount(2) directly) and /dev/fuse. Thread-safe; {@link #unmount} is idempotent.
+ * <p>Two ways to mount: as root, mount(2) directly (flags {@code nosuid,nodev} unless {@link FuseOptions#suid()} /
+ * {@link FuseOptions#dev()}); otherwise (or with {@link FuseOptions#fusermount()}) through the setuid helper
+ * {@code fusermount3} ({@link Fusermount}), which hands back the /dev/fuse descriptor and, with
+ * {@code auto_unmount}, stays alive to unmount if this process dies. Either way a {@link MountWatchdog} detaches
+ * the mount if this process dies without unmounting (a killed server leaves no dead mount). Reader threads beyond the first use clones
+ * of the descriptor (FUSE_DEV_IOC_CLONE), or duplicates of it where /dev/fuse cannot be opened by this user.
+ * Thread-safe; {@link #unmount} is idempotent.
  *
  * <p>Lock order: {@code fdLock} (guards the fds against close while a notification is written) is a leaf;
  * {@code this} (unmount) may be held while taking nothing else.
@@ -44,12 +50,18 @@ public final class FuseMount implements AutoCloseable {
     private final FuseOptions options;
     private final NodeBridge bridge;
     private final int[] fds;
+    /** The fusermount3 session (auto_unmount helper), or null for a mount(2) mount. */
+    private final Fusermount.Session helper;
+    /** Unmounts a dead mount if this process dies without unmounting; null if it could not be started. */
+    private volatile MountWatchdog watchdog;
     private final CompletableFuture<Void> unmounted = new CompletableFuture<>();
     private final ReentrantReadWriteLock fdLock = new ReentrantReadWriteLock();
     private boolean fdsClosed; // guarded by fdLock
     private volatile boolean stopped;
 
-    private FuseMount(Vfs vfs, Path mountpoint, FuseOptions options, NodeBridge bridge, int[] fds) {
+    private FuseMount(Vfs vfs, Path mountpoint, FuseOptions options, NodeBridge bridge, int[] fds,
+            Fusermount.Session helper) {
+        this.helper = helper;
         this.vfs = vfs;
         this.mountpoint = mountpoint;
         this.options = options;
@@ -60,8 +72,9 @@ public final class FuseMount implements AutoCloseable {
     /**
      * Mounts {@code vfs} at {@code mountpoint} (an existing directory) and starts serving it.
      *
-     * @throws FsException ENODEV if /dev/fuse is missing, ENOTDIR if the mountpoint is not a directory, EPERM
-     *                     if not root, or the errno of the failed open/mount/ioctl/INIT
+     * @throws FsException ENODEV if /dev/fuse is missing, ENOTDIR if the mountpoint is not a directory, ENOENT if
+     *                     not root and fusermount3 is missing, the helper's refusal (one line), or the errno of
+     *                     the failed open/mount/ioctl/INIT
      */
     public static FuseMount mount(Vfs vfs, Path mountpoint, FuseOptions options) throws IOException {
         Path devFuse = Path.of("/dev/fuse");
@@ -78,28 +91,37 @@ public final class FuseMount implements AutoCloseable {
         java.util.Arrays.fill(fds, -1);
         boolean mounted = false;
         FuseMount m = null;
+        Fusermount.Session session = null;
+        boolean viaHelper = options.fusermount() || Fusermount.geteuid() != 0;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment capture = Native.newCapture(arena);
-            fds[0] = Native.open(capture, arena.allocateFrom("/dev/fuse"), Native.O_RDWR | Native.O_CLOEXEC);
-            if (fds[0] < 0) {
-                throw Native.failure("open /dev/fuse", Native.errno(capture));
-            }
-            StringBuilder data = new StringBuilder()
-                    .append("fd=").append(fds[0])
-                    .append(",rootmode=").append(Integer.toOctalString(rootMode))
-                    .append(",user_id=").append(Native.geteuid())
-                    .append(",group_id=").append(Native.getegid());
-            if (options.defaultPermissions()) {
-                data.append(",default_permissions");
-            }
-            if (options.allowOther()) {
-                data.append(",allow_other");
-            }
-            long flags = Native.MS_NOSUID | Native.MS_NODEV | (options.readOnly() ? Native.MS_RDONLY : 0);
-            int rc = Native.mount(capture, arena.allocateFrom(options.fsName()), arena.allocateFrom(mnt.toString()),
-                    arena.allocateFrom("fuse." + options.subtype()), flags, arena.allocateFrom(data.toString()));
-            if (rc != 0) {
-                throw Native.failure("mount fuse at " + mnt + " (" + data + ")", Native.errno(capture));
+            if (viaHelper) {
+                session = Fusermount.mount(mnt, options.fusermountOptions(), options.autoUnmount());
+                fds[0] = session.devFd();
+            } else {
+                fds[0] = Native.open(capture, arena.allocateFrom("/dev/fuse"), Native.O_RDWR | Native.O_CLOEXEC);
+                if (fds[0] < 0) {
+                    throw Native.failure("open /dev/fuse", Native.errno(capture));
+                }
+                StringBuilder data = new StringBuilder()
+                        .append("fd=").append(fds[0])
+                        .append(",rootmode=").append(Integer.toOctalString(rootMode))
+                        .append(",user_id=").append(Native.geteuid())
+                        .append(",group_id=").append(Native.getegid());
+                if (options.defaultPermissions()) {
+                    data.append(",default_permissions");
+                }
+                if (options.allowOther()) {
+                    data.append(",allow_other");
+                }
+                long flags = (options.suid() ? 0 : Native.MS_NOSUID) | (options.dev() ? 0 : Native.MS_NODEV)
+                        | (options.readOnly() ? Native.MS_RDONLY : 0);
+                int rc = Native.mount(capture, arena.allocateFrom(options.fsName()),
+                        arena.allocateFrom(mnt.toString()), arena.allocateFrom("fuse." + options.subtype()), flags,
+                        arena.allocateFrom(data.toString()));
+                if (rc != 0) {
+                    throw Native.failure("mount fuse at " + mnt + " (" + data + ")", Native.errno(capture));
+                }
             }
             mounted = true;
             MemorySegment oldFd = arena.allocate(ValueLayout.JAVA_INT);
@@ -107,13 +129,20 @@ public final class FuseMount implements AutoCloseable {
             for (int i = 1; i < fds.length; i++) {
                 fds[i] = Native.open(capture, arena.allocateFrom("/dev/fuse"), Native.O_RDWR | Native.O_CLOEXEC);
                 if (fds[i] < 0) {
-                    throw Native.failure("open /dev/fuse (clone " + i + ")", Native.errno(capture));
+                    int errno = Native.errno(capture);
+                    Errno denied = Native.toErrno(errno);
+                    if (viaHelper && (denied == Errno.EACCES || denied == Errno.EPERM)) {
+                        // /dev/fuse not open to this user (only the helper could): share the one descriptor.
+                        fds[i] = Fusermount.dupCloexec(fds[0]);
+                        continue;
+                    }
+                    throw Native.failure("open /dev/fuse (clone " + i + ")", errno);
                 }
                 if (Native.ioctl(capture, fds[i], Native.FUSE_DEV_IOC_CLONE, oldFd) != 0) {
                     throw Native.failure("ioctl FUSE_DEV_IOC_CLONE on fd " + fds[i], Native.errno(capture));
                 }
             }
-            m = new FuseMount(vfs, mnt, options, bridge, fds);
+            m = new FuseMount(vfs, mnt, options, bridge, fds, session);
             FuseServer server = new FuseServer(bridge.opTable(), options.debug(), options.spinAfterReply().toNanos());
             server.start(fds, "fuse-" + mnt.getFileName(), m::onServerStopped);
             if (!bridge.initDone().await(INIT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -121,6 +150,10 @@ public final class FuseMount implements AutoCloseable {
             }
             if (bridge.initFailure() != null) {
                 throw bridge.initFailure();
+            }
+            m.watchdog = MountWatchdog.start(mnt, session != null);
+            if (m.stopped && m.watchdog != null) {
+                m.watchdog.stop(); // unmounted already, before the watchdog was in place
             }
             LOG.info("mounted {} at {} (max_write {}, flags {})", options.fsName(), mnt, bridge.maxWriteBytes(),
                     Integer.toHexString(bridge.negotiatedFlags()));
@@ -135,9 +168,16 @@ public final class FuseMount implements AutoCloseable {
                 }
             } else {
                 if (mounted) {
-                    detach(mnt, e);
+                    if (session != null) {
+                        helperDetach(mnt, e);
+                    } else {
+                        detach(mnt, e);
+                    }
                 }
                 closeFds(fds, e);
+                if (session != null) {
+                    session.close();
+                }
             }
             if (e instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
@@ -159,6 +199,14 @@ public final class FuseMount implements AutoCloseable {
         }
     }
 
+    private static void helperDetach(Path mnt, Exception e) {
+        try {
+            Fusermount.unmount(mnt, true);
+        } catch (IOException ue) {
+            e.addSuppressed(ue);
+        }
+    }
+
     private static void closeFds(int[] fds, Exception e) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment capture = Native.newCapture(arena);
@@ -173,6 +221,10 @@ public final class FuseMount implements AutoCloseable {
     /** Runs once on the last reader to stop: close fds, drop kernel leftovers, sync, complete. */
     private void onServerStopped(Throwable readerFailure) {
         stopped = true;
+        MountWatchdog w = watchdog;
+        if (w != null) {
+            w.stop();
+        }
         fdLock.writeLock().lock();
         try {
             fdsClosed = true;
@@ -185,7 +237,14 @@ public final class FuseMount implements AutoCloseable {
         if (readerFailure != null) {
             // The readers died with the mount still attached: detach it so nothing hangs on a dead mount.
             IOException e = new IOException("fuse server at " + mountpoint + " stopped", readerFailure);
-            detach(mountpoint, e);
+            if (helper != null) {
+                helperDetach(mountpoint, e);
+            } else {
+                detach(mountpoint, e);
+            }
+        }
+        if (helper != null) {
+            helper.close(); // the auto_unmount helper finds nothing mounted and exits; reaped here
         }
         IOException leftovers = bridge.releaseAll();
         try {
@@ -220,6 +279,11 @@ public final class FuseMount implements AutoCloseable {
 
     public FuseOptions options() {
         return options;
+    }
+
+    /** Whether this mount was made through fusermount3 (and is unmounted through it). */
+    public boolean viaFusermount() {
+        return helper != null;
     }
 
     /** True until the kernel connection has ended (unmounted by anyone) and the server stopped. */
@@ -262,13 +326,29 @@ public final class FuseMount implements AutoCloseable {
 
     /**
      * Asks the kernel to unmount: umount2(mnt, 0); if busy, a lazy MNT_DETACH (the mount ends at the last close);
-     * if not permitted, {@code fusermount3 -u -z}. Idempotent and thread-safe; returns without waiting for the
+     * if not permitted, {@code fusermount3 -u -z}. A mount made through fusermount3 is unmounted with
+     * {@code fusermount3 -u} (then {@code -u -z} if busy). Idempotent and thread-safe; returns without waiting for the
      * server to stop (use {@link #awaitUnmounted()}).
      *
      * @throws FsException with the errno of the last attempt if every way failed
      */
     public synchronized void unmount() throws IOException {
         if (stopped) {
+            return;
+        }
+        if (helper != null) {
+            // A fusermount3 mount: only the helper may unmount it for a user. Lazily if busy, as umount2 below.
+            try {
+                Fusermount.unmount(mountpoint, false);
+            } catch (FsException e) {
+                if (stopped || e.errno() == Errno.EINVAL) {
+                    return; // already unmounted (by the user, or meanwhile): the server stops on ENODEV
+                }
+                if (e.errno() != Errno.EBUSY) {
+                    throw e;
+                }
+                Fusermount.unmount(mountpoint, true);
+            }
             return;
         }
         try (Arena arena = Arena.ofConfined()) {

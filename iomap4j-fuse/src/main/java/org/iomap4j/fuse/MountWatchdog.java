@@ -1,0 +1,86 @@
+package org.iomap4j.fuse;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Leaves no dead mount behind a server that is killed (SIGKILL, OOM killer, crash): a small shell process, started
+ * per mount and running as the server's user, blocks reading a pipe whose only writer is this JVM. When the JVM
+ * ends without unmounting, the pipe closes; the watchdog then looks at the mount point and, only if it answers
+ * "Transport endpoint is not connected" (the FUSE connection of a mount whose server is gone, so not some newer
+ * mount at the same place), detaches it: {@code fusermount3 -u -z} for a mount made through fusermount3,
+ * {@code umount -l} for one made by mount(2) as root. An orderly unmount stops the watchdog first ({@link #stop}).
+ *
+ * <p>Why not only fusermount3's {@code auto_unmount}: before libfuse 3.15 its helper checks the mount point as
+ * root, which a private (no {@code allow_other}) user mount refuses with EACCES, so it never unmounts
+ * (libfuse issue #586, fixed by pull request #754); and mount(2) mounts have no helper at all. The watchdog ignores
+ * SIGINT/SIGHUP/SIGQUIT (a Ctrl-C reaches the whole foreground process group; the server's own handler unmounts).
+ */
+final class MountWatchdog {
+    private static final Logger LOG = LoggerFactory.getLogger(MountWatchdog.class);
+
+    /** $1: mount point; the rest: the unmount command. Reads stdin to EOF, then unmounts only a dead mount. */
+    private static final String SCRIPT = """
+            trap '' INT HUP QUIT TSTP
+            while read -r _; do :; done
+            mnt=$1; shift
+            case $(LC_ALL=C stat -- "$mnt" 2>&1 >/dev/null) in
+              *'not connected'*) exec "$@" ;;
+            esac
+            """;
+
+    private final Process process;
+
+    private MountWatchdog(Process process) {
+        this.process = process;
+    }
+
+    /**
+     * Starts the watchdog for {@code mountpoint}; null (after a warning in the log) if no shell could be started:
+     * the mount works without it.
+     *
+     * @param viaFusermount whether the mount was made by fusermount3 (unmounted with it; else umount -l)
+     */
+    static MountWatchdog start(Path mountpoint, boolean viaFusermount) {
+        List<String> cmd = new ArrayList<>(List.of("/bin/sh", "-c", SCRIPT, "iomapfs-watchdog", mountpoint.toString()));
+        if (viaFusermount) {
+            try {
+                cmd.addAll(List.of(Fusermount.locate().toString(), "-u", "-z", "-q", "--", mountpoint.toString()));
+            } catch (IOException e) {
+                LOG.warn("no unmount watchdog for {}: {}", mountpoint, e.getMessage());
+                return null;
+            }
+        } else {
+            cmd.addAll(List.of("umount", "-l", "--", mountpoint.toString()));
+        }
+        try {
+            // stdin is a pipe whose write end only this JVM holds (the JDK closes it in every other child).
+            Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            return new MountWatchdog(p);
+        } catch (IOException e) {
+            LOG.warn("no unmount watchdog for {}: {}", mountpoint, e.getMessage());
+            return null;
+        }
+    }
+
+    /** Stops the watchdog without letting it act (the mount ended in order). Idempotent. */
+    void stop() {
+        process.destroy(); // SIGTERM: not trapped; the shell exits while still reading
+        try {
+            process.getOutputStream().close();
+        } catch (IOException e) {
+            LOG.debug("closing the watchdog's pipe", e);
+        }
+    }
+
+    /** The watchdog's pid (tests). */
+    long pid() {
+        return process.pid();
+    }
+}
