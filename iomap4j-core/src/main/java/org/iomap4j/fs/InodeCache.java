@@ -88,6 +88,7 @@ public final class InodeCache<I extends Inode> {
         return unusedInodeLimit;
     }
 
+    /** Sets {@link #unusedInodeLimit()}; takes effect as inodes next become unused (a negative value means 0). */
     public void setUnusedInodeLimit(int n) {
         unusedInodeLimit = n;
     }
@@ -97,6 +98,7 @@ public final class InodeCache<I extends Inode> {
         return pendingEvictionLimit;
     }
 
+    /** Sets {@link #pendingEvictionLimit()}; checked at the next trigger (a negative value means 0). */
     public void setPendingEvictionLimit(int n) {
         pendingEvictionLimit = n;
     }
