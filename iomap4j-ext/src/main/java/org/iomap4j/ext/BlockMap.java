@@ -8,8 +8,8 @@ import org.iomap4j.ext.disk.DiskInode;
 import org.iomap4j.ext.disk.Le;
 
 /**
- * The ext2 block map: logical block → physical block through 12 direct pointers and single, double and triple
- * indirect blocks (Documentation/filesystems/ext2.rst; fs/ext2/inode.c ext2_block_to_path/ext2_get_blocks).
+ * The ext2/ext3 indirect block map ({@link ExtBlockMapping} for inodes without EXT4_EXTENTS_FL): logical block
+ * → physical block through 12 direct pointers and single, double and triple indirect blocks (Documentation/filesystems/ext2.rst; fs/ext2/inode.c ext2_block_to_path/ext2_get_blocks).
  * Finds whole contiguous runs (never crossing the end of the pointer block that holds them), whole holes,
  * allocates data and indirect blocks together near the previous block, and frees blocks beyond a new size,
  * freeing indirect blocks that no longer map anything.
@@ -18,35 +18,25 @@ import org.iomap4j.ext.disk.Le;
  * inode's i_block array and its indirect blocks (so indirect blocks are read without their buffer lock, and
  * written under it for the buffer cache's write-out snapshot).
  */
-final class BlockMap {
-    /**
-     * One answer of the map.
-     *
-     * @param lblk     first logical block
-     * @param nrBlocks blocks in the run (&ge; 1)
-     * @param pblk     physical block of {@code lblk}, 0 for a hole
-     * @param boundary the block after the run has its pointer in another pointer block (BH_Boundary)
-     * @param fresh    the run was just allocated
-     */
-    record Run(long lblk, long nrBlocks, long pblk, boolean boundary, boolean fresh) {
-        boolean isHole() {
-            return pblk == 0;
-        }
-    }
-
+final class BlockMap implements ExtBlockMapping {
     private final ExtFileSystem fs;
     private final BufferCache bcache;
     private final int pBits;
     private final long p;
     /** Logical blocks addressable through the tree: 12 + p + p^2 + p^3. */
-    final long addressableBlocks;
+    private final long addressableBlocks;
 
     BlockMap(ExtFileSystem fs, BufferCache bcache) {
         this.fs = fs;
         this.bcache = bcache;
-        this.pBits = fs.blockBits - 2;
+        this.pBits = fs.geo.blockBits() - 2;
         this.p = 1L << pBits;
         this.addressableBlocks = DiskInode.NDIR_BLOCKS + p + p * p + p * p * p;
+    }
+
+    @Override
+    public long addressableBlocks() {
+        return addressableBlocks;
     }
 
     /** Fills offsets with the path to {@code lblk}; returns the depth (1..4). Caller checks lblk < addressable. */
@@ -92,10 +82,10 @@ final class BlockMap {
     }
 
     private void checkPblk(ExtInode inode, long lblk, long ptr, String what) throws CorruptFilesystemException {
-        if (ptr < fs.firstDataBlock || ptr >= fs.blocksCount) {
+        if (ptr < fs.geo.firstDataBlock() || ptr >= fs.geo.blocksCount()) {
             throw new CorruptFilesystemException("inode " + inode.ino + ": " + what + " pointer " + ptr
-                    + " (logical block " + lblk + ") outside the filesystem's blocks [" + fs.firstDataBlock + ", "
-                    + fs.blocksCount + ")");
+                    + " (logical block " + lblk + ") outside the filesystem's blocks [" + fs.geo.firstDataBlock() + ", "
+                    + fs.geo.blocksCount() + ")");
         }
     }
 
@@ -145,7 +135,8 @@ final class BlockMap {
      * @return a mapped run, a fresh run (create), or a hole run (not create)
      * @throws org.iomap4j.FsException ENOSPC (create), EUCLEAN for a pointer outside the filesystem
      */
-    Run map(ExtInode inode, long lblk, long maxBlocks, boolean create) throws IOException {
+    @Override
+    public Run map(ExtInode inode, long lblk, long maxBlocks, boolean create) throws IOException {
         if (lblk >= addressableBlocks) {
             throw new IllegalArgumentException("logical block " + lblk + " beyond the block tree");
         }
@@ -213,11 +204,11 @@ final class BlockMap {
             want = n;
         }
         long goal = goal(inode, lblk, container, off[k]);
-        long perBlock512 = fs.blockSizeBytes / 512;
+        long perBlock512 = fs.geo.blockSizeBytes() / 512;
         long parent = container;
         try {
             for (int lvl = k; lvl < d - 1; lvl++) {
-                long nb = fs.allocator.allocBlocks(goal, 1)[0];
+                long nb = fs.balloc.allocBlocks(goal, 1)[0];
                 try (Buffer b = bcache.getZeroed(nb)) {
                     b.lock();
                     try {
@@ -231,7 +222,7 @@ final class BlockMap {
                 parent = nb;
                 goal = nb + 1;
             }
-            long[] r = fs.allocator.allocBlocks(goal, want);
+            long[] r = fs.balloc.allocBlocks(goal, want);
             setPtrs(inode, parent, off[d - 1], r[0], r[1], true);
             inode.disk.setBlocks512(inode.disk.blocks512() + r[1] * perBlock512);
             inode.lastAllocLblk = lblk + r[1] - 1;
@@ -252,7 +243,7 @@ final class BlockMap {
         if (index > 0) {
             long[] prev = readPtrs(inode, container, 0, index);
             for (int i = index - 1; i >= 0; i--) {
-                if (prev[i] != 0 && prev[i] >= fs.firstDataBlock && prev[i] < fs.blocksCount) {
+                if (prev[i] != 0 && prev[i] >= fs.geo.firstDataBlock() && prev[i] < fs.geo.blocksCount()) {
                     return prev[i] + 1;
                 }
             }
@@ -260,8 +251,8 @@ final class BlockMap {
         if (container != 0) {
             return container + 1;
         }
-        long group = (inode.ino - 1) / fs.inodesPerGroup;
-        return fs.firstDataBlock + group * fs.blocksPerGroup;
+        long group = (inode.ino - 1) / fs.geo.inodesPerGroup();
+        return fs.geo.firstDataBlock() + group * fs.geo.blocksPerGroup();
     }
 
     /**
@@ -270,14 +261,15 @@ final class BlockMap {
      *
      * @return blocks freed (data and indirect)
      */
-    long freeFrom(ExtInode inode, long fromLblk) throws IOException {
+    @Override
+    public long freeFrom(ExtInode inode, long fromLblk) throws IOException {
         long[] freed = {0};
         try {
             for (int i = (int) Math.min(fromLblk, DiskInode.NDIR_BLOCKS); i < DiskInode.NDIR_BLOCKS; i++) {
                 long ptr = inode.disk.block(i);
                 if (ptr != 0) {
                     checkPblk(inode, i, ptr, "data block");
-                    fs.allocator.freeBlocks(ptr, 1);
+                    fs.balloc.freeBlocks(ptr, 1);
                     inode.disk.setBlock(i, 0);
                     freed[0]++;
                 }
@@ -295,7 +287,7 @@ final class BlockMap {
                 base += span;
             }
         } finally {
-            inode.disk.setBlocks512(Math.max(0, inode.disk.blocks512() - freed[0] * (fs.blockSizeBytes / 512)));
+            inode.disk.setBlocks512(Math.max(0, inode.disk.blocks512() - freed[0] * (fs.geo.blockSizeBytes() / 512)));
             inode.bumpMapSeq();
             fs.markDirty(inode);
         }
@@ -310,7 +302,8 @@ final class BlockMap {
      * @return blocks freed (data and indirect)
      * @throws org.iomap4j.CorruptFilesystemException for a pointer outside the filesystem
      */
-    long freeRange(ExtInode inode, long fromLblk, long toLblk) throws IOException {
+    @Override
+    public long freeRange(ExtInode inode, long fromLblk, long toLblk) throws IOException {
         toLblk = Math.min(toLblk, addressableBlocks);
         if (fromLblk >= toLblk) {
             return 0;
@@ -321,7 +314,7 @@ final class BlockMap {
                 long ptr = inode.disk.block((int) i);
                 if (ptr != 0) {
                     checkPblk(inode, i, ptr, "data block");
-                    fs.allocator.freeBlocks(ptr, 1);
+                    fs.balloc.freeBlocks(ptr, 1);
                     inode.disk.setBlock((int) i, 0);
                     freed[0]++;
                 }
@@ -341,7 +334,7 @@ final class BlockMap {
                 base += span;
             }
         } finally {
-            inode.disk.setBlocks512(Math.max(0, inode.disk.blocks512() - freed[0] * (fs.blockSizeBytes / 512)));
+            inode.disk.setBlocks512(Math.max(0, inode.disk.blocks512() - freed[0] * (fs.geo.blockSizeBytes() / 512)));
             inode.bumpMapSeq();
             inode.lastAllocPblk = 0;
             inode.lastAllocLblk = -2;
@@ -376,7 +369,7 @@ final class BlockMap {
                 while (j <= last && ptrs[j] == child + (j - i)) {
                     j++;
                 }
-                fs.allocator.freeBlocks(child, j - i);
+                fs.balloc.freeBlocks(child, j - i);
                 freed[0] += j - i;
                 for (int q = i; q < j; q++) {
                     ptrs[q] = 0;
@@ -420,7 +413,7 @@ final class BlockMap {
                 while (j < p && ptrs[j] == child + (j - i)) {
                     j++;
                 }
-                fs.allocator.freeBlocks(child, j - i);
+                fs.balloc.freeBlocks(child, j - i);
                 freed[0] += j - i;
                 for (int q = i; q < j; q++) {
                     ptrs[q] = 0;
@@ -454,7 +447,7 @@ final class BlockMap {
         }
         if (empty) {
             bcache.forget(pblk);
-            fs.allocator.freeBlocks(pblk, 1);
+            fs.balloc.freeBlocks(pblk, 1);
             freed[0]++;
             return true;
         }

@@ -53,7 +53,7 @@ final class Directories {
 
     Directories(ExtFileSystem fs) {
         this.fs = fs;
-        this.bs = fs.blockSizeBytes;
+        this.bs = fs.geo.blockSizeBytes();
     }
 
     long nrBlocks(ExtInode dir) {
@@ -74,7 +74,7 @@ final class Directories {
         }
         int off = 0;
         while (off < bs) {
-            off += DirEntryCodec.checkEntry(block, off, bs, dir.ino, pos, fs.inodesCount);
+            off += DirEntryCodec.checkEntry(block, off, bs, dir.ino, pos, fs.geo.inodesCount());
         }
         return block;
     }
@@ -230,7 +230,7 @@ final class Directories {
 
     private long addLocked(ExtInode dir, byte[] name, long ino, int fileType, DirIndex idx) throws IOException {
         int need = DirEntryCodec.recLenFor(name.length);
-        int ft = fs.hasFiletype ? fileType : 0;
+        int ft = fs.geo.hasFiletype() ? fileType : 0;
         long n = nrBlocks(dir);
         long fit = idx == null ? 0 : idx.firstBlockFitting(need);
         for (long lblk = fit < 0 ? n : fit; lblk < n; lblk++) {
@@ -292,7 +292,7 @@ final class Directories {
         try {
             byte[] block = readBlock(dir, slot.lblk());
             DirEntryCodec.setInode(block, slot.off(), ino);
-            DirEntryCodec.setFileType(block, slot.off(), fs.hasFiletype ? fileType : 0);
+            DirEntryCodec.setFileType(block, slot.off(), fs.geo.hasFiletype() ? fileType : 0);
             writeBlock(dir, slot.lblk(), block);
         } catch (IOException | RuntimeException e) {
             dropIndex(dir);
@@ -319,7 +319,7 @@ final class Directories {
     /** Writes the first block of a new directory: "." and "..". */
     void init(ExtInode dir, long parentIno) throws IOException {
         byte[] block = new byte[bs];
-        int ft = fs.hasFiletype ? DirEntryCodec.FT_DIR : 0;
+        int ft = fs.geo.hasFiletype() ? DirEntryCodec.FT_DIR : 0;
         DirEntryCodec.put(block, 0, dir.ino, 12, new byte[] {'.'}, ft);
         DirEntryCodec.put(block, 12, parentIno, bs - 12, new byte[] {'.', '.'}, ft);
         writeBlock(dir, 0, block);

@@ -1,9 +1,8 @@
 package org.iomap4j.ext;
 
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.iomap4j.ext.disk.DiskInode;
-import org.iomap4j.iomap.IomapInode;
+import org.iomap4j.fs.Inode;
 import org.iomap4j.pagecache.AddressSpace;
 import org.iomap4j.vfs.FileMode;
 
@@ -12,63 +11,41 @@ import org.iomap4j.vfs.FileMode;
  * sync), the block-map lock and sequence counter, and the page cache ({@link AddressSpace}) through which its
  * file or directory data flows.
  *
- * <p>Locks, outermost first (the filesystem's lock order, see {@link ExtFileSystem}): {@link #rwsem} (i_rwsem:
+ * <p>The generic part (i_rwsem, page cache, cache references) is {@link Inode}'s.
+ *
+ * <p>Locks, outermost first (the filesystem's lock order, see {@link ExtFileSystem}): {@link Inode#rwsem} (i_rwsem:
  * shared for reads, exclusive for writes and truncate) → core invalidate/folio locks → {@link #lock} (block map
  * and every {@link #disk} field; held only inside one iomapBegin/mapBlocks/metadata update, never from
- * iomapBegin to iomapEnd) → allocator → buffer locks.
+ * iomapBegin to iomapEnd) → {@link ExtGroups} monitor (allocators) → buffer locks.
  */
-final class ExtInode implements IomapInode {
+final class ExtInode extends Inode {
     final ExtFileSystem fs;
     final long ino;
     /** On-disk fields; guarded by {@link #lock}. */
     final DiskInode disk;
     final ReentrantLock lock = new ReentrantLock();
-    final ReentrantReadWriteLock rwsem = new ReentrantReadWriteLock();
+    /**
+     * How i_block maps logical to physical blocks (ext4_map_blocks' choice by EXT4_EXTENTS_FL), chosen when the
+     * inode is loaded or created.
+     */
+    final ExtBlockMapping blockMapping;
     /** Block-map sequence counter: bumped by every allocation and free; the iomap validity cookie. */
     private volatile long mapSeq;
-    /**
-     * Data sequence counter: bumped by every holder of {@link #rwsem}'s write lock right after taking it (write,
-     * truncate, fallocate), so a value read under the shared lock stays the same exactly as long as no writer has
-     * run since. Validates O_DIRECT read-ahead ({@link org.iomap4j.iomap.DirectReadahead}).
-     */
-    volatile long dataSeq;
     private volatile long sizeBytes;
-    private volatile AddressSpace mapping;
     private volatile boolean fastSymlink;
     /** Allocation hint: the last allocated logical/physical block (guarded by {@link #lock}). */
     long lastAllocLblk = -2;
     long lastAllocPblk;
-    // Guarded by fs.icacheLock (see "Inode cache eviction" in ExtFileSystem).
-    long lookupRefs;
-    int openCount;
-    boolean freed;
-    /** Operations using this object right now (each iget pins it until the operation ends). */
-    int pins;
-    /**
-     * Its last lookup reference or open handle was dropped (forget/release): evict it as soon as it is unused
-     * and clean, without a stay in the unused-inode LRU. Cleared by a new reference or open.
-     */
-    boolean dropped;
-    /** Removed from the inode cache; this object must not be used any more. Written under fs.icacheLock. */
-    volatile boolean evicted;
-    /**
-     * The link count reached 0 (never goes back: link() refuses an unlinked inode). Set under {@link #lock} by
-     * the operation that dropped the last link, while that operation has the inode pinned.
-     */
-    volatile boolean unlinked;
 
     ExtInode(ExtFileSystem fs, long ino, DiskInode disk) {
+        super(ino);
         this.fs = fs;
         this.ino = ino;
         this.disk = disk;
+        this.blockMapping = fs.blockMappingFor(disk);
         this.sizeBytes = disk.size(FileMode.isRegular(disk.mode()));
-        long aclBlocks = disk.fileAcl() != 0 ? fs.blockSizeBytes / 512 : 0;
+        long aclBlocks = disk.fileAcl() != 0 ? fs.geo.blockSizeBytes() / 512 : 0;
         this.fastSymlink = disk.blocks512() - aclBlocks == 0;
-    }
-
-    @Override
-    public long ino() {
-        return ino;
     }
 
     @Override
@@ -87,65 +64,26 @@ final class ExtInode implements IomapInode {
             lock.unlock();
         }
         if (newSizeBytes > Integer.MAX_VALUE) {
-            fs.noteLargeFile();
+            fs.sup.noteLargeFile();
         }
         fs.markDirty(this);
     }
 
     @Override
     public int blockSizeBytes() {
-        return fs.blockSizeBytes;
+        return fs.geo.blockSizeBytes();
     }
 
-    /**
-     * The inode's page cache, created on first use.
-     *
-     * @throws IllegalStateException after {@link #detachMapping()} (eviction or free): a caller that still holds
-     *                               this object is a bug, and a new mapping here would cache data nobody syncs
-     */
     @Override
-    public AddressSpace mapping() {
-        AddressSpace m = mapping;
-        if (m == null) {
-            synchronized (this) {
-                m = mapping;
-                if (m == null) {
-                    if (mappingDetached) {
-                        throw new IllegalStateException(this + ": page cache used after the inode was evicted or freed");
-                    }
-                    m = fs.pageCache.createMapping(this, fs.iomapOps);
-                    mapping = m;
-                }
-            }
-        }
-        return m;
+    protected AddressSpace createMapping() {
+        return fs.pageCache.createMapping(this, fs.iomapOps);
     }
 
-    /** The page cache if one was created, else null (no data was ever cached). */
-    AddressSpace mappingIfCreated() {
-        return mapping;
-    }
-
-    private boolean mappingDetached;
-
-    /**
-     * Takes the page cache away from this object for eviction or free (the caller removes it from the page
-     * cache); later {@link #mapping()} calls throw. Returns the mapping, or null if none was created.
-     */
-    AddressSpace detachMapping() {
-        synchronized (this) {
-            AddressSpace m = mapping;
-            mapping = null;
-            mappingDetached = true;
-            return m;
-        }
-    }
-
-    /** Sets i_links_count; caller holds {@link #lock}. Reaching 0 marks the inode {@link #unlinked}. */
+    /** Sets i_links_count; caller holds {@link #lock}. Reaching 0 marks the inode unlinked. */
     void setLinksCount(int links) {
         disk.setLinksCount(links);
         if (links == 0) {
-            unlinked = true;
+            setUnlinked();
         }
     }
 

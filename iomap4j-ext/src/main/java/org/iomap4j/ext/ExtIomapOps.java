@@ -71,8 +71,8 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
     }
 
     private Iomap map(ExtInode inode, long posBytes, long lengthBytes, boolean alloc) throws IOException {
-        int bits = fs.blockBits;
-        long bs = fs.blockSizeBytes;
+        int bits = fs.geo.blockBits();
+        long bs = fs.geo.blockSizeBytes();
         long lblk = posBytes >>> bits;
         long endBytes = posBytes + Math.max(1, lengthBytes);
         if (endBytes < 0) {
@@ -82,15 +82,15 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
         if (alloc) {
             endLblk = Math.min(endLblk, (fs.maxFileSizeBytes(inode) + bs - 1) >>> bits);
         }
-        if (lblk >= fs.blockMap.addressableBlocks) {
+        if (lblk >= inode.blockMapping.addressableBlocks()) {
             // Beyond what the block tree can address: a hole to the end of the request.
             return Iomap.hole(posBytes, Math.max(1, Math.min(lengthBytes, Long.MAX_VALUE - posBytes)), inode.mapSeq());
         }
-        BlockMap.Run run;
+        ExtBlockMapping.Run run;
         long cookie;
         inode.lock.lock();
         try {
-            run = fs.blockMap.map(inode, lblk, Math.max(1, endLblk - lblk), alloc);
+            run = inode.blockMapping.map(inode, lblk, Math.max(1, endLblk - lblk), alloc);
             cookie = inode.mapSeq();
         } finally {
             inode.lock.unlock();

@@ -62,7 +62,7 @@ class InodeEvictionTest {
         long[] inos = new long[n];
         long dir;
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults().withNoatime(true))) {
-            fs.pendingEvictionLimit = pendingLimit;
+            fs.setPendingEvictionLimit(pendingLimit);
             long root = fs.rootIno();
             dir = fs.mkdir(root, "d", 0755, 0, 0).ino(); // keeps its reference until the end
             int maxCached = 0;
@@ -184,7 +184,7 @@ class InodeEvictionTest {
         byte[][] model = new byte[n][];
         long[] inos = new long[n];
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults().withNoatime(true))) {
-            fs.pendingEvictionLimit = limit;
+            fs.setPendingEvictionLimit(limit);
             long root = fs.rootIno();
             for (int i = 0; i < n; i++) { // every file referenced, as by the kernel: nothing pending yet
                 model[i] = new byte[1 + rnd.nextInt(5000)];
@@ -354,7 +354,7 @@ class InodeEvictionTest {
     void inodesReachedWithoutReference_keptInABoundedLru() throws Exception {
         Path img = Ext2Tools.mke2fs(tmp.resolve("lru.img"), 32L << 20, "-b", "1024");
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults().withNoatime(true))) {
-            fs.unusedInodeLimit = 8;
+            fs.setUnusedInodeLimit(8);
             long d = fs.mkdir(fs.rootIno(), "d", 0755, 0, 0).ino();
             List<Long> inos = new ArrayList<>();
             for (int i = 0; i < 40; i++) {
@@ -435,8 +435,8 @@ class InodeEvictionTest {
         ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
         long dir;
         try (ExtFileSystem fs = ExtFileSystem.mount(img, opts)) {
-            fs.unusedInodeLimit = 8;
-            fs.pendingEvictionLimit = 16;
+            fs.setUnusedInodeLimit(8);
+            fs.setPendingEvictionLimit(16);
             dir = fs.mkdir(fs.rootIno(), "w", 0755, 0, 0).ino();
             Random init = new Random(seed);
             for (int t = 0; t < THREADS; t++) {

@@ -12,7 +12,10 @@ import org.iomap4j.FsException;
 import org.iomap4j.block.BlockDevice;
 import org.iomap4j.iomap.BufferedIo;
 import org.iomap4j.iomap.Ioend;
+import org.iomap4j.fs.BlockTruncateOps;
+import org.iomap4j.fs.GenericFile;
 import org.iomap4j.iomap.Iomap;
+import org.iomap4j.iomap.IomapDioOps;
 import org.iomap4j.iomap.IomapFlags;
 import org.iomap4j.iomap.IomapInode;
 import org.iomap4j.iomap.IomapOpFlags;
@@ -58,6 +61,7 @@ public final class TestFs implements IomapOps, WritebackOps {
     private volatile BiConsumer<TestInode, Iomap> onMapBlocks;
     private final AtomicLong mapBlocksCalls = new AtomicLong();
     private final AtomicLong beginCalls = new AtomicLong();
+    private final GenericFile<TestInode> generic = new GenericFile<>(this, IomapDioOps.NONE, false, new TestBlockOps());
 
     /**
      * @param firstDataBlock blocks below it are never allocated (lets tests keep a header on the device)
@@ -185,36 +189,23 @@ public final class TestFs implements IomapOps, WritebackOps {
     }
 
     /**
-     * setattr(size): shrinking zeroes the tail of the new EOF block, drops the cache beyond it and frees the
-     * blocks; growing zeroes the tail of the old EOF block first.
+     * setattr(size) through the generic {@link GenericFile#truncateSetsize}: shrinking zeroes the tail of the new
+     * EOF block, drops the cache beyond it and frees the blocks; growing zeroes the tail of the old EOF block first.
      */
     public void truncate(TestInode inode, long newSizeBytes) throws IOException {
         inode.rwsem.writeLock().lock();
         try {
-            long old = inode.sizeBytes();
-            if (newSizeBytes < old) {
-                BufferedIo.truncatePage(inode, newSizeBytes, this);
-                inode.setSizeBytes(newSizeBytes);
-                inode.mapping().truncateFrom(newSizeBytes);
-                freeFrom(inode, (newSizeBytes + blockSizeBytes - 1) >>> blkBits);
-                synchronized (inode) {
-                    if (inode.inline != null) {
-                        Arrays.fill(inode.inline, (int) newSizeBytes, blockSizeBytes, (byte) 0);
-                    }
-                }
-            } else if (newSizeBytes > old) {
-                BufferedIo.truncatePage(inode, old, this);
-                inode.setSizeBytes(newSizeBytes);
-            }
+            generic.truncateSetsize(inode, newSizeBytes);
         } finally {
             inode.rwsem.writeLock().unlock();
         }
     }
 
     /**
-     * fallocate(PUNCH_HOLE | KEEP_SIZE): partial edge blocks are zeroed through the cache; whole blocks are written
-     * back and dropped from the cache (under the invalidate lock, so no reader re-caches them meanwhile) and freed
-     * (data, unwritten, delalloc reservations and staged CoW blocks). The size does not change.
+     * fallocate(PUNCH_HOLE | KEEP_SIZE) through the generic {@link GenericFile#punchHole}, clipped to i_size:
+     * partial edge blocks are zeroed through the cache; whole blocks are written back and dropped from the cache
+     * (under the invalidate lock, so no reader re-caches them meanwhile) and freed (data, unwritten, delalloc
+     * reservations and staged CoW blocks). The size does not change.
      */
     public void punchHole(TestInode inode, long posBytes, long lengthBytes) throws IOException {
         if (posBytes < 0 || lengthBytes <= 0) {
@@ -222,45 +213,50 @@ public final class TestFs implements IomapOps, WritebackOps {
         }
         inode.rwsem.writeLock().lock();
         try {
-            long size = inode.sizeBytes();
-            long end = Math.min(posBytes + lengthBytes, size);
+            long end = Math.min(posBytes + lengthBytes, inode.sizeBytes());
             if (end <= posBytes) {
                 return;
-            }
-            long wholeStart = (posBytes + blockSizeBytes - 1) & -(long) blockSizeBytes;
-            long wholeEnd = end & -(long) blockSizeBytes;
-            if (wholeStart >= wholeEnd) {
-                BufferedIo.zeroRange(inode, posBytes, end - posBytes, this);
-                return;
-            }
-            if (posBytes < wholeStart) {
-                BufferedIo.zeroRange(inode, posBytes, wholeStart - posBytes, this);
-            }
-            if (wholeEnd < end) {
-                BufferedIo.zeroRange(inode, wholeEnd, end - wholeEnd, this);
             }
             AddressSpace m = inode.mapping();
             m.invalidateLock().writeLock().lock();
             try {
-                m.invalidateRange(wholeStart, wholeEnd);
-                synchronized (inode) {
-                    for (long l = wholeStart >>> blkBits; l < wholeEnd >>> blkBits; l++) {
-                        TestInode.Ent e = inode.blocks.remove(l);
-                        if (e != null && e.pblk() >= 0) {
-                            free(e.pblk());
-                        }
-                        Long staged = inode.cow.remove(l);
-                        if (staged != null) {
-                            free(staged);
-                        }
-                    }
-                    inode.seq.incrementAndGet();
-                }
+                generic.punchHole(inode, posBytes, end);
             } finally {
                 m.invalidateLock().writeLock().unlock();
             }
         } finally {
             inode.rwsem.writeLock().unlock();
+        }
+    }
+
+    /** The block-freeing half of truncate and punch ({@link GenericFile} sequences the page cache first). */
+    private final class TestBlockOps implements BlockTruncateOps<TestInode> {
+        @Override
+        public void truncateBlocks(TestInode inode, long firstLblk) {
+            freeFrom(inode, firstLblk);
+            synchronized (inode) {
+                if (inode.inline != null) {
+                    long from = Math.min(inode.sizeBytes(), blockSizeBytes);
+                    Arrays.fill(inode.inline, (int) from, blockSizeBytes, (byte) 0);
+                }
+            }
+        }
+
+        @Override
+        public void punchBlocks(TestInode inode, long startLblk, long endLblk) {
+            synchronized (inode) {
+                for (long l = startLblk; l < endLblk; l++) {
+                    TestInode.Ent e = inode.blocks.remove(l);
+                    if (e != null && e.pblk() >= 0) {
+                        free(e.pblk());
+                    }
+                    Long staged = inode.cow.remove(l);
+                    if (staged != null) {
+                        free(staged);
+                    }
+                }
+                inode.seq.incrementAndGet();
+            }
         }
     }
 

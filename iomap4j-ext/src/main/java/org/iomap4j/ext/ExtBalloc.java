@@ -1,0 +1,180 @@
+package org.iomap4j.ext;
+
+import java.io.IOException;
+import org.iomap4j.CorruptFilesystemException;
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
+import org.iomap4j.buf.Buffer;
+import org.iomap4j.ext.disk.GroupDescriptor;
+import org.iomap4j.vfs.Caller;
+
+/**
+ * Block allocation (fs/ext2/balloc.c) over the block groups' block bitmaps, read and written through the metadata
+ * buffer cache: goal-based (at or after the goal in its group, then the following groups), so that a file's next
+ * block lands right after its previous one, and the root reserve ({@code s_r_blocks_count}) refused to
+ * unprivileged callers as ext2_has_free_blocks does.
+ *
+ * <p>Lock: every allocation and free holds the {@link ExtGroups} monitor; bitmap buffer locks nest inside it.
+ */
+final class ExtBalloc {
+    private final ExtGroups groups;
+    private final GroupDescriptor[] gds;
+    private final ExtGeometry geo;
+    private final long reservedBlocks;
+    private final int resuid;
+    private final int resgid;
+
+    /**
+     * @param reservedBlocks s_r_blocks_count: blocks only a privileged caller may take ({@link #mayUseReserved})
+     * @param resuid         s_def_resuid: a user who may use them besides root
+     * @param resgid         s_def_resgid: a group (other than 0) whose members may use them
+     */
+    ExtBalloc(ExtGroups groups, long reservedBlocks, int resuid, int resgid) {
+        this.groups = groups;
+        this.gds = groups.gds;
+        this.geo = groups.geo;
+        this.reservedBlocks = Math.max(0, reservedBlocks);
+        this.resuid = resuid;
+        this.resgid = resgid;
+    }
+
+    /**
+     * Allocates up to {@code maxCount} physically contiguous free blocks, the first at or after {@code goal}
+     * when possible.
+     *
+     * @return {start, count} with count &ge; 1
+     * @throws FsException ENOSPC when no block is free
+     */
+    long[] allocBlocks(long goal, long maxCount) throws IOException {
+        synchronized (groups) {
+            return allocBlocksLocked(goal, maxCount);
+        }
+    }
+
+    private long[] allocBlocksLocked(long goal, long maxCount) throws IOException {
+        long freeBlocks = groups.freeBlocks;
+        if (freeBlocks == 0) {
+            throw new FsException(Errno.ENOSPC, "no free blocks");
+        }
+        if (!mayUseReserved(Caller.current())) {
+            long usable = freeBlocks - reservedBlocks;
+            if (usable <= 0) {
+                throw new FsException(Errno.ENOSPC, "no free blocks for uid " + Caller.current().uid() + ": the "
+                        + freeBlocks + " left are within the " + reservedBlocks + " reserved for root");
+            }
+            maxCount = Math.min(maxCount, usable);
+        }
+        if (goal < geo.firstDataBlock() || goal >= geo.blocksCount()) {
+            goal = geo.firstDataBlock();
+        }
+        int g0 = groups.groupOfBlock(goal);
+        int nGroups = gds.length;
+        for (int i = 0; i <= nGroups; i++) {
+            int g = (g0 + i) % nGroups;
+            if (gds[g].freeBlocksCount() == 0) {
+                continue;
+            }
+            long from = i == 0 ? goal - groups.groupStart(g) : 0;
+            long[] r = allocInGroup(g, from, maxCount);
+            if (r != null) {
+                return r;
+            }
+        }
+        throw new FsException(Errno.ENOSPC, "no free blocks (bitmaps full although counts say "
+                + freeBlocks + " free)");
+    }
+
+    /**
+     * May {@code caller} allocate the root-reserved blocks? Root, the superblock's resuid, and (when it is not 0)
+     * the resgid group, as fs/ext2/balloc.c ext2_has_free_blocks decides (the kernel also checks supplementary
+     * groups and CAP_SYS_RESOURCE, which a FUSE request does not carry).
+     */
+    boolean mayUseReserved(Caller caller) {
+        return caller.uid() == 0 || caller.uid() == resuid || (resgid != 0 && caller.gid() == resgid);
+    }
+
+    private long[] allocInGroup(int g, long fromBit, long maxCount) throws IOException {
+        GroupDescriptor gd = gds[g];
+        long nbits = groups.groupBlocks(g);
+        try (Buffer bm = groups.bcache.read(gd.blockBitmap())) {
+            bm.lock();
+            try {
+                byte[] b = bm.array();
+                long bit = ExtGroups.findZero(b, fromBit, nbits);
+                if (bit < 0) {
+                    return null;
+                }
+                long n = 1;
+                while (n < maxCount && bit + n < nbits && n < gd.freeBlocksCount() && !ExtGroups.test(b, bit + n)) {
+                    n++;
+                }
+                long start = groups.groupStart(g) + bit;
+                checkNotMetadata(g, start, n);
+                for (long k = 0; k < n; k++) {
+                    ExtGroups.set(b, bit + k);
+                }
+                bm.markDirty();
+                gd.setFreeBlocksCount((int) (gd.freeBlocksCount() - n));
+                groups.freeBlocks -= n;
+                return new long[] {start, n};
+            } finally {
+                bm.unlock();
+            }
+        }
+    }
+
+    /** A bitmap that marks a group's own bitmaps or inode table free is corrupt: never hand those out. */
+    private void checkNotMetadata(int g, long start, long n) throws CorruptFilesystemException {
+        GroupDescriptor gd = gds[g];
+        long end = start + n;
+        boolean hit = (gd.blockBitmap() >= start && gd.blockBitmap() < end)
+                || (gd.inodeBitmap() >= start && gd.inodeBitmap() < end)
+                || (gd.inodeTable() < end && gd.inodeTable() + geo.itableBlocks() > start);
+        if (hit) {
+            throw new CorruptFilesystemException("block bitmap of group " + g + " (block " + gd.blockBitmap()
+                    + ") marks metadata blocks in [" + start + ", " + end + ") free");
+        }
+    }
+
+    /** Frees blocks {@code [start, start + count)}; each must be allocated (else the bitmap or a map is corrupt). */
+    void freeBlocks(long start, long count) throws IOException {
+        synchronized (groups) {
+            freeBlocksLocked(start, count);
+        }
+    }
+
+    private void freeBlocksLocked(long start, long count) throws IOException {
+        long pblk = start;
+        long end = start + count;
+        while (pblk < end) {
+            if (pblk < geo.firstDataBlock() || pblk >= geo.blocksCount()) {
+                throw new CorruptFilesystemException("freeing block " + pblk + " outside the filesystem");
+            }
+            int g = groups.groupOfBlock(pblk);
+            long groupEnd = groups.groupStart(g) + groups.groupBlocks(g);
+            long runEnd = Math.min(end, groupEnd);
+            GroupDescriptor gd = gds[g];
+            try (Buffer bm = groups.bcache.read(gd.blockBitmap())) {
+                bm.lock();
+                try {
+                    byte[] b = bm.array();
+                    for (long p = pblk; p < runEnd; p++) {
+                        long bit = p - groups.groupStart(g);
+                        if (!ExtGroups.test(b, bit)) {
+                            bm.markDirty();
+                            throw new CorruptFilesystemException("freeing block " + p
+                                    + " which is already free (bitmap block " + gd.blockBitmap() + ")");
+                        }
+                        ExtGroups.clear(b, bit);
+                        gd.setFreeBlocksCount(gd.freeBlocksCount() + 1);
+                        groups.freeBlocks++;
+                    }
+                    bm.markDirty();
+                } finally {
+                    bm.unlock();
+                }
+            }
+            pblk = runEnd;
+        }
+    }
+}

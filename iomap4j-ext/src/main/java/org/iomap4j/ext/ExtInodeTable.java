@@ -1,0 +1,350 @@
+package org.iomap4j.ext;
+
+import java.io.IOException;
+import java.util.concurrent.ThreadLocalRandom;
+import org.iomap4j.CorruptFilesystemException;
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
+import org.iomap4j.buf.Buffer;
+import org.iomap4j.ext.disk.DiskInode;
+import org.iomap4j.fs.BlockTruncateOps;
+import org.iomap4j.fs.Pins;
+import org.iomap4j.fs.SuperOperations;
+import org.iomap4j.pagecache.AddressSpace;
+import org.iomap4j.vfs.FileMode;
+import org.iomap4j.vfs.InodeAttr;
+
+/**
+ * The inode room (fs/ext2/inode.c, ialloc.c's callers): reading an inode from its group's inode table and
+ * validating it, writing it back, the generic {@link org.iomap4j.fs.InodeCache}'s callbacks
+ * ({@link SuperOperations}: read, write, evict, free), creating and freeing inodes, attributes and timestamps,
+ * and the block-freeing half of truncate and punch ({@link BlockTruncateOps}, through the inode's
+ * {@link ExtBlockMapping}).
+ *
+ * <p>Lock order: the namespace lock ({@link #freeInode} takes it) → {@link ExtInode#lock} → {@link ExtGroups} monitor (allocators) → buffer
+ * locks. Inode-table buffers are modified under their buffer lock with the inode's lock held.
+ */
+final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps<ExtInode> {
+    private final ExtFileSystem fs;
+    private final ExtGeometry geo;
+
+    ExtInodeTable(ExtFileSystem fs) {
+        this.fs = fs;
+        this.geo = fs.geo;
+    }
+
+    private long inodeBlock(long ino) {
+        long idx = (ino - 1) % geo.inodesPerGroup();
+        return fs.sup.gds[(int) ((ino - 1) / geo.inodesPerGroup())].inodeTable()
+                + idx * geo.inodeSize() / geo.blockSizeBytes();
+    }
+
+    private int inodeOffset(long ino) {
+        long idx = (ino - 1) % geo.inodesPerGroup();
+        return (int) ((idx * geo.inodeSize()) % geo.blockSizeBytes());
+    }
+
+    /**
+     * The in-memory inode {@code ino} (iget), loaded and validated on first use, pinned for {@code pins}'s
+     * operation: it cannot be evicted until that operation ends, so whatever the operation writes into it is not
+     * lost.
+     *
+     * @throws FsException ENOENT for a number outside [1, s_inodes_count]; EIO after unmount; EINTR if
+     *                     interrupted while an older copy is being evicted
+     * @throws CorruptFilesystemException for an inode not in use or with impossible fields
+     */
+    ExtInode iget(Pins pins, long ino) throws IOException {
+        fs.checkOpen();
+        if (ino < 1 || ino > geo.inodesCount()) {
+            throw new FsException(Errno.ENOENT, "inode " + ino + " out of range [1, " + geo.inodesCount() + "]");
+        }
+        return fs.icache.iget(pins, ino);
+    }
+
+    /** iget of a directory entry's target: reserved inodes other than the root cannot be named. */
+    ExtInode igetChild(Pins pins, long ino, ExtInode dir) throws IOException {
+        if (ino != ExtFileSystem.ROOT_INO && ino < geo.firstIno()) {
+            throw new CorruptFilesystemException("directory inode " + dir.ino + " names reserved inode " + ino);
+        }
+        return iget(pins, ino);
+    }
+
+    /** iget of a directory: ENOTDIR otherwise. */
+    ExtInode dirInode(Pins pins, long ino) throws IOException {
+        ExtInode d = iget(pins, ino);
+        if (!d.isDir()) {
+            throw new FsException(Errno.ENOTDIR, "inode " + ino + " is not a directory");
+        }
+        return d;
+    }
+
+    // ---------------------------------------------------------------- SuperOperations
+
+    @Override
+    public ExtInode readInode(long ino) throws IOException {
+        DiskInode d;
+        try (Buffer b = fs.bcache.read(inodeBlock(ino))) {
+            d = DiskInode.decode(b.array(), inodeOffset(ino), geo.inodeSize());
+        }
+        validate(ino, d);
+        return new ExtInode(fs, ino, d);
+    }
+
+    @Override
+    public void writeInode(ExtInode inode) throws IOException {
+        try (Buffer b = fs.bcache.read(inodeBlock(inode.ino))) {
+            inode.lock.lock();
+            try {
+                b.lock();
+                try {
+                    inode.disk.encodeInto(b.array(), inodeOffset(inode.ino));
+                    b.markDirty();
+                } finally {
+                    b.unlock();
+                }
+            } finally {
+                inode.lock.unlock();
+            }
+        }
+    }
+
+    /** A linked directory left the cache: its in-memory index goes with it. */
+    @Override
+    public void evictInode(ExtInode inode) {
+        if (inode.isDir()) {
+            fs.dirs.dropIndex(inode);
+        }
+    }
+
+    /** The last user of an unlinked inode is gone: free it under the namespace lock (see {@link #maybeFree}). */
+    @Override
+    public void freeInode(ExtInode inode) throws IOException {
+        fs.nsLock.writeLock().lock();
+        try {
+            maybeFree(inode);
+        } finally {
+            fs.nsLock.writeLock().unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- BlockTruncateOps
+
+    @Override
+    public void truncateBlocks(ExtInode inode, long firstLblk) throws IOException {
+        inode.lock.lock();
+        try {
+            inode.blockMapping.freeFrom(inode, firstLblk);
+        } finally {
+            inode.lock.unlock();
+        }
+    }
+
+    @Override
+    public void punchBlocks(ExtInode inode, long startLblk, long endLblk) throws IOException {
+        inode.lock.lock();
+        try {
+            inode.blockMapping.freeRange(inode, startLblk, endLblk);
+        } finally {
+            inode.lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- validation
+
+    void validate(long ino, DiskInode d) throws CorruptFilesystemException {
+        int type = d.mode() & FileMode.S_IFMT;
+        if (d.linksCount() == 0 || d.mode() == 0) {
+            throw new CorruptFilesystemException("inode " + ino + " is referenced but not in use (mode 0"
+                    + Integer.toOctalString(d.mode()) + ", links " + d.linksCount() + ", dtime " + d.dtime() + ")");
+        }
+        if (FileMode.dtype(d.mode()) == FileMode.DT_UNKNOWN) {
+            throw new CorruptFilesystemException("inode " + ino + ": invalid file type in mode 0"
+                    + Integer.toOctalString(d.mode()));
+        }
+        boolean regular = type == FileMode.S_IFREG;
+        long size = d.size(regular);
+        if (size < 0 || (regular && size > fs.maxFileSizeBytes())) {
+            throw new CorruptFilesystemException("inode " + ino + ": i_size " + Long.toUnsignedString(size)
+                    + " exceeds the maximum file size " + fs.maxFileSizeBytes());
+        }
+        if (d.blocks512() > geo.blocksCount() * (geo.blockSizeBytes() / 512)) {
+            throw new CorruptFilesystemException("inode " + ino + ": i_blocks " + d.blocks512()
+                    + " exceeds the filesystem size");
+        }
+        long aclBlocks = d.fileAcl() != 0 ? geo.blockSizeBytes() / 512 : 0;
+        if (type == FileMode.S_IFLNK && d.blocks512() - aclBlocks == 0 && size >= DiskInode.I_BLOCK_BYTES) {
+            throw new CorruptFilesystemException("inode " + ino + ": fast symlink of size " + size + " (max 59)");
+        }
+        if (type == FileMode.S_IFLNK && size >= geo.blockSizeBytes()) {
+            throw new CorruptFilesystemException("inode " + ino + ": symlink of size " + size + " (max block size)");
+        }
+        if (type == FileMode.S_IFDIR && size % geo.blockSizeBytes() != 0) {
+            throw new CorruptFilesystemException("directory inode " + ino + ": size " + size
+                    + " is not a multiple of the block size " + geo.blockSizeBytes());
+        }
+    }
+
+    // ---------------------------------------------------------------- attributes and timestamps
+
+    InodeAttr attr(ExtInode i) {
+        i.lock.lock();
+        try {
+            DiskInode d = i.disk;
+            long rdev = 0;
+            int type = d.mode() & FileMode.S_IFMT;
+            if (type == FileMode.S_IFCHR || type == FileMode.S_IFBLK) {
+                rdev = d.block(0) != 0 ? d.block(0) : d.block(1);
+            }
+            return new InodeAttr(i.ino, d.mode(), d.linksCount(), d.uid(), d.gid(), rdev, i.sizeBytes(),
+                    d.blocks512(), geo.blockSizeBytes(), d.atime(), 0, d.mtime(), 0, d.ctime(), 0, d.generation());
+        } finally {
+            i.lock.unlock();
+        }
+    }
+
+    int links(ExtInode i) {
+        i.lock.lock();
+        try {
+            return i.disk.linksCount();
+        } finally {
+            i.lock.unlock();
+        }
+    }
+
+    void addLinks(ExtInode i, int delta, boolean ctime) {
+        i.lock.lock();
+        try {
+            i.setLinksCount(Math.max(0, i.disk.linksCount() + delta));
+            if (ctime) {
+                i.disk.setCtime(ExtSuper.now());
+            }
+        } finally {
+            i.lock.unlock();
+        }
+        markDirty(i);
+    }
+
+    /**
+     * relatime, the kernel's default for ext2 (fs/inode.c {@code relatime_need_update}): reading a file or listing
+     * a directory sets atime to now when atime is not later than mtime or ctime, or is a day old; otherwise the
+     * inode stays clean. Never on a read-only mount. Times are ext2's 32-bit seconds.
+     */
+    void touchAtime(ExtInode inode) {
+        if (fs.isReadOnly() || fs.noatime) {
+            return;
+        }
+        long t = ExtSuper.now();
+        boolean changed = false;
+        inode.lock.lock();
+        try {
+            long a = inode.disk.atime();
+            if ((a <= inode.disk.mtime() || a <= inode.disk.ctime() || t - a >= 86_400) && a != t) {
+                inode.disk.setAtime(t);
+                changed = true;
+            }
+        } finally {
+            inode.lock.unlock();
+        }
+        if (changed) {
+            markDirty(inode);
+        }
+    }
+
+    /** Sets mtime and ctime to now (a directory whose entries changed, a file whose data or size changed). */
+    void touchMtimeCtime(ExtInode inode) {
+        inode.lock.lock();
+        try {
+            long t = ExtSuper.now();
+            inode.disk.setMtime(t);
+            inode.disk.setCtime(t);
+        } finally {
+            inode.lock.unlock();
+        }
+        markDirty(inode);
+    }
+
+    // ---------------------------------------------------------------- create and free
+
+    /** mark_inode_dirty: the inode is written into its inode-table buffer by the next sync or fsync. */
+    void markDirty(ExtInode inode) {
+        fs.icache.writeback().markInodeDirty(inode);
+    }
+
+    /**
+     * Frees an inode whose last link, reference, open handle and pin are gone (caller holds the namespace lock
+     * exclusively). An operation that unlinks an inode it has pinned leaves the free to its {@link Pins#close()}.
+     */
+    void maybeFree(ExtInode i) throws IOException {
+        if (i.ino == ExtFileSystem.ROOT_INO || links(i) != 0) {
+            return;
+        }
+        if (fs.icache.startFreeing(i)) {
+            evictAndFree(i);
+        }
+    }
+
+    /**
+     * Frees a claimed inode on disk: drops its page cache and directory index, frees its blocks, writes it with
+     * dtime set and links 0, frees its inode-bitmap bit and takes it out of the cache (ext2_evict_inode with
+     * i_nlink == 0, then ext2_free_inode).
+     */
+    void evictAndFree(ExtInode i) throws IOException {
+        AddressSpace m = i.detachMapping();
+        if (m != null) {
+            fs.pageCache.removeMapping(m);
+        }
+        if (i.isDir()) {
+            fs.dirs.dropIndex(i);
+        }
+        boolean dir = i.isDir();
+        i.lock.lock();
+        try {
+            if (i.hasBlockMap()) {
+                i.blockMapping.freeFrom(i, 0);
+            }
+            i.disk.setDtime(ExtSuper.now());
+            i.disk.setSize(0, i.isRegular());
+            i.setLinksCount(0);
+        } finally {
+            i.lock.unlock();
+        }
+        writeInode(i);
+        fs.icache.writeback().clearDirty(i);
+        fs.ialloc.freeInode(i.ino, dir);
+        fs.icache.removeFreed(i); // a concurrent iget must not cache what it read before the free
+    }
+
+    /** Allocates and initialises a new inode near {@code parent}, cached and pinned for {@code pins}'s operation. */
+    ExtInode newInode(Pins pins, ExtInode parent, int mode, int uid, int gid) throws IOException {
+        long ino = fs.ialloc.allocInode(parent.ino, FileMode.isDirectory(mode));
+        DiskInode d = DiskInode.blank(geo.inodeSize());
+        long t = ExtSuper.now();
+        d.setMode(mode);
+        d.setUid(uid);
+        d.setGid(gid);
+        d.setLinksCount(FileMode.isDirectory(mode) ? 2 : 1);
+        d.setAtime(t);
+        d.setCtime(t);
+        d.setMtime(t);
+        d.setGeneration(ThreadLocalRandom.current().nextInt() & 0xFFFF_FFFFL);
+        ExtInode inode = fs.icache.insertNew(pins, new ExtInode(fs, ino, d));
+        markDirty(inode);
+        return inode;
+    }
+
+    /** Undoes {@link #newInode} after a later step failed (ENOSPC in the directory, ...). */
+    void discardNewInode(ExtInode inode, Throwable cause) {
+        try {
+            inode.lock.lock();
+            try {
+                inode.setLinksCount(0);
+            } finally {
+                inode.lock.unlock();
+            }
+            fs.icache.claimFreeing(inode);
+            evictAndFree(inode);
+        } catch (IOException | RuntimeException e) {
+            cause.addSuppressed(e);
+        }
+    }
+}

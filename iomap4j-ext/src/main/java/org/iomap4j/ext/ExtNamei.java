@@ -1,0 +1,602 @@
+package org.iomap4j.ext;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.iomap4j.CorruptFilesystemException;
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
+import org.iomap4j.ext.disk.DirEntryCodec;
+import org.iomap4j.ext.disk.DiskInode;
+import org.iomap4j.fs.Pins;
+import org.iomap4j.iomap.BufferedIo;
+import org.iomap4j.vfs.DirEntry;
+import org.iomap4j.vfs.FileMode;
+import org.iomap4j.vfs.InodeAttr;
+import org.iomap4j.vfs.Vfs;
+
+/**
+ * The namespace room (fs/ext2/namei.c, fs/namei.c's checks): lookup, create, mknod, mkdir, symlink, readlink,
+ * link, unlink, rmdir, rename and readdir over {@link Directories}, plus the library's path resolution
+ * ({@link #lookupPath}, {@link #walkTree}). Each operation opens one {@link Pins} scope for the inodes it gets.
+ *
+ * <p>Lock order: {@link ExtFileSystem#nsLock} (shared for lookup/readdir, exclusive for every namespace change;
+ * for directories it is also their i_rwsem) → {@link ExtInode#lock} → {@link ExtGroups} monitor (allocators) → buffer locks. Pins are dropped
+ * after the namespace lock is released; modifying operations then write back pending evictions if too many wait
+ * (no lock held).
+ */
+final class ExtNamei {
+    /** EXT2_LINK_MAX. */
+    static final int LINK_MAX = ExtFileSystem.LINK_MAX;
+
+    private final ExtFileSystem fs;
+
+    ExtNamei(ExtFileSystem fs) {
+        this.fs = fs;
+    }
+
+    /**
+     * Resolves an absolute path ("/", "/a/b") without following symlinks and without taking a reference.
+     *
+     * @throws FsException ENOENT, ENOTDIR, EINVAL for a relative path
+     */
+    InodeAttr lookupPath(String absPath) throws IOException {
+        try (Pins pins = fs.icache.pins()) {
+            return fs.inodes.attr(resolve(pins, absPath));
+        }
+    }
+
+    private ExtInode resolve(Pins pins, String absPath) throws IOException {
+        if (!absPath.startsWith("/")) {
+            throw new FsException(Errno.EINVAL, "not an absolute path: " + absPath);
+        }
+        ExtInode cur = fs.inodes.iget(pins, ExtFileSystem.ROOT_INO);
+        for (String comp : absPath.split("/")) {
+            if (comp.isEmpty() || comp.equals(".")) {
+                continue;
+            }
+            if (!cur.isDir()) {
+                throw new FsException(Errno.ENOTDIR, absPath + ": a component before '" + comp + "' is not a directory");
+            }
+            byte[] nb = nameBytes(comp);
+            Directories.Slot s;
+            fs.nsLock.readLock().lock();
+            try {
+                s = fs.dirs.find(cur, nb);
+            } finally {
+                fs.nsLock.readLock().unlock();
+            }
+            if (s == null) {
+                throw new FsException(Errno.ENOENT, absPath + ": '" + comp + "' not found");
+            }
+            cur = fs.inodes.igetChild(pins, s.ino(), cur);
+        }
+        return cur;
+    }
+
+    /**
+     * Visits {@code absPath} and everything below it, parents before children, "." and ".." excluded. A directory
+     * reached twice (a loop in the tree, or a directory hard link) is corruption.
+     *
+     * @throws CorruptFilesystemException naming the directory inode reached twice
+     */
+    void walkTree(String absPath, ExtFileSystem.TreeVisitor visitor) throws IOException {
+        try (Pins pins = fs.icache.pins()) {
+            walk(pins, absPath, visitor);
+        }
+    }
+
+    private void walk(Pins pins, String absPath, ExtFileSystem.TreeVisitor visitor) throws IOException {
+        ExtInode top = resolve(pins, absPath);
+        Set<Long> seenDirs = new HashSet<>();
+        Deque<Map.Entry<String, ExtInode>> stack = new ArrayDeque<>();
+        stack.push(Map.entry(absPath, top));
+        while (!stack.isEmpty()) {
+            var e = stack.pop();
+            ExtInode inode = e.getValue();
+            visitor.visit(e.getKey(), fs.inodes.attr(inode));
+            if (!inode.isDir()) {
+                continue;
+            }
+            if (!seenDirs.add(inode.ino)) {
+                throw new CorruptFilesystemException("directory inode " + inode.ino + " reached twice (again at "
+                        + e.getKey() + "): a loop in the directory tree");
+            }
+            List<Map.Entry<String, ExtInode>> children = new ArrayList<>();
+            String prefix = e.getKey().endsWith("/") ? e.getKey() : e.getKey() + "/";
+            fs.nsLock.readLock().lock();
+            try {
+                fs.dirs.iterate(inode, 0, (pos, recLen, ino, block, off) -> {
+                    int nl = DirEntryCodec.nameLen(block, off);
+                    String name = new String(block, off + DirEntryCodec.HEADER_BYTES, nl, StandardCharsets.UTF_8);
+                    if (!name.equals(".") && !name.equals("..")) {
+                        children.add(Map.entry(prefix + name, fs.inodes.igetChild(pins, ino, inode)));
+                    }
+                    return true;
+                });
+            } finally {
+                fs.nsLock.readLock().unlock();
+            }
+            for (int i = children.size() - 1; i >= 0; i--) {
+                ExtInode c = children.get(i).getValue();
+                if (c.isDir() && seenDirs.contains(c.ino)) {
+                    throw new CorruptFilesystemException("directory inode " + c.ino + " reached twice (at "
+                            + children.get(i).getKey() + "): a loop in the directory tree");
+                }
+                stack.push(children.get(i));
+            }
+        }
+    }
+
+    /**
+     * The bytes of one path component.
+     *
+     * @throws FsException ENOENT for an empty name, EINVAL for '/' or NUL in it, ENAMETOOLONG above 255 bytes
+     */
+    static byte[] nameBytes(String name) throws FsException {
+        if (name.isEmpty()) {
+            throw new FsException(Errno.ENOENT, "empty name");
+        }
+        if (name.indexOf('/') >= 0 || name.indexOf('\0') >= 0) {
+            throw new FsException(Errno.EINVAL, "name contains '/' or NUL: " + name);
+        }
+        byte[] b = name.getBytes(StandardCharsets.UTF_8);
+        if (b.length > DirEntryCodec.NAME_MAX) {
+            throw new FsException(Errno.ENAMETOOLONG, "name of " + b.length + " bytes (max 255)");
+        }
+        return b;
+    }
+
+    InodeAttr lookup(long dirIno, String name) throws IOException {
+        try (Pins pins = fs.icache.pins()) {
+            ExtInode dir = fs.inodes.dirInode(pins, dirIno);
+            byte[] nb = nameBytes(name);
+            ExtInode child;
+            fs.nsLock.readLock().lock();
+            try {
+                Directories.Slot s = fs.dirs.find(dir, nb);
+                if (s == null) {
+                    throw new FsException(Errno.ENOENT, "'" + name + "' not found in directory inode " + dirIno);
+                }
+                child = fs.inodes.igetChild(pins, s.ino(), dir);
+                fs.icache.ref(child);
+            } finally {
+                fs.nsLock.readLock().unlock();
+            }
+            return fs.inodes.attr(child);
+        }
+    }
+    InodeAttr mknod(long dirIno, String name, int mode, long rdev, int uid, int gid) throws IOException {
+        int type = mode & FileMode.S_IFMT;
+        if (type == 0) {
+            mode |= FileMode.S_IFREG;
+            type = FileMode.S_IFREG;
+        }
+        if (type != FileMode.S_IFREG && type != FileMode.S_IFCHR && type != FileMode.S_IFBLK
+                && type != FileMode.S_IFIFO && type != FileMode.S_IFSOCK) {
+            throw new FsException(Errno.EINVAL, "mknod of mode 0" + Integer.toOctalString(mode));
+        }
+        final int m = type | (mode & FileMode.PERM_MASK);
+        final boolean isDevice = type == FileMode.S_IFCHR || type == FileMode.S_IFBLK;
+        return createNode(dirIno, name, m, uid, gid, i -> {
+            if (isDevice) {
+                i.lock.lock();
+                try {
+                    if ((rdev & ~0xFFFFL) == 0) {
+                        i.disk.setBlock(0, rdev);
+                    } else {
+                        i.disk.setBlock(1, rdev & 0xFFFF_FFFFL);
+                    }
+                } finally {
+                    i.lock.unlock();
+                }
+            }
+        });
+    }
+
+    @FunctionalInterface
+    private interface InodeInit {
+        void init(ExtInode inode) throws IOException;
+    }
+
+    private InodeAttr createNode(long dirIno, String name, int mode, int uid, int gid, InodeInit init)
+            throws IOException {
+        fs.checkWritable();
+        InodeAttr a;
+        try (Pins pins = fs.icache.pins()) {
+            ExtInode dir = fs.inodes.dirInode(pins, dirIno);
+            byte[] nb = nameBytes(name);
+            ExtInode inode;
+            fs.nsLock.writeLock().lock();
+            try {
+                inode = createLocked(pins, dir, nb, mode, uid, gid, init);
+                fs.icache.ref(inode);
+            } finally {
+                fs.nsLock.writeLock().unlock();
+            }
+            a = fs.inodes.attr(inode);
+        }
+        fs.icache.writeback().writebackPendingEvictions();
+        return a;
+    }
+
+    private ExtInode createLocked(Pins pins, ExtInode dir, byte[] nb, int mode, int uid, int gid, InodeInit init)
+            throws IOException {
+        if (fs.dirs.find(dir, nb) != null) {
+            throw new FsException(Errno.EEXIST, "'" + new String(nb, StandardCharsets.UTF_8)
+                    + "' exists in directory inode " + dir.ino);
+        }
+        if (fs.inodes.links(dir) == 0) {
+            throw new FsException(Errno.ENOENT, "directory inode " + dir.ino + " was removed");
+        }
+        boolean isDir = FileMode.isDirectory(mode);
+        if (isDir && fs.inodes.links(dir) >= LINK_MAX) {
+            throw new FsException(Errno.EMLINK, "directory inode " + dir.ino + " has " + LINK_MAX + " links");
+        }
+        ExtInode inode = fs.inodes.newInode(pins, dir, mode, uid, gid);
+        try {
+            init.init(inode);
+            fs.dirs.add(dir, nb, inode.ino, DirEntryCodec.fileTypeOfMode(mode));
+        } catch (IOException | RuntimeException e) {
+            fs.inodes.discardNewInode(inode, e);
+            throw e;
+        }
+        if (isDir) {
+            fs.inodes.addLinks(dir, 1, false);
+        }
+        fs.inodes.touchMtimeCtime(dir);
+        return inode;
+    }
+
+    InodeAttr mkdir(long dirIno, String name, int mode, int uid, int gid) throws IOException {
+        return createNode(dirIno, name, FileMode.S_IFDIR | (mode & FileMode.PERM_MASK), uid, gid,
+                i -> fs.dirs.init(i, dirIno));
+    }
+
+    InodeAttr symlink(long dirIno, String name, String target, int uid, int gid) throws IOException {
+        byte[] t = target.getBytes(StandardCharsets.UTF_8);
+        if (t.length == 0) {
+            throw new FsException(Errno.ENOENT, "empty symlink target");
+        }
+        if (t.length + 1 > fs.geo.blockSizeBytes()) {
+            throw new FsException(Errno.ENAMETOOLONG, "symlink target of " + t.length + " bytes");
+        }
+        return createNode(dirIno, name, FileMode.S_IFLNK | 0777, uid, gid, i -> {
+            if (t.length < DiskInode.I_BLOCK_BYTES) {
+                i.lock.lock();
+                try {
+                    i.disk.setBlockBytes(t);
+                } finally {
+                    i.lock.unlock();
+                }
+                i.setFastSymlink(true);
+                i.setSizeBytes(t.length);
+            } else {
+                i.setFastSymlink(false);
+                ByteBuffer src = ByteBuffer.wrap(t);
+                while (src.hasRemaining()) {
+                    if (BufferedIo.write(i, src.position(), src, fs.iomapOps) <= 0) {
+                        throw new FsException(Errno.EIO, "short write of symlink inode " + i.ino);
+                    }
+                }
+            }
+        });
+    }
+
+    String readlink(long ino) throws IOException {
+        try (Pins pins = fs.icache.pins()) {
+            return readlinkPinned(fs.inodes.iget(pins, ino));
+        }
+    }
+
+    private String readlinkPinned(ExtInode i) throws IOException {
+        long ino = i.ino;
+        if (!i.isSymlink()) {
+            throw new FsException(Errno.EINVAL, "inode " + ino + " is not a symlink");
+        }
+        int size = (int) i.sizeBytes();
+        if (i.isFastSymlink()) {
+            byte[] b;
+            i.lock.lock();
+            try {
+                b = i.disk.blockBytes();
+            } finally {
+                i.lock.unlock();
+            }
+            return new String(b, 0, Math.min(size, b.length), StandardCharsets.UTF_8);
+        }
+        ByteBuffer dst = ByteBuffer.allocate(size);
+        while (dst.hasRemaining()) {
+            if (BufferedIo.read(i, dst.position(), dst, fs.iomapOps) <= 0) {
+                throw new CorruptFilesystemException("symlink inode " + ino + ": data shorter than its size " + size);
+            }
+        }
+        return new String(dst.array(), StandardCharsets.UTF_8);
+    }
+
+    InodeAttr link(long ino, long newDirIno, String newName) throws IOException {
+        fs.checkWritable();
+        InodeAttr a;
+        try (Pins pins = fs.icache.pins()) {
+            ExtInode i = fs.inodes.iget(pins, ino);
+            if (i.isDir()) {
+                throw new FsException(Errno.EPERM, "hard link to directory inode " + ino);
+            }
+            ExtInode dir = fs.inodes.dirInode(pins, newDirIno);
+            byte[] nb = nameBytes(newName);
+            fs.nsLock.writeLock().lock();
+            try {
+                if (fs.dirs.find(dir, nb) != null) {
+                    throw new FsException(Errno.EEXIST, "'" + newName + "' exists in directory inode " + newDirIno);
+                }
+                int n = fs.inodes.links(i);
+                if (n == 0) {
+                    throw new FsException(Errno.ENOENT, "inode " + ino + " was removed");
+                }
+                if (n >= LINK_MAX) {
+                    throw new FsException(Errno.EMLINK, "inode " + ino + " has " + LINK_MAX + " links");
+                }
+                fs.dirs.add(dir, nb, ino, DirEntryCodec.fileTypeOfMode(i.mode()));
+                fs.inodes.addLinks(i, 1, true);
+                fs.inodes.touchMtimeCtime(dir);
+                fs.icache.ref(i);
+            } finally {
+                fs.nsLock.writeLock().unlock();
+            }
+            a = fs.inodes.attr(i);
+        }
+        fs.icache.writeback().writebackPendingEvictions();
+        return a;
+    }
+
+    void unlink(long dirIno, String name) throws IOException {
+        fs.checkWritable();
+        try (Pins pins = fs.icache.pins()) {
+            ExtInode dir = fs.inodes.dirInode(pins, dirIno);
+            byte[] nb = nameBytes(name);
+            fs.nsLock.writeLock().lock();
+            try {
+                Directories.Slot s = fs.dirs.find(dir, nb);
+                if (s == null) {
+                    throw new FsException(Errno.ENOENT, "'" + name + "' not found in directory inode " + dirIno);
+                }
+                ExtInode i = fs.inodes.igetChild(pins, s.ino(), dir);
+                if (i.isDir()) {
+                    throw new FsException(Errno.EISDIR, "'" + name + "' is a directory");
+                }
+                fs.dirs.remove(dir, s);
+                fs.inodes.touchMtimeCtime(dir);
+                fs.inodes.addLinks(i, -1, true);
+                fs.inodes.maybeFree(i);
+            } finally {
+                fs.nsLock.writeLock().unlock();
+            }
+        }
+        fs.icache.writeback().writebackPendingEvictions();
+    }
+
+    void rmdir(long dirIno, String name) throws IOException {
+        fs.checkWritable();
+        try (Pins pins = fs.icache.pins()) {
+            ExtInode dir = fs.inodes.dirInode(pins, dirIno);
+            byte[] nb = nameBytes(name);
+            if (name.equals(".")) {
+                throw new FsException(Errno.EINVAL, "rmdir of '.'");
+            }
+            if (name.equals("..")) {
+                throw new FsException(Errno.ENOTEMPTY, "rmdir of '..'");
+            }
+            fs.nsLock.writeLock().lock();
+            try {
+                Directories.Slot s = fs.dirs.find(dir, nb);
+                if (s == null) {
+                    throw new FsException(Errno.ENOENT, "'" + name + "' not found in directory inode " + dirIno);
+                }
+                ExtInode victim = fs.inodes.igetChild(pins, s.ino(), dir);
+                if (!victim.isDir()) {
+                    throw new FsException(Errno.ENOTDIR, "'" + name + "' is not a directory");
+                }
+                if (!fs.dirs.isEmpty(victim)) {
+                    throw new FsException(Errno.ENOTEMPTY, "directory '" + name + "' (inode " + victim.ino + ") not empty");
+                }
+                fs.dirs.remove(dir, s);
+                fs.inodes.touchMtimeCtime(dir);
+                fs.inodes.addLinks(victim, -fs.inodes.links(victim), true);
+                fs.inodes.addLinks(dir, -1, false);
+                fs.inodes.maybeFree(victim);
+            } finally {
+                fs.nsLock.writeLock().unlock();
+            }
+        }
+        fs.icache.writeback().writebackPendingEvictions();
+    }
+
+    void rename(long oldDirIno, String oldName, long newDirIno, String newName, int flags) throws IOException {
+        fs.checkWritable();
+        if ((flags & ~Vfs.RENAME_NOREPLACE) != 0) {
+            throw new FsException(Errno.EINVAL, "rename flags 0x" + Integer.toHexString(flags) + " not supported by ext2");
+        }
+        try (Pins pins = fs.icache.pins()) {
+            renamePinned(pins, oldDirIno, oldName, newDirIno, newName, flags);
+        }
+        fs.icache.writeback().writebackPendingEvictions();
+    }
+
+    private void renamePinned(Pins pins, long oldDirIno, String oldName, long newDirIno, String newName, int flags)
+            throws IOException {
+        ExtInode oldDir = fs.inodes.dirInode(pins, oldDirIno);
+        ExtInode newDir = fs.inodes.dirInode(pins, newDirIno);
+        byte[] oldNb = nameBytes(oldName);
+        byte[] newNb = nameBytes(newName);
+        if (oldName.equals(".") || oldName.equals("..") || newName.equals(".") || newName.equals("..")) {
+            throw new FsException(Errno.EINVAL, "rename of '.' or '..'");
+        }
+        fs.nsLock.writeLock().lock();
+        try {
+            Directories.Slot os = fs.dirs.find(oldDir, oldNb);
+            if (os == null) {
+                throw new FsException(Errno.ENOENT, "'" + oldName + "' not found in directory inode " + oldDirIno);
+            }
+            ExtInode src = fs.inodes.igetChild(pins, os.ino(), oldDir);
+            Directories.Slot ns = fs.dirs.find(newDir, newNb);
+            ExtInode target = ns == null ? null : fs.inodes.igetChild(pins, ns.ino(), newDir);
+            if (target != null && (flags & Vfs.RENAME_NOREPLACE) != 0) {
+                throw new FsException(Errno.EEXIST, "'" + newName + "' exists (Vfs.RENAME_NOREPLACE)");
+            }
+            if (target == src) {
+                return; // same inode under both names: POSIX says do nothing
+            }
+            boolean srcDir = src.isDir();
+            // The VFS's order of checks (fs/namei.c do_renameat2): EINVAL for a move into the own subtree
+            // comes before the type and emptiness checks on the target.
+            if (srcDir && oldDir != newDir) {
+                checkNotAncestor(pins, src, newDir);
+            }
+            if (target != null) {
+                if (srcDir && !target.isDir()) {
+                    throw new FsException(Errno.ENOTDIR, "'" + newName + "' is not a directory");
+                }
+                if (!srcDir && target.isDir()) {
+                    throw new FsException(Errno.EISDIR, "'" + newName + "' is a directory");
+                }
+                if (target.isDir() && !fs.dirs.isEmpty(target)) {
+                    throw new FsException(Errno.ENOTEMPTY, "directory '" + newName + "' not empty");
+                }
+            }
+            if (srcDir && oldDir != newDir) {
+                if (target == null && fs.inodes.links(newDir) >= LINK_MAX) {
+                    throw new FsException(Errno.EMLINK, "directory inode " + newDirIno + " has " + LINK_MAX + " links");
+                }
+            }
+            int ft = DirEntryCodec.fileTypeOfMode(src.mode());
+            if (target != null) {
+                fs.dirs.retarget(newDir, ns, src.ino, ft);
+                if (target.isDir()) {
+                    fs.inodes.addLinks(target, -fs.inodes.links(target), true);
+                } else {
+                    fs.inodes.addLinks(target, -1, true);
+                }
+            } else {
+                fs.dirs.add(newDir, newNb, src.ino, ft);
+                if (srcDir) {
+                    fs.inodes.addLinks(newDir, 1, false);
+                }
+            }
+            // Adding may have split the entry before the old one: find it again.
+            Directories.Slot again = fs.dirs.find(oldDir, oldNb);
+            if (again == null || again.ino() != src.ino) {
+                throw new CorruptFilesystemException("directory inode " + oldDirIno + ": entry '" + oldName
+                        + "' changed during rename");
+            }
+            fs.dirs.remove(oldDir, again);
+            if (srcDir) {
+                if (oldDir != newDir) {
+                    Directories.Slot dd = fs.dirs.find(src, new byte[] {'.', '.'});
+                    if (dd == null) {
+                        throw new CorruptFilesystemException("directory inode " + src.ino + " has no '..' entry");
+                    }
+                    fs.dirs.retarget(src, dd, newDir.ino, DirEntryCodec.FT_DIR);
+                }
+                fs.inodes.addLinks(oldDir, -1, false);
+            }
+            fs.inodes.addLinks(src, 0, true);
+            fs.inodes.touchMtimeCtime(oldDir);
+            fs.inodes.touchMtimeCtime(newDir);
+            if (target != null) {
+                fs.inodes.maybeFree(target);
+            }
+        } finally {
+            fs.nsLock.writeLock().unlock();
+        }
+    }
+
+    /** EINVAL if {@code dir} is {@code src} or below it (walks ".." up to the root, bounded). */
+    private void checkNotAncestor(Pins pins, ExtInode src, ExtInode dir) throws IOException {
+        ExtInode cur = dir;
+        for (long steps = 0; steps <= fs.geo.inodesCount(); steps++) {
+            if (cur == src) {
+                throw new FsException(Errno.EINVAL, "cannot move directory inode " + src.ino + " into its own subtree");
+            }
+            if (cur.ino == ExtFileSystem.ROOT_INO) {
+                return;
+            }
+            Directories.Slot dd = fs.dirs.find(cur, new byte[] {'.', '.'});
+            if (dd == null) {
+                throw new CorruptFilesystemException("directory inode " + cur.ino + " has no '..' entry");
+            }
+            cur = fs.inodes.igetChild(pins, dd.ino(), cur);
+            if (!cur.isDir()) {
+                throw new CorruptFilesystemException("'..' of a directory is inode " + cur.ino + ", not a directory");
+            }
+        }
+        throw new CorruptFilesystemException("'..' chain from directory inode " + dir.ino + " does not reach the root");
+    }
+
+    void readdir(long dirIno, long offset, Vfs.DirSink sink) throws IOException {
+        try (Pins pins = fs.icache.pins()) {
+            ExtInode dir = fs.inodes.dirInode(pins, dirIno);
+            fs.nsLock.readLock().lock();
+            try {
+                fs.dirs.iterate(dir, offset, (pos, recLen, ino, block, off) -> {
+                    int nl = DirEntryCodec.nameLen(block, off);
+                    String name = new String(block, off + DirEntryCodec.HEADER_BYTES, nl, StandardCharsets.UTF_8);
+                    int dtype = fs.geo.hasFiletype() ? DirEntryCodec.dtypeOfFileType(DirEntryCodec.fileType(block, off))
+                            : FileMode.dtype(fs.inodes.iget(pins, ino).mode());
+                    return sink.accept(new DirEntry(name, ino, dtype, pos + recLen));
+                });
+            } finally {
+                fs.nsLock.readLock().unlock();
+            }
+            fs.inodes.touchAtime(dir);
+        }
+    }
+
+    /**
+     * create(2) with O_CREAT: opens the existing entry (EEXIST with O_EXCL) or creates a regular file, takes a
+     * lookup reference and opens a handle ({@link ExtFile#openInode}); an open failure drops the reference again.
+     */
+    Vfs.Created create(long dirIno, String name, int mode, int openFlags, int uid, int gid) throws IOException {
+        fs.checkWritable();
+        Vfs.Created c;
+        try (Pins pins = fs.icache.pins()) {
+            ExtInode dir = fs.inodes.dirInode(pins, dirIno);
+            byte[] nb = nameBytes(name);
+            ExtInode inode;
+            boolean existed = false;
+            fs.nsLock.writeLock().lock();
+            try {
+                Directories.Slot s = fs.dirs.find(dir, nb);
+                if (s != null) {
+                    if ((openFlags & Vfs.O_EXCL) != 0) {
+                        throw new FsException(Errno.EEXIST, "'" + name + "' exists in directory inode " + dirIno);
+                    }
+                    inode = fs.inodes.igetChild(pins, s.ino(), dir);
+                    existed = true;
+                } else {
+                    inode = createLocked(pins, dir, nb, FileMode.S_IFREG | (mode & FileMode.PERM_MASK), uid, gid,
+                            i -> { });
+                }
+                fs.icache.ref(inode);
+            } finally {
+                fs.nsLock.writeLock().unlock();
+            }
+            ExtFile.Handle h;
+            try {
+                h = fs.file.openInode(inode, existed ? openFlags : openFlags & ~Vfs.O_TRUNC);
+            } catch (IOException | RuntimeException e) {
+                fs.icache.forget(inode.ino, 1);
+                throw e;
+            }
+            c = new Vfs.Created(fs.inodes.attr(inode), h);
+        }
+        fs.icache.writeback().writebackPendingEvictions();
+        return c;
+    }
+}
