@@ -15,7 +15,7 @@ module org.iomap4j.core {
     exports org.iomap4j;
     exports org.iomap4j.block;
     exports org.iomap4j.buf;
-    // exports org.iomap4j.fs;  -- enable at merge: javac refuses to export a package that has no class yet
+    exports org.iomap4j.fs;
     exports org.iomap4j.iomap;
     exports org.iomap4j.pagecache;
     exports org.iomap4j.vfs;

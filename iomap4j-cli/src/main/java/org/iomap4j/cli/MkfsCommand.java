@@ -87,7 +87,7 @@ final class MkfsCommand implements Callable<Integer> {
      */
     static void setRootOwner(Path image, int uid, int gid) throws IOException {
         try (OpenImage img = OpenImage.open(image, false)) {
-            img.vfs().setattr(img.vfs().rootIno(), new SetAttr(null, uid, gid, null, null, null, false, false));
+            img.fs().setattr(img.fs().rootIno(), new SetAttr(null, uid, gid, null, null, null, false, false));
             img.vfs().sync();
         }
     }
