@@ -112,7 +112,11 @@ final class Jbd2Tools {
 
     /** The journal inode's (inode 8) mapping, from {@code debugfs -R "blocks <8>"}, coalesced into extents. */
     static JournalMap journalMap(Path image) {
-        String s = run("debugfs", "-R", "blocks <8>", image.toString()).ok().stdout().trim();
+        Result r = run("debugfs", "-c", "-R", "blocks <8>", image.toString()).ok(); // -c: no bitmaps, which may not match before replay
+        String s = r.stdout().trim();
+        if (s.isEmpty()) {
+            throw new AssertionError("debugfs lists no blocks for the journal inode of " + image + ": " + r.stderr() + run("debugfs", "-R", "stat <8>", image.toString()).stdout() + run("dumpe2fs", "-h", image.toString()).stdout());
+        }
         long[] pblks = Arrays.stream(s.split("\\s+")).mapToLong(Long::parseLong).toArray();
         List<JournalMap.Extent> extents = new ArrayList<>();
         int i = 0;
@@ -193,6 +197,24 @@ final class Jbd2Tools {
     static void kernelMountUnmount(Path image, Path dir, String options) throws IOException {
         Files.createDirectories(dir);
         run("mount", "-o", "loop" + (options.isEmpty() ? "" : "," + options), image.toString(), dir.toString()).ok();
-        run("umount", dir.toString()).ok();
+        unmount(dir);
+    }
+
+    /** Unmounts {@code dir}; if busy, retries, then detaches it lazily so no mount outlives the test. */
+    static void unmount(Path dir) {
+        Result r = run("umount", dir.toString());
+        for (int i = 0; i < 5 && r.exitCode() != 0; i++) {
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            r = run("umount", dir.toString());
+        }
+        if (r.exitCode() != 0) {
+            run("umount", "-l", dir.toString());
+            throw new AssertionError("umount " + dir + " failed (lazily detached): " + r.stderr());
+        }
     }
 }
