@@ -17,7 +17,10 @@ import org.iomap4j.block.BlockDevice;
  * escaped copies. Then the replayed blocks are flushed and the journal superblock gets {@code s_start = 0} and
  * {@code s_sequence = end + 1} (as e2fsck's e2fsck_journal_release after recovery), and is flushed.
  *
- * <p>The caller clears the filesystem's needs_recovery (ext4 superblock incompat RECOVER 0x4) afterwards.
+ * <p>The caller clears the filesystem's needs_recovery (ext4 superblock incompat RECOVER 0x4) afterwards. If
+ * {@link RecoveryResult#failedCommitTid()} is set, a commit block failed its checksum: the kernel refuses the mount
+ * (-EFSCORRUPTED), e2fsck marks the filesystem with errors (s_state |= EXT2_ERROR_FS) and checks it; the caller
+ * does one of those. A non-zero journal {@code s_errno} is left for the caller too (ext4_clear_journal_err).
  *
  * <p>Failure handling: every replayed copy's target is checked to lie on the device before anything is written. A
  * logged copy failing its tag checksum is skipped and the others are replayed; then, as the kernel (which fails
@@ -182,9 +185,6 @@ public final class JournalRecovery {
         }
         sb.sequence = scan.endTid() + 1;
         sb.start = 0;
-        if (scan.failedCommit() != null) {
-            sb.errno = -22; // -EINVAL, as e2fsck's recover_ext3_journal records a corrupt transaction
-        }
         target.writeJournalSuperblock(journal);
         target.flush();
         return new RecoveryResult(true, Integer.toUnsignedLong(scan.startTid()),

@@ -11,8 +11,8 @@ package org.iomap4j.jbd2;
  * @param revokeRecords          revoke records read from the replayed transactions
  * @param revokeHits             logged copies skipped because a revoke record covered them
  * @param failedCommitTid        a transaction whose commit block failed its checksum, or -1 (it and later ones
- *                               were not replayed; e2fsck then also sets the journal's s_errno to -EINVAL, as done
- *                               here, and the filesystem should be checked)
+ *                               were not replayed; the kernel then refuses the mount, e2fsck marks the filesystem
+ *                               with errors and checks it)
  * @param newSequence            s_sequence written afterwards ({@code endTid + 1}, as e2fsck and the kernel)
  */
 public record RecoveryResult(boolean needed, long startTid, long endTid, long transactionsReplayed,

@@ -169,7 +169,7 @@ class CorruptJournalTest {
         assertThat(r.failedCommitTid()).isEqualTo(Integer.toUnsignedLong(fourth.tid()));
         assertStateIsPrefix(dev, lg.txs(), 3);
         Journal j = Journal.open(dev, lg.fx().map(), BS);
-        assertThat(j.superblock().errno()).isEqualTo(-22);
+        assertThat(j.superblock().errno()).isZero();
         assertThat(j.superblock().start()).isZero();
     }
 
