@@ -55,4 +55,22 @@ public record CommitBlock(int tid, int chksumType, int chksumSize, int chksum0, 
         }
         return ByteBuffer.wrap(block).getInt(COMMIT_CHKSUM0) == csum.commit(block);
     }
+
+    /** {@code sizeof(struct commit_header)}: the bytes of a commit block that carry fields. */
+    public static final int HEADER_STRUCT_BYTES = 0x3C;
+
+    /**
+     * Whether the v2/v3 checksum matches the commit block's fields with the rest of the block read as zeroes: a
+     * commit block of which only the first sector(s) reached the disk (the kernel's
+     * jbd2_commit_block_csum_verify_partial; since Linux 6.x such a commit counts as complete, as the rest of a
+     * commit block is zero when written).
+     */
+    public static boolean verifiesPartial(byte[] block, JournalSuperblock sb, JournalChecksum csum) {
+        if (!sb.hasCsumV2or3()) {
+            return true;
+        }
+        byte[] fields = new byte[block.length];
+        System.arraycopy(block, 0, fields, 0, HEADER_STRUCT_BYTES);
+        return ByteBuffer.wrap(block).getInt(COMMIT_CHKSUM0) == csum.commit(fields);
+    }
 }

@@ -15,6 +15,9 @@ import org.iomap4j.CorruptFilesystemException;
  *   <li>the log ends at a block without the jbd2 magic, with another sequence than the expected transaction id, or
  *       of an unknown type;</li>
  *   <li>each commit block with the expected id closes one transaction and the next id is expected;</li>
+ *   <li>a v2/v3 commit block whose checksum matches only over its fields with the rest of the block zero (a commit
+ *       block torn after its first sector) counts as valid, as Linux 6.x's jbd2_commit_block_csum_verify_partial
+ *       (e2fsprogs 1.47.0's copy of recovery.c predates it and aborts there);</li>
  *   <li>a commit block whose checksum fails (v2/v3 crc32c, or v1 crc32_be over the transaction) ends the log at its
  *       transaction, which is not replayed; without async_commit this is a failed commit ({@code j_failed_commit}),
  *       with async_commit the scan goes on only to report that, as the kernel does;</li>
@@ -126,7 +129,8 @@ final class LogScan {
                         bad = !(match || unused);
                         crc32Sum = ~0;
                     }
-                    if (bad || !CommitBlock.verifies(block, sb, csum)) {
+                    if (bad || (!CommitBlock.verifies(block, sb, csum)
+                            && !CommitBlock.verifiesPartial(block, sb, csum))) {
                         if (Long.compareUnsigned(commitTime, lastCommitTime) < 0) {
                             break scan; // stale: ignore the mismatch, the log ends here
                         }

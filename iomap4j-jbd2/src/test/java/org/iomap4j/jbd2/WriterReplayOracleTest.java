@@ -42,6 +42,8 @@ class WriterReplayOracleTest {
         return Stream.of(
                 Arguments.of("csum v3, 64bit, 4 KiB", 4096, new String[0], new JournalWriter.Features(0, v3 | b64)),
                 Arguments.of("csum v3, 64bit, 1 KiB", 1024, new String[0], new JournalWriter.Features(0, v3 | b64)),
+                Arguments.of("csum v3, 64bit, async_commit, 4 KiB", 4096, new String[0],
+                        new JournalWriter.Features(0, v3 | b64 | JournalFormat.INCOMPAT_ASYNC_COMMIT)),
                 Arguments.of("csum v2, 32-bit tags, 1 KiB", 1024, new String[] {"-O", "^64bit"},
                         new JournalWriter.Features(0, v2)),
                 Arguments.of("csum v1, 4 KiB", 4096, new String[] {"-O", "^metadata_csum,^64bit"},
@@ -206,5 +208,98 @@ class WriterReplayOracleTest {
         System.out.println("ext4 superblock fields e2fsck set beyond the replay: " + new java.util.TreeSet<>(fields));
         assertThat(fields).as("ext4 superblock fields differing from e2fsck's").allMatch(
                 Ext4SuperblockFields.E2FSCK_SETS::contains);
+    }
+
+    /**
+     * A commit block whose checksum fails. Damage inside the commit header's fields: e2fsck replays the transactions
+     * before it and none after, and so do we; the kernel refuses to mount ("journal transaction N is corrupt").
+     * Damage only past the fields (a commit block torn after its first sector): the kernel (6.x) counts the commit
+     * as complete and replays everything, and so do we; e2fsprogs 1.47.0 predates that rule and aborts (printed).
+     */
+    @ParameterizedTest(name = "async_commit {0}, damage at byte {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"false, 58", "true, 58", "false, 512"})
+    @Timeout(300)
+    void aCorruptCommitChecksumEndsReplayAsTheOraclesDo(boolean async, int damageAt) throws Exception {
+        Jbd2Tools.assumeTools("mkfs.ext4", "e2fsck", "debugfs", "dumpe2fs");
+        long seed = new Random().nextLong();
+        System.out.println("corrupt commit, async " + async + ", byte " + damageAt + ": seed " + seed);
+        Random rnd = new Random(seed);
+        int bs = 4096;
+        Path image = Jbd2Tools.mkfsExt4(tmp.resolve("fs.img"), 64L << 20, bs);
+        JournalMap map = Jbd2Tools.journalMap(image);
+        long[] free = freeBlocks(image, 30, 8192);
+        Jbd2Tools.debugfsWrite(image, "feature needs_recovery");
+        Map<Long, byte[]> original = new HashMap<>();
+        for (long b : free) {
+            original.put(b, Jbd2Tools.readBlock(image, b, bs));
+        }
+        List<JournalTransaction> txs = new ArrayList<>();
+        List<JournalWriter.LoggedTransaction> at = new ArrayList<>();
+        long[] clock = {1_700_000_000L};
+        int features = JournalFormat.INCOMPAT_CSUM_V3 | JournalFormat.INCOMPAT_64BIT
+                | (async ? JournalFormat.INCOMPAT_ASYNC_COMMIT : 0);
+        try (FileBlockDevice dev = FileBlockDevice.open(image, false)) {
+            JournalWriter w = JournalWriter.open(dev, map, bs, new JournalWriter.Features(0, features),
+                    () -> Instant.ofEpochSecond(clock[0]++));
+            for (int i = 0; i < 4; i++) {
+                JournalTransaction tx = new JournalTransaction(bs);
+                for (int k = 0; k < 5; k++) {
+                    tx.logBlock(free[rnd.nextInt(free.length)], randomBlock(rnd, bs));
+                }
+                txs.add(tx);
+                at.add(w.commit(tx));
+            }
+            JournalWriter.LoggedTransaction bad = at.get(2);
+            long commitPblk = map.pblk(bad.startJblk() + bad.lengthBlocks() - 1);
+            byte[] c = Jbd2Tools.readBlock(image, commitPblk, bs);
+            c[damageAt] ^= 0x01; // 58: inside h_commit_nsec; 512: past the commit header, second sector
+            dev.write(commitPblk * bs, ByteBuffer.wrap(c));
+            dev.flush();
+        }
+        boolean fieldsDamaged = damageAt < CommitBlock.HEADER_STRUCT_BYTES;
+        int replayed = fieldsDamaged ? 2 : 4;
+        Map<Long, byte[]> expected = new HashMap<>(original);
+        for (int i = 0; i < replayed; i++) {
+            txs.get(i).blocks().forEach(expected::put);
+        }
+
+        Path byE2fsck = Files.copy(image, tmp.resolve("e2fsck.img"));
+        Path byUs = Files.copy(image, tmp.resolve("ours.img"));
+        Jbd2Tools.Result e = Jbd2Tools.e2fsckReplay(byE2fsck);
+        System.out.println("e2fsck: " + e.stdout().trim().replace('\n', ' '));
+        RecoveryResult r;
+        try (FileBlockDevice dev = FileBlockDevice.open(byUs, false)) {
+            r = JournalRecovery.replay(dev, map, bs);
+        }
+        System.out.println("ours: " + r);
+        assertThat(r.transactionsReplayed()).isEqualTo(replayed);
+        assertThat(r.failedCommitTid()).isEqualTo(async || !fieldsDamaged ? -1
+                : Integer.toUnsignedLong(at.get(2).tid()));
+        for (Map.Entry<Long, byte[]> x : expected.entrySet()) {
+            if (fieldsDamaged) {
+                assertThat(Jbd2Tools.readBlock(byE2fsck, x.getKey(), bs)).as("e2fsck: block %d", x.getKey())
+                        .isEqualTo(x.getValue());
+            }
+            assertThat(Jbd2Tools.readBlock(byUs, x.getKey(), bs)).as("ours: block %d", x.getKey())
+                    .isEqualTo(x.getValue());
+        }
+        if ("root".equals(System.getProperty("user.name")) && Jbd2Tools.which("mount") != null && !async) {
+            Path byKernel = Files.copy(image, tmp.resolve("kernel.img"));
+            Path mnt = Files.createDirectories(tmp.resolve("jbd2-mnt"));
+            Jbd2Tools.Result m = Jbd2Tools.run("mount", "-o", "loop", byKernel.toString(), mnt.toString());
+            if (m.exitCode() == 0) {
+                Jbd2Tools.unmount(mnt);
+            }
+            System.out.println("kernel mount: exit " + m.exitCode() + " " + m.stderr().trim());
+            if (fieldsDamaged) {
+                assertThat(m.exitCode()).as("kernel refuses a journal with a corrupt commit").isNotZero();
+            } else {
+                assertThat(m.exitCode()).as("kernel accepts a commit torn past its fields").isZero();
+                for (Map.Entry<Long, byte[]> x : expected.entrySet()) {
+                    assertThat(Jbd2Tools.readBlock(byKernel, x.getKey(), bs)).as("kernel: block %d", x.getKey())
+                            .isEqualTo(x.getValue());
+                }
+            }
+        }
     }
 }
