@@ -35,7 +35,9 @@ class KernelInteropTest {
                 Arguments.of("ext4 default (csum v3, 64bit), 4 KiB", 4096, new String[0]),
                 Arguments.of("ext4 ^metadata_csum, 1 KiB", 1024, new String[] {"-O", "^metadata_csum"}),
                 Arguments.of("ext4 ^metadata_csum mounted journal_checksum (csum v1)", 4096,
-                        new String[] {"-O", "^metadata_csum,^64bit"}));
+                        new String[] {"-O", "^metadata_csum,^64bit"}),
+                Arguments.of("ext4 default (csum v3), 1 KiB", 1024, new String[0]),
+                Arguments.of("ext4 default mounted journal_async_commit,data=writeback (csum v3, async)", 4096, new String[0]));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -49,7 +51,8 @@ class KernelInteropTest {
         Path image = Jbd2Tools.mkfsExt4(tmp.resolve("k.img"), 96L << 20, bs, mkfsOpts);
         Path mnt = tmp.resolve("jbd2-kmnt");
         Files.createDirectories(mnt);
-        String options = name.contains("journal_checksum") ? "loop,journal_checksum" : "loop";
+        String options = name.contains("journal_checksum") ? "loop,journal_checksum"
+                : name.contains("journal_async_commit") ? "loop,journal_async_commit,data=writeback" : "loop";
         Jbd2Tools.run("mount", "-o", options, image.toString(), mnt.toString()).ok();
         try {
             workload(mnt, new Random(seed));
