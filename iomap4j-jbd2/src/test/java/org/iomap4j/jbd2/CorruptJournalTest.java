@@ -162,7 +162,7 @@ class CorruptJournalTest {
         MemoryBlockDevice dev = lg.fx().copy();
         byte[] b = new byte[BS];
         dev.read((JOURNAL_PBLK + commitJblk) * BS, ByteBuffer.wrap(b));
-        b[0x100] ^= 0x55;
+        b[0x39] ^= 0x55; // inside h_commit_nsec: the fields themselves are damaged
         dev.write((JOURNAL_PBLK + commitJblk) * BS, ByteBuffer.wrap(b));
         RecoveryResult r = JournalRecovery.replay(dev, lg.fx().map(), BS);
         assertThat(r.transactionsReplayed()).isEqualTo(3);
@@ -171,6 +171,16 @@ class CorruptJournalTest {
         Journal j = Journal.open(dev, lg.fx().map(), BS);
         assertThat(j.superblock().errno()).isZero();
         assertThat(j.superblock().start()).isZero();
+
+        // Damage only past the commit header (a commit block torn after its first sector) counts as complete.
+        MemoryBlockDevice torn = lg.fx().copy();
+        torn.read((JOURNAL_PBLK + commitJblk) * BS, ByteBuffer.wrap(b));
+        java.util.Arrays.fill(b, CommitBlock.HEADER_STRUCT_BYTES + 4, BS, (byte) 0x5A);
+        torn.write((JOURNAL_PBLK + commitJblk) * BS, ByteBuffer.wrap(b));
+        RecoveryResult all = JournalRecovery.replay(torn, lg.fx().map(), BS);
+        assertThat(all.transactionsReplayed()).isEqualTo(6);
+        assertThat(all.failedCommitTid()).isEqualTo(-1);
+        assertStateIsPrefix(torn, lg.txs(), 6);
     }
 
     @Test
