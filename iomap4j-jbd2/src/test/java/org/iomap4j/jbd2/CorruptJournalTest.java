@@ -229,4 +229,90 @@ class CorruptJournalTest {
         assertThatThrownBy(() -> JournalRecovery.replay(fx.device(), fx.map(), BS))
                 .isInstanceOf(CorruptFilesystemException.class).hasMessageContaining("spans more than the log");
     }
+
+    /**
+     * Random damage in a real image's journal, replayed by e2fsck and by us: whenever we replay (the damage ended the
+     * log early or was detected as a failed commit), e2fsck must leave every logged block exactly as we do. Damage to
+     * a commit block stays inside its 60-byte fields (past them Linux 6.x and we accept the commit, e2fsprogs 1.47.0
+     * does not: see WriterReplayOracleTest).
+     */
+    @Test
+    @Timeout(600)
+    void whereWeReplayE2fsckReplaysTheSame(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+            throws Exception {
+        Jbd2Tools.assumeTools("mkfs.ext4", "e2fsck", "debugfs");
+        long seed = new Random().nextLong();
+        System.out.println("e2fsck damage: seed " + seed);
+        Random rnd = new Random(seed);
+        int bs = 4096;
+        java.nio.file.Path image = Jbd2Tools.mkfsExt4(tmp.resolve("fs.img"), 32L << 20, bs);
+        JournalMap map = Jbd2Tools.journalMap(image);
+        Jbd2Tools.debugfsWrite(image, "feature needs_recovery");
+        String ffb = Jbd2Tools.run("debugfs", "-R", "ffb 40 4000", image.toString()).ok().stdout();
+        long[] free = java.util.Arrays.stream(ffb.substring(ffb.indexOf(':') + 1).trim().split("\\s+"))
+                .mapToLong(Long::parseLong).toArray();
+        List<JournalWriter.LoggedTransaction> at = new ArrayList<>();
+        Set<Long> logged = new HashSet<>();
+        long[] t = {1_700_000_000L};
+        try (org.iomap4j.block.FileBlockDevice dev = org.iomap4j.block.FileBlockDevice.open(image, false)) {
+            JournalWriter w = JournalWriter.open(dev, map, bs, JournalWriter.Features.CSUM_V3_64BIT,
+                    () -> Instant.ofEpochSecond(t[0]++));
+            for (int i = 0; i < 6; i++) {
+                JournalTransaction tx = new JournalTransaction(bs);
+                for (int k = 0; k < 2 + rnd.nextInt(6); k++) {
+                    byte[] img = new byte[bs];
+                    rnd.nextBytes(img);
+                    tx.logBlock(free[rnd.nextInt(free.length)], img);
+                }
+                if (rnd.nextBoolean()) {
+                    tx.revoke(free[rnd.nextInt(free.length)]);
+                }
+                logged.addAll(tx.blocks().keySet());
+                at.add(w.commit(tx));
+            }
+        }
+        long logStart = at.getFirst().startJblk();
+        long logEnd = at.getLast().startJblk() + at.getLast().lengthBlocks();
+        int compared = 0;
+        int ourErrors = 0;
+        for (int iter = 0; iter < 40; iter++) {
+            java.nio.file.Path ours = java.nio.file.Files.copy(image, tmp.resolve("ours.img"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            long jblk = logStart + rnd.nextLong(logEnd - logStart);
+            long pblk = map.pblk(jblk);
+            byte[] block = Jbd2Tools.readBlock(ours, pblk, bs);
+            ByteBuffer bb = ByteBuffer.wrap(block);
+            boolean commit = bb.getInt(0) == JournalFormat.MAGIC && bb.getInt(4) == JournalFormat.BLOCKTYPE_COMMIT;
+            int span = commit ? CommitBlock.HEADER_STRUCT_BYTES : bs;
+            switch (rnd.nextInt(3)) {
+                case 0 -> block[rnd.nextInt(span)] ^= (byte) (1 << rnd.nextInt(8));
+                case 1 -> {
+                    int off = rnd.nextInt(span - 8);
+                    for (int i = 0; i < 8; i++) {
+                        block[off + i] = (byte) rnd.nextInt();
+                    }
+                }
+                default -> java.util.Arrays.fill(block, 0, span, (byte) 0);
+            }
+            Jbd2Tools.writeBlock(ours, pblk, block);
+            java.nio.file.Path theirs = java.nio.file.Files.copy(ours, tmp.resolve("theirs.img"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Jbd2Tools.Result e = Jbd2Tools.run("e2fsck", "-E", "journal_only", "-y", theirs.toString());
+            try (org.iomap4j.block.FileBlockDevice dev = org.iomap4j.block.FileBlockDevice.open(ours, false)) {
+                RecoveryResult r = JournalRecovery.replay(dev, map, bs);
+                compared++;
+                for (long b : logged) {
+                    assertThat(Jbd2Tools.readBlock(ours, b, bs)).as("iteration %d, journal block %d damaged (%s): "
+                            + "block %d; e2fsck said %s; ours %s", iter, jblk, commit ? "commit" : "other", b,
+                            e.stdout(), r).isEqualTo(Jbd2Tools.readBlock(theirs, b, bs));
+                }
+            } catch (CorruptFilesystemException ex) {
+                ourErrors++;
+                assertThat(ex.getMessage()).containsIgnoringCase("journal");
+            }
+        }
+        System.out.println("e2fsck damage: " + compared + " replays identical to e2fsck's, " + ourErrors
+                + " refused with a clear error");
+        assertThat(compared + ourErrors).isEqualTo(40);
+    }
 }
