@@ -50,12 +50,24 @@ final class Jbd2Tools {
         }
     }
 
-    /** Skips unless root can loop-mount ext4 and the kernel's shutdown ioctl is reachable through xfs_io. */
+    /** Whether this process runs as uid 0 (the owner of /proc/self is the process's uid). */
+    static boolean isRoot() {
+        try {
+            return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
+        } catch (IOException | UnsupportedOperationException e) {
+            return "root".equals(System.getProperty("user.name"));
+        }
+    }
+
+    /** Whether loop mounts can be tried: root and mount/umount installed. */
+    static boolean canLoopMount() {
+        return isRoot() && which("mount") != null && which("umount") != null;
+    }
+
+    /** Skips, printing why, unless root can loop-mount. */
     static void assumeRootLoopMount() {
-        String uid = System.getProperty("user.name");
-        boolean root = "root".equals(uid);
-        if (!root) {
-            System.out.println("SKIP: loop mounts need root (running as " + uid + ")");
+        if (!isRoot()) {
+            System.out.println("SKIP: loop mounts need root (running as " + System.getProperty("user.name") + ")");
             Assumptions.abort("loop mounts need root");
         }
         assumeTools("mount", "umount");
