@@ -147,7 +147,8 @@ public record ExtentNode(int depth, int max, long generation, List<ExtentLeaf> l
     }
 
     /**
-     * Writes header and entries into {@code buf[off ..]}; unused entry slots up to eh_max are zeroed.
+     * Writes header and entries into {@code buf[off ..]}. Slots past eh_entries are left as they are (the kernel
+     * leaves stale entries there, so a decoded node re-encodes to its bytes; pass a zeroed buffer for a new node).
      *
      * @throws IllegalArgumentException if there are more entries than eh_max or an extent is out of range
      */
@@ -160,7 +161,6 @@ public record ExtentNode(int depth, int max, long generation, List<ExtentLeaf> l
         Le.put16(buf, off + 4, max);
         Le.put16(buf, off + 6, depth);
         Le.put32(buf, off + 8, generation);
-        java.util.Arrays.fill(buf, off + HEADER_BYTES, off + HEADER_BYTES + max * ENTRY_BYTES, (byte) 0);
         for (int i = 0; i < entries(); i++) {
             int e = off + HEADER_BYTES + i * ENTRY_BYTES;
             if (depth == 0) {

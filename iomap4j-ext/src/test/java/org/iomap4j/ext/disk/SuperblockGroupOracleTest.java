@@ -108,7 +108,7 @@ class SuperblockGroupOracleTest {
             boolean csum = sb.hasMetadataCsum() || sb.hasGdtCsum();
             assertThat(!csum || (gd.hasFlag(GroupDescriptor.FLAG_INODE_UNINIT) == flags.contains("INODE_UNINIT")
                     && gd.hasFlag(GroupDescriptor.FLAG_BLOCK_UNINIT) == flags.contains("BLOCK_UNINIT")
-                    && gd.hasFlag(GroupDescriptor.FLAG_ITABLE_ZEROED) == flags.contains("ITABLE_ZEROED"))
+                    && gd.hasFlag(GroupDescriptor.FLAG_ITABLE_ZEROED) == flags.contains("ITABLE_ZEROED")))
                     .as("group %d flags %s vs dumpe2fs %s", g, gd.flags(), flags).isTrue();
             assertThat(text).contains("Block bitmap at " + gd.blockBitmap() + " ");
             assertThat(text).contains("Inode bitmap at " + gd.inodeBitmap() + " ");
