@@ -204,7 +204,7 @@ public final class XattrCodec {
             }
             int nameLen = Le.u8(buf, e);
             int len = entryLen(nameLen);
-            if (nameLen == 0 || e + len + 4 > end) {
+            if (e + len + 4 > end) {
                 throw new CorruptFilesystemException(where + ": entry at byte " + e + " with name length " + nameLen
                         + " does not fit");
             }
