@@ -18,6 +18,8 @@ import org.iomap4j.CorruptFilesystemException;
 import org.iomap4j.ext.Ext2Tools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Directory blocks (leaf tails, htree root/nodes, dx tails), the htree hash functions, xattrs (in-inode and
@@ -26,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 class DirXattrOracleTest {
     @TempDir
     Path dir;
+    private boolean csumOn;
 
     @Test
     void hashesMatchDebugfsDxHashForEveryVersion() throws Exception {
@@ -72,13 +75,14 @@ class DirXattrOracleTest {
         assertThat(checked).isEqualTo(names.size() * 6);
     }
 
-    @Test
-    void htreeDirectoryBlocksMatchTheKernelsLayoutAndChecksums() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"-b 1024", "-b 1024 -O ^metadata_csum", "-b 2048 -O ^64bit -I 128", "-b 4096 -O large_dir"})
+    void htreeDirectoryBlocksMatchTheKernelsLayoutAndChecksums(String opts) throws Exception {
         assumeTrue(Ext4Images.loopUnavailable() == null, Ext4Images.loopUnavailable());
         long seed = System.nanoTime();
         System.out.println("htree seed " + seed);
         Random rnd = new Random(seed);
-        Path img = Ext4Images.mkfs(dir.resolve("d.img"), 64L << 20, "-O", "^has_journal", "-b", "1024");
+        Path img = Ext4Images.mkfs(dir.resolve("d.img"), 64L << 20, ("-O ^has_journal " + opts).split(" "));
         long dino;
         Set<String> names = new HashSet<>();
         try (Ext4Images.Mount m = new Ext4Images.Mount(img, dir)) {
@@ -96,27 +100,36 @@ class DirXattrOracleTest {
         assertThat(inode.flags() & DiskInode.FL_INDEX).isNotZero();
         int iseed = inode.csumSeed(sb.csumSeed(), dino);
         List<ExtentLeaf> ext = Ext4Images.extents(img, sb, dino, null);
+        this.csumOn = sb.hasMetadataCsum();
         byte[] rootBlock = Ext4Images.block(img, sb, Ext4Images.mapBlock(ext, 0));
-        DxBlock root = DxBlock.decode(rootBlock, true, true, false, dino, 0);
-        DxBlock.verifyChecksum(iseed, rootBlock, true, dino, 0);
+        boolean csum = sb.hasMetadataCsum();
+        boolean largeDir = sb.hasIncompat(Features.INCOMPAT_LARGEDIR);
+        DxBlock root = DxBlock.decode(rootBlock, true, csum, largeDir, dino, 0);
+        if (csum) {
+            DxBlock.verifyChecksum(iseed, rootBlock, true, dino, 0);
+        }
         byte[] again = rootBlock.clone();
         root.encodeInto(again);
-        DxBlock.updateChecksum(iseed, again, true);
+        if (csum) {
+            DxBlock.updateChecksum(iseed, again, true);
+        }
         assertThat(again).isEqualTo(rootBlock);
         int version = DxHash.effectiveVersion(root.hashVersion(), sb);
         int[] seedWords = DxHash.seedWords(sb.hashSeed());
         Set<String> seen = new HashSet<>();
         int leaves = checkLevel(img, sb, ext, root, root.indirectLevels(), 0, 0xFFFFFFFFL, version, seedWords, iseed, dino, seen);
-        assertThat(leaves).isGreaterThan(10);
+        assertThat(leaves).isGreaterThan(sb.blockSizeBytes() > 2048 ? 3 : 10);
         assertThat(seen).containsAll(names);
 
         byte[] bad = rootBlock.clone();
         Le.put16(bad, DxBlock.ROOT_COUNT_OFFSET, 7);
-        assertThatThrownBy(() -> DxBlock.decode(bad, true, true, false, dino, 0)).isInstanceOf(CorruptFilesystemException.class)
+        assertThatThrownBy(() -> DxBlock.decode(bad, true, csum, largeDir, dino, 0)).isInstanceOf(CorruptFilesystemException.class)
                 .hasMessageContaining("directory inode " + dino).hasMessageContaining("limit 7");
-        byte[] bad2 = rootBlock.clone();
-        bad2[DxBlock.ROOT_COUNT_OFFSET + 12] ^= 1;
-        assertThatThrownBy(() -> DxBlock.verifyChecksum(iseed, bad2, true, dino, 0)).hasMessageContaining("dx checksum");
+        if (csum) {
+            byte[] bad2 = rootBlock.clone();
+            bad2[DxBlock.ROOT_COUNT_OFFSET + 12] ^= 1;
+            assertThatThrownBy(() -> DxBlock.verifyChecksum(iseed, bad2, true, dino, 0)).hasMessageContaining("dx checksum");
+        }
     }
 
     /** Walks one index level; every name in a leaf hashes into the range its dx entry gives. Returns leaves seen. */
@@ -129,16 +142,24 @@ class DirXattrOracleTest {
             long lblk = node.entries().get(i).lblk();
             byte[] b = Ext4Images.block(img, sb, Ext4Images.mapBlock(ext, lblk));
             if (levelsBelow > 0) {
-                DxBlock child = DxBlock.decode(b, false, true, false, dino, lblk);
-                DxBlock.verifyChecksum(iseed, b, false, dino, lblk);
+                DxBlock child = DxBlock.decode(b, false, csumOn, sb.hasIncompat(Features.INCOMPAT_LARGEDIR), dino, lblk);
+                if (csumOn) {
+                    DxBlock.verifyChecksum(iseed, b, false, dino, lblk);
+                }
                 leaves += checkLevel(img, sb, ext, child, levelsBelow - 1, from, to, version, seedWords, iseed, dino, seen);
                 continue;
             }
-            DirBlockTail.verify(iseed, b, dino, lblk);
+            int end = b.length;
+            if (csumOn) {
+                DirBlockTail.verify(iseed, b, dino, lblk);
+                end -= DirBlockTail.SIZE;
+            } else {
+                assertThat(DirBlockTail.present(b)).isFalse();
+            }
             leaves++;
             int off = 0;
-            while (off < b.length - DirBlockTail.SIZE) {
-                int rec = DirEntryCodec.checkEntry(b, off, b.length - DirBlockTail.SIZE, dino, lblk * b.length, sb.inodesCount());
+            while (off < end) {
+                int rec = DirEntryCodec.checkEntry(b, off, end, dino, lblk * b.length, sb.inodesCount());
                 int nl = DirEntryCodec.nameLen(b, off);
                 if (DirEntryCodec.inode(b, off) != 0) {
                     String name = new String(b, off + 8, nl, StandardCharsets.UTF_8);
@@ -152,10 +173,12 @@ class DirXattrOracleTest {
         return leaves;
     }
 
-    @Test
-    void xattrsAndAclsDecodeToWhatTheKernelReturns() throws Exception {
+    @ParameterizedTest
+    @ValueSource(ints = {256, 128})
+    void xattrsAndAclsDecodeToWhatTheKernelReturns(int inodeSize) throws Exception {
         assumeTrue(Ext4Images.loopUnavailable() == null, Ext4Images.loopUnavailable());
-        Path img = Ext4Images.mkfs(dir.resolve("x.img"), 32L << 20, "-O", "^has_journal", "-b", "4096");
+        Path img = Ext4Images.mkfs(dir.resolve("x.img"), 32L << 20, "-O", "^has_journal", "-b", "4096", "-I",
+                Integer.toString(inodeSize));
         byte[] small = "v1".getBytes(StandardCharsets.UTF_8);
         byte[] big = new byte[700];
         new Random(7).nextBytes(big);
