@@ -21,7 +21,7 @@ import java.util.Arrays;
  */
 public record XattrEntry(int nameIndex, byte[] name, byte[] value, long valueInum, int hash, int valueOffset) {
     public XattrEntry {
-        if (name.length < 1 && nameIndex == XattrCodec.INDEX_USER || name.length > 255) {
+        if (name.length > 255 || nameIndex < 0 || nameIndex > 255) {
             throw new IllegalArgumentException("xattr name of " + name.length + " bytes");
         }
     }
