@@ -81,7 +81,7 @@ public record DxBlock(boolean root, int hashVersion, int indirectLevels, int lim
             int infoLength = Le.u8(block, ROOT_INFO_OFFSET + 5);
             levels = Le.u8(block, ROOT_INFO_OFFSET + 6);
             int unusedFlags = Le.u8(block, ROOT_INFO_OFFSET + 7);
-            if (hashVersion > DxHash.TEA_UNSIGNED) {
+            if (hashVersion > DxHash.TEA) { // the unsigned variants are chosen by s_flags, never stored (dx_probe)
                 throw bad(dirIno, lblk, "unknown hash version " + hashVersion);
             }
             if (infoLength != 8) {
