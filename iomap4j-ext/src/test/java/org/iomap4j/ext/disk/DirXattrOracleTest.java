@@ -189,6 +189,8 @@ class DirXattrOracleTest {
                 new PosixAcl.Entry(PosixAcl.TAG_OTHER, 0, PosixAcl.UNDEFINED_ID)));
         long ino;
         byte[] kernelAcl;
+        long dirIno;
+        byte[] kernelDefault;
         try (Ext4Images.Mount m = new Ext4Images.Mount(img, dir)) {
             Path f = Files.writeString(m.root.resolve("f"), "data");
             Ext4Images.setxattr(f, "user.small", small);
@@ -198,6 +200,10 @@ class DirXattrOracleTest {
             Ext4Images.setxattr(f, "system.posix_acl_access", acl);
             kernelAcl = Ext4Images.getxattr(f, "system.posix_acl_access");
             ino = (Long) Files.getAttribute(f, "unix:ino");
+            Path d = Files.createDirectory(m.root.resolve("d"));
+            Ext4Images.setxattr(d, "system.posix_acl_default", acl);
+            kernelDefault = Ext4Images.getxattr(d, "system.posix_acl_default");
+            dirIno = (Long) Files.getAttribute(d, "unix:ino");
         }
         DiskSuperblock sb = Ext4Images.superblock(img);
         DiskInode inode = Ext4Images.inode(img, sb, ino);
@@ -217,6 +223,15 @@ class DirXattrOracleTest {
         byte[] diskAcl = XattrCodec.find(all, "system.posix_acl_access").value();
         assertThat(PosixAcl.diskToXattr(diskAcl, "inode " + ino)).isEqualTo(kernelAcl);
         assertThat(PosixAcl.xattrToDisk(kernelAcl)).isEqualTo(diskAcl);
+        // the directory's default ACL, wherever the kernel put it
+        DiskInode dInode = Ext4Images.inode(img, sb, dirIno);
+        List<XattrEntry> dAll = new ArrayList<>(XattrCodec.decodeIbody(dInode, dirIno));
+        if (dInode.fileAcl() != 0) {
+            dAll.addAll(XattrCodec.decodeBlock(Ext4Images.block(img, sb, dInode.fileAcl()), dInode.fileAcl()).entries());
+        }
+        XattrEntry def = XattrCodec.find(dAll, "system.posix_acl_default");
+        assertThat(def.nameIndex()).isEqualTo(XattrCodec.INDEX_POSIX_ACL_DEFAULT);
+        assertThat(PosixAcl.diskToXattr(def.value(), "inode " + dirIno)).isEqualTo(kernelDefault);
         for (XattrEntry e : xb.entries()) {
             assertThat(XattrCodec.entryHash(e.name(), e.value(), false)).as("hash of %s", e.fullName()).isEqualTo(e.hash());
         }
