@@ -4,8 +4,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * ext2/3/4 feature bits and which of them this implementation supports, with the names e2fsprogs prints.
- * Source: e2fsprogs lib/ext2fs/ext2_fs.h (EXT2_FEATURE_* / EXT3_* / EXT4_*), lib/e2p/feature.c (names).
+ * ext2/3/4 feature bits of {@code s_feature_compat}, {@code s_feature_incompat} and {@code s_feature_ro_compat}
+ * with the names e2fsprogs prints ({@code dumpe2fs -h} "Filesystem features"; unnamed bits print as
+ * {@code FEATURE_C13}, {@code FEATURE_I5}, {@code FEATURE_R7}). Which of them the driver serves, and how, is
+ * {@link FeatureSupport}.
+ *
+ * <p>Sources: fs/ext4/ext4.h (EXT4_FEATURE_*), e2fsprogs lib/ext2fs/ext2_fs.h and lib/e2p/feature.c (names),
+ * Documentation/filesystems/ext4/super.rst.
  */
 public final class Features {
     private Features() {}
@@ -17,52 +22,119 @@ public final class Features {
     public static final int COMPAT_EXT_ATTR = 0x0008;
     public static final int COMPAT_RESIZE_INODE = 0x0010;
     public static final int COMPAT_DIR_INDEX = 0x0020;
+    public static final int COMPAT_LAZY_BG = 0x0040;
+    public static final int COMPAT_EXCLUDE_BITMAP = 0x0100;
+    public static final int COMPAT_SPARSE_SUPER2 = 0x0200;
+    public static final int COMPAT_FAST_COMMIT = 0x0400;
+    public static final int COMPAT_STABLE_INODES = 0x0800;
+    public static final int COMPAT_ORPHAN_FILE = 0x1000;
 
     // s_feature_ro_compat
     public static final int RO_COMPAT_SPARSE_SUPER = 0x0001;
     public static final int RO_COMPAT_LARGE_FILE = 0x0002;
     public static final int RO_COMPAT_BTREE_DIR = 0x0004;
+    public static final int RO_COMPAT_HUGE_FILE = 0x0008;
+    public static final int RO_COMPAT_GDT_CSUM = 0x0010;
+    public static final int RO_COMPAT_DIR_NLINK = 0x0020;
+    public static final int RO_COMPAT_EXTRA_ISIZE = 0x0040;
+    public static final int RO_COMPAT_QUOTA = 0x0100;
+    public static final int RO_COMPAT_BIGALLOC = 0x0200;
+    public static final int RO_COMPAT_METADATA_CSUM = 0x0400;
+    public static final int RO_COMPAT_REPLICA = 0x0800;
+    public static final int RO_COMPAT_READONLY = 0x1000;
+    public static final int RO_COMPAT_PROJECT = 0x2000;
+    public static final int RO_COMPAT_SHARED_BLOCKS = 0x4000;
+    public static final int RO_COMPAT_VERITY = 0x8000;
+    public static final int RO_COMPAT_ORPHAN_PRESENT = 0x10000;
 
     // s_feature_incompat
     public static final int INCOMPAT_COMPRESSION = 0x0001;
     public static final int INCOMPAT_FILETYPE = 0x0002;
     public static final int INCOMPAT_RECOVER = 0x0004;
+    public static final int INCOMPAT_JOURNAL_DEV = 0x0008;
+    public static final int INCOMPAT_META_BG = 0x0010;
+    public static final int INCOMPAT_EXTENTS = 0x0040;
+    public static final int INCOMPAT_64BIT = 0x0080;
+    public static final int INCOMPAT_MMP = 0x0100;
+    public static final int INCOMPAT_FLEX_BG = 0x0200;
+    public static final int INCOMPAT_EA_INODE = 0x0400;
+    public static final int INCOMPAT_DIRDATA = 0x1000;
+    public static final int INCOMPAT_CSUM_SEED = 0x2000;
+    public static final int INCOMPAT_LARGEDIR = 0x4000;
+    public static final int INCOMPAT_INLINE_DATA = 0x8000;
+    public static final int INCOMPAT_ENCRYPT = 0x10000;
+    public static final int INCOMPAT_CASEFOLD = 0x20000;
 
-    /** incompat bits this implementation can mount with. */
+    /**
+     * incompat bits the <em>current ext2 driver</em> mounts with. The ext4 target set is
+     * {@link FeatureSupport#classify}; this constant stays until the driver switches to it.
+     */
     public static final int INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE;
-    /** ro_compat bits this implementation can write with. */
+    /** ro_compat bits the current ext2 driver writes with (see {@link #INCOMPAT_SUPPORTED}). */
     public static final int RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
 
+    /** Which of the three feature words a bit belongs to. */
+    public enum Kind {
+        COMPAT('C'), INCOMPAT('I'), RO_COMPAT('R');
+
+        final char letter;
+
+        Kind(char letter) {
+            this.letter = letter;
+        }
+    }
+
     private static final String[] COMPAT_NAMES = {"dir_prealloc", "imagic_inodes", "has_journal", "ext_attr",
-        "resize_inode", "dir_index", "lazy_bg", "exclude_inode", "exclude_bitmap", "sparse_super2", "fast_commit",
+        "resize_inode", "dir_index", "lazy_bg", null, "snapshot_bitmap", "sparse_super2", "fast_commit",
         "stable_inodes", "orphan_file"};
-    private static final String[] RO_COMPAT_NAMES = {"sparse_super", "large_file", "btree_dir", "huge_file",
-        "uninit_bg", "dir_nlink", "extra_isize", "has_snapshot", "quota", "bigalloc", "metadata_csum", "replica",
+    private static final String[] RO_COMPAT_NAMES = {"sparse_super", "large_file", null, "huge_file",
+        "uninit_bg", "dir_nlink", "extra_isize", null, "quota", "bigalloc", "metadata_csum", "replica",
         "read-only", "project", "shared_blocks", "verity", "orphan_present"};
     private static final String[] INCOMPAT_NAMES = {"compression", "filetype", "needs_recovery", "journal_dev",
-        "meta_bg", "FEATURE_I5", "extent", "64bit", "mmp", "flex_bg", "ea_inode", "FEATURE_I11", "dirdata",
+        "meta_bg", null, "extent", "64bit", "mmp", "flex_bg", "ea_inode", null, "dirdata",
         "metadata_csum_seed", "large_dir", "inline_data", "encrypt", "casefold"};
 
-    /** e2fsprogs' names of the set bits of an incompat word, e.g. {@code [extent, 64bit]}. */
-    public static List<String> incompatNames(long bits) {
-        return names(bits, INCOMPAT_NAMES, "FEATURE_I");
+    /** e2fsprogs' name of one bit (a power of two) of the given word, e.g. {@code "extent"}, {@code "FEATURE_I5"}. */
+    public static String name(Kind kind, long bit) {
+        int n = Long.numberOfTrailingZeros(bit);
+        String[] table = switch (kind) {
+            case COMPAT -> COMPAT_NAMES;
+            case INCOMPAT -> INCOMPAT_NAMES;
+            case RO_COMPAT -> RO_COMPAT_NAMES;
+        };
+        String s = n < table.length ? table[n] : null;
+        return s != null ? s : "FEATURE_" + kind.letter + n;
     }
 
-    public static List<String> roCompatNames(long bits) {
-        return names(bits, RO_COMPAT_NAMES, "FEATURE_R");
-    }
-
-    public static List<String> compatNames(long bits) {
-        return names(bits, COMPAT_NAMES, "FEATURE_C");
-    }
-
-    private static List<String> names(long bits, String[] table, String unknownPrefix) {
+    /** Names of the set bits of a word, lowest bit first. */
+    public static List<String> names(Kind kind, long bits) {
         List<String> out = new ArrayList<>();
         for (int i = 0; i < 32; i++) {
             if ((bits & (1L << i)) != 0) {
-                out.add(i < table.length ? table[i] : unknownPrefix + i);
+                out.add(name(kind, 1L << i));
             }
         }
+        return out;
+    }
+
+    /** e2fsprogs' names of the set bits of an incompat word, e.g. {@code [extent, 64bit]}. */
+    public static List<String> incompatNames(long bits) {
+        return names(Kind.INCOMPAT, bits);
+    }
+
+    public static List<String> roCompatNames(long bits) {
+        return names(Kind.RO_COMPAT, bits);
+    }
+
+    public static List<String> compatNames(long bits) {
+        return names(Kind.COMPAT, bits);
+    }
+
+    /** All feature names of a superblock in dumpe2fs's order: compat, then incompat, then ro_compat. */
+    public static List<String> allNames(DiskSuperblock sb) {
+        List<String> out = new ArrayList<>(compatNames(sb.featureCompat()));
+        out.addAll(incompatNames(sb.featureIncompat()));
+        out.addAll(roCompatNames(sb.featureRoCompat()));
         return out;
     }
 }
