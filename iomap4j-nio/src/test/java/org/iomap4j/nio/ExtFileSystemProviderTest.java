@@ -478,9 +478,9 @@ class ExtFileSystemProviderTest {
         Files.setAttribute(f, "unix:gid", 4321);
         assertThat(Files.getAttribute(f, "unix:uid")).isEqualTo(1234);
         PosixFileAttributes pa = Files.readAttributes(f, PosixFileAttributes.class);
-        assertThat(pa.owner().getName()).isEqualTo(Integer.toString(1234).equals(pa.owner().getName()) ? "1234"
-                : pa.owner().getName());
         var lookup = fs.getUserPrincipalLookupService();
+        assertThat(pa.owner()).isEqualTo(lookup.lookupPrincipalByName("1234"));
+        assertThat(pa.group()).isEqualTo(lookup.lookupPrincipalByGroupName("4321"));
         Files.setOwner(f, lookup.lookupPrincipalByName("0"));
         assertThat(Files.getOwner(f)).isEqualTo(lookup.lookupPrincipalByName("root"));
         Files.getFileAttributeView(f, PosixFileAttributeView.class).setGroup(lookup.lookupPrincipalByGroupName("7"));
@@ -498,13 +498,46 @@ class ExtFileSystemProviderTest {
         assertThat(store.getTotalSpace()).isBetween(28L << 20, 32L << 20);
         long before = store.getUnallocatedSpace();
         Files.write(fs.getPath("/fill"), new byte[4 << 20]);
-        fs.provider().newFileChannel(fs.getPath("/fill"), Set.of(StandardOpenOption.WRITE)).force(true);
+        try (FileChannel ch = fs.provider().newFileChannel(fs.getPath("/fill"), Set.of(StandardOpenOption.WRITE))) {
+            ch.force(true);
+        }
         assertThat(before - store.getUnallocatedSpace()).isBetween(4L << 20, (4L << 20) + (64 << 10));
         assertThat(store.getUsableSpace()).isLessThan(store.getUnallocatedSpace()); // the 5 % root reserve
         assertThat(Files.isHidden(fs.getPath("/.hidden"))).isTrue();
         fs.provider().checkAccess(f, AccessMode.READ, AccessMode.WRITE);
         assertThatThrownBy(() -> fs.provider().checkAccess(f, AccessMode.EXECUTE))
                 .isInstanceOf(AccessDeniedException.class);
+        // another caller: the mode bits decide (f is 0640, owner 0, group 7)
+        Files.setAttribute(f, "unix:mode", 0640);
+        ScopedValue.where(org.iomap4j.vfs.Caller.CURRENT, new org.iomap4j.vfs.Caller(1000, 7)).call(() -> {
+            fs.provider().checkAccess(f, AccessMode.READ);
+            assertThatThrownBy(() -> fs.provider().checkAccess(f, AccessMode.WRITE))
+                    .isInstanceOf(AccessDeniedException.class);
+            Path mine = Files.createFile(fs.getPath("/mine"));
+            assertThat(Files.getAttribute(mine, "unix:uid")).isEqualTo(1000);
+            assertThat(Files.getAttribute(mine, "unix:gid")).isEqualTo(7);
+            return null;
+        });
+        ScopedValue.where(org.iomap4j.vfs.Caller.CURRENT, new org.iomap4j.vfs.Caller(1000, 1000)).call(() -> {
+            assertThatThrownBy(() -> fs.provider().checkAccess(f, AccessMode.READ))
+                    .isInstanceOf(AccessDeniedException.class);
+            return null;
+        });
+    }
+
+    @Test
+    void fullImageIsNoSpaceLeftOnDevice() throws Exception {
+        byte[] chunk = new byte[1 << 20];
+        Path f = fs.getPath("/fill");
+        try (var out = Files.newOutputStream(f)) {
+            assertThatThrownBy(() -> {
+                for (int i = 0; i < 64; i++) {
+                    out.write(chunk);
+                }
+            }).isInstanceOf(FileSystemException.class).hasMessageContaining("No space left on device");
+        }
+        Files.delete(f);
+        assertThat(Files.getFileStore(fs.getPath("/")).getUnallocatedSpace()).isGreaterThan(28L << 20);
     }
 
     @Test
