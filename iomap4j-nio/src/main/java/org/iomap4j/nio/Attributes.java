@@ -24,7 +24,8 @@ import org.iomap4j.vfs.SetAttr;
 /**
  * The attribute views: "basic", "posix", "owner" and "unix" (the JDK's Linux names: {@code unix:ino},
  * {@code unix:mode}, {@code unix:nlink}, {@code unix:uid}, {@code unix:gid}, {@code unix:dev}, {@code unix:rdev},
- * {@code unix:ctime}), read from one {@link InodeAttr} and changed through {@link SetAttr}. There is no "user"
+ * {@code unix:ctime}), read from one {@link InodeAttr} and changed through {@link SetAttr}; {@code unix:dev} is 0
+ * (the image is not a device of the host). There is no "user"
  * view: the Vfs offers no extended attributes yet ({@link #view} returns null for it, by-name access throws
  * UnsupportedOperationException), and no "dos" view.
  *

@@ -62,6 +62,13 @@ import org.iomap4j.vfs.Vfs;
 public final class ExtFileSystemProvider extends FileSystemProvider {
     private final Map<Path, VfsFileSystem> fileSystems = new ConcurrentHashMap<>();
 
+    /**
+     * Called by the JDK's ServiceLoader. File systems opened through another instance are not found by
+     * {@link java.nio.file.Path#of(URI)}: use the installed provider.
+     */
+    public ExtFileSystemProvider() {
+    }
+
     @Override
     public String getScheme() {
         return "ext";

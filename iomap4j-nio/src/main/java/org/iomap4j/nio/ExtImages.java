@@ -117,7 +117,16 @@ final class ExtImages {
         FileLock lock = null;
         try {
             lock = lock(channel, image, env.readOnly());
-            ExtFileSystem fs = ExtFileSystem.mount(dev, opts);
+            ExtFileSystem fs;
+            try {
+                fs = ExtFileSystem.mount(dev, opts);
+            } catch (org.iomap4j.FsException e) {
+                // unsupported features, a damaged superblock or group descriptor: name the image
+                FileSystemException x = new FileSystemException(image.toString(), null,
+                        "cannot mount " + type + " image: " + e.errno().description() + " (" + e.getMessage() + ")");
+                x.initCause(e);
+                throw x;
+            }
             FileLock held = lock;
             BlockDevice device = dev;
             MountedVfs m = new MountedVfs(fs, type, label, fs.isReadOnly(), () -> {

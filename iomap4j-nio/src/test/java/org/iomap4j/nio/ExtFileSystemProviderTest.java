@@ -116,7 +116,14 @@ class ExtFileSystemProviderTest {
             assertThatThrownBy(() -> ro.provider().checkAccess(ro.getPath("/hello.txt"), AccessMode.WRITE))
                     .isInstanceOf(AccessDeniedException.class);
         }
-        Path notExt = tmp.resolve("plain.bin");
+        // an ext4 image made by mke2fs (extents): recognised, refused with the reason, the image named
+        Path ext4 = tmp.resolve("ext4.img");
+        HostTools.Result mk = HostTools.run(List.of("mke2fs", "-q", "-F", "-t", "ext4", ext4.toString(), "16M"));
+        assertThat(mk.exit()).as(mk.output()).isZero();
+        assertThatThrownBy(() -> FileSystems.newFileSystem(ext4)).isInstanceOf(FileSystemException.class)
+                .hasMessageContaining(ext4.toString()).hasMessageContaining("cannot mount ext4 image");
+        assertThat(HostTools.fsck(ext4).exit()).isZero(); // untouched
+                Path notExt = tmp.resolve("plain.bin");
         Files.write(notExt, new byte[8192]);
         assertThatThrownBy(() -> FileSystems.newFileSystem(notExt))
                 .isInstanceOf(java.nio.file.ProviderNotFoundException.class);
@@ -643,6 +650,46 @@ class ExtFileSystemProviderTest {
                     Path p = m.dir.resolve("t" + t).resolve((i % 3 == 0 ? "g" : "f") + i);
                     assertThat(Files.readString(p)).isEqualTo(("thread " + t + " file " + i + " ").repeat(100 + i));
                 }
+            }
+        }
+    }
+
+    @Test
+    void oneChannelSharedByThreads() throws Exception {
+        Path f = fs.getPath("/shared");
+        int threads = 4;
+        int blocks = 64;
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                StandardOpenOption.WRITE)) {
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            try {
+                List<Future<?>> fut = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    int tt = t;
+                    fut.add(pool.submit(() -> {
+                        for (int b = tt; b < blocks; b += threads) {
+                            byte[] data = new byte[5000]; // not block-aligned: neighbours share blocks
+                            java.util.Arrays.fill(data, (byte) b);
+                            ch.write(ByteBuffer.wrap(data), b * 5000L);
+                            ByteBuffer back = ByteBuffer.allocate(5000);
+                            ch.read(back, b * 5000L);
+                            assertThat(back.array()).isEqualTo(data);
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> x : fut) {
+                    x.get(60, TimeUnit.SECONDS);
+                }
+            } finally {
+                pool.shutdown();
+            }
+            assertThat(ch.size()).isEqualTo(blocks * 5000L);
+        }
+        byte[] all = Files.readAllBytes(f);
+        for (int b = 0; b < blocks; b++) {
+            for (int i = 0; i < 5000; i++) {
+                assertThat(all[b * 5000 + i]).as("block %d byte %d", b, i).isEqualTo((byte) b);
             }
         }
     }
