@@ -282,7 +282,7 @@ public final class ExtFileSystemProvider extends FileSystemProvider {
                 }
             }
             if (n == null) {
-                Namespace.Parent parent = ns.parent(loc);
+                Namespace.Parent parent = ns.parent(follow ? ns.danglingTarget(loc) : loc);
                 try {
                     Caller c = Caller.current();
                     Vfs.Created made = vfs.create(parent.dir().ino(), parent.name(),

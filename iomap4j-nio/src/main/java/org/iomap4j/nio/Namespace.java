@@ -137,6 +137,55 @@ final class Namespace {
         return new Parent(dir, names.getLast());
     }
 
+    /**
+     * Where open(2) with O_CREAT creates a file named by {@code loc}: {@code loc} itself, or, if its last name is a
+     * symbolic link to nothing, the link's target (followed through further dangling links, at most
+     * {@link #MAX_SYMLINKS}).
+     */
+    Loc danglingTarget(Loc loc) throws IOException {
+        Loc cur = loc;
+        for (int links = 0; ; links++) {
+            List<String> names = cur.names();
+            if (names.isEmpty()) {
+                return cur;
+            }
+            Parent p = parent(cur);
+            String target;
+            try {
+                InodeAttr a;
+                try {
+                    a = vfs.lookup(p.dir().ino(), p.name());
+                } catch (FsException e) {
+                    if (e.errno() == Errno.ENOENT) {
+                        return cur;
+                    }
+                    throw e;
+                }
+                try {
+                    if (!a.isSymlink()) {
+                        return cur;
+                    }
+                    target = vfs.readlink(a.ino());
+                } finally {
+                    vfs.forget(a.ino(), 1);
+                }
+            } finally {
+                put(p.dir());
+            }
+            if (links >= MAX_SYMLINKS) {
+                throw new FsException(Errno.ELOOP, "more than " + MAX_SYMLINKS + " symbolic links");
+            }
+            List<String> t = VfsPath.of(null, target).names();
+            if (target.startsWith("/")) {
+                cur = new Loc(root(), t);
+            } else {
+                List<String> next = new ArrayList<>(names.subList(0, names.size() - 1));
+                next.addAll(t);
+                cur = new Loc(cur.base(), next);
+            }
+        }
+    }
+
     InodeAttr stat(Loc loc, boolean follow) throws IOException {
         Node n = walk(loc, follow);
         put(n);

@@ -245,7 +245,15 @@ class ExtFileSystemProviderTest {
         Files.delete(fs.getPath("/a/b/file"));
         assertThat(Files.readString(fs.getPath("/hard"))).isEqualTo("content");
         assertThat(Files.getAttribute(fs.getPath("/hard"), "unix:nlink")).isEqualTo(1);
-        Files.delete(fs.getPath("/lnk")); // removes the link, not the directory
+        // writing through a dangling link creates its target, as open(O_CREAT) does; NOFOLLOW_LINKS refuses
+        Files.writeString(fs.getPath("/dangling"), "made through the link");
+        assertThat(Files.readString(fs.getPath("/nowhere"))).isEqualTo("made through the link");
+        Files.createSymbolicLink(fs.getPath("/a/rel-dangling"), fs.getPath("b/new"));
+        Files.writeString(fs.getPath("/a/rel-dangling"), "relative");
+        assertThat(Files.readString(fs.getPath("/a/b/new"))).isEqualTo("relative");
+        assertThatThrownBy(() -> Files.newByteChannel(fs.getPath("/abs"), StandardOpenOption.READ,
+                LinkOption.NOFOLLOW_LINKS)).isInstanceOf(FileSystemException.class);
+                Files.delete(fs.getPath("/lnk")); // removes the link, not the directory
         assertThat(Files.isDirectory(fs.getPath("/a/b"))).isTrue();
     }
 
