@@ -116,7 +116,10 @@ final class VfsDirectoryStream implements SecureDirectoryStream<Path> {
             closed = true;
         }
         fs.unregister(this);
-        fs.namespace().put(node);
+        fs.release(dir, () -> {
+            fs.namespace().put(node);
+            return null;
+        });
     }
 
     private void ensureOpen() {

@@ -359,18 +359,19 @@ final class VfsFileChannel extends FileChannel {
     protected void implCloseChannel() throws IOException {
         fs.locks().releaseAll(lockOwner, ino);
         fs.unregister(this);
-        try {
-            if (fh != null) {
-                vfs.release(fh);
+        fs.release(path, () -> {
+            try {
+                if (fh != null) {
+                    vfs.release(fh);
+                }
+            } finally {
+                vfs.forget(ino, 1);
             }
-            vfs.forget(ino, 1);
             if (deleteOnClose) {
-                fs.op(path, null, () -> fs.namespace().delete(fs.namespace().loc(path), Namespace.DeleteKind.ANY,
-                        true));
+                fs.namespace().delete(fs.namespace().loc(path), Namespace.DeleteKind.ANY, true);
             }
-        } catch (java.nio.file.ClosedFileSystemException e) {
-            // the file system is closing: its unmount frees what this channel held
-        }
+            return null;
+        });
     }
 
     @Override

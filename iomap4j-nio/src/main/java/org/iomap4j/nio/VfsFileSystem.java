@@ -25,9 +25,9 @@ import org.iomap4j.vfs.Vfs;
  * A mounted image as a {@link FileSystem}: one {@link Vfs}, one root "/", one {@link FileStore}.
  *
  * <p>Thread-safety and closing: every operation runs inside {@link #op}, under the read side of {@code closeLock};
- * {@link #close()} takes the write side, so it waits for running operations, then closes open channels, directory
- * streams and watch services, and unmounts (the Vfs writes everything back: sync, clean superblock) and releases
- * the image. Afterwards every operation throws {@link ClosedFileSystemException}. Lock order: closeLock (read) →
+ * {@link #close()} takes the write side to mark the file system closed (waiting for running operations), closes
+ * open channels, directory streams and watch services, and takes it again to unmount (the Vfs writes everything
+ * back: sync, clean superblock) and release the image. Afterwards every operation throws {@link ClosedFileSystemException}. Lock order: closeLock (read) →
  * a channel's position lock → the file lock table's monitor → the Vfs's own locks.
  */
 final class VfsFileSystem extends FileSystem {
@@ -43,6 +43,8 @@ final class VfsFileSystem extends FileSystem {
     private final ReentrantReadWriteLock closeLock = new ReentrantReadWriteLock();
     private final Set<Closeable> resources = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
+    /** Set once the Vfs is unmounted (under the write side of closeLock). */
+    private volatile boolean unmounted;
     private volatile ExecutorService asyncPool;
 
     VfsFileSystem(ExtFileSystemProvider provider, Path image, MountedVfs mounted, EnvOptions env) {
@@ -158,8 +160,32 @@ final class VfsFileSystem extends FileSystem {
     }
 
     /**
+     * Runs the release of a channel or stream (handles, references, delete-on-close) while the Vfs is mounted, also
+     * while {@link #close()} is closing resources; after the unmount it does nothing, the unmount having freed
+     * everything.
+     */
+    void release(Object file, IoCall<?> body) throws IOException {
+        ReentrantReadWriteLock.ReadLock l = closeLock.readLock();
+        l.lock();
+        try {
+            if (!unmounted) {
+                body.call();
+            }
+        } catch (FsException e) {
+            throw Errors.translate(e, file == null ? null : file.toString(), null);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /**
      * Closes every open channel, directory stream and watch service, then unmounts: all data and metadata are
      * written back and the image is released. Idempotent.
+     *
+     * <p>Three steps: set the closed flag under the write side of the close lock (it waits for running
+     * operations; new ones fail), close the resources holding no lock (a channel's close takes its own monitor and
+     * then the read side: holding the write side here could deadlock with a user closing the same channel), and
+     * unmount under the write side again (releases still running finish first; later ones do nothing).
      */
     @Override
     public void close() throws IOException {
@@ -173,39 +199,37 @@ final class VfsFileSystem extends FileSystem {
             closeLock.writeLock().unlock();
         }
         IOException failure = null;
-        List<Closeable> open = new ArrayList<>(resources);
-        for (Closeable c : open) {
-            try {
-                c.close();
-            } catch (IOException e) {
-                failure = e;
-            } catch (ClosedFileSystemException e) {
-                // closing under a closed file system: the resource is gone anyway
-            }
-        }
-        resources.clear();
-        ExecutorService p = asyncPool;
-        if (p != null) {
-            p.shutdown();
-        }
         try {
-            mounted.unmount();
-        } catch (IOException e) {
-            if (failure != null) {
-                e.addSuppressed(failure);
+            for (Closeable c : new ArrayList<>(resources)) {
+                try {
+                    c.close();
+                } catch (IOException e) {
+                    failure = e;
+                }
             }
-            failure = e;
+            resources.clear();
+            ExecutorService p = asyncPool;
+            if (p != null) {
+                p.shutdown();
+            }
+            closeLock.writeLock().lock();
+            try {
+                mounted.unmount();
+            } catch (IOException e) {
+                if (failure != null) {
+                    e.addSuppressed(failure);
+                }
+                failure = e;
+            } finally {
+                unmounted = true;
+                closeLock.writeLock().unlock();
+            }
         } finally {
             provider.removeFileSystem(this);
         }
         if (failure != null) {
             throw failure;
         }
-    }
-
-    /** Closes a resource while the file system is closing: skip the Vfs calls the unmount makes anyway. */
-    boolean isClosing() {
-        return closed;
     }
 
     @Override

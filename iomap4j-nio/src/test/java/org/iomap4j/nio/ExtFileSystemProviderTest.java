@@ -704,6 +704,9 @@ class ExtFileSystemProviderTest {
 
     @Test
     void closeWritesEverythingBack() throws Exception {
+        SeekableByteChannel temp = Files.newByteChannel(fs.getPath("/temp"), StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.WRITE, StandardOpenOption.DELETE_ON_CLOSE);
+        temp.write(ByteBuffer.wrap(new byte[100_000]));
         try (var out = Channels.newOutputStream(FileChannel.open(fs.getPath("/open-at-close"),
                 StandardOpenOption.CREATE, StandardOpenOption.WRITE))) {
             out.write("written, never synced".getBytes(UTF_8));
@@ -712,5 +715,9 @@ class ExtFileSystemProviderTest {
         }
         HostTools.Result r = HostTools.run(List.of("debugfs", "-R", "cat /open-at-close", image.toString()));
         assertThat(r.output()).contains("written, never synced");
+        assertThat(temp.isOpen()).isFalse();
+        try (FileSystem again = FileSystems.newFileSystem(image, Map.of("readOnly", true))) {
+            assertThat(Files.exists(again.getPath("/temp"))).isFalse(); // deleted when the file system closed it
+        }
     }
 }
