@@ -703,6 +703,54 @@ class ExtFileSystemProviderTest {
     }
 
     @Test
+    void closeRacingWithOperations() throws Exception {
+        int threads = 4;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(threads);
+        java.util.concurrent.atomic.AtomicInteger progress = new java.util.concurrent.atomic.AtomicInteger();
+        List<Future<Integer>> fut = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int tt = t;
+            fut.add(pool.submit(() -> {
+                int done = 0;
+                try (FileChannel ch = FileChannel.open(fs.getPath("/race" + tt), StandardOpenOption.CREATE,
+                        StandardOpenOption.WRITE, StandardOpenOption.READ)) {
+                    started.countDown();
+                    for (int i = 0; ; i++) {
+                        ch.write(ByteBuffer.wrap(new byte[1000]), i * 1000L);
+                        Files.writeString(fs.getPath("/race" + tt + "-" + (i % 20)), "x".repeat(i % 5000));
+                        try (Stream<Path> s = Files.list(fs.getPath("/"))) {
+                            s.count();
+                        }
+                        done++;
+                        progress.incrementAndGet();
+                    }
+                } catch (ClosedFileSystemException | java.nio.channels.ClosedChannelException e) {
+                    return done; // the only ways an operation may fail once close() began
+                }
+            }));
+        }
+        started.await(30, TimeUnit.SECONDS);
+        while (progress.get() < 4 * threads) {
+            Thread.onSpinWait(); // close while the writers are mid-flight (bounded by the futures' timeout below)
+            if (fut.stream().anyMatch(Future::isDone)) {
+                break;
+            }
+        }
+        fs.close();
+        try {
+            int total = 0;
+            for (Future<Integer> f : fut) {
+                total += f.get(60, TimeUnit.SECONDS);
+            }
+            assertThat(total).isGreaterThanOrEqualTo(4 * threads);
+        } finally {
+            pool.shutdownNow();
+        }
+        // @AfterEach: e2fsck -fn clean after the racing close
+    }
+
+    @Test
     void closeWritesEverythingBack() throws Exception {
         SeekableByteChannel temp = Files.newByteChannel(fs.getPath("/temp"), StandardOpenOption.CREATE_NEW,
                 StandardOpenOption.WRITE, StandardOpenOption.DELETE_ON_CLOSE);
