@@ -103,7 +103,7 @@ final class CopyMove {
         Vfs.Created made;
         try {
             Caller c = Caller.current();
-            made = vfs.create(p.dir().ino(), p.name(), attrs ? s.mode() & 07777 : Namespace.DEFAULT_FILE_MODE,
+            made = Capabilities.write(vfs).create(p.dir().ino(), p.name(), attrs ? s.mode() & 07777 : Namespace.DEFAULT_FILE_MODE,
                     Vfs.O_WRONLY | Vfs.O_CREAT | Vfs.O_EXCL, c.uid(), c.gid());
         } finally {
             ns.put(p.dir());
@@ -121,7 +121,7 @@ final class CopyMove {
                     break;
                 }
                 buf.flip();
-                vfs.write(out, pos, buf);
+                Capabilities.write(vfs).write(out, pos, buf);
                 pos += n;
             }
         } finally {

@@ -285,7 +285,7 @@ public final class ExtFileSystemProvider extends FileSystemProvider {
                 Namespace.Parent parent = ns.parent(follow ? ns.danglingTarget(loc) : loc);
                 try {
                     Caller c = Caller.current();
-                    Vfs.Created made = vfs.create(parent.dir().ino(), parent.name(),
+                    Vfs.Created made = Capabilities.write(vfs).create(parent.dir().ino(), parent.name(),
                             perm != null ? perm : Namespace.DEFAULT_FILE_MODE,
                             openFlags | Vfs.O_CREAT | (createNew ? Vfs.O_EXCL : 0), c.uid(), c.gid());
                     return channel(fs, shown, made.attr().ino(), made.handle(), readable, writable, append, options);

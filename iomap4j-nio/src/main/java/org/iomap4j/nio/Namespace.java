@@ -256,7 +256,7 @@ final class Namespace {
         try {
             checkNewName(p.name());
             Caller c = Caller.current();
-            InodeAttr a = vfs.mkdir(p.dir().ino(), p.name(), perm != null ? perm : DEFAULT_DIR_MODE, c.uid(), c.gid());
+            InodeAttr a = Capabilities.namespace(vfs).mkdir(p.dir().ino(), p.name(), perm != null ? perm : DEFAULT_DIR_MODE, c.uid(), c.gid());
             vfs.forget(a.ino(), 1);
         } finally {
             put(p.dir());
@@ -268,7 +268,7 @@ final class Namespace {
         try {
             checkNewName(p.name());
             Caller c = Caller.current();
-            InodeAttr a = vfs.symlink(p.dir().ino(), p.name(), target, c.uid(), c.gid());
+            InodeAttr a = Capabilities.namespace(vfs).symlink(p.dir().ino(), p.name(), target, c.uid(), c.gid());
             vfs.forget(a.ino(), 1);
         } finally {
             put(p.dir());
@@ -282,7 +282,7 @@ final class Namespace {
             Parent p = parent(link);
             try {
                 checkNewName(p.name());
-                InodeAttr a = vfs.link(target.ino(), p.dir().ino(), p.name());
+                InodeAttr a = Capabilities.namespace(vfs).link(target.ino(), p.dir().ino(), p.name());
                 vfs.forget(a.ino(), 1);
             } finally {
                 put(p.dir());
@@ -340,12 +340,12 @@ final class Namespace {
                 if (kind == DeleteKind.FILE) {
                     throw new FsException(Errno.EISDIR, "inode " + a.ino() + " is a directory");
                 }
-                vfs.rmdir(p.dir().ino(), p.name());
+                Capabilities.namespace(vfs).rmdir(p.dir().ino(), p.name());
             } else {
                 if (kind == DeleteKind.DIRECTORY) {
                     throw new FsException(Errno.ENOTDIR, "inode " + a.ino() + " is not a directory");
                 }
-                vfs.unlink(p.dir().ino(), p.name());
+                Capabilities.namespace(vfs).unlink(p.dir().ino(), p.name());
             }
             return true;
         } finally {
@@ -362,7 +362,7 @@ final class Namespace {
                 if (s.name().equals(".") || s.name().equals("..") || d.name().equals(".") || d.name().equals("..")) {
                     throw new FsException(Errno.EINVAL, "cannot rename '.' or '..'");
                 }
-                vfs.rename(s.dir().ino(), s.name(), d.dir().ino(), d.name(), flags);
+                Capabilities.namespace(vfs).rename(s.dir().ino(), s.name(), d.dir().ino(), d.name(), flags);
             } finally {
                 put(d.dir());
             }
@@ -374,7 +374,7 @@ final class Namespace {
     InodeAttr setattr(Loc loc, boolean follow, SetAttr changes) throws IOException {
         Node n = walk(loc, follow);
         try {
-            return vfs.setattr(n.ino(), changes);
+            return Capabilities.write(vfs).setattr(n.ino(), changes);
         } finally {
             put(n);
         }

@@ -107,7 +107,7 @@ final class VfsFileChannel extends FileChannel {
         if (!src.hasRemaining()) {
             return 0;
         }
-        return fs.op(path, null, () -> vfs.write(fh, pos, src));
+        return fs.op(path, null, () -> Capabilities.write(vfs).write(fh, pos, src));
     }
 
     @Override
@@ -218,7 +218,7 @@ final class VfsFileChannel extends FileChannel {
         synchronized (posLock) {
             fs.op(path, null, () -> {
                 if (size < vfs.getattr(ino).sizeBytes()) {
-                    vfs.setattr(ino, org.iomap4j.vfs.SetAttr.size(size));
+                    Capabilities.write(vfs).setattr(ino, org.iomap4j.vfs.SetAttr.size(size));
                 }
                 return null;
             });
