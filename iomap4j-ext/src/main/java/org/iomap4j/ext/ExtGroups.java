@@ -89,13 +89,26 @@ final class ExtGroups {
         b[(int) (bit >>> 3)] &= (byte) ~(1 << (bit & 7));
     }
 
-    /** First clear bit in [from, limit), or -1. */
+    /** Little-endian 64-bit words of a bitmap block (ext bitmaps are little-endian bit strings). */
+    private static final java.lang.invoke.VarHandle BITMAP_WORD =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    /** First clear bit in [from, limit), or -1; whole 64-bit words are skipped at once where they are all set. */
     static long findZero(byte[] b, long from, long limit) {
+        long end = Math.min(limit, (long) b.length * 8);
         long bit = Math.max(0, from);
-        while (bit < limit) {
-            if ((bit & 7) == 0 && b[(int) (bit >>> 3)] == (byte) 0xff) {
-                bit += 8;
-                continue;
+        while (bit < end) {
+            int byteIdx = (int) (bit >>> 3);
+            if ((bit & 63) == 0 && byteIdx + Long.BYTES <= b.length) {
+                // 64 bits at once: bit i of an ext bitmap is bit (i % 8) of byte i / 8, so a little-endian word
+                // read at a multiple of 8 bytes holds bits [bit, bit + 64) in order.
+                long word = (long) BITMAP_WORD.get(b, byteIdx);
+                if (word == -1L) {
+                    bit += 64;
+                    continue;
+                }
+                long zero = bit + Long.numberOfTrailingZeros(~word);
+                return zero < end ? zero : -1;
             }
             if (!test(b, bit)) {
                 return bit;
