@@ -235,8 +235,13 @@ public final class AddressSpace {
     /**
      * Removes a locked folio from the index; its dirty blocks are forgotten and its memory returns to the
      * cache's pool (the kernel's {@code filemap_remove_folio}). Folio lock held; no-op if already removed.
+     *
+     * @throws IllegalArgumentException if {@code f} belongs to another mapping
      */
     public void removeLocked(Folio f) {
+        if (f.mapping != this) {
+            throw new IllegalArgumentException(f + " is not a folio of " + this);
+        }
         if (f.removed) {
             return;
         }
