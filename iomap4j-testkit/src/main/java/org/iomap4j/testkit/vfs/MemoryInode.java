@@ -1,8 +1,11 @@
 package org.iomap4j.testkit.vfs;
 
+import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
 import org.iomap4j.vfs.FileMode;
 import org.iomap4j.vfs.InodeAttr;
 
@@ -104,6 +107,44 @@ final class MemoryInode {
                 : target != null ? target.getBytes(java.nio.charset.StandardCharsets.UTF_8).length : 0;
         return new InodeAttr(ino, mode, nlink, uid, gid, rdev, size, bytes / 512, PAGE_BYTES, atimeSec, atimeNsec,
                 mtimeSec, mtimeNsec, ctimeSec, ctimeNsec, generation);
+    }
+
+    static long[] now() {
+        Instant t = Instant.now();
+        return new long[] {t.getEpochSecond(), t.getNano()};
+    }
+
+    static void touchCtime(MemoryInode i) {
+        long[] t = now();
+        i.ctimeSec = t[0];
+        i.ctimeNsec = (int) t[1];
+    }
+
+    static void touchMtime(MemoryInode i) {
+        long[] t = now();
+        i.mtimeSec = i.ctimeSec = t[0];
+        i.mtimeNsec = i.ctimeNsec = (int) t[1];
+    }
+
+    /**
+     * SEEK_DATA ({@code data}) or SEEK_HOLE from {@code offsetBytes} (below i_size): allocated pages are data, the
+     * end of file is a hole.
+     *
+     * @throws FsException ENXIO when SEEK_DATA finds no data before EOF
+     */
+    long seek(long offsetBytes, boolean data) throws FsException {
+        long page = offsetBytes / PAGE_BYTES;
+        if (data) {
+            Long p = pages.ceilingKey(page);
+            if (p == null || p * PAGE_BYTES >= sizeBytes) {
+                throw new FsException(Errno.ENXIO, "inode " + ino + ": no data after " + offsetBytes);
+            }
+            return Math.max(offsetBytes, p * PAGE_BYTES);
+        }
+        while (pages.containsKey(page)) {
+            page++;
+        }
+        return Math.min(sizeBytes, Math.max(offsetBytes, page * PAGE_BYTES));
     }
 
     // ------------------------------------------------------------------------------------------ file data

@@ -3,7 +3,6 @@ package org.iomap4j.testkit.vfs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
@@ -87,7 +86,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
             throw new IllegalArgumentException("capacity " + capacityBytes + " bytes, " + maxInodes + " inodes");
         }
         this.store = new Store(capacityBytes, maxInodes);
-        long[] now = now();
+        long[] now = MemoryInode.now();
         MemoryInode root = new MemoryInode(ROOT_INO, 0, FileMode.S_IFDIR | 0755, 0, 0, 0, now[0], (int) now[1]);
         root.nlink = 2;
         root.parentIno = ROOT_INO;
@@ -114,23 +113,6 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
             }
             return new MemoryVfs(store);
         }
-    }
-
-    private static long[] now() {
-        Instant t = Instant.now();
-        return new long[] {t.getEpochSecond(), t.getNano()};
-    }
-
-    private static void touchCtime(MemoryInode i) {
-        long[] t = now();
-        i.ctimeSec = t[0];
-        i.ctimeNsec = (int) t[1];
-    }
-
-    private static void touchMtime(MemoryInode i) {
-        long[] t = now();
-        i.mtimeSec = i.ctimeSec = t[0];
-        i.mtimeNsec = i.ctimeNsec = (int) t[1];
     }
 
     // ------------------------------------------------------------------------------------------ lookup helpers
@@ -184,7 +166,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
         if (store.inodes.size() >= store.maxInodes) {
             throw new FsException(Errno.ENOSPC, "memory vfs: all " + store.maxInodes + " inodes in use");
         }
-        long[] t = now();
+        long[] t = MemoryInode.now();
         long ino = store.nextIno++;
         MemoryInode i = new MemoryInode(ino, ino, mode, uid, gid, rdev, t[0], (int) t[1]);
         store.inodes.put(ino, i);
@@ -207,7 +189,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
 
     private void dropLink(MemoryInode i) {
         i.nlink--;
-        touchCtime(i);
+        MemoryInode.touchCtime(i);
         maybeFree(i);
     }
 
@@ -422,7 +404,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
                 if (size != i.sizeBytes) {
                     truncate(i, size);
                 }
-                touchMtime(i);
+                MemoryInode.touchMtime(i);
             }
             if (ch.mode() != null) {
                 i.mode = (i.mode & FileMode.S_IFMT) | (ch.mode() & FileMode.PERM_MASK);
@@ -433,7 +415,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
             if (ch.gid() != null) {
                 i.gid = ch.gid();
             }
-            long[] t = now();
+            long[] t = MemoryInode.now();
             if (ch.atimeNow()) {
                 i.atimeSec = t[0];
                 i.atimeNsec = (int) t[1];
@@ -448,7 +430,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
                 i.mtimeSec = ch.mtimeSec();
                 i.mtimeNsec = 0;
             }
-            touchCtime(i);
+            MemoryInode.touchCtime(i);
             return i.attr();
         }
     }
@@ -479,7 +461,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
             MemoryInode i = newInode(FileMode.S_IFREG | (mode & FileMode.PERM_MASK), uid, gid, 0);
             i.nlink = 1;
             d.addEntry(name, i.ino, FileMode.DT_REG);
-            touchMtime(d);
+            MemoryInode.touchMtime(d);
             FileHandle fh = newHandle(i, openFlags);
             return new Created(referenced(i), fh);
         }
@@ -509,7 +491,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
             src.get(tmp);
             i.writeData(pos, tmp, 0, n);
             i.sizeBytes = Math.max(i.sizeBytes, pos + n);
-            touchMtime(i);
+            MemoryInode.touchMtime(i);
             return n;
         }
     }
@@ -546,7 +528,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
                     type == FileMode.S_IFCHR || type == FileMode.S_IFBLK ? rdev : 0);
             i.nlink = 1;
             d.addEntry(name, i.ino, FileMode.dtype(i.mode));
-            touchMtime(d);
+            MemoryInode.touchMtime(d);
             return referenced(i);
         }
     }
@@ -563,7 +545,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
             i.parentIno = d.ino;
             d.addEntry(name, i.ino, FileMode.DT_DIR);
             d.nlink++;
-            touchMtime(d);
+            MemoryInode.touchMtime(d);
             return referenced(i);
         }
     }
@@ -579,7 +561,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
             i.nlink = 1;
             i.target = target;
             d.addEntry(name, i.ino, FileMode.DT_LNK);
-            touchMtime(d);
+            MemoryInode.touchMtime(d);
             return referenced(i);
         }
     }
@@ -600,9 +582,9 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
                 throw new FsException(Errno.EMLINK, "inode " + ino + ": " + i.nlink + " links");
             }
             i.nlink++;
-            touchCtime(i);
+            MemoryInode.touchCtime(i);
             d.addEntry(newName, i.ino, FileMode.dtype(i.mode));
-            touchMtime(d);
+            MemoryInode.touchMtime(d);
             return referenced(i);
         }
     }
@@ -616,7 +598,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
                 throw new FsException(Errno.EISDIR, "inode " + dirIno + ": '" + name + "' is a directory");
             }
             d.removeEntry(name);
-            touchMtime(d);
+            MemoryInode.touchMtime(d);
             dropLink(i);
         }
     }
@@ -640,9 +622,9 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
             }
             d.removeEntry(name);
             d.nlink--;
-            touchMtime(d);
+            MemoryInode.touchMtime(d);
             i.nlink = 0;
-            touchCtime(i);
+            MemoryInode.touchCtime(i);
             maybeFree(i);
         }
     }
@@ -695,10 +677,10 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
             if (target.isDirectory()) {
                 target.parentIno = od.ino;
             }
-            touchCtime(src);
-            touchCtime(target);
-            touchMtime(od);
-            touchMtime(nd);
+            MemoryInode.touchCtime(src);
+            MemoryInode.touchCtime(target);
+            MemoryInode.touchMtime(od);
+            MemoryInode.touchMtime(nd);
             return;
         }
         if (target != null) {
@@ -726,7 +708,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
             if (target.isDirectory()) {
                 nd.nlink--;
                 target.nlink = 0;
-                touchCtime(target);
+                MemoryInode.touchCtime(target);
                 maybeFree(target);
             } else {
                 dropLink(target);
@@ -739,9 +721,9 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
             nd.nlink++;
             src.parentIno = nd.ino;
         }
-        touchCtime(src);
-        touchMtime(od);
-        touchMtime(nd);
+        MemoryInode.touchCtime(src);
+        MemoryInode.touchMtime(od);
+        MemoryInode.touchMtime(nd);
     }
 
     /** True if {@code d} is {@code ancestor} or lies below it. */
@@ -792,7 +774,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
                     i.sizeBytes = end;
                 }
             }
-            touchMtime(i);
+            MemoryInode.touchMtime(i);
         }
     }
 
@@ -807,18 +789,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
                 throw new FsException(Errno.ENXIO, "inode " + i.ino + ": offset " + offsetBytes + " at or past EOF "
                         + i.sizeBytes);
             }
-            long page = offsetBytes / PAGE;
-            if (whence == SEEK_DATA) {
-                Long p = i.pages.ceilingKey(page);
-                if (p == null || p * PAGE >= i.sizeBytes) {
-                    throw new FsException(Errno.ENXIO, "inode " + i.ino + ": no data after " + offsetBytes);
-                }
-                return Math.max(offsetBytes, p * PAGE);
-            }
-            while (i.pages.containsKey(page)) {
-                page++;
-            }
-            return Math.min(i.sizeBytes, Math.max(offsetBytes, page * PAGE));
+            return i.seek(offsetBytes, whence == SEEK_DATA);
         }
     }
 }
