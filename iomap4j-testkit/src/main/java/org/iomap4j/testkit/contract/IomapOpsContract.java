@@ -97,7 +97,13 @@ public abstract class IomapOpsContract {
     void closeFixture() throws IOException {
         if (fx != null) {
             fx.close();
+            fx = null;
+            afterFixtureClosed();
         }
+    }
+
+    /** Runs after each case's fixture was closed (an implementation's own checks, e.g. fsck). Default: nothing. */
+    protected void afterFixtureClosed() throws IOException {
     }
 
     private byte[] randomBytes(int n) {
@@ -327,8 +333,9 @@ public abstract class IomapOpsContract {
         assertThat(readThroughDataPath(f, 64L * bs, 64 * bs)).as("the rest is still a hole").containsOnly(0);
     }
 
+    /** Protected so that an implementation with a known bug here can override it with {@code @Disabled}. */
     @Test
-    void aWriteMappingEndedUnusedLeavesNoStaleDataReadable() throws IOException {
+    protected void aWriteMappingEndedUnusedLeavesNoStaleDataReadable() throws IOException {
         scribbleFreeSpace(256);
         IomapInode f = fx.createFile();
         fx.truncate(f, 128L * bs);

@@ -263,19 +263,40 @@ public abstract class VfsContract extends VfsNamespaceCases {
     }
 
     @Test
-    void fallocatePreallocatesWithOrWithoutKeepingTheSize() throws IOException {
+    void fallocateModeZeroAllocatesAndExtendsWithZeroes() throws IOException {
         cap(VfsFallocate.class);
-        InodeAttr f = file(work, "f", randomBytes(5000));
+        byte[] data = randomBytes(5000);
+        InodeAttr f = file(work, "f", data);
+        FileHandle fh = openRw(f.ino());
+        try {
+            long freeBefore = vfs.statfs().freeBlocks();
+            fallocateOrSkip(fh, 0, 0, 2 << 20);
+            assertThat(vfs.getattr(f.ino()).sizeBytes()).as("mode 0 extends").isEqualTo(2 << 20);
+            assertThat(vfs.getattr(f.ino()).blocks512() * 512).isGreaterThanOrEqualTo(2 << 20);
+            assertThat(freeBefore - vfs.statfs().freeBlocks()).as("space taken")
+                    .isGreaterThanOrEqualTo(((2 << 20) - 8192) / vfs.statfs().blockSizeBytes());
+            assertThat(read(fh, 0, data.length)).as("data kept").isEqualTo(data);
+            assertThat(read(fh, 5000, (2 << 20) - 5000)).containsOnly(0);
+            assertThat(errno(() -> cap(VfsFallocate.class).fallocate(fh, 0, -1, 10))).isEqualTo(Errno.EINVAL);
+            assertThat(errno(() -> cap(VfsFallocate.class).fallocate(fh, 0, 0, 0))).isEqualTo(Errno.EINVAL);
+        } finally {
+            vfs.release(fh);
+        }
+    }
+
+    @Test
+    void fallocateKeepSizePreallocatesWithoutChangingTheSize() throws IOException {
+        cap(VfsFallocate.class);
+        byte[] data = randomBytes(5000);
+        InodeAttr f = file(work, "f", data);
         FileHandle fh = openRw(f.ino());
         try {
             fallocateOrSkip(fh, Vfs.FALLOC_FL_KEEP_SIZE, 0, 1 << 20);
             assertThat(vfs.getattr(f.ino()).sizeBytes()).as("KEEP_SIZE").isEqualTo(5000);
             assertThat(vfs.getattr(f.ino()).blocks512() * 512).isGreaterThanOrEqualTo(1 << 20);
-            fallocateOrSkip(fh, 0, 0, 2 << 20);
-            assertThat(vfs.getattr(f.ino()).sizeBytes()).as("mode 0 extends").isEqualTo(2 << 20);
-            assertThat(read(fh, 5000, (2 << 20) - 5000)).containsOnly(0);
-            assertThat(errno(() -> cap(VfsFallocate.class).fallocate(fh, 0, -1, 10))).isEqualTo(Errno.EINVAL);
-            assertThat(errno(() -> cap(VfsFallocate.class).fallocate(fh, 0, 0, 0))).isEqualTo(Errno.EINVAL);
+            assertThat(read(fh, 0, 10_000)).isEqualTo(data);
+            w().setattr(f.ino(), SetAttr.size(1 << 20));
+            assertThat(read(fh, 5000, (1 << 20) - 5000)).as("preallocated space reads as zeroes").containsOnly(0);
         } finally {
             vfs.release(fh);
         }
