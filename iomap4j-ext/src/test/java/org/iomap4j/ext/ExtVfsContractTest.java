@@ -15,11 +15,16 @@ import org.junit.jupiter.api.AfterEach;
 class ExtVfsContractTest extends VfsContract {
     private Path image;
 
+    /** The block size of the image in bytes. */
+    int blockSizeBytes() {
+        return 1024;
+    }
+
     @Override
     protected Vfs mount() throws IOException {
         image = Ext2Tools.sparseImage(tempDir.resolve("contract.img"), 64L << 20);
         try (FileBlockDevice dev = FileBlockDevice.open(image, false)) {
-            ExtFormat.format(dev, ExtFormatOptions.defaults().withBlockSize(1024));
+            ExtFormat.format(dev, ExtFormatOptions.defaults().withBlockSize(blockSizeBytes()));
         }
         return ExtFileSystem.mount(image, ExtMountOptions.defaults());
     }

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
  * unmount), and every case runs against that filesystem. The namespace cases are in {@link VfsNamespaceCases};
  * here: open flags (O_TRUNC, O_APPEND, O_EXCL), read/write/EOF/sparse reads, setattr (size, mode, times),
  * unlinked-but-open files, the reference rules of lookup/forget, statfs, fallocate and SEEK_DATA/SEEK_HOLE when
- * offered, remount, and a seeded random sequence of operations checked against a model of names and contents
+ * offered, remount, concurrent creators, writers and listers in one directory, and a seeded random sequence of operations checked against a model of names and contents
  * ({@link VfsModelSequence}; the seed is printed).
  *
  * <p>Oracles: contents are checked against bytes the case wrote; freeing is observed through
@@ -381,6 +381,61 @@ public abstract class VfsContract extends VfsNamespaceCases {
             }
         } finally {
             vfs.release(fh);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ concurrency
+
+    @Test
+    void concurrentCreatorsWritersAndListersInOneDirectory() throws Exception {
+        w();
+        ns();
+        int threads = 4;
+        int perThread = 40;
+        java.util.List<java.util.concurrent.Future<?>> done = new java.util.ArrayList<>();
+        java.util.concurrent.ConcurrentHashMap<String, byte[]> written = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads + 1);
+        try {
+            for (int t = 0; t < threads; t++) {
+                int id = t;
+                long threadSeed = seed + t;
+                done.add(pool.submit(() -> {
+                    java.util.Random r = new java.util.Random(threadSeed);
+                    for (int i = 0; i < perThread; i++) {
+                        String name = "t" + id + "-" + i;
+                        byte[] d = new byte[r.nextInt(30_000)];
+                        r.nextBytes(d);
+                        InodeAttr a = file(work, name, d);
+                        written.put(name, d);
+                        if (i % 5 == 4) { // remove an earlier one of this thread's files
+                            String gone = "t" + id + "-" + (i - 2);
+                            ns().unlink(work, gone);
+                            written.remove(gone);
+                        }
+                        vfs.forget(a.ino(), 1);
+                    }
+                    return null;
+                }));
+            }
+            done.add(pool.submit(() -> {
+                for (int k = 0; k < 20; k++) {
+                    java.util.Set<String> seen = new java.util.HashSet<>();
+                    vfs.readdir(work, 0, e -> {
+                        assertThat(seen.add(e.name())).as("'%s' listed twice in one pass", e.name()).isTrue();
+                        return true;
+                    });
+                }
+                return null;
+            }));
+            for (java.util.concurrent.Future<?> f : done) {
+                f.get(5, java.util.concurrent.TimeUnit.MINUTES);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(names(work)).isEqualTo(new java.util.TreeSet<>(written.keySet()));
+        for (Map.Entry<String, byte[]> e : written.entrySet()) {
+            assertThat(contents(vfs.lookup(work, e.getKey()).ino())).as(e.getKey()).isEqualTo(e.getValue());
         }
     }
 
