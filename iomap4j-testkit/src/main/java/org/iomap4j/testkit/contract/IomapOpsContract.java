@@ -170,7 +170,10 @@ public abstract class IomapOpsContract {
     void readMappingsTileTheFileAndMappedRangesHoldItsBytesOnTheDevice() throws IOException {
         IomapInode f = fx.createFile();
         byte[] model = sparseFile(f, 200);
-        for (int opFlags : new int[] {0, IomapOpFlags.REPORT}) {
+        java.util.List<java.util.List<String>> walks = new java.util.ArrayList<>();
+        for (int opFlags : new int[] {0, IomapOpFlags.REPORT, 0}) {
+            java.util.List<String> walk = new java.util.ArrayList<>();
+            walks.add(walk);
             long pos = 0;
             int mappings = 0;
             while (pos < model.length) {
@@ -186,10 +189,43 @@ public abstract class IomapOpsContract {
                             .as("%s over written data after writeback (seed %d)", m, seed).containsOnly(0);
                 }
                 end(f, pos, model.length - pos, 0, opFlags, m);
+                walk.add(m.type() + " " + m.offsetBytes() + "+" + m.lengthBytes() + " @" + m.addrBytes());
                 pos += n;
                 assertThat(++mappings).as("mappings make progress").isLessThanOrEqualTo(model.length / bs);
             }
         }
+        assertThat(walks.get(1)).as("REPORT maps as a read does").isEqualTo(walks.get(0));
+        assertThat(walks.get(2)).as("reading mappings changes nothing").isEqualTo(walks.get(0));
+    }
+
+    @Test
+    void aWriteOverWrittenBlocksOverwritesInPlaceUnlessShared() throws IOException {
+        IomapInode f = fx.createFile();
+        byte[] data = randomBytes(40 * bs);
+        fx.write(f, 0, data);
+        fx.writebackAndDrop(f);
+        for (int k = 0; k < 20; k++) {
+            long pos = (long) rnd.nextInt(40) * bs;
+            Iomap read = begin(f, pos, 40L * bs - pos, 0);
+            end(f, pos, 40L * bs - pos, 0, 0, read);
+            assertThat(read.type()).as("written-back data at %d", pos).isEqualTo(IomapType.MAPPED);
+            Iomap w = begin(f, pos, bs, IomapOpFlags.WRITE);
+            try {
+                assertThat(w.type()).as("a write gets writable storage").isIn(IomapType.MAPPED, IomapType.UNWRITTEN,
+                        IomapType.DELALLOC);
+                if (!w.hasFlag(IomapFlags.SHARED)) {
+                    assertThat(w.addrOf(pos)).as("%s overwrites %s in place", w, read).isEqualTo(read.addrOf(pos));
+                    assertThat(w.hasFlag(IomapFlags.NEW)).as("existing data is not NEW").isFalse();
+                } else {
+                    assertThat(w.srcmap()).as("a shared write reads the old data through its srcmap").isNotNull();
+                    assertThat(w.srcmap().addrOf(pos)).isEqualTo(read.addrOf(pos));
+                }
+            } finally {
+                end(f, pos, bs, 0, IomapOpFlags.WRITE, w);
+            }
+        }
+        fx.writebackAndDrop(f);
+        assertThat(readThroughDataPath(f, 0, data.length)).as("nothing changed (seed %d)", seed).isEqualTo(data);
     }
 
     @Test

@@ -11,6 +11,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import org.iomap4j.Errno;
 import org.iomap4j.vfs.DirEntry;
+import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.FileMode;
 import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.Vfs;
@@ -259,6 +260,31 @@ public abstract class VfsNamespaceCases extends VfsContractSupport {
         assertThat(errno(() -> vfs.readlink(f.ino()))).isEqualTo(Errno.EINVAL);
         assertThat(errno(() -> vfs.readlink(work))).isEqualTo(Errno.EINVAL);
         assertThat(errno(() -> ns().symlink(work, "s", "x", 0, 0))).isEqualTo(Errno.EEXIST);
+    }
+
+    @Test
+    void mknodMakesRegularFilesFifosAndDeviceNodes() throws IOException {
+        InodeAttr reg = ns().mknod(work, "reg", FileMode.S_IFREG | 0640, 0, 0, 0);
+        assertThat(reg.mode()).isEqualTo(FileMode.S_IFREG | 0640);
+        assertThat(reg.nlink()).isEqualTo(1);
+        FileHandle fh = vfs.open(reg.ino(), Vfs.O_RDWR);
+        try {
+            writeAt(fh, 0, new byte[] {3, 1, 4});
+        } finally {
+            vfs.release(fh);
+        }
+        assertThat(contents(reg.ino())).containsExactly(3, 1, 4);
+        InodeAttr fifo = ns().mknod(work, "fifo", FileMode.S_IFIFO | 0600, 0, 0, 0);
+        assertThat(fifo.mode()).isEqualTo(FileMode.S_IFIFO | 0600);
+        long rdev = (8L << 8) | 1; // sda1, old encoding (major 8, minor 1)
+        InodeAttr chr = ns().mknod(work, "chr", FileMode.S_IFCHR | 0600, rdev, 0, 0);
+        assertThat(chr.rdev()).isEqualTo(rdev);
+        assertThat(vfs.getattr(chr.ino()).rdev()).isEqualTo(rdev);
+        Map<String, DirEntry> l = list(work);
+        assertThat(l.get("fifo").dtype()).isEqualTo(FileMode.DT_FIFO);
+        assertThat(l.get("chr").dtype()).isEqualTo(FileMode.DT_CHR);
+        assertThat(l.get("reg").dtype()).isEqualTo(FileMode.DT_REG);
+        assertThat(errno(() -> ns().mknod(work, "fifo", FileMode.S_IFIFO | 0600, 0, 0, 0))).isEqualTo(Errno.EEXIST);
     }
 
     @Test
