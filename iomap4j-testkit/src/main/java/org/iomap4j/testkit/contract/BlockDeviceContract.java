@@ -30,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * What every {@link BlockDevice} promises (its class contract): sizes and alignment, exact round trips through
  * {@code ByteBuffer}s and {@code MemorySegment}s at byte and block granularity, vectored {@link Bio}s that complete
  * their futures (exceptionally with a {@link DeviceIOException} on error, one request in the stats however many
- * buffers), flush, discard leaving everything outside its range alone, ranges off the device refused with an
+ * buffers), flush, discard leaving everything outside its range alone (and zeroes inside when the implementation says so), concurrent
+ * requests from many threads, ranges off the device refused with an
  * {@link IOException} naming the address and transferring nothing, read-only devices refusing writes with EROFS,
  * and no I/O after close.
  *
@@ -59,6 +60,14 @@ public abstract class BlockDeviceContract {
      */
     protected BlockDevice reopenReadOnly(BlockDevice device) throws IOException {
         return null;
+    }
+
+    /**
+     * True if this implementation documents that a discarded range reads back as zeroes (the interface leaves it
+     * unspecified); the discard case then checks it. Default: false.
+     */
+    protected boolean discardReadsZeroes() {
+        return false;
     }
 
     private final long seed = System.nanoTime();
@@ -252,6 +261,44 @@ public abstract class BlockDeviceContract {
     }
 
     @Test
+    void concurrentSynchronousRequestsOnDisjointBlocksKeepEveryBlocksBytes() throws Exception {
+        try (BlockDevice dev = newDevice(DEVICE_BYTES)) {
+            int lbs = dev.logicalBlockSize();
+            int threads = 4;
+            int blocksPerThread = (int) Math.min(32, dev.sizeBytes() / lbs / threads);
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+            try {
+                List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    int first = t * blocksPerThread;
+                    long threadSeed = seed + t;
+                    done.add(pool.submit(() -> {
+                        Random r = new Random(threadSeed);
+                        byte[][] model = new byte[blocksPerThread][];
+                        for (int round = 0; round < 200; round++) {
+                            int b = r.nextInt(blocksPerThread);
+                            if (model[b] == null || r.nextBoolean()) {
+                                model[b] = new byte[lbs];
+                                r.nextBytes(model[b]);
+                                write(dev, (long) (first + b) * lbs, model[b]);
+                            } else {
+                                assertThat(read(dev, (long) (first + b) * lbs, lbs)).as("block %d", first + b)
+                                        .isEqualTo(model[b]);
+                            }
+                        }
+                        return null;
+                    }));
+                }
+                for (java.util.concurrent.Future<?> f : done) {
+                    f.get(5, TimeUnit.MINUTES);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void flushIsABarrierThatKeepsData() throws IOException {
         try (BlockDevice dev = newDevice(DEVICE_BYTES)) {
             int lbs = dev.logicalBlockSize();
@@ -277,6 +324,10 @@ public abstract class BlockDeviceContract {
                     .isEqualTo(java.util.Arrays.copyOfRange(d, 0, 2 * lbs));
             assertThat(java.util.Arrays.copyOfRange(after, 5 * lbs, 8 * lbs))
                     .isEqualTo(java.util.Arrays.copyOfRange(d, 5 * lbs, 8 * lbs));
+            if (discardReadsZeroes()) {
+                assertThat(java.util.Arrays.copyOfRange(after, 2 * lbs, 5 * lbs)).as("discarded range")
+                        .containsOnly(0);
+            }
             byte[] again = randomBytes(3 * lbs);
             write(dev, 2L * lbs, again);
             assertThat(read(dev, 2L * lbs, again.length)).isEqualTo(again);

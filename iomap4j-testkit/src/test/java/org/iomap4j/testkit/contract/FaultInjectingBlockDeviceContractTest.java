@@ -10,4 +10,9 @@ class FaultInjectingBlockDeviceContractTest extends BlockDeviceContract {
     protected BlockDevice newDevice(long sizeBytes) {
         return new FaultInjectingBlockDevice(new MemoryBlockDevice(sizeBytes, 512));
     }
+
+    @Override
+    protected boolean discardReadsZeroes() {
+        return true; // documented by the device: discard zeroes the range
+    }
 }

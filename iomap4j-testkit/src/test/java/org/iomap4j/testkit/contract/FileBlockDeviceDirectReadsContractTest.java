@@ -36,4 +36,9 @@ class FileBlockDeviceDirectReadsContractTest extends BlockDeviceContract {
         d.enableDirectReads(4096);
         return d;
     }
+
+    @Override
+    protected boolean discardReadsZeroes() {
+        return true; // documented by the device: discard zeroes the range
+    }
 }

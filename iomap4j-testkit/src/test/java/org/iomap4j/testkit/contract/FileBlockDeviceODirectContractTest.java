@@ -30,4 +30,9 @@ class FileBlockDeviceODirectContractTest extends BlockDeviceContract {
         device.close();
         return FileBlockDevice.open(((FileBlockDevice) device).path(), true, true);
     }
+
+    @Override
+    protected boolean discardReadsZeroes() {
+        return true; // documented by the device: discard zeroes the range
+    }
 }

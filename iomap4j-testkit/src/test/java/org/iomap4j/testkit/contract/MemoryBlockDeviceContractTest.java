@@ -9,4 +9,9 @@ class MemoryBlockDeviceContractTest extends BlockDeviceContract {
     protected BlockDevice newDevice(long sizeBytes) {
         return new MemoryBlockDevice(sizeBytes, 4096);
     }
+
+    @Override
+    protected boolean discardReadsZeroes() {
+        return true; // documented by the device: discard zeroes the range
+    }
 }

@@ -10,4 +10,9 @@ class QueuedBlockDeviceContractTest extends BlockDeviceContract {
     protected BlockDevice newDevice(long sizeBytes) {
         return new QueuedBlockDevice(new MemoryBlockDevice(sizeBytes, 512), 4);
     }
+
+    @Override
+    protected boolean discardReadsZeroes() {
+        return true; // documented by the device: discard zeroes the range
+    }
 }
