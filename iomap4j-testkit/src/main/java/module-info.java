@@ -15,4 +15,6 @@ module org.iomap4j.testkit {
     exports org.iomap4j.testkit.testfs;
     exports org.iomap4j.testkit.vfs;
     exports org.iomap4j.testkit.contract;
+    // JUnit invokes the suites' package-private @Test, @BeforeEach and @AfterEach methods reflectively.
+    opens org.iomap4j.testkit.contract to org.junit.platform.commons;
 }
