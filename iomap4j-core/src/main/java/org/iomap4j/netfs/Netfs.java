@@ -24,6 +24,9 @@ import org.iomap4j.FsException;
  * key (so the filesystem sees the local data), and retried; entries whose base changed on the server meanwhile
  * (ESTALE) are kept and listed by {@link #unresolved()} — never silently dropped.
  *
+ * <p>One mount per cache directory: {@link #open} takes an exclusive lock on {@code cacheDir/lock} (EBUSY
+ * otherwise), released by {@link #close()} or by the death of the process.
+ *
  * <p>Threads: one daemon uploader, woken every {@link NetfsConfig#retryMillis()} while something is pending.
  */
 public final class Netfs implements AutoCloseable {
@@ -42,10 +45,27 @@ public final class Netfs implements AutoCloseable {
     private final Object uploaderMonitor = new Object();
     private final Thread uploader;
     private volatile boolean closed;
+    /** Exclusive lock on {@code cacheDir/lock}: one mount per cache directory (two would upload each other's log). */
+    private final java.nio.channels.FileChannel lockChannel;
+    private final java.nio.channels.FileLock lock;
 
     private Netfs(NetfsBackend backend, NetfsConfig config) throws IOException {
         this.backend = backend;
         this.config = config;
+        java.nio.file.Files.createDirectories(config.cacheDir());
+        this.lockChannel = java.nio.channels.FileChannel.open(config.cacheDir().resolve("lock"),
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE);
+        java.nio.channels.FileLock l;
+        try {
+            l = lockChannel.tryLock();
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            l = null;
+        }
+        if (l == null) {
+            lockChannel.close();
+            throw new FsException(Errno.EBUSY, "cache directory " + config.cacheDir() + " is in use by another mount");
+        }
+        this.lock = l;
         this.cache = new LocalCache(config.cacheDir(), config.granuleBytes(), config.cacheLimitBytes());
         this.dirtyLog = new DirtyLog(config.cacheDir());
         this.uploader = Thread.ofPlatform().daemon().name("iomap4j-netfs-uploader").unstarted(this::uploadLoop);
@@ -59,11 +79,25 @@ public final class Netfs implements AutoCloseable {
      */
     public static Netfs open(NetfsBackend backend, NetfsConfig config) throws IOException {
         Netfs n = new Netfs(backend, config);
-        for (DirtyLog.Entry e : n.dirtyLog.recover()) {
-            n.recoverEntry(e);
+        try {
+            for (DirtyLog.Entry e : n.dirtyLog.recover()) {
+                n.recoverEntry(e);
+            }
+        } catch (IOException | RuntimeException e) {
+            n.releaseLock();
+            throw e;
         }
         n.uploader.start();
         return n;
+    }
+
+    private void releaseLock() {
+        try {
+            lock.release();
+            lockChannel.close();
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cache directory lock: " + e);
+        }
     }
 
     private void recoverEntry(DirtyLog.Entry e) throws IOException {
@@ -382,5 +416,6 @@ public final class Netfs implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "unmounting with changes not on the server, kept in "
                     + config.cacheDir().resolve("dirty") + " for the next mount: " + left);
         }
+        releaseLock();
     }
 }

@@ -112,7 +112,40 @@ class NetfsFileTest {
     }
 
     private Netfs netfs(MemoryBackend backend) throws IOException {
-        return Netfs.open(backend, new NetfsConfig(dir.resolve("cache"), G, 256L * G, 60_000));
+        return netfs(backend, dir.resolve("cache"));
+    }
+
+    private static Netfs netfs(MemoryBackend backend, Path cacheDir) throws IOException {
+        return Netfs.open(backend, new NetfsConfig(cacheDir, G, 256L * G, 60_000));
+    }
+
+    /**
+     * What a crash leaves: a copy of the cache directory as it is on disk now (the crashed mount's process, its
+     * lock and its threads are gone with it; here they live on, cut off from the server, on the original).
+     */
+    private Path crashImage() throws IOException {
+        Path src = dir.resolve("cache");
+        Path dst = dir.resolve("after-crash");
+        try (var walk = java.nio.file.Files.walk(src)) {
+            for (Path p : walk.toList()) {
+                Path t = dst.resolve(src.relativize(p).toString());
+                if (java.nio.file.Files.isDirectory(p)) {
+                    java.nio.file.Files.createDirectories(t);
+                } else if (!p.getFileName().toString().equals("lock")) {
+                    java.nio.file.Files.copy(p, t);
+                }
+            }
+        }
+        return dst;
+    }
+
+    @Test
+    void oneMountPerCacheDirectory() throws Exception {
+        try (Netfs first = netfs(new MemoryBackend(store))) {
+            assertThatThrownBy(() -> netfs(new MemoryBackend(store))).isInstanceOf(FsException.class)
+                    .satisfies(e -> assertThat(((FsException) e).errno()).isEqualTo(Errno.EBUSY));
+        }
+        netfs(new MemoryBackend(store)).close();
     }
 
     private static byte[] random(Random r, int n) {
@@ -233,9 +266,10 @@ class NetfsFileTest {
         byte[] unsynced = random(r, 4096);
         ino.write(0, unsynced); // written but never fsync'd: may be lost
         // crash: no close
+        Path image = crashImage();
 
         MemoryBackend second = new MemoryBackend(store);
-        try (Netfs nf = netfs(second)) {
+        try (Netfs nf = netfs(second, image)) {
             assertThat(nf.pendingCount()).isZero();
             assertThat(store.get("f").data()).isEqualTo(model);
             assertThat(store.get("f").attrs()).containsEntry("mode", "384");
@@ -256,10 +290,11 @@ class NetfsFileTest {
                 + "the server").isInstanceOf(FsException.class);
         ino.fsync();
         System.arraycopy(block, 0, data, 4096, block.length);
+        Path image = crashImage();
 
         MemoryBackend second = new MemoryBackend(store);
         second.down = true;
-        try (Netfs nf = netfs(second)) {
+        try (Netfs nf = netfs(second, image)) {
             assertThat(nf.recoveredKeys()).containsExactly("f");
             Inode again = new Inode(nf.file("f", v, Map.of()));
             assertThat(again.read(4096, 5)).isEqualTo("local".getBytes());

@@ -96,6 +96,14 @@ public final class S3FileSystem implements Vfs {
         return netfs;
     }
 
+    /**
+     * Drops every clean page of the page cache (like {@code echo 1 > /proc/sys/vm/drop_caches}): later reads come
+     * from the local cache or the server.
+     */
+    public void dropPageCache() {
+        pageCache.dropCleanCaches();
+    }
+
     // ---------------------------------------------------------------------------------------------------------
     // Keys
 

@@ -20,6 +20,8 @@ final class FaultProxy implements AutoCloseable {
     private final int targetPort;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private volatile boolean cut;
+    /** Bytes client -> server still allowed before an automatic {@link #cut()}; negative: no limit. */
+    private final java.util.concurrent.atomic.AtomicLong budget = new java.util.concurrent.atomic.AtomicLong(-1);
     private volatile boolean closed;
 
     FaultProxy(int targetPort) throws IOException {
@@ -41,7 +43,13 @@ final class FaultProxy implements AutoCloseable {
     }
 
     void heal() {
+        budget.set(-1);
         cut = false;
+    }
+
+    /** Cuts every connection once {@code bytes} more bytes went from the client to the server (mid-request). */
+    void cutAfterUpstreamBytes(long bytes) {
+        budget.set(bytes);
     }
 
     private void acceptLoop() {
@@ -71,15 +79,19 @@ final class FaultProxy implements AutoCloseable {
         }
         open.add(client);
         open.add(upstream);
-        Thread.ofVirtual().start(() -> pump(upstream, client));
-        pump(client, upstream);
+        Thread.ofVirtual().start(() -> pump(upstream, client, false));
+        pump(client, upstream, true);
     }
 
-    private void pump(Socket from, Socket to) {
-        byte[] buf = new byte[64 << 10];
+    private void pump(Socket from, Socket to, boolean upstreamDirection) {
+        byte[] buf = new byte[16 << 10];
         try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
             int n;
             while (!cut && (n = in.read(buf)) >= 0) {
+                if (upstreamDirection && budget.get() >= 0 && budget.addAndGet(-n) < 0) {
+                    cut();
+                    return;
+                }
                 out.write(buf, 0, n);
             }
         } catch (IOException e) {
