@@ -162,7 +162,14 @@ public final class Netfs implements AutoCloseable {
 
     /** Number of files and recovered entries waiting for the server. */
     public int pendingCount() {
-        return pending.size() + recovered.size() - unresolved.size();
+        int n = 0;
+        for (NetfsFile f : pending) {
+            n += unresolved.containsKey(f.key()) ? 0 : 1;
+        }
+        for (String k : recovered.keySet()) {
+            n += unresolved.containsKey(k) ? 0 : 1;
+        }
+        return n;
     }
 
     void markPending(NetfsFile f) {

@@ -277,11 +277,14 @@ public final class NetfsFile {
             try {
                 nv = netfs.upload(st, entry);
             } catch (BackendUnavailableException e) {
+                boolean already;
                 synchronized (this) {
+                    already = pending;
                     pending = true;
                 }
                 netfs.markPending(this);
-                LOG.log(System.Logger.Level.INFO, "'" + st.key() + "': server unreachable, " + st.ranges().size()
+                LOG.log(already ? System.Logger.Level.DEBUG : System.Logger.Level.INFO, "'" + st.key()
+                        + "': server unreachable, " + st.ranges().size()
                         + " written ranges kept in the dirty log for upload on reconnection");
                 return;
             }

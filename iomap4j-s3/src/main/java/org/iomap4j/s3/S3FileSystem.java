@@ -52,6 +52,7 @@ public final class S3FileSystem implements Vfs {
     private final Netfs netfs;
     private final PageCache pageCache;
     private final S3InodeTable inodes;
+    private final S3Lookup names;
     private final ReentrantLock namespaceLock = new ReentrantLock();
     /** Last listing per directory inode, reused by readdir calls that continue at an offset. */
     private final Map<Long, List<DirEntry>> listings = new ConcurrentHashMap<>();
@@ -64,6 +65,7 @@ public final class S3FileSystem implements Vfs {
         long now = System.currentTimeMillis() / 1000;
         this.inodes = new S3InodeTable(new S3Inode(S3InodeTable.ROOT_INO, "", FileMode.S_IFDIR | 0755, options.uid(),
                 options.gid(), now));
+        this.names = new S3Lookup(options, backend, netfs, pageCache, inodes);
     }
 
     /**
@@ -104,32 +106,6 @@ public final class S3FileSystem implements Vfs {
         pageCache.dropCleanCaches();
     }
 
-    // ---------------------------------------------------------------------------------------------------------
-    // Keys
-
-    private String key(String path) {
-        if (options.prefix().isEmpty()) {
-            return path;
-        }
-        return path.isEmpty() ? options.prefix() : options.prefix() + "/" + path;
-    }
-
-    /** Key prefix of a directory's children: "" or "a/b/". */
-    private String dirPrefix(String path) {
-        String k = key(path);
-        return k.isEmpty() ? "" : k + "/";
-    }
-
-    private static String child(String dirPath, String name) throws FsException {
-        if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0) {
-            throw new FsException(Errno.EINVAL, "bad name '" + name + "'");
-        }
-        if (name.getBytes(StandardCharsets.UTF_8).length > NAME_MAX) {
-            throw new FsException(Errno.ENAMETOOLONG, "name longer than " + NAME_MAX + " bytes: " + name);
-        }
-        return dirPath.isEmpty() ? name : dirPath + "/" + name;
-    }
-
     private S3Inode inode(long ino) throws FsException {
         S3Inode i = inodes.get(ino);
         if (i == null) {
@@ -144,104 +120,6 @@ public final class S3FileSystem implements Vfs {
             throw new FsException(Errno.ENOTDIR, "inode " + ino + " is not a directory");
         }
         return d;
-    }
-
-    // ---------------------------------------------------------------------------------------------------------
-    // Inodes from the server
-
-    /** The inode of a file object at {@code path}, its attributes refreshed from {@code info}. */
-    private S3Inode fileInode(String path, S3Backend.ObjectInfo info) {
-        Map<String, String> meta = info.metadata();
-        int mode = S3Attrs.intOr(meta, S3Attrs.MODE, FileMode.S_IFREG | 0644);
-        if ((mode & FileMode.S_IFMT) == 0 || FileMode.isDirectory(mode)) {
-            mode = FileMode.S_IFREG | (mode & FileMode.PERM_MASK);
-        }
-        int fmode = mode;
-        long mtime = S3Attrs.longOr(meta, S3Attrs.MTIME, System.currentTimeMillis() / 1000);
-        S3Inode i = inodes.getOrCreate(path, ino -> new S3Inode(ino, path, fmode,
-                S3Attrs.intOr(meta, S3Attrs.UID, options.uid()), S3Attrs.intOr(meta, S3Attrs.GID, options.gid()), mtime));
-        synchronized (i) {
-            NetfsFile f = i.netfsFileOrNull();
-            boolean local = f != null && (f.isDirty() || i.openCount > 0);
-            if (!local && !i.isDirectory()) {
-                i.mode = fmode;
-                i.uid = S3Attrs.intOr(meta, S3Attrs.UID, i.uid);
-                i.gid = S3Attrs.intOr(meta, S3Attrs.GID, i.gid);
-                i.mtimeSec = mtime;
-                if (f == null) {
-                    i.setSizeFromServer(info.version().sizeBytes());
-                }
-            }
-        }
-        attachData(i, info.version(), meta);
-        return i;
-    }
-
-    /** Gives a regular file its page cache and netfs state (once), and revalidates a clean one against the server. */
-    private void attachData(S3Inode i, ObjectVersion version, Map<String, String> meta) {
-        if (!FileMode.isRegular(i.mode)) {
-            return;
-        }
-        synchronized (i) {
-            if (!i.hasData()) {
-                NetfsFile f = netfs.file(key(i.path()), version, meta);
-                i.attach(f, pageCache.createMapping(i, NetfsIomapOps.INSTANCE));
-                return;
-            }
-        }
-        revalidate(i, version);
-    }
-
-    /** Close-to-open: a clean file whose ETag changed on the server drops its cached pages. */
-    private void revalidate(S3Inode i, ObjectVersion current) {
-        NetfsFile f = i.netfsFileOrNull();
-        if (f == null || current == null) {
-            return;
-        }
-        i.rwsem.writeLock().lock();
-        try {
-            if (f.revalidate(current)) {
-                i.mapping().truncateFrom(0);
-                i.setSizeFromServer(current.sizeBytes());
-            }
-        } finally {
-            i.rwsem.writeLock().unlock();
-        }
-    }
-
-    private S3Inode dirInode(String path, Map<String, String> markerMeta) {
-        S3Inode i = inodes.getOrCreate(path, ino -> new S3Inode(ino, path,
-                FileMode.S_IFDIR | (S3Attrs.intOr(markerMeta, S3Attrs.MODE, 0755) & FileMode.PERM_MASK),
-                S3Attrs.intOr(markerMeta, S3Attrs.UID, options.uid()), S3Attrs.intOr(markerMeta, S3Attrs.GID,
-                        options.gid()), S3Attrs.longOr(markerMeta, S3Attrs.MTIME, System.currentTimeMillis() / 1000)));
-        return i;
-    }
-
-    /**
-     * Finds {@code path} on the server: an object is a file (or symlink), else a non-empty prefix is a directory.
-     * Returns null if neither. While the server is unreachable, an inode the mount knows is answered from memory.
-     */
-    private S3Inode find(String path) throws IOException {
-        try {
-            S3Backend.ObjectInfo info = backend.head(key(path));
-            if (info != null) {
-                return fileInode(path, info);
-            }
-            String prefix = dirPrefix(path);
-            List<String> keys = S3Listing.keys(backend.client(), backend.bucket(), prefix, 1);
-            // An empty directory is only its marker, which some servers leave out of listings: ask for it too.
-            S3Backend.ObjectInfo marker = keys.isEmpty() || keys.getFirst().equals(prefix) ? backend.head(prefix) : null;
-            if (keys.isEmpty() && marker == null) {
-                return null;
-            }
-            return dirInode(path, marker == null ? Map.of() : marker.metadata());
-        } catch (BackendUnavailableException e) {
-            S3Inode known = inodes.byPath(path);
-            if (known != null) {
-                return known;
-            }
-            throw e;
-        }
     }
 
     private InodeAttr attr(S3Inode i) {
@@ -275,9 +153,9 @@ public final class S3FileSystem implements Vfs {
     @Override
     public InodeAttr lookup(long dirIno, String name) throws IOException {
         S3Inode d = dir(dirIno);
-        S3Inode i = find(child(d.path(), name));
+        S3Inode i = names.find(S3Lookup.child(d.path(), name));
         if (i == null) {
-            throw new FsException(Errno.ENOENT, "'" + child(d.path(), name) + "' not found in s3://"
+            throw new FsException(Errno.ENOENT, "'" + S3Lookup.child(d.path(), name) + "' not found in s3://"
                     + options.bucket() + "/" + options.prefix());
         }
         return referenced(i);
@@ -327,7 +205,7 @@ public final class S3FileSystem implements Vfs {
     private void storeAttributes(S3Inode i) throws IOException {
         if (i.isDirectory()) {
             if (i.ino() != S3InodeTable.ROOT_INO || !options.prefix().isEmpty()) {
-                backend.put(dirPrefix(i.path()), new byte[0], meta(i));
+                backend.put(names.dirPrefix(i.path()), new byte[0], meta(i));
             }
             return;
         }
@@ -389,10 +267,10 @@ public final class S3FileSystem implements Vfs {
 
     /** Creates an empty object (so that other clients and listings see it at once) and its inode. */
     private S3Inode createFile(S3Inode d, String name, int mode, int uid, int gid, boolean excl) throws IOException {
-        String path = child(d.path(), name);
+        String path = S3Lookup.child(d.path(), name);
         namespaceLock.lock();
         try {
-            S3Inode existing = find(path);
+            S3Inode existing = names.find(path);
             if (existing != null) {
                 if (excl) {
                     throw new FsException(Errno.EEXIST, "'" + path + "' exists");
@@ -405,8 +283,8 @@ public final class S3FileSystem implements Vfs {
             long now = System.currentTimeMillis() / 1000;
             int fmode = FileMode.S_IFREG | (mode & FileMode.PERM_MASK);
             Map<String, String> meta = S3Attrs.of(fmode, uid, gid, now);
-            ObjectVersion v = backend.put(key(path), new byte[0], meta);
-            S3Inode i = fileInode(path, new S3Backend.ObjectInfo(v, meta));
+            ObjectVersion v = backend.put(names.key(path), new byte[0], meta);
+            S3Inode i = names.fileInode(path, new S3Backend.ObjectInfo(v, meta));
             listings.remove(d.ino());
             return i;
         } finally {
@@ -417,17 +295,17 @@ public final class S3FileSystem implements Vfs {
     @Override
     public InodeAttr mkdir(long dirIno, String name, int mode, int uid, int gid) throws IOException {
         S3Inode d = dir(dirIno);
-        String path = child(d.path(), name);
+        String path = S3Lookup.child(d.path(), name);
         namespaceLock.lock();
         try {
-            if (find(path) != null) {
+            if (names.find(path) != null) {
                 throw new FsException(Errno.EEXIST, "'" + path + "' exists");
             }
             long now = System.currentTimeMillis() / 1000;
             Map<String, String> meta = S3Attrs.of(FileMode.S_IFDIR | (mode & FileMode.PERM_MASK), uid, gid, now);
-            backend.put(dirPrefix(path), new byte[0], meta);
+            backend.put(names.dirPrefix(path), new byte[0], meta);
             listings.remove(d.ino());
-            return referenced(dirInode(path, meta));
+            return referenced(names.dirInode(path, meta));
         } finally {
             namespaceLock.unlock();
         }
@@ -436,17 +314,17 @@ public final class S3FileSystem implements Vfs {
     @Override
     public InodeAttr symlink(long dirIno, String name, String target, int uid, int gid) throws IOException {
         S3Inode d = dir(dirIno);
-        String path = child(d.path(), name);
+        String path = S3Lookup.child(d.path(), name);
         namespaceLock.lock();
         try {
-            if (find(path) != null) {
+            if (names.find(path) != null) {
                 throw new FsException(Errno.EEXIST, "'" + path + "' exists");
             }
             Map<String, String> meta = S3Attrs.of(FileMode.S_IFLNK | 0777, uid, gid, System.currentTimeMillis() / 1000);
             byte[] body = target.getBytes(StandardCharsets.UTF_8);
-            ObjectVersion v = backend.put(key(path), body, meta);
+            ObjectVersion v = backend.put(names.key(path), body, meta);
             listings.remove(d.ino());
-            return referenced(fileInode(path, new S3Backend.ObjectInfo(v, meta)));
+            return referenced(names.fileInode(path, new S3Backend.ObjectInfo(v, meta)));
         } finally {
             namespaceLock.unlock();
         }
@@ -463,7 +341,7 @@ public final class S3FileSystem implements Vfs {
             return "";
         }
         try {
-            var rd = backend.read(key(i.path()), 0, (int) Math.min(size, 4096), null).join();
+            var rd = backend.read(names.key(i.path()), 0, (int) Math.min(size, 4096), null).join();
             return StandardCharsets.UTF_8.decode(rd.data()).toString();
         } catch (java.util.concurrent.CompletionException e) {
             throw S3Errors.map("readlink '" + i.path() + "'", e.getCause());
@@ -478,17 +356,17 @@ public final class S3FileSystem implements Vfs {
     @Override
     public void unlink(long dirIno, String name) throws IOException {
         S3Inode d = dir(dirIno);
-        String path = child(d.path(), name);
+        String path = S3Lookup.child(d.path(), name);
         namespaceLock.lock();
         try {
-            S3Inode i = find(path);
+            S3Inode i = names.find(path);
             if (i == null) {
                 throw new FsException(Errno.ENOENT, "'" + path + "' not found");
             }
             if (i.isDirectory()) {
                 throw new FsException(Errno.EISDIR, "'" + path + "' is a directory");
             }
-            backend.delete(key(path));
+            backend.delete(names.key(path));
             NetfsFile f = i.netfsFileOrNull();
             if (f != null) {
                 f.discard();
@@ -506,17 +384,17 @@ public final class S3FileSystem implements Vfs {
     @Override
     public void rmdir(long dirIno, String name) throws IOException {
         S3Inode d = dir(dirIno);
-        String path = child(d.path(), name);
+        String path = S3Lookup.child(d.path(), name);
         namespaceLock.lock();
         try {
-            S3Inode i = find(path);
+            S3Inode i = names.find(path);
             if (i == null) {
                 throw new FsException(Errno.ENOENT, "'" + path + "' not found");
             }
             if (!i.isDirectory()) {
                 throw new FsException(Errno.ENOTDIR, "'" + path + "' is not a directory");
             }
-            String prefix = dirPrefix(path);
+            String prefix = names.dirPrefix(path);
             for (String k : S3Listing.keys(backend.client(), backend.bucket(), prefix, 2)) {
                 if (!k.equals(prefix)) {
                     throw new FsException(Errno.ENOTEMPTY, "'" + path + "' is not empty");
@@ -545,11 +423,11 @@ public final class S3FileSystem implements Vfs {
         }
         S3Inode od = dir(oldDirIno);
         S3Inode nd = dir(newDirIno);
-        String from = child(od.path(), oldName);
-        String to = child(nd.path(), newName);
+        String from = S3Lookup.child(od.path(), oldName);
+        String to = S3Lookup.child(nd.path(), newName);
         namespaceLock.lock();
         try {
-            S3Inode src = find(from);
+            S3Inode src = names.find(from);
             if (src == null) {
                 throw new FsException(Errno.ENOENT, "'" + from + "' not found");
             }
@@ -559,7 +437,7 @@ public final class S3FileSystem implements Vfs {
             if (src.isDirectory() && to.startsWith(from + "/")) {
                 throw new FsException(Errno.EINVAL, "cannot move '" + from + "' into itself");
             }
-            S3Inode dst = find(to);
+            S3Inode dst = names.find(to);
             if (dst != null) {
                 if ((flags & RENAME_NOREPLACE) != 0) {
                     throw new FsException(Errno.EEXIST, "'" + to + "' exists");
@@ -568,8 +446,8 @@ public final class S3FileSystem implements Vfs {
                     throw new FsException(dst.isDirectory() ? Errno.EISDIR : Errno.ENOTDIR, "cannot replace '" + to
                             + "' by '" + from + "'");
                 }
-                if (dst.isDirectory() && !S3Listing.keys(backend.client(), backend.bucket(), dirPrefix(to), 2).stream()
-                        .allMatch(k -> k.equals(dirPrefix(to)))) {
+                if (dst.isDirectory() && !S3Listing.keys(backend.client(), backend.bucket(), names.dirPrefix(to), 2).stream()
+                        .allMatch(k -> k.equals(names.dirPrefix(to)))) {
                     throw new FsException(Errno.ENOTEMPTY, "'" + to + "' is not empty");
                 }
             }
@@ -577,11 +455,11 @@ public final class S3FileSystem implements Vfs {
                 renameDirectory(from, to);
             } else {
                 commit(src);
-                ObjectVersion v = backend.copy(key(from), key(to), null);
-                backend.delete(key(from));
+                ObjectVersion v = backend.copy(names.key(from), names.key(to), null);
+                backend.delete(names.key(from));
                 NetfsFile f = src.netfsFileOrNull();
                 if (f != null) {
-                    f.renamed(key(to), v);
+                    f.renamed(names.key(to), v);
                 }
                 if (dst != null && dst.netfsFileOrNull() != null) {
                     dst.netfsFileOrNull().discard();
@@ -607,8 +485,8 @@ public final class S3FileSystem implements Vfs {
                 commit(f);
             }
         }
-        String fromPrefix = dirPrefix(from);
-        String toPrefix = dirPrefix(to);
+        String fromPrefix = names.dirPrefix(from);
+        String toPrefix = names.dirPrefix(to);
         List<String> keys = S3Listing.allKeys(backend.client(), backend.bucket(), fromPrefix);
         for (String k : keys) {
             backend.copy(k, toPrefix + k.substring(fromPrefix.length()), null);
@@ -623,9 +501,9 @@ public final class S3FileSystem implements Vfs {
             String p = f.path();
             if (p.startsWith(from + "/")) {
                 String np = to + p.substring(from.length());
-                S3Backend.ObjectInfo info = backend.head(key(np));
+                S3Backend.ObjectInfo info = backend.head(names.key(np));
                 if (info != null && f.netfsFileOrNull() != null) {
-                    f.netfsFileOrNull().renamed(key(np), info.version());
+                    f.netfsFileOrNull().renamed(names.key(np), info.version());
                 }
             }
         }
@@ -653,7 +531,7 @@ public final class S3FileSystem implements Vfs {
                 ? d.path().substring(0, d.path().lastIndexOf('/')) : "");
         out.add(new DirEntry("..", parent == null ? S3InodeTable.ROOT_INO : parent.ino(), FileMode.DT_DIR, 2));
         java.util.Set<String> dirs = new java.util.HashSet<>();
-        List<S3Listing.Child> children = S3Listing.children(backend.client(), backend.bucket(), dirPrefix(d.path()));
+        List<S3Listing.Child> children = S3Listing.children(backend.client(), backend.bucket(), names.dirPrefix(d.path()));
         for (S3Listing.Child c : children) {
             if (c.directory()) {
                 dirs.add(c.name());
@@ -666,7 +544,7 @@ public final class S3FileSystem implements Vfs {
             String path = d.path().isEmpty() ? c.name() : d.path() + "/" + c.name();
             S3Inode i;
             if (c.directory()) {
-                i = dirInode(path, Map.of());
+                i = names.dirInode(path, Map.of());
             } else {
                 i = inodes.getOrCreate(path, ino -> new S3Inode(ino, path, FileMode.S_IFREG | 0644, options.uid(),
                         options.gid(), System.currentTimeMillis() / 1000));
@@ -713,12 +591,12 @@ public final class S3FileSystem implements Vfs {
         if (first || !i.hasData()) {
             // Close-to-open consistency: see the server's current version (a cached one is kept offline).
             try {
-                S3Backend.ObjectInfo info = backend.head(key(i.path()));
+                S3Backend.ObjectInfo info = backend.head(names.key(i.path()));
                 if (info == null && !i.hasData()) {
                     throw new FsException(Errno.ENOENT, "'" + i.path() + "' is gone from the server");
                 }
                 if (info != null) {
-                    fileInode(i.path(), info);
+                    names.fileInode(i.path(), info);
                 }
             } catch (BackendUnavailableException e) {
                 if (!i.hasData()) {

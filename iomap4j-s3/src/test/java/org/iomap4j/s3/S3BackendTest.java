@@ -36,8 +36,7 @@ class S3BackendTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = new S3ProxyServer(tmp.resolve("blobs"));
-        server.start();
+        server = S3ProxyServer.shared();
         oracle = server.oracle();
         oracle.createBucket(b -> b.bucket(BUCKET));
         S3MountOptions o = S3MountOptions.of(server.endpoint(), BUCKET, "", tmp.resolve("cache"))
@@ -49,7 +48,6 @@ class S3BackendTest {
     static void stop() throws Exception {
         backend.close();
         oracle.close();
-        server.close();
     }
 
     private static byte[] random(long seed, int n) {

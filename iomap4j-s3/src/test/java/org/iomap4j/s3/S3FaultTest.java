@@ -37,15 +37,13 @@ class S3FaultTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = new S3ProxyServer(tmp.resolve("blobs"));
-        server.start();
+        server = S3ProxyServer.shared();
         oracle = server.oracle();
     }
 
     @AfterAll
     static void stop() throws Exception {
         oracle.close();
-        server.close();
     }
 
     private static String newBucket() {

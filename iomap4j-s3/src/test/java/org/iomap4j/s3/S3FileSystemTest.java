@@ -41,15 +41,13 @@ class S3FileSystemTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = new S3ProxyServer(tmp.resolve("blobs"));
-        server.start();
+        server = S3ProxyServer.shared();
         oracle = server.oracle();
     }
 
     @AfterAll
     static void stop() throws Exception {
         oracle.close();
-        server.close();
     }
 
     static String newBucket() {

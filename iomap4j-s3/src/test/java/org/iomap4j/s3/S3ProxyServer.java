@@ -23,6 +23,36 @@ final class S3ProxyServer implements AutoCloseable {
     static final String IDENTITY = "iomap4j-test";
     static final String CREDENTIAL = "iomap4j-secret";
 
+    private static S3ProxyServer shared;
+
+    /**
+     * The server shared by every test class of this JVM (s3proxy and jclouds take seconds to start), started on
+     * first use in a temp directory and stopped at JVM exit. Tests use a bucket of their own.
+     */
+    static synchronized S3ProxyServer shared() throws Exception {
+        if (shared == null) {
+            Path dir = java.nio.file.Files.createTempDirectory("s3-s3proxy-");
+            S3ProxyServer s = new S3ProxyServer(dir.resolve("blobs"));
+            s.start();
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    s.close();
+                } catch (Exception e) {
+                    // exiting anyway
+                }
+                try (var walk = java.nio.file.Files.walk(dir)) {
+                    for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                        java.nio.file.Files.deleteIfExists(p);
+                    }
+                } catch (java.io.IOException e) {
+                    // a temp directory: left for the OS
+                }
+            }));
+            shared = s;
+        }
+        return shared;
+    }
+
     private final BlobStoreContext context;
     private final BlobStore blobStore;
     private S3Proxy proxy;
