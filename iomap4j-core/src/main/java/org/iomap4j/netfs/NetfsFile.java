@@ -22,6 +22,8 @@ import org.iomap4j.block.BlockDevice;
  *
  * <p>Locks: {@code commitLock} (one upload at a time) is taken before the object's monitor; the monitor guards
  * the fields and dirty-log I/O and is a leaf otherwise (never held during server I/O or while waiting for a folio).
+ * An upload holding {@code commitLock} never waits for a folio lock, so a read (holding folio locks) that met
+ * ESTALE may wait on {@code commitLock} for an upload of this file to finish before it reads again.
  * The core may call {@link #setSize} with a folio lock held.
  */
 public final class NetfsFile {
@@ -182,6 +184,30 @@ public final class NetfsFile {
      *                     changed on the server under a clean cached version
      */
     void readRange(long posBytes, ByteBuffer dst) throws IOException {
+        // A read that took its snapshot just before an upload of this file finished asks the server for the old
+        // version and gets ESTALE: it is read again from the new state (bounded: uploads do not come that fast).
+        for (int attempt = 0; ; attempt++) {
+            ObjectVersion before = version();
+            try {
+                readRangeOnce(posBytes, dst.duplicate());
+                dst.position(dst.limit());
+                return;
+            } catch (FsException e) {
+                if (e.errno() != Errno.ESTALE || attempt >= 3) {
+                    throw e;
+                }
+                // An upload of ours may have replaced the version on the server and not yet here: wait for it (the
+                // uploader never waits for a folio lock, so a reader holding folio locks may wait for it).
+                synchronized (commitLock) {
+                    if (java.util.Objects.equals(before, version())) {
+                        throw e; // changed by somebody else
+                    }
+                }
+            }
+        }
+    }
+
+    private void readRangeOnce(long posBytes, ByteBuffer dst) throws IOException {
         long end = posBytes + dst.remaining();
         int origin = dst.position();
         String k;

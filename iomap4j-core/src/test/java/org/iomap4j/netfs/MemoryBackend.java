@@ -40,6 +40,8 @@ final class MemoryBackend implements NetfsBackend {
     volatile boolean down;
     /** Reads return whole 2 MiB-aligned windows (more than asked), like a compressed or large-granule server. */
     volatile boolean overRead;
+    /** Runs after an upload is stored and before its future completes (race forcing). */
+    volatile Runnable afterStore;
     final AtomicLong readRequests = new AtomicLong();
     final AtomicLong bytesSent = new AtomicLong();
     final AtomicLong bytesCopied = new AtomicLong();
@@ -100,7 +102,12 @@ final class MemoryBackend implements NetfsBackend {
                 }
             }
             checkUp(plan.key());
-            return CompletableFuture.completedFuture(store.put(plan.key(), out, plan.attributes()));
+            ObjectVersion v = store.put(plan.key(), out, plan.attributes());
+            Runnable hook = afterStore;
+            if (hook != null) {
+                hook.run();
+            }
+            return CompletableFuture.completedFuture(v);
         } catch (IOException e) {
             return CompletableFuture.failedFuture(e);
         }
