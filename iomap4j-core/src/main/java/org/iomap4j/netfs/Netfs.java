@@ -385,16 +385,95 @@ public final class Netfs implements AutoCloseable {
         }
     }
 
-    /** After an upload of {@code st} produced {@code nv}: cached granules of unchanged ranges follow the version. */
-    void uploaded(DirtyLog.State st, ObjectVersion nv) {
-        if (st.base() == null) {
-            return;
-        }
-        WritePlan probe = new WritePlan(st.key(), st.base(), st.sizeBytes(), st.baseValidBytes(), st.ranges(),
-                Map.of(), (p, d) -> { });
+    /** At most this many changed granules are written to the local cache after one upload. */
+    private static final int MAX_GRANULES_CACHED_PER_UPLOAD = 64;
+
+    /**
+     * Writeback to the cache: the granules an upload of {@code st} changed, built from local data only (the
+     * dirty-log entry, cached granules of the base, zeroes), keyed by granule index. A granule that would need the
+     * server is left out (it is fetched on demand). Call before the entry is deleted.
+     */
+    Map<Long, ByteBuffer> changedGranules(DirtyLog.State st, DirtyLog.Entry entry) {
+        Map<Long, ByteBuffer> out = new HashMap<>();
         long gsz = config.granuleBytes();
-        cache.retagAll(st.key(), st.base(), nv, g -> probe.unchanged(g * gsz,
-                cache.granuleLength(st.base().sizeBytes(), g)));
+        java.util.TreeSet<Long> touched = new java.util.TreeSet<>();
+        for (ByteRange r : st.ranges()) {
+            long end = Math.min(r.endBytes(), st.sizeBytes());
+            for (long g = r.startBytes() / gsz; g * gsz < end && touched.size() < MAX_GRANULES_CACHED_PER_UPLOAD; g++) {
+                touched.add(g);
+            }
+        }
+        for (long g : touched) {
+            long len = cache.granuleLength(st.sizeBytes(), g);
+            if (len == 0) {
+                continue;
+            }
+            ByteBuffer b = ByteBuffer.allocate((int) len);
+            try {
+                fillLocal(st, entry, g * gsz, b); // absolute fills: b stays at position 0, limit len
+                out.put(g, b);
+            } catch (IOException e) {
+                // needs the server, or the entry is unreadable: not cached
+            }
+        }
+        return out;
+    }
+
+    /** New-version bytes at {@code pos} from the entry, the base's cached granules and zeroes; never the server. */
+    private void fillLocal(DirtyLog.State st, DirtyLog.Entry entry, long pos, ByteBuffer dst) throws IOException {
+        long end = pos + dst.remaining();
+        long gsz = config.granuleBytes();
+        ByteRangeSet ranges = new ByteRangeSet(st.ranges());
+        List<ByteRange> dirtyParts = ranges.within(pos, end);
+        long p = pos;
+        java.util.List<ByteRange> gaps = new ArrayList<>();
+        for (ByteRange r : dirtyParts) {
+            if (r.startBytes() > p) {
+                gaps.add(new ByteRange(p, r.startBytes()));
+            }
+            entry.read(r.startBytes(), dst.slice((int) (r.startBytes() - pos), (int) r.lengthBytes()));
+            p = r.endBytes();
+        }
+        if (p < end) {
+            gaps.add(new ByteRange(p, end));
+        }
+        long valid = st.base() == null ? 0 : st.baseValidBytes();
+        for (ByteRange gap : gaps) {
+            long s = gap.startBytes();
+            long baseEnd = Math.min(gap.endBytes(), valid);
+            while (s < baseEnd) {
+                long g = s / gsz;
+                long e = Math.min(baseEnd, (g + 1) * gsz);
+                if (!cache.read(st.key(), st.base(), g, (int) (s - g * gsz), dst.slice((int) (s - pos), (int) (e - s)))) {
+                    throw new FsException(Errno.EIO, "granule " + g + " of the base is not cached");
+                }
+                s = e;
+            }
+            long z = Math.max(gap.startBytes(), baseEnd);
+            if (z < gap.endBytes()) {
+                zero(dst.slice((int) (z - pos), (int) (gap.endBytes() - z)));
+            }
+        }
+    }
+
+    /**
+     * After an upload of {@code st} produced {@code nv}: cached granules of unchanged ranges follow the version
+     * (header re-tag), the others are dropped, and the changed granules built by {@link #changedGranules} are
+     * stored under {@code nv}.
+     */
+    void uploaded(DirtyLog.State st, ObjectVersion nv, Map<Long, ByteBuffer> changed) {
+        if (st.base() != null) {
+            WritePlan probe = new WritePlan(st.key(), st.base(), st.sizeBytes(), st.baseValidBytes(), st.ranges(),
+                    Map.of(), (p, d) -> { });
+            long gsz = config.granuleBytes();
+            cache.retagAll(st.key(), st.base(), nv, g -> probe.unchanged(g * gsz,
+                    cache.granuleLength(st.base().sizeBytes(), g)));
+        }
+        for (Map.Entry<Long, ByteBuffer> e : changed.entrySet()) {
+            if (e.getValue().remaining() == cache.granuleLength(nv.sizeBytes(), e.getKey())) {
+                cache.store(st.key(), nv, e.getKey(), e.getValue());
+            }
+        }
     }
 
     /**

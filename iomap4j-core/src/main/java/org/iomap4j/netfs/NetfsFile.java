@@ -314,10 +314,16 @@ public final class NetfsFile {
                         + " written ranges kept in the dirty log for upload on reconnection");
                 return;
             }
+            // Built from the entry before it goes; kept only if nothing was written since the snapshot (else the
+            // entry may hold bytes that are not in nv).
+            java.util.Map<Long, ByteBuffer> changed = netfs.changedGranules(st, entry);
             synchronized (this) {
                 pending = false;
                 base = nv;
                 baseValidBytes = Math.min(nv.sizeBytes(), truncatedToSinceSnapshot);
+                if (changeGen != gen) {
+                    changed = java.util.Map.of();
+                }
                 if (changeGen == gen) {
                     committedGen = gen;
                     dirty.clear();
@@ -328,7 +334,7 @@ public final class NetfsFile {
                     log.persist(new DirtyLog.State(key, base, sizeBytes, baseValidBytes, dirty.toList(), attributes));
                 }
             }
-            netfs.uploaded(st, nv);
+            netfs.uploaded(st, nv, changed);
             netfs.notPending(this);
         }
     }
