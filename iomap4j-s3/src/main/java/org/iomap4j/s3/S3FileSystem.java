@@ -538,8 +538,9 @@ public final class S3FileSystem implements Vfs {
             }
         }
         for (S3Listing.Child c : children) {
-            if (c.name().contains("/") || (!c.directory() && dirs.contains(c.name()))) {
-                continue; // "a" beside "a/": the directory wins
+            if (c.name().contains("/") || c.name().equals(".") || c.name().equals("..")
+                    || (!c.directory() && dirs.contains(c.name()))) {
+                continue; // keys that are no POSIX name ("a/./b", "a//b"); "a" beside "a/": the directory wins
             }
             String path = d.path().isEmpty() ? c.name() : d.path() + "/" + c.name();
             S3Inode i;
