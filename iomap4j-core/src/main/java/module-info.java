@@ -17,6 +17,7 @@ module org.iomap4j.core {
     exports org.iomap4j.buf;
     exports org.iomap4j.fs;
     exports org.iomap4j.iomap;
+    exports org.iomap4j.netfs;
     exports org.iomap4j.pagecache;
     exports org.iomap4j.vfs;
     exports org.iomap4j.internal to org.iomap4j.testkit, org.iomap4j.fuse;

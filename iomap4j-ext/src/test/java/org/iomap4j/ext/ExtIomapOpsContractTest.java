@@ -46,17 +46,14 @@ class ExtIomapOpsContractTest extends IomapOpsContract {
 
             @Override
             public int blockSizeBytes() {
-                return fs.blockSizeBytes;
+                return fs.geo.blockSizeBytes();
             }
 
             @Override
             public IomapInode createFile() throws IOException {
                 String name = "f" + files++;
                 Vfs.Created c = fs.create(fs.rootIno(), name, 0644, Vfs.O_RDWR | Vfs.O_CREAT | Vfs.O_EXCL, 0, 0);
-                ExtInode inode;
-                try (ExtFileSystem.Pins pins = fs.new Pins()) { // the open handle keeps this object cached
-                    inode = fs.iget(pins, c.attr().ino());
-                }
+                ExtInode inode = fs.iget(c.attr().ino()); // a pin never dropped: this object stays the cached one
                 handles.put(inode, c.handle());
                 namesOf.put(inode, name);
                 return inode;

@@ -1,0 +1,162 @@
+package org.iomap4j.s3;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
+import org.iomap4j.netfs.BackendUnavailableException;
+import org.iomap4j.netfs.Netfs;
+import org.iomap4j.netfs.NetfsFile;
+import org.iomap4j.netfs.NetfsIomapOps;
+import org.iomap4j.netfs.ObjectVersion;
+import org.iomap4j.pagecache.PageCache;
+import org.iomap4j.vfs.FileMode;
+
+/**
+ * Paths to keys, and inodes from what the server says (HEAD, listings): the lookup half of {@link S3FileSystem}.
+ * A file's inode gets its page cache and {@link NetfsFile} here, and a clean file whose ETag changed on the server
+ * drops its cached pages (close-to-open consistency). Thread-safe; takes an inode's rwsem only in revalidation.
+ */
+final class S3Lookup {
+    private static final int NAME_MAX = 255;
+
+    private final S3MountOptions options;
+    private final S3Backend backend;
+    private final Netfs netfs;
+    private final PageCache pageCache;
+    private final S3InodeTable inodes;
+
+    S3Lookup(S3MountOptions options, S3Backend backend, Netfs netfs, PageCache pageCache, S3InodeTable inodes) {
+        this.options = options;
+        this.backend = backend;
+        this.netfs = netfs;
+        this.pageCache = pageCache;
+        this.inodes = inodes;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Keys
+
+    String key(String path) {
+        if (options.prefix().isEmpty()) {
+            return path;
+        }
+        return path.isEmpty() ? options.prefix() : options.prefix() + "/" + path;
+    }
+
+    /** Key prefix of a directory's children: "" or "a/b/". */
+    String dirPrefix(String path) {
+        String k = key(path);
+        return k.isEmpty() ? "" : k + "/";
+    }
+
+    static String child(String dirPath, String name) throws FsException {
+        if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('/') >= 0) {
+            throw new FsException(Errno.EINVAL, "bad name '" + name + "'");
+        }
+        if (name.getBytes(StandardCharsets.UTF_8).length > NAME_MAX) {
+            throw new FsException(Errno.ENAMETOOLONG, "name longer than " + NAME_MAX + " bytes: " + name);
+        }
+        return dirPath.isEmpty() ? name : dirPath + "/" + name;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Inodes from the server
+
+    /** The inode of a file object at {@code path}, its attributes refreshed from {@code info}. */
+    S3Inode fileInode(String path, S3Backend.ObjectInfo info) {
+        Map<String, String> meta = info.metadata();
+        int mode = S3Attrs.intOr(meta, S3Attrs.MODE, FileMode.S_IFREG | 0644);
+        if ((mode & FileMode.S_IFMT) == 0 || FileMode.isDirectory(mode)) {
+            mode = FileMode.S_IFREG | (mode & FileMode.PERM_MASK);
+        }
+        int fmode = mode;
+        long mtime = S3Attrs.longOr(meta, S3Attrs.MTIME, System.currentTimeMillis() / 1000);
+        S3Inode i = inodes.getOrCreate(path, ino -> new S3Inode(ino, path, fmode,
+                S3Attrs.intOr(meta, S3Attrs.UID, options.uid()), S3Attrs.intOr(meta, S3Attrs.GID, options.gid()), mtime));
+        synchronized (i) {
+            NetfsFile f = i.netfsFileOrNull();
+            boolean local = f != null && (f.isDirty() || i.openCount > 0);
+            if (!local && !i.isDirectory()) {
+                i.mode = fmode;
+                i.uid = S3Attrs.intOr(meta, S3Attrs.UID, i.uid);
+                i.gid = S3Attrs.intOr(meta, S3Attrs.GID, i.gid);
+                i.mtimeSec = mtime;
+                if (f == null) {
+                    i.setSizeFromServer(info.version().sizeBytes());
+                }
+            }
+        }
+        attachData(i, info.version(), meta);
+        return i;
+    }
+
+    /** Gives a regular file its page cache and netfs state (once), and revalidates a clean one against the server. */
+    void attachData(S3Inode i, ObjectVersion version, Map<String, String> meta) {
+        if (!FileMode.isRegular(i.mode)) {
+            return;
+        }
+        synchronized (i) {
+            if (!i.hasData()) {
+                NetfsFile f = netfs.file(key(i.path()), version, meta);
+                i.attach(f, pageCache.createMapping(i, NetfsIomapOps.INSTANCE));
+                return;
+            }
+        }
+        revalidate(i, version);
+    }
+
+    /** Close-to-open: a clean file whose ETag changed on the server drops its cached pages. */
+    void revalidate(S3Inode i, ObjectVersion current) {
+        NetfsFile f = i.netfsFileOrNull();
+        if (f == null || current == null) {
+            return;
+        }
+        i.rwsem.writeLock().lock();
+        try {
+            if (f.revalidate(current)) {
+                i.mapping().truncateFrom(0);
+                i.setSizeFromServer(current.sizeBytes());
+            }
+        } finally {
+            i.rwsem.writeLock().unlock();
+        }
+    }
+
+    S3Inode dirInode(String path, Map<String, String> markerMeta) {
+        S3Inode i = inodes.getOrCreate(path, ino -> new S3Inode(ino, path,
+                FileMode.S_IFDIR | (S3Attrs.intOr(markerMeta, S3Attrs.MODE, 0755) & FileMode.PERM_MASK),
+                S3Attrs.intOr(markerMeta, S3Attrs.UID, options.uid()), S3Attrs.intOr(markerMeta, S3Attrs.GID,
+                        options.gid()), S3Attrs.longOr(markerMeta, S3Attrs.MTIME, System.currentTimeMillis() / 1000)));
+        return i;
+    }
+
+    /**
+     * Finds {@code path} on the server: an object is a file (or symlink), else a non-empty prefix is a directory.
+     * Returns null if neither. While the server is unreachable, an inode the mount knows is answered from memory.
+     */
+    S3Inode find(String path) throws IOException {
+        try {
+            S3Backend.ObjectInfo info = backend.head(key(path));
+            if (info != null) {
+                return fileInode(path, info);
+            }
+            String prefix = dirPrefix(path);
+            List<String> keys = S3Listing.keys(backend.client(), backend.bucket(), prefix, 1);
+            // An empty directory is only its marker, which some servers leave out of listings: ask for it too.
+            S3Backend.ObjectInfo marker = keys.isEmpty() || keys.getFirst().equals(prefix) ? backend.head(prefix) : null;
+            if (keys.isEmpty() && marker == null) {
+                return null;
+            }
+            return dirInode(path, marker == null ? Map.of() : marker.metadata());
+        } catch (BackendUnavailableException e) {
+            S3Inode known = inodes.byPath(path);
+            if (known != null) {
+                return known;
+            }
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package org.iomap4j.s3;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.Objects;
+import org.iomap4j.netfs.NetfsConfig;
+
+/**
+ * What {@link S3FileSystem#mount} needs: where the bucket is, how to sign, and the caches.
+ *
+ * @param endpoint        S3 endpoint URL ({@code https://s3.eu-west-1.amazonaws.com}, a MinIO/Ceph RGW/s3proxy
+ *                        URL); null for AWS's regional default
+ * @param region          signing region (any value for most non-AWS servers; {@code us-east-1} if null)
+ * @param bucket          bucket name
+ * @param prefix          key prefix the mount shows as its root ("" for the whole bucket; else ends without "/")
+ * @param accessKeyId     static credentials, or null for the SDK's default chain (AWS_ACCESS_KEY_ID and
+ *                        AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles)
+ * @param secretAccessKey secret of {@code accessKeyId}
+ * @param cacheDir        local cache and dirty-log directory
+ * @param cacheLimitBytes bound of the local cache's clean data in bytes
+ * @param granuleBytes    local cache granule in bytes (default 1 MiB)
+ * @param pageCacheBytes  page cache budget in bytes
+ * @param partBytes       multipart part size in bytes (at least 5 MiB; default 8 MiB)
+ * @param uid             owner of objects without uid metadata
+ * @param gid             group of objects without gid metadata
+ * @param retryMillis     upload retry interval while the server is unreachable
+ */
+public record S3MountOptions(URI endpoint, String region, String bucket, String prefix, String accessKeyId,
+        String secretAccessKey, Path cacheDir, long cacheLimitBytes, int granuleBytes, long pageCacheBytes,
+        long partBytes, int uid, int gid, long retryMillis) {
+
+    public S3MountOptions {
+        Objects.requireNonNull(bucket, "bucket");
+        Objects.requireNonNull(cacheDir, "cacheDir");
+        prefix = prefix == null ? "" : prefix.replaceAll("^/+|/+$", "");
+        region = region == null ? "us-east-1" : region;
+        if (partBytes < S3Backend.MIN_PART_BYTES) {
+            throw new IllegalArgumentException("part size below S3's 5 MiB minimum: " + partBytes);
+        }
+    }
+
+    /** Defaults: 1 GiB local cache, 1 MiB granules, 256 MiB page cache, 8 MiB parts, uid/gid 0, retry every 2 s. */
+    public static S3MountOptions of(URI endpoint, String bucket, String prefix, Path cacheDir) {
+        return new S3MountOptions(endpoint, null, bucket, prefix, null, null, cacheDir, 1L << 30,
+                NetfsConfig.DEFAULT_GRANULE_BYTES, 256L << 20, 8L << 20, 0, 0, 2000);
+    }
+
+    public S3MountOptions withCredentials(String accessKey, String secretKey) {
+        return new S3MountOptions(endpoint, region, bucket, prefix, accessKey, secretKey, cacheDir, cacheLimitBytes,
+                granuleBytes, pageCacheBytes, partBytes, uid, gid, retryMillis);
+    }
+
+    public S3MountOptions withCache(long limitBytes, int granule, long pageCache) {
+        return new S3MountOptions(endpoint, region, bucket, prefix, accessKeyId, secretAccessKey, cacheDir, limitBytes,
+                granule, pageCache, partBytes, uid, gid, retryMillis);
+    }
+
+    public S3MountOptions withPartBytes(long part) {
+        return new S3MountOptions(endpoint, region, bucket, prefix, accessKeyId, secretAccessKey, cacheDir,
+                cacheLimitBytes, granuleBytes, pageCacheBytes, part, uid, gid, retryMillis);
+    }
+
+    public S3MountOptions withRetryMillis(long millis) {
+        return new S3MountOptions(endpoint, region, bucket, prefix, accessKeyId, secretAccessKey, cacheDir,
+                cacheLimitBytes, granuleBytes, pageCacheBytes, partBytes, uid, gid, millis);
+    }
+}

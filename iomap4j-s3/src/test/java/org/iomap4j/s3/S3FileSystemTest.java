@@ -1,0 +1,239 @@
+package org.iomap4j.s3;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
+import org.iomap4j.vfs.FileHandle;
+import org.iomap4j.vfs.FileMode;
+import org.iomap4j.vfs.SetAttr;
+import org.iomap4j.vfs.Vfs;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
+import software.amazon.awssdk.services.s3.model.S3Object;
+
+/**
+ * The S3 filesystem through its {@link Vfs} against a real s3proxy; the oracles are a model of file contents and
+ * the bucket read with a plain SDK client.
+ */
+class S3FileSystemTest {
+    @TempDir
+    static Path tmp;
+    static S3ProxyServer server;
+    static S3Client oracle;
+    private static int buckets;
+
+    @BeforeAll
+    static void start() throws Exception {
+        server = S3ProxyServer.shared();
+        oracle = server.oracle();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        oracle.close();
+    }
+
+    static String newBucket() {
+        String b = "fs-test-" + (++buckets);
+        oracle.createBucket(x -> x.bucket(b));
+        return b;
+    }
+
+    static S3MountOptions options(String bucket, String prefix, Path cache, int port) {
+        return S3MountOptions.of(java.net.URI.create("http://127.0.0.1:" + port), bucket, prefix, cache)
+                .withCredentials(S3ProxyServer.IDENTITY, S3ProxyServer.CREDENTIAL)
+                .withCache(64L << 20, 256 << 10, 64L << 20).withPartBytes(S3Backend.MIN_PART_BYTES)
+                .withRetryMillis(200);
+    }
+
+    static byte[] object(String bucket, String key) {
+        try {
+            return oracle.getObjectAsBytes(b -> b.bucket(bucket).key(key)).asByteArray();
+        } catch (NoSuchKeyException e) {
+            return null;
+        }
+    }
+
+    static TreeSet<String> keys(String bucket) {
+        TreeSet<String> out = new TreeSet<>();
+        for (S3Object o : oracle.listObjectsV2Paginator(b -> b.bucket(bucket)).contents()) {
+            out.add(o.key());
+        }
+        return out;
+    }
+
+    private static byte[] random(Random r, int n) {
+        byte[] b = new byte[n];
+        r.nextBytes(b);
+        return b;
+    }
+
+    @Test
+    void randomOperationsMatchTheModelAndTheBucket() throws Exception {
+        long seed = System.nanoTime();
+        System.out.println("seed " + seed);
+        Random r = new Random(seed);
+        String bucket = newBucket();
+        Map<String, byte[]> model = new TreeMap<>();
+        try (S3FileSystem fs = S3FileSystem.mount(options(bucket, "", tmp.resolve("c-" + bucket), server.port()))) {
+            VfsPaths p = new VfsPaths(fs);
+            p.mkdir("d1");
+            p.mkdir("d1/sub");
+            List<String> names = new ArrayList<>(List.of("a", "b", "d1/c", "d1/sub/e", "big"));
+            Map<String, FileHandle> open = new HashMap<>();
+            for (int op = 0; op < 120; op++) {
+                String path = names.get(r.nextInt(names.size()));
+                int kind = r.nextInt(12);
+                String what = "op " + op + " on " + path + " (seed " + seed + ")";
+                if (!model.containsKey(path)) {
+                    open.put(path, p.create(path));
+                    model.put(path, new byte[0]);
+                    continue;
+                }
+                FileHandle fh = open.computeIfAbsent(path, x -> {
+                    try {
+                        return p.open(x);
+                    } catch (IOException e) {
+                        throw new AssertionError(what, e);
+                    }
+                });
+                byte[] m = model.get(path);
+                if (kind < 4) {
+                    int max = path.equals("big") ? 12 << 20 : 600_000;
+                    int pos = r.nextInt(max);
+                    byte[] data = random(r, 1 + r.nextInt(r.nextBoolean() ? 5000 : 300_000));
+                    p.write(fh, pos, data);
+                    if (pos + data.length > m.length) {
+                        m = Arrays.copyOf(m, pos + data.length);
+                    }
+                    System.arraycopy(data, 0, m, pos, data.length);
+                    model.put(path, m);
+                } else if (kind < 7) {
+                    int pos = r.nextInt(m.length + 1);
+                    int len = 1 + r.nextInt(400_000);
+                    assertThat(p.read(fh, pos, len)).as(what)
+                            .isEqualTo(Arrays.copyOfRange(m, pos, Math.min(m.length, pos + len)));
+                } else if (kind == 7) {
+                    int n = r.nextInt(m.length + 100_000);
+                    fs.setattr(fh.ino(), SetAttr.size(n));
+                    model.put(path, Arrays.copyOf(m, n));
+                } else if (kind == 8) {
+                    fs.fsync(fh, false);
+                    assertThat(object(bucket, path)).as(what).isEqualTo(m);
+                } else if (kind == 9) {
+                    fs.release(fh);
+                    open.remove(path);
+                    assertThat(object(bucket, path)).as("last close uploads: " + what).isEqualTo(m);
+                } else if (kind == 10 && !path.equals("big")) {
+                    fs.release(fh);
+                    open.remove(path);
+                    String to = path + "-r" + op;
+                    fs.rename(p.parent(path), VfsPaths.name(path), p.parent(to), VfsPaths.name(to), 0);
+                    model.remove(path);
+                    model.put(to, m);
+                    names.set(names.indexOf(path), to);
+                    assertThat(object(bucket, path)).as(what).isNull();
+                    assertThat(object(bucket, to)).as(what).isEqualTo(m);
+                } else {
+                    assertThat(p.stat(path).sizeBytes()).as(what).isEqualTo(m.length);
+                    String dir = path.contains("/") ? path.substring(0, path.lastIndexOf('/')) : "";
+                    TreeSet<String> want = new TreeSet<>();
+                    for (String k : model.keySet()) {
+                        String kd = k.contains("/") ? k.substring(0, k.lastIndexOf('/')) : "";
+                        if (kd.equals(dir)) {
+                            want.add(VfsPaths.name(k));
+                        }
+                    }
+                    if (dir.isEmpty()) {
+                        want.add("d1");
+                    } else if (dir.equals("d1")) {
+                        want.add("sub");
+                    }
+                    assertThat(new TreeSet<>(p.list(dir))).as(what).isEqualTo(want);
+                }
+            }
+            for (FileHandle fh : open.values()) {
+                fs.release(fh);
+            }
+        }
+        for (Map.Entry<String, byte[]> e : model.entrySet()) {
+            assertThat(object(bucket, e.getKey())).as(e.getKey() + " (seed " + seed + ")").isEqualTo(e.getValue());
+        }
+        TreeSet<String> want = new TreeSet<>(model.keySet());
+        want.add("d1/");
+        want.add("d1/sub/");
+        assertThat(keys(bucket)).as("seed " + seed).isEqualTo(want);
+    }
+
+    @Test
+    void attributesLiveInObjectMetadataAndErrorsAreErrnos() throws Exception {
+        String bucket = newBucket();
+        oracle.putObject(b -> b.bucket(bucket).key("pre/x/foreign.txt"), RequestBody.fromString("made elsewhere"));
+        Path cache = tmp.resolve("c-" + bucket);
+        try (S3FileSystem fs = S3FileSystem.mount(options(bucket, "pre", cache, server.port()))) {
+            VfsPaths p = new VfsPaths(fs);
+            assertThat(p.list("")).containsExactly("x");
+            assertThat(p.stat("x").isDirectory()).isTrue();
+            FileHandle fh = p.open("x/foreign.txt");
+            assertThat(new String(p.read(fh, 0, 100))).isEqualTo("made elsewhere");
+            fs.release(fh);
+            FileHandle h = p.create("x/mine");
+            p.write(h, 0, "data".getBytes());
+            fs.setattr(h.ino(), new SetAttr(0600, 1234, 567, null, null, 1_600_000_000L, false, false));
+            fs.release(h);
+            var head = oracle.headObject(b -> b.bucket(bucket).key("pre/x/mine"));
+            assertThat(head.metadata()).containsEntry("mode", Integer.toString(FileMode.S_IFREG | 0600))
+                    .containsEntry("uid", "1234").containsEntry("gid", "567").containsEntry("mtime", "1600000000");
+            fs.symlink(p.stat("x").ino(), "link", "mine", 0, 0);
+            assertThat(fs.readlink(p.stat("x/link").ino())).isEqualTo("mine");
+            assertThatThrownBy(() -> p.stat("x/none")).isInstanceOf(FsException.class)
+                    .satisfies(e -> assertThat(((FsException) e).errno()).isEqualTo(Errno.ENOENT));
+            assertThatThrownBy(() -> fs.rmdir(fs.rootIno(), "x")).isInstanceOf(FsException.class)
+                    .satisfies(e -> assertThat(((FsException) e).errno()).isEqualTo(Errno.ENOTEMPTY));
+            assertThatThrownBy(() -> fs.link(p.stat("x/mine").ino(), fs.rootIno(), "hard"))
+                    .satisfies(e -> assertThat(((FsException) e).errno()).isEqualTo(Errno.EPERM));
+        }
+        try (S3FileSystem fs = S3FileSystem.mount(options(bucket, "pre", cache, server.port()))) {
+            var a = new VfsPaths(fs).stat("x/mine");
+            assertThat(a.mode()).isEqualTo(FileMode.S_IFREG | 0600);
+            assertThat(a.uid()).isEqualTo(1234);
+            assertThat(a.mtimeSec()).isEqualTo(1_600_000_000L);
+            assertThat(a.sizeBytes()).isEqualTo(4);
+        }
+    }
+
+    @Test
+    void openRevalidatesSoAnotherClientsChangeIsNeverServedStale() throws Exception {
+        String bucket = newBucket();
+        byte[] v1 = random(new Random(1), 1 << 20);
+        byte[] v2 = random(new Random(2), 1 << 20);
+        oracle.putObject(b -> b.bucket(bucket).key("f"), RequestBody.fromBytes(v1));
+        try (S3FileSystem fs = S3FileSystem.mount(options(bucket, "", tmp.resolve("c-" + bucket), server.port()))) {
+            VfsPaths p = new VfsPaths(fs);
+            FileHandle fh = p.open("f");
+            assertThat(p.read(fh, 0, 1 << 20)).isEqualTo(v1);
+            fs.release(fh);
+            oracle.putObject(b -> b.bucket(bucket).key("f"), RequestBody.fromBytes(v2));
+            fh = p.open("f");
+            assertThat(p.read(fh, 0, 1 << 20)).isEqualTo(v2);
+            fs.release(fh);
+        }
+    }
+}
