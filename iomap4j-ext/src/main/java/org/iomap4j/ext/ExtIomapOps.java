@@ -27,6 +27,11 @@ import org.iomap4j.iomap.WritebackOps;
  *       buffered I/O, as the kernel's ext2 does); beyond EOF it allocates (NEW) and direct I/O zeroes the
  *       sub-block head and tail.</li>
  *   <li>The validity cookie is the inode's block-map sequence counter, bumped by every allocation and free.</li>
+ *   <li>{@link #iomapEnd} of a buffered WRITE that used less than the NEW run it was given zeroes the run's
+ *       blocks that nothing was written to: they were a hole a moment ago and still hold whatever the device
+ *       had (another file's old data), and blocks inside i_size stay allocated (the kernel's
+ *       {@code block_write_begin} zeroes such new buffers; blocks past EOF are freed afterwards by the write's
+ *       {@code trimBeyondEof}, as {@code ext2_write_failed}).</li>
  * </ul>
  * The inode's block-map lock is taken inside each call only (never held from begin to end).
  */
@@ -103,6 +108,38 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
         int flags = IomapFlags.MERGED | (run.boundary() ? IomapFlags.BOUNDARY : 0)
                 | (run.fresh() ? IomapFlags.NEW : 0);
         return Iomap.mapped(offBytes, lenBytes, fs.device, run.pblk() << bits, flags, cookie);
+    }
+
+    /** Zeroes written to the unused NEW blocks of a short buffered write; a multiple of every block size. */
+    private static final int ZERO_CHUNK_BYTES = 64 * 1024;
+
+    @Override
+    public void iomapEnd(IomapInode ii, long posBytes, long lengthBytes, long writtenBytes, int opFlags,
+            Iomap iomap) throws IOException {
+        if (!IomapOpFlags.has(opFlags, IomapOpFlags.WRITE) || IomapOpFlags.has(opFlags, IomapOpFlags.ZERO)
+                || IomapOpFlags.has(opFlags, IomapOpFlags.DIRECT) || IomapOpFlags.has(opFlags, IomapOpFlags.DAX)
+                || IomapOpFlags.has(opFlags, IomapOpFlags.REPORT)
+                || iomap.type() != org.iomap4j.iomap.IomapType.MAPPED || (iomap.flags() & IomapFlags.NEW) == 0) {
+            return;
+        }
+        long bs = fs.geo.blockSizeBytes();
+        long runEnd = iomap.offsetBytes() + iomap.lengthBytes();
+        // Blocks partly covered by the written bytes are in the page cache, dirty and edge-filled; writeback may
+        // already be writing them, so only whole blocks past the last written byte are zeroed here. Nothing else
+        // writes to them: the writer holds i_rwsem exclusively and they were a hole before this iomapBegin.
+        long zeroFrom = writtenBytes > 0 ? Math.ceilDiv(posBytes + writtenBytes, bs) * bs : iomap.offsetBytes();
+        if (zeroFrom >= runEnd) {
+            return;
+        }
+        long devAddr = iomap.addrBytes() + (zeroFrom - iomap.offsetBytes());
+        long remaining = runEnd - zeroFrom;
+        java.nio.ByteBuffer zeroes = java.nio.ByteBuffer.allocate((int) Math.min(remaining, ZERO_CHUNK_BYTES));
+        while (remaining > 0) {
+            int n = (int) Math.min(remaining, zeroes.capacity());
+            fs.device.write(devAddr, zeroes.clear().limit(n));
+            devAddr += n;
+            remaining -= n;
+        }
     }
 
     @Override
