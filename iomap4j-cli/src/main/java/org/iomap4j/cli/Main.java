@@ -16,6 +16,8 @@ import picocli.CommandLine.Command;
                 StatCommand.class, FiemapCommand.class, DfCommand.class, InfoCommand.class, CpCommand.class,
                 MkfsCommand.class, ExerciseCommand.class, TrainCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
+    /** java.util.logging's SimpleFormatter line format (read once, when the first record is formatted). */
+    private static final String LOG_FORMAT_PROPERTY = "java.util.logging.SimpleFormatter.format";
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -92,6 +94,11 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        // The library modules log through System.Logger, which goes to java.util.logging's console handler
+        // (stderr, INFO and above). One line per record, like iomapfs' own messages, unless the user chose a format.
+        if (System.getProperty(LOG_FORMAT_PROPERTY) == null) {
+            System.setProperty(LOG_FORMAT_PROPERTY, "iomapfs: %4$s: %5$s%6$s%n");
+        }
         PrintWriter out = new PrintWriter(System.out, true);
         PrintWriter err = new PrintWriter(System.err, true);
         int code = commandLine(out, err).execute(args);

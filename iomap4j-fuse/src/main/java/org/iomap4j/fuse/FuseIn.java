@@ -1,5 +1,7 @@
 package org.iomap4j.fuse;
 
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
@@ -8,8 +10,6 @@ import java.nio.charset.StandardCharsets;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.vfs.SetAttr;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The typed request records of the wire layer: one record per opcode's {@code fuse_*_in} struct (plus the names
@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * request payload: the inverse of {@code decode}, so that no request is laid out by hand outside this class.
  */
 final class FuseIn {
-    private static final Logger LOG = LoggerFactory.getLogger(FuseIn.class);
+    private static final Logger LOG = System.getLogger(FuseIn.class.getName());
 
     private FuseIn() {}
 
@@ -95,7 +95,7 @@ final class FuseIn {
             long count = r.u32(0) & 0xffffffffL;
             long fit = (r.payloadBytes() - SIZE) / ONE_SIZE;
             if (count > fit) {
-                LOG.warn("BATCH_FORGET claims {} entries but carries {}", count, fit);
+                LOG.log(Level.WARNING, "BATCH_FORGET claims " + count + " entries but carries " + fit);
                 count = fit;
             }
             long[] nodeids = new long[(int) count];

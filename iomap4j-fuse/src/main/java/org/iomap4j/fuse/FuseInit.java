@@ -3,6 +3,8 @@ package org.iomap4j.fuse;
 import static org.iomap4j.fuse.FuseAbi.*;
 
 import java.io.IOException;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,8 +13,6 @@ import java.util.concurrent.CountDownLatch;
 
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * INIT negotiation (wire layer): decides the protocol minor, the capability flags, max_write/max_pages,
@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * {@link #done()} counts down.
  */
 final class FuseInit {
-    private static final Logger LOG = LoggerFactory.getLogger(FuseInit.class);
+    private static final Logger LOG = System.getLogger(FuseInit.class.getName());
     private static final int PAGE_SIZE = 4096;
     /** max_pages without FUSE_MAX_PAGES (FUSE_DEFAULT_MAX_PAGES_PER_REQ, fs/fuse/fuse_i.h). */
     static final int DEFAULT_MAX_PAGES = 32;
@@ -104,8 +104,11 @@ final class FuseInit {
             }
             negotiatedFlags = out.flags();
             maxWriteBytes = out.maxWriteBytes();
-            LOG.debug("fuse INIT: kernel 7.{} flags {}; reply 7.{} flags {} max_write {}", in.minor(),
-                    Long.toHexString(in.flags()), out.minor(), Long.toHexString(out.flags()), out.maxWriteBytes());
+            if (LOG.isLoggable(Level.DEBUG)) {
+                LOG.log(Level.DEBUG, "fuse INIT: kernel 7." + in.minor() + " flags " + Long.toHexString(in.flags())
+                        + "; reply 7." + out.minor() + " flags " + Long.toHexString(out.flags()) + " max_write "
+                        + out.maxWriteBytes());
+            }
             reply.init(out);
         } finally {
             done.countDown();
@@ -162,7 +165,7 @@ final class FuseInit {
             List<String> lines = Files.readAllLines(p);
             return lines.isEmpty() ? WANTED_MAX_PAGES : Math.max(1, Integer.parseInt(lines.get(0).trim()));
         } catch (IOException | NumberFormatException e) {
-            LOG.debug("cannot read {}: {}", p, e.toString());
+            LOG.log(Level.DEBUG, () -> "cannot read " + p + ": " + e);
             return WANTED_MAX_PAGES;
         }
     }

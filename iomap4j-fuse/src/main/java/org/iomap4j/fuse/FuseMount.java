@@ -1,6 +1,8 @@
 package org.iomap4j.fuse;
 
 import java.io.IOException;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -16,8 +18,6 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.vfs.Vfs;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A {@link Vfs} mounted through the kernel's FUSE protocol, served by iomap4j itself (no libfuse): the handle
@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * {@code this} (unmount) may be held while taking nothing else.
  */
 public final class FuseMount implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(FuseMount.class);
+    private static final Logger LOG = System.getLogger(FuseMount.class.getName());
     private static final Duration INIT_WAIT = Duration.ofSeconds(30);
 
     private final Vfs vfs;
@@ -155,8 +155,8 @@ public final class FuseMount implements AutoCloseable {
             if (m.stopped && m.watchdog != null) {
                 m.watchdog.stop(); // unmounted already, before the watchdog was in place
             }
-            LOG.info("mounted {} at {} (max_write {}, flags {})", options.fsName(), mnt, bridge.maxWriteBytes(),
-                    Integer.toHexString(bridge.negotiatedFlags()));
+            LOG.log(Level.INFO, "mounted " + options.fsName() + " at " + mnt + " (max_write " + bridge.maxWriteBytes()
+                    + ", flags " + Integer.toHexString(bridge.negotiatedFlags()) + ")");
             return m;
         } catch (IOException | RuntimeException | InterruptedException e) {
             if (m != null) {
@@ -256,10 +256,10 @@ public final class FuseMount implements AutoCloseable {
             failure = chain(failure, leftovers);
         }
         if (failure == null) {
-            LOG.info("unmounted {}", mountpoint);
+            LOG.log(Level.INFO, "unmounted " + mountpoint);
             unmounted.complete(null);
         } else {
-            LOG.error("fuse mount at {} ended with an error", mountpoint, failure);
+            LOG.log(Level.ERROR, "fuse mount at " + mountpoint + " ended with an error", failure);
             unmounted.completeExceptionally(failure);
         }
     }

@@ -1,5 +1,7 @@
 package org.iomap4j.fuse;
 
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -11,8 +13,6 @@ import java.util.function.Consumer;
 
 import org.iomap4j.FsException;
 import org.iomap4j.vfs.Caller;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The wire layer's server loop: N platform threads, each blocking in read(2) on its own /dev/fuse fd and
@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * <p>Platform threads, not virtual ones: a blocking downcall pins a virtual thread's carrier.
  */
 final class FuseServer {
-    private static final Logger LOG = LoggerFactory.getLogger(FuseServer.class);
+    private static final Logger LOG = System.getLogger(FuseServer.class.getName());
 
     private final Op<?>[] table;
     private final boolean debug;
@@ -61,7 +61,7 @@ final class FuseServer {
                     serve(fd);
                 } catch (Throwable e) {
                     failure.compareAndSet(null, e);
-                    LOG.error("fuse reader on fd {} died", fd, e);
+                    LOG.log(Level.ERROR, "fuse reader on fd " + fd + " died", e);
                 } finally {
                     if (running.decrementAndGet() == 0) {
                         onStopped.accept(failure.get());
@@ -117,7 +117,7 @@ final class FuseServer {
             }
         } catch (FsException e) {
             failure.compareAndSet(null, e);
-            LOG.error("fuse reader on fd {} stopped: {}", fd, e.getMessage());
+            LOG.log(Level.ERROR, "fuse reader on fd " + fd + " stopped: " + e.getMessage());
         }
     }
 
@@ -127,7 +127,7 @@ final class FuseServer {
         try {
             req = new Request(ch.in, lengthBytes);
         } catch (FsException e) {
-            LOG.warn("malformed fuse request: {}", e.getMessage());
+            LOG.log(Level.WARNING, "malformed fuse request: " + e.getMessage());
             if (lengthBytes >= 16) {
                 new Reply(ch, ch.in.get(FuseAbi.U64, FuseAbi.IN_UNIQUE)).error(e.errno().code());
             }
@@ -137,7 +137,7 @@ final class FuseServer {
         Reply reply = new Reply(ch, req.unique);
         if (op == null) {
             if (debug) {
-                LOG.info("fuse {} opcode {} nodeid {} -> ENOSYS", req.unique, req.opcode, req.nodeid);
+                LOG.log(Level.INFO, "fuse " + req.unique + " opcode " + req.opcode + " nodeid " + req.nodeid + " -> ENOSYS");
             }
             reply.error(org.iomap4j.Errno.ENOSYS.code());
             return;
@@ -159,25 +159,25 @@ final class FuseServer {
         } catch (FsException e) {
             errno = e.errno().code();
             if (debug) {
-                LOG.info("fuse {} {} nodeid {}: {}", req.unique, op.name(), req.nodeid, e.getMessage());
+                LOG.log(Level.INFO, "fuse " + req.unique + " " + op.name() + " nodeid " + req.nodeid + ": " + e.getMessage());
             }
         } catch (Throwable e) {
             // Anything but an FsException is a bug or an I/O failure without an errno: answer EIO so the
             // kernel request never hangs, and keep serving.
             errno = org.iomap4j.Errno.EIO.code();
-            LOG.error("fuse {} {} nodeid {} failed", req.unique, op.name(), req.nodeid, e);
+            LOG.log(Level.ERROR, "fuse " + req.unique + " " + op.name() + " nodeid " + req.nodeid + " failed", e);
         }
         if (!op.noReply() && !reply.answered()) {
             if (errno == 0) {
-                LOG.error("fuse {} {} nodeid {}: handler returned without answering", req.unique, op.name(),
-                        req.nodeid);
+                LOG.log(Level.ERROR, "fuse " + req.unique + " " + op.name() + " nodeid " + req.nodeid
+                        + ": handler returned without answering");
                 errno = org.iomap4j.Errno.EIO.code();
             }
             reply.error(errno);
         }
         if (debug) {
-            LOG.info("fuse {} {} nodeid {} uid {} -> {}", req.unique, op.name(), req.nodeid, req.uid,
-                    errno == 0 ? "ok" : "-" + errno);
+            LOG.log(Level.INFO, "fuse " + req.unique + " " + op.name() + " nodeid " + req.nodeid + " uid " + req.uid
+                    + " -> " + (errno == 0 ? "ok" : "-" + errno));
         }
     }
 

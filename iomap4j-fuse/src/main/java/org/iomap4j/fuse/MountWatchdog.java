@@ -1,12 +1,12 @@
 package org.iomap4j.fuse;
 
 import java.io.IOException;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Leaves no dead mount behind a server that is killed (SIGKILL, OOM killer, crash): a small shell process, started
@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * SIGINT/SIGHUP/SIGQUIT (a Ctrl-C reaches the whole foreground process group; the server's own handler unmounts).
  */
 final class MountWatchdog {
-    private static final Logger LOG = LoggerFactory.getLogger(MountWatchdog.class);
+    private static final Logger LOG = System.getLogger(MountWatchdog.class.getName());
 
     /** $1: mount point; the rest: the unmount command. Reads stdin to EOF, then unmounts only a dead mount. */
     private static final String SCRIPT = """
@@ -52,7 +52,7 @@ final class MountWatchdog {
             try {
                 cmd.addAll(List.of(Fusermount.locate().toString(), "-u", "-z", "-q", "--", mountpoint.toString()));
             } catch (IOException e) {
-                LOG.warn("no unmount watchdog for {}: {}", mountpoint, e.getMessage());
+                LOG.log(Level.WARNING, "no unmount watchdog for " + mountpoint + ": " + e.getMessage());
                 return null;
             }
         } else {
@@ -64,7 +64,7 @@ final class MountWatchdog {
                     .redirectError(ProcessBuilder.Redirect.DISCARD).start();
             return new MountWatchdog(p);
         } catch (IOException e) {
-            LOG.warn("no unmount watchdog for {}: {}", mountpoint, e.getMessage());
+            LOG.log(Level.WARNING, "no unmount watchdog for " + mountpoint + ": " + e.getMessage());
             return null;
         }
     }
@@ -75,7 +75,7 @@ final class MountWatchdog {
         try {
             process.getOutputStream().close();
         } catch (IOException e) {
-            LOG.debug("closing the watchdog's pipe", e);
+            LOG.log(Level.DEBUG, "closing the watchdog's pipe", e);
         }
     }
 

@@ -3,6 +3,8 @@ package org.iomap4j.fuse;
 import static org.iomap4j.fuse.FuseAbi.*;
 
 import java.io.IOException;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -42,8 +44,6 @@ import org.iomap4j.vfs.VfsNamespace;
 import org.iomap4j.vfs.VfsSeek;
 import org.iomap4j.vfs.VfsWrite;
 import org.iomap4j.vfs.VfsXattr;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The node layer: answers each FUSE opcode's typed input ({@link FuseIn}) with {@link Vfs} calls and a typed
@@ -71,7 +71,7 @@ import org.slf4j.LoggerFactory;
  * calling the Vfs.
  */
 final class NodeBridge {
-    private static final Logger LOG = LoggerFactory.getLogger(NodeBridge.class);
+    private static final Logger LOG = System.getLogger(NodeBridge.class.getName());
 
     /** An open file as the kernel knows it by fh. */
     record OpenFile(FileHandle handle, long nodeid, boolean directIo) {
@@ -200,7 +200,7 @@ final class NodeBridge {
         put(t, new Op<>(STATFS, "STATFS", 0, false, Empty::decode, (req, in, reply) -> reply.statfs(vfs.statfs())));
         put(t, new Op<>(ACCESS, "ACCESS", AccessIn.SIZE, false, AccessIn::decode, this::access));
         put(t, new Op<>(INTERRUPT, "INTERRUPT", FuseIn.InterruptIn.SIZE, true, FuseIn.InterruptIn::decode,
-                (req, in, reply) -> LOG.debug("interrupt of {} ignored", in.unique())));
+                (req, in, reply) -> LOG.log(Level.DEBUG, () -> "interrupt of " + in.unique() + " ignored")));
         writeOps(t);
         namespaceOps(t);
         if (fallocator != null) {
@@ -313,7 +313,8 @@ final class NodeBridge {
             return have - dropped[0] == 0 ? null : have - dropped[0];
         });
         if (dropped[0] != n) {
-            LOG.warn("forget of nodeid {} by {} but only {} lookups were counted", nodeid, n, dropped[0]);
+            LOG.log(Level.WARNING, "forget of nodeid " + nodeid + " by " + n + " but only " + dropped[0]
+                    + " lookups were counted");
         }
         if (dropped[0] > 0) {
             vfs.forget(ino(nodeid), dropped[0]);

@@ -1,13 +1,13 @@
 package org.iomap4j.fuse;
 
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 
 import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.StatFs;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The answer to one request, written into the reader thread's output buffer and sent with one write(2) on the
@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * {@link #ok} returns: false when the kernel refused it (the request was interrupted).
  */
 final class Reply {
-    private static final Logger LOG = LoggerFactory.getLogger(Reply.class);
+    private static final Logger LOG = System.getLogger(Reply.class.getName());
 
     private final Channel channel;
     private final long unique;
@@ -73,11 +73,12 @@ final class Reply {
         }
         int errno = n < 0 ? Native.errno(channel.capture) : 0;
         if (errno == Native.ENOENT) {
-            LOG.debug("fuse reply to {} dropped: request was interrupted", unique);
+            LOG.log(Level.DEBUG, () -> "fuse reply to " + unique + " dropped: request was interrupted");
         } else if (errno == Native.ENODEV) {
-            LOG.debug("fuse reply to {} dropped: filesystem unmounted", unique);
+            LOG.log(Level.DEBUG, () -> "fuse reply to " + unique + " dropped: filesystem unmounted");
         } else {
-            LOG.warn("fuse reply to {} ({} bytes) failed: write returned {} errno {}", unique, lenBytes, n, errno);
+            LOG.log(Level.WARNING, "fuse reply to " + unique + " (" + lenBytes + " bytes) failed: write returned " + n
+                    + " errno " + errno);
         }
         return false;
     }
