@@ -65,20 +65,24 @@ public final class Libc {
     }
 
     /**
-     * A downcall handle for libc function {@code symbol} with C signature {@code descriptor}.
+     * A downcall handle for libc function {@code symbol} with C signature {@code descriptor} and linker
+     * {@code options} (e.g. {@code Linker.Option.firstVariadicArg} for open/ioctl/fcntl).
      *
      * @throws UnsupportedOperationException if the C library has no such symbol
      */
-    public static MethodHandle downcall(String symbol, FunctionDescriptor descriptor) {
-        return LINKER.downcallHandle(find(symbol), descriptor);
+    public static MethodHandle downcall(String symbol, FunctionDescriptor descriptor, Linker.Option... options) {
+        return LINKER.downcallHandle(find(symbol), descriptor, options);
     }
 
     /**
      * As {@link #downcall}, with errno captured: the handle takes a call-state segment (from
      * {@link #allocateCallState}) as its first argument; read it with {@link #errno(MemorySegment)}.
      */
-    public static MethodHandle downcallWithErrno(String symbol, FunctionDescriptor descriptor) {
-        return LINKER.downcallHandle(find(symbol), descriptor, CAPTURE_ERRNO);
+    public static MethodHandle downcallWithErrno(String symbol, FunctionDescriptor descriptor,
+            Linker.Option... options) {
+        Linker.Option[] all = java.util.Arrays.copyOf(options, options.length + 1);
+        all[options.length] = CAPTURE_ERRNO;
+        return LINKER.downcallHandle(find(symbol), descriptor, all);
     }
 
     /** A call-state segment for one errno-capturing call, allocated in {@code arena}. */

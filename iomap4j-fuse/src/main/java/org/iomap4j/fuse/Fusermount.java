@@ -4,13 +4,9 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +17,7 @@ import java.util.Optional;
 
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
+import org.iomap4j.internal.Libc;
 
 /**
  * Mounting without root through {@code fusermount3}, the fuse3 package's setuid-root helper. The protocol (libfuse
@@ -74,48 +71,53 @@ public final class Fusermount {
     /** CMSG_SPACE(sizeof(int)) = 16-byte cmsghdr + 4 rounded to 8. */
     private static final long CMSG_SPACE_INT = 24;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LIBC = LINKER.defaultLookup();
-    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG;
     private static final java.lang.foreign.AddressLayout PTR = ValueLayout.ADDRESS;
 
-    private static final MethodHandle SOCKETPAIR = bind("socketpair",
-            FunctionDescriptor.of(INT, INT, INT, INT, PTR), CAPTURE);
-    private static final MethodHandle PIPE2 = bind("pipe2", FunctionDescriptor.of(INT, PTR, INT), CAPTURE);
-    private static final MethodHandle FCNTL = bind("fcntl", FunctionDescriptor.of(INT, INT, INT, INT),
-            Linker.Option.firstVariadicArg(2), CAPTURE);
-    private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(INT, INT), CAPTURE);
-    private static final MethodHandle READ = bind("read", FunctionDescriptor.of(LONG, INT, PTR, LONG), CAPTURE);
-    private static final MethodHandle RECVMSG = bind("recvmsg", FunctionDescriptor.of(LONG, INT, PTR, INT), CAPTURE);
-    private static final MethodHandle WAITPID = bind("waitpid", FunctionDescriptor.of(INT, INT, PTR, INT), CAPTURE);
-    private static final MethodHandle GETEUID = bind("geteuid", FunctionDescriptor.of(INT));
-    private static final MethodHandle SPAWNP = bind("posix_spawnp",
+    private static final MethodHandle SOCKETPAIR = Libc.downcallWithErrno("socketpair",
+            FunctionDescriptor.of(INT, INT, INT, INT, PTR));
+    private static final MethodHandle PIPE2 = Libc.downcallWithErrno("pipe2", FunctionDescriptor.of(INT, PTR, INT));
+    private static final MethodHandle FCNTL = Libc.downcallWithErrno("fcntl", FunctionDescriptor.of(INT, INT, INT, INT),
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle CLOSE = Libc.downcallWithErrno("close", FunctionDescriptor.of(INT, INT));
+    private static final MethodHandle READ = Libc.downcallWithErrno("read",
+            FunctionDescriptor.of(LONG, INT, PTR, LONG));
+    private static final MethodHandle RECVMSG = Libc.downcallWithErrno("recvmsg",
+            FunctionDescriptor.of(LONG, INT, PTR, INT));
+    private static final MethodHandle WAITPID = Libc.downcallWithErrno("waitpid",
+            FunctionDescriptor.of(INT, INT, PTR, INT));
+    private static final MethodHandle GETEUID = Libc.downcall("geteuid", FunctionDescriptor.of(INT));
+    private static final MethodHandle SPAWNP = Libc.downcall("posix_spawnp",
             FunctionDescriptor.of(INT, PTR, PTR, PTR, PTR, PTR, PTR));
-    private static final MethodHandle FA_INIT = bind("posix_spawn_file_actions_init", FunctionDescriptor.of(INT, PTR));
-    private static final MethodHandle FA_DESTROY = bind("posix_spawn_file_actions_destroy",
+    private static final MethodHandle FA_INIT = Libc.downcall("posix_spawn_file_actions_init",
             FunctionDescriptor.of(INT, PTR));
-    private static final MethodHandle FA_DUP2 = bind("posix_spawn_file_actions_adddup2",
+    private static final MethodHandle FA_DESTROY = Libc.downcall("posix_spawn_file_actions_destroy",
+            FunctionDescriptor.of(INT, PTR));
+    private static final MethodHandle FA_DUP2 = Libc.downcall("posix_spawn_file_actions_adddup2",
             FunctionDescriptor.of(INT, PTR, INT, INT));
-    private static final MethodHandle FA_OPEN = bind("posix_spawn_file_actions_addopen",
+    private static final MethodHandle FA_OPEN = Libc.downcall("posix_spawn_file_actions_addopen",
             FunctionDescriptor.of(INT, PTR, INT, PTR, INT, INT));
-    private static final Optional<MethodHandle> FA_CLOSEFROM = LIBC.find("posix_spawn_file_actions_addclosefrom_np")
-            .map(s -> LINKER.downcallHandle(s, FunctionDescriptor.of(INT, PTR, INT)));
-    private static final MethodHandle ATTR_INIT = bind("posix_spawnattr_init", FunctionDescriptor.of(INT, PTR));
-    private static final MethodHandle ATTR_DESTROY = bind("posix_spawnattr_destroy", FunctionDescriptor.of(INT, PTR));
-    private static final MethodHandle ATTR_SETFLAGS = bind("posix_spawnattr_setflags",
+    private static final Optional<MethodHandle> FA_CLOSEFROM = optionalDowncall(
+            "posix_spawn_file_actions_addclosefrom_np", FunctionDescriptor.of(INT, PTR, INT));
+    private static final MethodHandle ATTR_INIT = Libc.downcall("posix_spawnattr_init",
+            FunctionDescriptor.of(INT, PTR));
+    private static final MethodHandle ATTR_DESTROY = Libc.downcall("posix_spawnattr_destroy",
+            FunctionDescriptor.of(INT, PTR));
+    private static final MethodHandle ATTR_SETFLAGS = Libc.downcall("posix_spawnattr_setflags",
             FunctionDescriptor.of(INT, PTR, ValueLayout.JAVA_SHORT));
-    private static final MethodHandle ATTR_SETSIGMASK = bind("posix_spawnattr_setsigmask",
+    private static final MethodHandle ATTR_SETSIGMASK = Libc.downcall("posix_spawnattr_setsigmask",
             FunctionDescriptor.of(INT, PTR, PTR));
 
     private Fusermount() {}
 
-    private static MethodHandle bind(String name, FunctionDescriptor fd, Linker.Option... options) {
-        MemorySegment sym = LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc symbol " + name));
-        return LINKER.downcallHandle(sym, fd, options);
+    /** A downcall for a libc function glibc may lack (posix_spawn_file_actions_addclosefrom_np: 2.34+). */
+    private static Optional<MethodHandle> optionalDowncall(String name, FunctionDescriptor fd) {
+        try {
+            return Optional.of(Libc.downcall(name, fd));
+        } catch (UnsupportedOperationException e) {
+            return Optional.empty();
+        }
     }
 
     /**
@@ -208,7 +210,7 @@ public final class Fusermount {
         Path helper = locate();
         List<String> argv = List.of(helper.toString(), "-o", options, "--", mountpoint.toString());
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+            MemorySegment capture = Libc.allocateCallState(arena);
             MemorySegment pair = arena.allocate(INT, 2);
             if (socketpair(capture, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
                 throw failure("socketpair(AF_UNIX)", errno(capture));
@@ -447,7 +449,7 @@ public final class Fusermount {
     static boolean reap(int pid, long maxMillis) {
         long deadline = System.nanoTime() + maxMillis * 1_000_000L;
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+            MemorySegment capture = Libc.allocateCallState(arena);
             MemorySegment status = arena.allocate(INT);
             long sleepMillis = 1;
             while (true) {
@@ -477,7 +479,7 @@ public final class Fusermount {
     /** A close-on-exec duplicate of {@code fd} (fcntl F_DUPFD_CLOEXEC), sharing its open file description. */
     static int dupCloexec(int fd) throws FsException {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+            MemorySegment capture = Libc.allocateCallState(arena);
             int d = fcntl(capture, fd, F_DUPFD_CLOEXEC, 0);
             if (d < 0) {
                 throw failure("dup of fd " + fd, errno(capture));
@@ -503,7 +505,7 @@ public final class Fusermount {
             return;
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment capture = arena.allocate(CAPTURE_LAYOUT);
+            MemorySegment capture = Libc.allocateCallState(arena);
             int r = (int) CLOSE.invokeExact(capture, fd);
             assert r == 0 || r == -1;
         } catch (Throwable t) {
@@ -591,7 +593,7 @@ public final class Fusermount {
     }
 
     private static int errno(MemorySegment capture) {
-        return (int) ERRNO.get(capture, 0L);
+        return Libc.errno(capture);
     }
 
     /** "{what}: {strerror} (errno N)", the format {@link Native#failure} uses. */

@@ -3,21 +3,19 @@ package org.iomap4j.fuse;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
+import org.iomap4j.internal.Libc;
 
 /**
- * The libc system calls the FUSE server needs (open, close, read, write, ioctl, mount, umount2, geteuid,
- * getegid), bound through the FFM API with errno captured per call. It exists because FileChannel cannot serve
- * /dev/fuse: its read and write share a position lock and lose errno (see fuse-protocol.md).
+ * The libc system calls the FUSE server needs (open, close, read, write, ioctl, mount, umount2, poll, geteuid,
+ * getegid), bound through core's one libc binding {@link Libc} (its linker, symbol lookup and errno capture) with
+ * errno captured per call. It exists because FileChannel cannot serve /dev/fuse: its read and write share a
+ * position lock and lose errno (see fuse-protocol.md).
  *
  * <p>Every call takes a capture segment ({@link #newCapture}) owned by the calling thread; on a
  * {@code -1} return, {@link #errno(MemorySegment)} reads the errno of that call. Blocking calls (read) are bound
@@ -49,50 +47,37 @@ final class Native {
     /** FUSE_DEV_IOC_CLONE = _IOR(229, 0, uint32_t) (include/uapi/linux/fuse.h). */
     static final long FUSE_DEV_IOC_CLONE = 0x8004E500L;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LIBC = LINKER.defaultLookup();
-    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
-
-    private static final MethodHandle OPEN = bind("open",
+    private static final MethodHandle OPEN = Libc.downcallWithErrno("open",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
-            Linker.Option.firstVariadicArg(2), CAPTURE);
-    private static final MethodHandle CLOSE = bind("close",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), CAPTURE);
-    private static final MethodHandle READ = bind("read",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG),
-            CAPTURE);
-    private static final MethodHandle WRITE = bind("write",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG),
-            CAPTURE);
-    private static final MethodHandle IOCTL = bind("ioctl",
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle CLOSE = Libc.downcallWithErrno("close",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle READ = Libc.downcallWithErrno("read",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle WRITE = Libc.downcallWithErrno("write",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle IOCTL = Libc.downcallWithErrno("ioctl",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS),
-            Linker.Option.firstVariadicArg(2), CAPTURE);
-    private static final MethodHandle MOUNT = bind("mount",
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle MOUNT = Libc.downcallWithErrno("mount",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
-                    ValueLayout.JAVA_LONG, ValueLayout.ADDRESS), CAPTURE);
-    private static final MethodHandle UMOUNT2 = bind("umount2",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT), CAPTURE);
-    private static final MethodHandle POLL = bind("poll",
+                    ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+    private static final MethodHandle UMOUNT2 = Libc.downcallWithErrno("umount2",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle POLL = Libc.downcallWithErrno("poll",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_INT), CAPTURE);
-    private static final MethodHandle GETEUID = bind("geteuid", FunctionDescriptor.of(ValueLayout.JAVA_INT));
-    private static final MethodHandle GETEGID = bind("getegid", FunctionDescriptor.of(ValueLayout.JAVA_INT));
-
-    private static MethodHandle bind(String name, FunctionDescriptor fd, Linker.Option... options) {
-        MemorySegment sym = LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc symbol " + name));
-        return LINKER.downcallHandle(sym, fd, options);
-    }
+                    ValueLayout.JAVA_INT));
+    private static final MethodHandle GETEUID = Libc.downcall("geteuid", FunctionDescriptor.of(ValueLayout.JAVA_INT));
+    private static final MethodHandle GETEGID = Libc.downcall("getegid", FunctionDescriptor.of(ValueLayout.JAVA_INT));
 
     /** A capture segment for errno, to be used by one thread at a time. */
     static MemorySegment newCapture(Arena arena) {
-        return arena.allocate(CAPTURE_LAYOUT);
+        return Libc.allocateCallState(arena);
     }
 
     /** The errno captured by the last call that used {@code capture}. */
     static int errno(MemorySegment capture) {
-        return (int) ERRNO.get(capture, 0L);
+        return Libc.errno(capture);
     }
 
     static int open(MemorySegment capture, MemorySegment path, int flags) {
