@@ -21,14 +21,14 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.stream.Stream;
 
-import org.iomap4j.fuse.testing.MemoryVfs;
+import org.iomap4j.fuse.testing.TrackedMemoryVfs;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Mounts a {@link MemoryVfs} through the kernel and drives it with ordinary shell tools and java.nio: the
+ * Mounts a {@link TrackedMemoryVfs} through the kernel and drives it with ordinary shell tools and java.nio: the
  * kernel's VFS and coreutils are the oracle for POSIX behaviour; byte contents are compared with a model kept
  * on the host. Needs root and /dev/fuse (fails with a message otherwise). Always unmounts, also on failure.
  */
@@ -38,14 +38,14 @@ class FuseMountIntegrationTest {
     @TempDir
     Path tmp;
     private Path mnt;
-    private MemoryVfs vfs;
+    private TrackedMemoryVfs vfs;
     private FuseMount mount;
 
     @BeforeEach
     void mountMemoryVfs() throws IOException {
         Shell.requireRootAndFuse();
         mnt = Files.createDirectory(tmp.resolve("mnt"));
-        vfs = new MemoryVfs();
+        vfs = TrackedMemoryVfs.create();
         mount = FuseMount.mount(vfs, mnt, options().fsName("memvfs").threads(4).build());
     }
 
@@ -176,7 +176,8 @@ class FuseMountIntegrationTest {
         sh(mnt, "mkdir -p full/x");
         assertThat(Shell.run(mnt, "rmdir full").err()).contains("Directory not empty");
         assertThat(Shell.run(mnt, "touch " + "n".repeat(256)).err()).contains("File name too long");
-        assertThat(Shell.run(mnt, "truncate -s 2G f").err()).contains("File too large");
+        assertThat(Shell.run(mnt, "truncate -s " + (TrackedMemoryVfs.MAX_FILE_BYTES + 1) + " f").err())
+                .contains("File too large");
     }
 
     @Test

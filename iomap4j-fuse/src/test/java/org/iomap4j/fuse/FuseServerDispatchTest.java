@@ -10,7 +10,7 @@ import java.nio.charset.StandardCharsets;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.fuse.WireHarness.Answer;
-import org.iomap4j.fuse.testing.MemoryVfs;
+import org.iomap4j.fuse.testing.TrackedMemoryVfs;
 import org.iomap4j.vfs.InodeAttr;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Dispatch without a mount: requests are built in memory, replies go to a non-blocking pipe and are read back.
  * Checks the exactly-once rule (EIO for a handler that throws or forgets to answer, nothing for FORGET), error
- * replies of exactly 16 bytes, and the node layer's lookup counting against {@link MemoryVfs}'s references.
+ * replies of exactly 16 bytes, and the node layer's lookup counting against {@link TrackedMemoryVfs}'s references.
  */
 final class FuseServerDispatchTest {
     private final WireHarness h;
@@ -123,7 +123,7 @@ final class FuseServerDispatchTest {
 
     @Test
     void lookup_counts_follow_replies_and_forgets_reach_the_vfs() throws Exception {
-        MemoryVfs vfs = new MemoryVfs();
+        TrackedMemoryVfs vfs = TrackedMemoryVfs.create();
         InodeAttr dir = vfs.mkdir(vfs.rootIno(), "d", 0755, 0, 0);
         InodeAttr f = vfs.mknod(dir.ino(), "f", 0100644, 0, 0, 0);
         vfs.forget(dir.ino(), 1);

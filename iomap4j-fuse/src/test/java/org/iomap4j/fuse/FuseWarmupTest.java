@@ -7,18 +7,18 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.Set;
 
-import org.iomap4j.fuse.testing.MemoryVfs;
+import org.iomap4j.fuse.testing.TrackedMemoryVfs;
 import org.junit.jupiter.api.Test;
 
 /**
  * The JIT warm-up drives the real request path: every reply it gets must succeed, and it must leave the scratch
  * filesystem as it found it — no files, no open handles, every lookup it took forgotten (checked against
- * {@link MemoryVfs}'s inode table and reference counts).
+ * {@link TrackedMemoryVfs}'s inode table and reference counts).
  */
 final class FuseWarmupTest {
     @Test
     void one_round_leaves_the_scratch_filesystem_empty_with_lookups_balanced() throws IOException {
-        MemoryVfs vfs = new MemoryVfs();
+        TrackedMemoryVfs vfs = TrackedMemoryVfs.create();
         FuseWarmup.Result r = FuseWarmup.run(vfs, Duration.ZERO);
 
         assertThat(r.rounds()).isEqualTo(1);
@@ -32,7 +32,7 @@ final class FuseWarmupTest {
 
     @Test
     void rounds_repeat_at_least_the_minimum_and_stay_clean() throws IOException {
-        MemoryVfs vfs = new MemoryVfs();
+        TrackedMemoryVfs vfs = TrackedMemoryVfs.create();
         FuseWarmup.Result r = FuseWarmup.run(vfs, Duration.ofSeconds(60));
 
         assertThat(r.rounds()).isGreaterThanOrEqualTo(FuseWarmup.MIN_ROUNDS);
@@ -49,7 +49,7 @@ final class FuseWarmupTest {
 
     @Test
     void a_failed_request_fails_the_warm_up_naming_the_opcode_and_errno() throws IOException {
-        MemoryVfs vfs = new MemoryVfs();
+        TrackedMemoryVfs vfs = TrackedMemoryVfs.create();
         vfs.mkdir(vfs.rootIno(), "dir0", 0755, 0, 0); // the warm-up's first MKDIR then meets EEXIST
 
         assertThatThrownBy(() -> FuseWarmup.run(vfs, Duration.ZERO))

@@ -15,7 +15,7 @@ import java.util.TreeMap;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.fuse.WireHarness.Answer;
-import org.iomap4j.fuse.testing.MemoryVfs;
+import org.iomap4j.testkit.vfs.MemoryVfs;
 import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.SetAttr;
@@ -97,11 +97,11 @@ final class NodeCapabilityTest {
             d.forget(ino, count);
         }
 
-        public StatFs statfs() {
+        public StatFs statfs() throws IOException {
             return d.statfs();
         }
 
-        public void sync() {
+        public void sync() throws IOException {
             d.sync();
         }
 

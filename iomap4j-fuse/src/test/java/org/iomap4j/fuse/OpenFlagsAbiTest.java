@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.iomap4j.fuse.WireHarness.Answer;
-import org.iomap4j.fuse.testing.MemoryVfs;
+import org.iomap4j.fuse.testing.TrackedMemoryVfs;
 import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.Vfs;
 import org.junit.jupiter.api.Test;
@@ -58,7 +58,7 @@ final class OpenFlagsAbiTest {
 
     @Test
     void an_arm64_kernel_o_direct_open_gets_direct_io_and_the_vfs_sees_o_direct() throws Throwable {
-        MemoryVfs vfs = new MemoryVfs();
+        TrackedMemoryVfs vfs = TrackedMemoryVfs.create();
         InodeAttr f = vfs.mknod(vfs.rootIno(), "f", 0100644, 0, 0, 0);
         NodeBridge bridge = new NodeBridge(vfs, FuseOptions.defaults(), OpenFlagsAbi.ARM64_ABI);
         FuseServer s = new FuseServer(bridge.opTable(), false);
