@@ -15,6 +15,7 @@ module org.iomap4j.testkit {
     exports org.iomap4j.testkit.testfs;
     exports org.iomap4j.testkit.vfs;
     exports org.iomap4j.testkit.contract;
+    exports org.iomap4j.testkit.tools;
     // JUnit invokes the suites' package-private @Test, @BeforeEach and @AfterEach methods reflectively.
     opens org.iomap4j.testkit.contract to org.junit.platform.commons;
 }

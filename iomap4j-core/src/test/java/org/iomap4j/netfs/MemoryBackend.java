@@ -43,6 +43,8 @@ final class MemoryBackend implements NetfsBackend {
     /** Runs after an upload is stored and before its future completes (race forcing). */
     volatile Runnable afterStore;
     final AtomicLong readRequests = new AtomicLong();
+    /** Released once for every read refused with ESTALE (the object changed under the reader). */
+    final java.util.concurrent.Semaphore staleReads = new java.util.concurrent.Semaphore(0);
     final AtomicLong bytesSent = new AtomicLong();
     final AtomicLong bytesCopied = new AtomicLong();
 
@@ -66,6 +68,7 @@ final class MemoryBackend implements NetfsBackend {
                 throw new FsException(Errno.ENOENT, "'" + key + "' not found");
             }
             if (expect != null && !expect.tag().equals(o.version().tag())) {
+                staleReads.release();
                 throw new FsException(Errno.ESTALE, "'" + key + "' is " + o.version() + ", not " + expect);
             }
             long s = posBytes;

@@ -360,6 +360,7 @@ class NetfsFileTest {
             System.arraycopy(new byte[4096], 0, data, 0, 4096);
             java.util.concurrent.atomic.AtomicReference<byte[]> racing = new java.util.concurrent.atomic.AtomicReference<>();
             java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+            java.util.concurrent.atomic.AtomicBoolean raced = new java.util.concurrent.atomic.AtomicBoolean();
             // Once the server holds the new version, and before this mount learns it, an uncached read starts.
             Thread reader = new Thread(() -> {
                 try {
@@ -372,13 +373,16 @@ class NetfsFileTest {
                 backend.afterStore = null;
                 reader.start();
                 try {
-                    Thread.sleep(200); // let it meet ESTALE while the upload is still in flight (not a timing assertion)
+                    // Hold the upload until the reader has met ESTALE (the server has the new version, this
+                    // mount does not know it yet); bounded, so a reader that never races cannot hang the test.
+                    raced.set(backend.staleReads.tryAcquire(30, java.util.concurrent.TimeUnit.SECONDS));
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
             };
             ino.fsync();
             reader.join();
+            assertThat(raced.get()).as("the read met the new version before this mount learned it").isTrue();
             assertThat(failed.get()).isNull();
             assertThat(racing.get()).isEqualTo(Arrays.copyOfRange(data, 900_000, 901_000));
         }

@@ -1,16 +1,14 @@
 package org.iomap4j.ext;
 
-import java.io.ByteArrayOutputStream;
+import org.iomap4j.testkit.tools.HostTools;
+
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Test support shared through the ext2 test-jar: runs the e2fsprogs oracles (mke2fs, e2fsck, debugfs), creates
@@ -37,48 +35,10 @@ public final class Ext2Tools {
         }
     }
 
-    private static String which(String tool) {
-        for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/local/bin")) {
-            Path p = Path.of(dir, tool);
-            if (Files.isExecutable(p)) {
-                return p.toString();
-            }
-        }
-        throw new AssertionError("required tool '" + tool + "' not found (install e2fsprogs; .ci/run does)");
-    }
-
     /** Runs a command (first element a tool name looked up in sbin/bin), stdout decoded as ISO-8859-1. */
     public static Result run(String... cmd) {
-        List<String> full = new ArrayList<>(Arrays.asList(cmd));
-        full.set(0, which(cmd[0]));
-        try {
-            Process p = new ProcessBuilder(full).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .start();
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            ByteArrayOutputStream err = new ByteArrayOutputStream();
-            Thread te = Thread.ofVirtual().start(() -> copy(p.getErrorStream(), err));
-            copy(p.getInputStream(), out);
-            if (!p.waitFor(300, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new AssertionError(String.join(" ", full) + " did not finish in 300 s");
-            }
-            te.join();
-            return new Result(p.exitValue(), out.toString(StandardCharsets.ISO_8859_1),
-                    err.toString(StandardCharsets.ISO_8859_1), full);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted running " + full, e);
-        }
-    }
-
-    private static void copy(InputStream in, ByteArrayOutputStream out) {
-        try (in) {
-            in.transferTo(out);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        HostTools.Result r = HostTools.run(cmd);
+        return new Result(r.exitCode(), r.stdout(), r.stderr(), r.command());
     }
 
     /** Creates a sparse image file of {@code sizeBytes}. */

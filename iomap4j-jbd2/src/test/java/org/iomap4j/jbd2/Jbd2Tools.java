@@ -1,17 +1,14 @@
 package org.iomap4j.jbd2;
 
-import java.io.ByteArrayOutputStream;
+import org.iomap4j.testkit.tools.HostTools;
+
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.RandomAccessFile;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 
 /**
@@ -31,13 +28,7 @@ final class Jbd2Tools {
     }
 
     static String which(String tool) {
-        for (String dir : List.of("/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/local/bin")) {
-            Path p = Path.of(dir, tool);
-            if (Files.isExecutable(p)) {
-                return p.toString();
-            }
-        }
-        return null;
+        return HostTools.which(tool);
     }
 
     /** Skips the test, printing why, unless every tool is installed. */
@@ -74,40 +65,8 @@ final class Jbd2Tools {
     }
 
     static Result run(String... cmd) {
-        List<String> full = new ArrayList<>(Arrays.asList(cmd));
-        String exe = which(cmd[0]);
-        if (exe == null) {
-            throw new AssertionError("required tool '" + cmd[0] + "' not found");
-        }
-        full.set(0, exe);
-        try {
-            Process p = new ProcessBuilder(full).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .start();
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            ByteArrayOutputStream err = new ByteArrayOutputStream();
-            Thread te = Thread.ofVirtual().start(() -> copy(p.getErrorStream(), err));
-            copy(p.getInputStream(), out);
-            if (!p.waitFor(300, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new AssertionError(String.join(" ", full) + " did not finish in 300 s");
-            }
-            te.join();
-            return new Result(p.exitValue(), out.toString(StandardCharsets.ISO_8859_1),
-                    err.toString(StandardCharsets.ISO_8859_1), full);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
-    }
-
-    private static void copy(InputStream in, ByteArrayOutputStream out) {
-        try (in) {
-            in.transferTo(out);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        HostTools.Result r = HostTools.run(cmd);
+        return new Result(r.exitCode(), r.stdout(), r.stderr(), r.command());
     }
 
     /** A fresh ext4 image: {@code mkfs.ext4 -q -F -b blockSize [extra] image sizeBytes}. */
