@@ -296,40 +296,43 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
 
     @Override
     public InodeAttr mkdir(long dirIno, String name, int mode, int uid, int gid) throws IOException {
-        S3Inode d = dir(dirIno);
+        return newEntry(dir(dirIno), name, path -> {
+            long now = System.currentTimeMillis() / 1000;
+            Map<String, String> meta = S3Attrs.of(FileMode.S_IFDIR | (mode & FileMode.PERM_MASK), uid, gid, now);
+            backend.put(names.dirPrefix(path), new byte[0], meta);
+            return names.dirInode(path, meta);
+        });
+    }
+
+    /** Makes a new entry of the object {@code make} stores at the child's path: EEXIST if the name is taken. */
+    private InodeAttr newEntry(S3Inode d, String name, EntryMaker make) throws IOException {
         String path = S3Lookup.child(d.path(), name);
         namespaceLock.lock();
         try {
             if (names.find(path) != null) {
                 throw new FsException(Errno.EEXIST, "'" + path + "' exists");
             }
-            long now = System.currentTimeMillis() / 1000;
-            Map<String, String> meta = S3Attrs.of(FileMode.S_IFDIR | (mode & FileMode.PERM_MASK), uid, gid, now);
-            backend.put(names.dirPrefix(path), new byte[0], meta);
+            S3Inode made = make.make(path);
             listings.remove(d.ino());
-            return referenced(names.dirInode(path, meta));
+            return referenced(made);
         } finally {
             namespaceLock.unlock();
         }
     }
 
+    /** Stores the object of a new entry at {@code path} and returns its inode. */
+    @FunctionalInterface
+    private interface EntryMaker {
+        S3Inode make(String path) throws IOException;
+    }
+
     @Override
     public InodeAttr symlink(long dirIno, String name, String target, int uid, int gid) throws IOException {
-        S3Inode d = dir(dirIno);
-        String path = S3Lookup.child(d.path(), name);
-        namespaceLock.lock();
-        try {
-            if (names.find(path) != null) {
-                throw new FsException(Errno.EEXIST, "'" + path + "' exists");
-            }
+        return newEntry(dir(dirIno), name, path -> {
             Map<String, String> meta = S3Attrs.of(FileMode.S_IFLNK | 0777, uid, gid, System.currentTimeMillis() / 1000);
-            byte[] body = target.getBytes(StandardCharsets.UTF_8);
-            ObjectVersion v = backend.put(names.key(path), body, meta);
-            listings.remove(d.ino());
-            return referenced(names.fileInode(path, new S3Backend.ObjectInfo(v, meta)));
-        } finally {
-            namespaceLock.unlock();
-        }
+            ObjectVersion v = backend.put(names.key(path), target.getBytes(StandardCharsets.UTF_8), meta);
+            return names.fileInode(path, new S3Backend.ObjectInfo(v, meta));
+        });
     }
 
     @Override
