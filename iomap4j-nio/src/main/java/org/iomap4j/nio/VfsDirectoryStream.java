@@ -60,12 +60,17 @@ final class VfsDirectoryStream implements SecureDirectoryStream<Path> {
             private long offset;
             private boolean end;
 
+            /**
+             * After the stream is closed no more is read, but entries already read ahead are still returned, as
+             * DirectoryStream allows: so a {@code next()} after a {@code hasNext()} that said true never fails,
+             * even if the stream (or the whole file system) is closed in between.
+             */
             @Override
             public boolean hasNext() {
                 while (ready.isEmpty() && !end && !closed) {
                     fill();
                 }
-                return !ready.isEmpty() && !closed;
+                return !ready.isEmpty();
             }
 
             private void fill() {
