@@ -17,6 +17,14 @@ public final class FileMode {
     public static final int S_IFIFO = 0010000;
     /** Permission and set-id/sticky bits. */
     public static final int PERM_MASK = 07777;
+    /** Set-user-ID bit. */
+    public static final int S_ISUID = 04000;
+    /** Set-group-ID bit (on a directory: new entries inherit its group). */
+    public static final int S_ISGID = 02000;
+    /** Sticky bit (on a directory: only owners may remove or rename entries). */
+    public static final int S_ISVTX = 01000;
+    /** Group execute permission. */
+    public static final int S_IXGRP = 00010;
 
     public static final int DT_UNKNOWN = 0;
     public static final int DT_FIFO = 1;

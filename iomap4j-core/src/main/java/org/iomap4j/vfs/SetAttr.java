@@ -2,11 +2,15 @@ package org.iomap4j.vfs;
 
 /**
  * The changes of one setattr call; a null field is left as it is. Setting {@code sizeBytes} truncates or
- * extends the file. {@code atimeNow}/{@code mtimeNow} mean UTIME_NOW. ctime is always set to now when anything
- * changes.
+ * extends the file. {@code atimeNow}/{@code mtimeNow} mean UTIME_NOW. ctime is always set to now, also when every
+ * field is null ({@link #CTIME_ONLY}: the kernel's notify_change always sets ATTR_CTIME, so chown(f, -1, -1) moves
+ * ctime on ext4).
  */
 public record SetAttr(Integer mode, Integer uid, Integer gid, Long sizeBytes, Long atimeSec, Long mtimeSec,
         boolean atimeNow, boolean mtimeNow) {
+
+    /** No field changes: only ctime moves to now. */
+    public static final SetAttr CTIME_ONLY = new SetAttr(null, null, null, null, null, null, false, false);
 
     public static SetAttr size(long sizeBytes) {
         return new SetAttr(null, null, null, sizeBytes, null, null, false, false);

@@ -86,7 +86,7 @@ final class ExtFile {
                         DIO_READAHEAD_MAX_BYTES, fs.dioOps.dioMemoryAlignmentBytes(i))
                 : null;
         Handle h = new Handle(i.ino, openFlags, i, i.mapping().errors().newCursor(), ra);
-        if ((openFlags & Vfs.O_TRUNC) != 0 && acc != Vfs.O_RDONLY && i.sizeBytes() != 0) {
+        if ((openFlags & Vfs.O_TRUNC) != 0 && i.sizeBytes() != 0) { // also O_RDONLY|O_TRUNC, as Linux's do_open
             try {
                 truncate(i, 0);
             } catch (IOException | RuntimeException e) {

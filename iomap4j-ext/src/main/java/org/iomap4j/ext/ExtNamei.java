@@ -15,6 +15,7 @@ import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.ext.disk.DirEntryCodec;
 import org.iomap4j.ext.disk.DiskInode;
+import org.iomap4j.fs.NewInodeOwner;
 import org.iomap4j.fs.Pins;
 import org.iomap4j.iomap.BufferedIo;
 import org.iomap4j.vfs.DirEntry;
@@ -240,7 +241,8 @@ final class ExtNamei {
         if (isDir && fs.inodes.links(dir) >= LINK_MAX) {
             throw new FsException(Errno.EMLINK, "directory inode " + dir.ino + " has " + LINK_MAX + " links");
         }
-        ExtInode inode = fs.inodes.newInode(pins, dir, mode, uid, gid);
+        NewInodeOwner owner = NewInodeOwner.of(dir.disk.mode(), dir.disk.gid(), mode, uid, gid);
+        ExtInode inode = fs.inodes.newInode(pins, dir, owner.mode(), owner.uid(), owner.gid());
         try {
             init.init(inode);
             fs.dirs.add(dir, nb, inode.ino, DirEntryCodec.fileTypeOfMode(mode));

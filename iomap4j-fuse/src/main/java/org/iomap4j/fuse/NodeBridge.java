@@ -341,7 +341,9 @@ final class NodeBridge {
         long ino = ino(req.nodeid);
         InodeAttr attr;
         if (changes == null) {
-            attr = vfs.getattr(ino);
+            // notify_change always sets ATTR_CTIME, which FUSE passes on only with the writeback cache: a SETATTR
+            // that changes nothing else (chown(f, -1, -1)) still moves ctime, as on ext4.
+            attr = writer != null ? writer.setattr(ino, SetAttr.CTIME_ONLY) : vfs.getattr(ino);
         } else if (writer == null) {
             throw new FsException(Errno.EROFS, "setattr of nodeid " + req.nodeid + ": filesystem cannot write");
         } else {
