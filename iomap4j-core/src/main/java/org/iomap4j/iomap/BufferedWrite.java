@@ -11,7 +11,9 @@ import org.iomap4j.pagecache.Folio;
  * Buffered write and zeroing through the page cache (fs/iomap/buffered-io.c {@code iomap_write_iter},
  * {@code iomap_zero_iter}): per mapping, per chunk of at most one max-size folio, get and lock the folio,
  * revalidate the mapping, bring only the partial edge blocks uptodate, copy (or zero), dirty the blocks, and
- * extend i_size under the folio lock.
+ * extend i_size under the folio lock. Blocks dirtied inside a DELALLOC mapping are reserved first
+ * ({@link org.iomap4j.pagecache.MappingHost#reserveDelalloc}, once per block: the folio remembers), so ENOSPC
+ * comes from the write.
  *
  * <p>Why revalidate after the folio lock: no filesystem lock is held between iomapBegin and the folio lock, so
  * writeback may have converted an UNWRITTEN extent (or truncate freed and reallocated blocks) meanwhile. Using
@@ -145,7 +147,17 @@ final class BufferedWrite {
             default -> {
             }
         }
+        boolean delalloc = map.type() == IomapType.DELALLOC;
         chunks(it, (f, cur, n) -> {
+            int firstBlk = f.blockOf(cur);
+            int endBlk = f.blockOf(cur + n - 1) + 1;
+            if (delalloc) {
+                // Reserve before touching the folio: ENOSPC belongs to write(), never to writeback.
+                int unreserved = f.countUnreserved(firstBlk, endBlk);
+                if (unreserved > 0) {
+                    inode.mapping().host().reserveDelalloc(unreserved);
+                }
+            }
             prepareEdges(inode, f, cur, cur + n, rm);
             int off = (int) (cur - f.posBytes());
             if (src != null) {
@@ -153,7 +165,11 @@ final class BufferedWrite {
             } else {
                 f.zero(off, off + n);
             }
-            f.setDirty(f.blockOf(cur), f.blockOf(cur + n - 1) + 1);
+            if (delalloc) {
+                f.setDirtyReserved(firstBlk, endBlk);
+            } else {
+                f.setDirty(firstBlk, endBlk);
+            }
             if (src != null && cur + n > inode.sizeBytes()) {
                 inode.setSizeBytes(cur + n);
                 map.setCoreFlag(IomapFlags.SIZE_CHANGED);

@@ -173,7 +173,9 @@ public final class Writeback {
                 f.zero((int) (zeroFrom - f.posBytes()), f.sizeBytes());
                 if (f.endBytes() > eofBlockEnd) {
                     // Blocks wholly past EOF hold nothing to write (a racing truncate will drop them).
-                    f.clearDirty(f.posBytes() >= eofBlockEnd ? 0 : f.blockOf(eofBlockEnd), f.nrBlocks());
+                    int past = f.posBytes() >= eofBlockEnd ? 0 : f.blockOf(eofBlockEnd);
+                    f.releaseReserved(past, f.nrBlocks());
+                    f.clearDirty(past, f.nrBlocks());
                 }
             }
             long s = Math.max(startBytes, f.posBytes());
@@ -216,6 +218,10 @@ public final class Writeback {
                                     + ex, ex);
                     fail(List.of(f), io);
                     cached = null;
+                } finally {
+                    // Mapped (the filesystem allocated the DELALLOC blocks from the space their reservations kept
+                    // free) or failed (the data is dropped): either way the reservations are given back now.
+                    f.releaseReserved(b, runEnd);
                 }
                 b = runEnd;
             }

@@ -12,8 +12,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@code posBytes} in page-aligned native memory (so that device reads and writes go straight to and from it:
  * a heap array costs the JDK an extra copy through a temporary direct buffer on every request, and O_DIRECT
  * devices need aligned memory; recycled through {@link FolioPool} when the folio leaves its mapping, else freed
- * by the GC), and two bits per filesystem block: uptodate (the bytes equal the file's) and
- * dirty (the bytes are newer than the disk). Invariants, kept by every mutator: dirty implies uptodate;
+ * by the GC), and three bits per filesystem block: uptodate (the bytes equal the file's),
+ * dirty (the bytes are newer than the disk) and reserved (a dirty block of a DELALLOC mapping holding a space
+ * reservation until writeback maps it: the reservation lives with the dirty state, seed 003). Invariants, kept
+ * by every mutator: reserved implies dirty or under writeback; dirty implies uptodate;
  * {@link #isUptodate()} &hArr; all blocks uptodate; {@link #isDirty()} &hArr; any block dirty.
  *
  * <p>Locking: block state and {@link #data} change only with {@link #lock} held, and {@link #data} is touched
@@ -41,7 +43,10 @@ public final class Folio {
 
     private final long[] uptodateBits;
     private final long[] dirtyBits;
+    /** Blocks holding a delalloc space reservation ({@link MappingHost#reserveDelalloc}); reserved implies dirty. */
+    private final long[] reservedBits;
     private int nrUptodate;
+    private int nrReserved;
     volatile int nrDirty;
     /** A device write of this folio's blocks is in flight (set and cleared under the lock). */
     volatile boolean writeback;
@@ -76,6 +81,7 @@ public final class Folio {
         int words = (nrBlocks + 63) >>> 6;
         this.uptodateBits = new long[words];
         this.dirtyBits = new long[words];
+        this.reservedBits = new long[words];
     }
 
     /** Locks the folio ({@code folio_lock}); waits while another thread holds it. Reentrant. */
@@ -266,8 +272,54 @@ public final class Folio {
         }
     }
 
-    /** Forgets blocks {@code [fromBlk, toBlk)}: not uptodate, not dirty (truncate/invalidate). Folio lock held. */
+    /** Blocks of {@code [fromBlk, toBlk)} without a delalloc reservation. Folio lock held. */
+    public int countUnreserved(int fromBlk, int toBlk) {
+        int n = 0;
+        int b = fromBlk;
+        while (b < toBlk) {
+            int r = nextSet(reservedBits, b, toBlk);
+            n += r - b;
+            b = r < toBlk ? nextClear(reservedBits, r, toBlk) : toBlk;
+        }
+        return n;
+    }
+
+    /**
+     * Records that blocks {@code [fromBlk, toBlk)} hold a delalloc reservation (the caller reserved the ones
+     * {@link #countUnreserved} counted) and dirties them. Folio lock held.
+     */
+    public void setDirtyReserved(int fromBlk, int toBlk) {
+        setDirty(fromBlk, toBlk);
+        nrReserved += setRange(reservedBits, fromBlk, toBlk);
+    }
+
+    /** Number of blocks holding a delalloc reservation. Folio lock held. */
+    public int nrReserved() {
+        return nrReserved;
+    }
+
+    /**
+     * Gives back the reservations of blocks {@code [fromBlk, toBlk)} to the filesystem
+     * ({@link MappingHost#releaseDelalloc}): after writeback mapped them, or when their dirty data is dropped.
+     * Folio lock held.
+     */
+    public void releaseReserved(int fromBlk, int toBlk) {
+        if (nrReserved == 0) {
+            return;
+        }
+        int n = clearRange(reservedBits, fromBlk, toBlk);
+        if (n != 0) {
+            nrReserved -= n;
+            mapping.host().releaseDelalloc(n);
+        }
+    }
+
+    /**
+     * Forgets blocks {@code [fromBlk, toBlk)}: not uptodate, not dirty, reservations given back
+     * (truncate/invalidate). Folio lock held.
+     */
     void clearState(int fromBlk, int toBlk) {
+        releaseReserved(fromBlk, toBlk);
         clearDirty(fromBlk, toBlk);
         nrUptodate -= clearRange(uptodateBits, fromBlk, toBlk);
     }
@@ -280,7 +332,7 @@ public final class Folio {
     @Override
     public String toString() {
         return "Folio[ino " + mapping.host().ino() + " " + posBytes + "+" + sizeBytes + " uptodate " + nrUptodate
-                + "/" + nrBlocks + " dirty " + nrDirty + (writeback ? " wb" : "") + (error ? " err" : "")
+                + "/" + nrBlocks + " dirty " + nrDirty + (nrReserved != 0 ? " reserved " + nrReserved : "") + (writeback ? " wb" : "") + (error ? " err" : "")
                 + (removed ? " removed" : "") + "]";
     }
 

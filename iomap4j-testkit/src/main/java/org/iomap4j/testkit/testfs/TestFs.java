@@ -52,6 +52,8 @@ public final class TestFs implements IomapOps, WritebackOps {
     private final AtomicLong nextIno = new AtomicLong(1);
     /** Guarded by {@code this}. */
     private long nextFree;
+    /** Blocks reserved by dirty DELALLOC page-cache blocks (the core's reservations); guarded by {@code this}. */
+    private long delallocReserved;
     private final ArrayDeque<Long> freeList = new ArrayDeque<>();
     private volatile int boundaryEvery;
     private volatile boolean reuseFreedFirst;
@@ -136,7 +138,7 @@ public final class TestFs implements IomapOps, WritebackOps {
 
     /** Creates an empty file. */
     public TestInode create(Mode mode) {
-        TestInode inode = new TestInode(nextIno.getAndIncrement(), blockSizeBytes, mode);
+        TestInode inode = new TestInode(this, nextIno.getAndIncrement(), blockSizeBytes, mode);
         inode.setMapping(cache.createMapping(inode, this));
         return inode;
     }
@@ -315,7 +317,17 @@ public final class TestFs implements IomapOps, WritebackOps {
     // ---------------------------------------------------------------------------------------------------------
     // Allocation
 
+    /** Allocates one block outside writeback: the blocks held by delalloc reservations are not available. */
     private synchronized long allocOne() throws FsException {
+        if (freeBlocks() - delallocReserved <= 0) {
+            throw new FsException(Errno.ENOSPC, "test fs: device full (" + delallocReserved
+                    + " blocks reserved for delalloc)");
+        }
+        return allocReservedOne();
+    }
+
+    /** Allocates one block for a DELALLOC block at writeback: the space its reservation kept free. */
+    private synchronized long allocReservedOne() throws FsException {
         if (reuseFreedFirst && !freeList.isEmpty()) {
             return freeList.pop();
         }
@@ -326,6 +338,29 @@ public final class TestFs implements IomapOps, WritebackOps {
             return freeList.pop();
         }
         throw new FsException(Errno.ENOSPC, "test fs: device full");
+    }
+
+    /** Core hook (MappingHost.reserveDelalloc through TestInode): ENOSPC unless n unreserved blocks are free. */
+    synchronized void reserveDelalloc(long nrBlocks) throws FsException {
+        if (freeBlocks() - delallocReserved < nrBlocks) {
+            throw new FsException(Errno.ENOSPC, "test fs: no space to reserve " + nrBlocks + " delalloc blocks ("
+                    + freeBlocks() + " free, " + delallocReserved + " reserved)");
+        }
+        delallocReserved += nrBlocks;
+    }
+
+    /** Core hook (MappingHost.releaseDelalloc through TestInode). */
+    synchronized void releaseDelalloc(long nrBlocks) {
+        if (nrBlocks > delallocReserved) {
+            throw new IllegalStateException("released " + nrBlocks + " delalloc blocks but only " + delallocReserved
+                    + " are reserved");
+        }
+        delallocReserved -= nrBlocks;
+    }
+
+    /** Blocks currently reserved for dirty DELALLOC page-cache blocks. */
+    public synchronized long delallocReservedBlocks() {
+        return delallocReserved;
     }
 
     private synchronized void free(long pblk) {
@@ -646,7 +681,7 @@ public final class TestFs implements IomapOps, WritebackOps {
                     if (e == null || e.state() != TestInode.State.DELALLOC) {
                         break;
                     }
-                    long pblk = allocOne();
+                    long pblk = allocReservedOne();
                     if (l > lblk && pblk != firstPblk + (l - lblk)) {
                         free(pblk);
                         break;

@@ -21,6 +21,7 @@ public final class TestInode implements IomapInode {
     private final int blockSizeBytes;
     private volatile long sizeBytes;
     private AddressSpace mapping;
+    private final TestFs fs;
     final TestFs.Mode mode;
     /** lblk -> entry; guarded by {@code this}. */
     final TreeMap<Long, Ent> blocks = new TreeMap<>();
@@ -33,7 +34,8 @@ public final class TestInode implements IomapInode {
     /** i_rwsem: shared for read, exclusive for write/truncate/zero. */
     final ReentrantReadWriteLock rwsem = new ReentrantReadWriteLock();
 
-    TestInode(long ino, int blockSizeBytes, TestFs.Mode mode) {
+    TestInode(TestFs fs, long ino, int blockSizeBytes, TestFs.Mode mode) {
+        this.fs = fs;
         this.ino = ino;
         this.blockSizeBytes = blockSizeBytes;
         this.mode = mode;
@@ -61,6 +63,16 @@ public final class TestInode implements IomapInode {
     @Override
     public int blockSizeBytes() {
         return blockSizeBytes;
+    }
+
+    @Override
+    public void reserveDelalloc(long nrBlocks) throws org.iomap4j.FsException {
+        fs.reserveDelalloc(nrBlocks);
+    }
+
+    @Override
+    public void releaseDelalloc(long nrBlocks) {
+        fs.releaseDelalloc(nrBlocks);
     }
 
     @Override
