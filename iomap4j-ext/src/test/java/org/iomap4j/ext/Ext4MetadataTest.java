@@ -222,14 +222,24 @@ class Ext4MetadataTest {
         Path img = populated("b.img", CSUM_NO_EXTENT, "1024", model, 6);
         DiskSuperblock sb = superblock(img);
         GroupDescriptor gd0 = descriptor(img, sb, 0);
-        // A free bit near the end of group 0's block bitmap, and a free bit of its inode bitmap, flipped.
-        flip(img, gd0.blockBitmap() * sb.blockSizeBytes() + sb.blocksPerGroup() / 8 - 2);
+        // A bit near the end of every on-disk block bitmap flipped: whichever group the write allocates in is bad.
+        int groups = (int) ((sb.blocksCount() - sb.firstDataBlock() + sb.blocksPerGroup() - 1) / sb.blocksPerGroup());
+        for (int g = 0; g < groups; g++) {
+            GroupDescriptor gd = descriptor(img, sb, g);
+            if (!gd.hasFlag(GroupDescriptor.FLAG_BLOCK_UNINIT)) {
+                flip(img, gd.blockBitmap() * sb.blockSizeBytes() + sb.blocksPerGroup() / 8 - 2);
+            }
+        }
         try (ExtFileSystem fs = mount(img)) {
             long ino = fs.lookupPath("/f0").ino();
             assertThatThrownBy(() -> {
                 writeAt(fs, ino, 10_000_000, new byte[5000]);
                 fs.sync();
-            }).hasStackTraceContaining("block group 0: block bitmap (block " + gd0.blockBitmap() + ") checksum");
+            }).hasStackTraceContaining(CorruptFilesystemException.class.getName()).satisfies(e -> {
+                String all = java.util.stream.Stream.iterate((Throwable) e, t -> t != null, Throwable::getCause)
+                        .map(String::valueOf).reduce("", String::concat);
+                assertThat(all).containsPattern("block group \\d+: block bitmap \\(block \\d+\\) checksum");
+            });
         }
         Path img2 = populated("b2.img", CSUM_NO_EXTENT, "1024", new HashMap<>(), 6);
         flip(img2, gd0.inodeBitmap() * sb.blockSizeBytes() + sb.inodesPerGroup() / 8 - 1);
