@@ -96,7 +96,7 @@ final class ExtBalloc {
     private long[] allocInGroup(int g, long fromBit, long maxCount) throws IOException {
         GroupDescriptor gd = gds[g];
         long nbits = groups.groupBlocks(g);
-        try (Buffer bm = groups.bcache.read(gd.blockBitmap())) {
+        try (Buffer bm = groups.blockBitmap(g)) {
             bm.lock();
             try {
                 byte[] b = bm.array();
@@ -113,7 +113,7 @@ final class ExtBalloc {
                 for (long k = 0; k < n; k++) {
                     ExtGroups.set(b, bit + k);
                 }
-                bm.markDirty();
+                groups.blockBitmapChanged(g, bm);
                 gd.setFreeBlocksCount((int) (gd.freeBlocksCount() - n));
                 groups.freeBlocks -= n;
                 return new long[] {start, n};
@@ -154,14 +154,14 @@ final class ExtBalloc {
             long groupEnd = groups.groupStart(g) + groups.groupBlocks(g);
             long runEnd = Math.min(end, groupEnd);
             GroupDescriptor gd = gds[g];
-            try (Buffer bm = groups.bcache.read(gd.blockBitmap())) {
+            try (Buffer bm = groups.blockBitmap(g)) {
                 bm.lock();
                 try {
                     byte[] b = bm.array();
                     for (long p = pblk; p < runEnd; p++) {
                         long bit = p - groups.groupStart(g);
                         if (!ExtGroups.test(b, bit)) {
-                            bm.markDirty();
+                            groups.blockBitmapChanged(g, bm);
                             throw new CorruptFilesystemException("freeing block " + p
                                     + " which is already free (bitmap block " + gd.blockBitmap() + ")");
                         }
@@ -169,7 +169,7 @@ final class ExtBalloc {
                         gd.setFreeBlocksCount(gd.freeBlocksCount() + 1);
                         groups.freeBlocks++;
                     }
-                    bm.markDirty();
+                    groups.blockBitmapChanged(g, bm);
                 } finally {
                     bm.unlock();
                 }

@@ -189,7 +189,6 @@ final class ExtFile {
             i.lock.lock();
             try {
                 DiskInode d = i.disk;
-                long t = ExtSuper.now();
                 if (ch.mode() != null) {
                     d.setMode((d.mode() & FileMode.S_IFMT) | (ch.mode() & FileMode.PERM_MASK));
                 }
@@ -199,17 +198,7 @@ final class ExtFile {
                 if (ch.gid() != null) {
                     d.setGid(ch.gid());
                 }
-                if (ch.atimeNow()) {
-                    d.setAtime(t);
-                } else if (ch.atimeSec() != null) {
-                    d.setAtime(ch.atimeSec());
-                }
-                if (ch.mtimeNow()) {
-                    d.setMtime(t);
-                } else if (ch.mtimeSec() != null) {
-                    d.setMtime(ch.mtimeSec());
-                }
-                d.setCtime(t);
+                ExtInodeTable.applyTimes(d, ch);
             } finally {
                 i.lock.unlock();
             }

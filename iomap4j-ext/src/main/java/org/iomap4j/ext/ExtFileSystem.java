@@ -17,7 +17,7 @@ import org.iomap4j.block.MappedBlockDevice;
 import org.iomap4j.buf.BufferCache;
 import org.iomap4j.ext.disk.DiskInode;
 import org.iomap4j.ext.disk.DiskSuperblock;
-import org.iomap4j.ext.disk.Features;
+import org.iomap4j.ext.disk.FeatureSupport;
 import org.iomap4j.ext.disk.GroupDescriptor;
 import org.iomap4j.fs.GenericFile;
 import org.iomap4j.fs.InodeCache;
@@ -160,10 +160,10 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
         DiskSuperblock sb = ExtSuper.readSuperblock(dev);
         this.geo = ExtGeometry.of(sb);
         this.maxRegularSizeBytes = ExtSuper.maxFileSize(geo.blockBits());
-        long unsupportedRo = sb.featureRoCompat() & ~Features.RO_COMPAT_SUPPORTED;
+        FeatureSupport.Verdict verdict = FeatureSupport.classify(sb); // REFUSE already thrown by readSuperblock
         String roReason = null;
-        if (unsupportedRo != 0) {
-            roReason = "unsupported ro_compat features " + Features.roCompatNames(unsupportedRo) + ": mounted read-only";
+        if (!verdict.readWrite()) {
+            roReason = verdict.message();
         } else if (dev.isReadOnly() && !opts.readOnly()) {
             roReason = "the device is read-only";
         }
@@ -175,9 +175,9 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
         PageCache pc = null;
         InodeCache<ExtInode> ic = null;
         try {
-            GroupDescriptor[] gds = ExtSuper.readGroupDescriptors(bcache, geo);
+            GroupDescriptor[] gds = ExtSuper.readGroupDescriptors(bcache, geo, sb);
             this.sup = new ExtSuper(this, sb, gds);
-            this.groups = new ExtGroups(bcache, gds, geo);
+            this.groups = new ExtGroups(bcache, gds, geo, sb);
             this.balloc = new ExtBalloc(groups, sb.reservedBlocksCount(), sb.defResuid(), sb.defResgid());
             this.ialloc = new ExtIalloc(groups);
             this.indirectMap = new BlockMap(this, bcache);
@@ -197,6 +197,7 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
                         + Integer.toOctalString(root.mode()) + ")");
             }
             if (!readOnly) {
+                ExtOrphan.cleanup(this); // before the mount is marked: the orphans' frees are in its first sync
                 sup.markMounted();
             }
             ok = true;
@@ -220,7 +221,7 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
      * incompat feature refuses the mount until then).
      */
     ExtBlockMapping blockMappingFor(DiskInode disk) {
-        return indirectMap;
+        return (disk.flags() & DiskInode.FL_EXTENTS) != 0 ? ExtentsUnserved.INSTANCE : indirectMap;
     }
 
     // ---------------------------------------------------------------- public API beyond Vfs

@@ -71,7 +71,10 @@ final class ExtIalloc {
             if (gd.freeInodesCount() == 0) {
                 continue;
             }
-            try (Buffer bm = groups.bcache.read(gd.inodeBitmap())) {
+            if (geo.hasGroupDescCsum() && gd.hasFlag(GroupDescriptor.FLAG_BLOCK_UNINIT)) {
+                groups.materializeBlockBitmap(g); // before the group's inode table holds a used inode
+            }
+            try (Buffer bm = groups.inodeBitmap(g)) {
                 bm.lock();
                 try {
                     byte[] b = bm.array();
@@ -85,7 +88,8 @@ final class ExtIalloc {
                                 + gd.inodeBitmap() + ") marks reserved inode " + ino + " free");
                     }
                     ExtGroups.set(b, bit);
-                    bm.markDirty();
+                    noteItableUsed(gd, bit);
+                    groups.inodeBitmapChanged(g, bm);
                     gd.setFreeInodesCount(gd.freeInodesCount() - 1);
                     if (dir) {
                         gd.setUsedDirsCount(gd.usedDirsCount() + 1);
@@ -98,6 +102,22 @@ final class ExtIalloc {
             }
         }
         throw new FsException(Errno.ENOSPC, "no free inodes (bitmaps full although counts say " + freeInodes + ")");
+    }
+
+    /**
+     * bg_itable_unused after allocating inode {@code bit} (0-based) of a group, as __ext4_new_inode keeps it: the
+     * inodes at the table's end that were never used shrink to those after {@code bit} (an INODE_UNINIT group
+     * counts as having used none). Only with group descriptor checksums, where e2fsck trusts the count.
+     */
+    private void noteItableUsed(GroupDescriptor gd, long bit) {
+        if (!geo.hasGroupDescCsum()) {
+            return;
+        }
+        long ipg = geo.inodesPerGroup();
+        long used = gd.hasFlag(GroupDescriptor.FLAG_INODE_UNINIT) ? 0 : ipg - gd.itableUnused();
+        if (bit + 1 > used) {
+            gd.setItableUnused((int) (ipg - (bit + 1)));
+        }
     }
 
     /**
@@ -115,7 +135,7 @@ final class ExtIalloc {
         int g = (int) ((ino - 1) / geo.inodesPerGroup());
         long bit = (ino - 1) % geo.inodesPerGroup();
         GroupDescriptor gd = gds[g];
-        try (Buffer bm = groups.bcache.read(gd.inodeBitmap())) {
+        try (Buffer bm = groups.inodeBitmap(g)) {
             bm.lock();
             try {
                 byte[] b = bm.array();
@@ -123,7 +143,7 @@ final class ExtIalloc {
                     throw new CorruptFilesystemException("freeing inode " + ino + " which is already free");
                 }
                 ExtGroups.clear(b, bit);
-                bm.markDirty();
+                groups.inodeBitmapChanged(g, bm);
             } finally {
                 bm.unlock();
             }

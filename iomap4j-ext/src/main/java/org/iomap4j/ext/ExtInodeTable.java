@@ -7,6 +7,7 @@ import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.buf.Buffer;
 import org.iomap4j.ext.disk.DiskInode;
+import org.iomap4j.ext.disk.InodeTimestamp;
 import org.iomap4j.fs.BlockTruncateOps;
 import org.iomap4j.fs.Pins;
 import org.iomap4j.fs.SuperOperations;
@@ -27,6 +28,17 @@ import org.iomap4j.vfs.InodeAttr;
 final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps<ExtInode> {
     private final ExtFileSystem fs;
     private final ExtGeometry geo;
+
+    /** Orphans being processed at mount (ExtOrphan): they may be read with no links. */
+    private final java.util.Set<Long> orphans = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    void allowOrphan(long ino) {
+        orphans.add(ino);
+    }
+
+    void disallowOrphan(long ino) {
+        orphans.remove(ino);
+    }
 
     ExtInodeTable(ExtFileSystem fs) {
         this.fs = fs;
@@ -82,12 +94,20 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
 
     @Override
     public ExtInode readInode(long ino) throws IOException {
-        DiskInode d;
-        try (Buffer b = fs.bcache.read(inodeBlock(ino))) {
-            d = DiskInode.decode(b.array(), inodeOffset(ino), geo.inodeSize());
+        DiskInode d = rawInode(ino);
+        d.validateExtraIsize(ino);
+        if (geo.metadataCsum()) {
+            d.verifyChecksum(geo.csumSeed(), ino); // ext4_inode_csum_verify: CorruptFilesystemException naming ino
         }
         validate(ino, d);
         return new ExtInode(fs, ino, d);
+    }
+
+    /** Inode {@code ino} as stored, neither verified nor validated (the journal inode for statfs, orphans). */
+    DiskInode rawInode(long ino) throws IOException {
+        try (Buffer b = fs.bcache.read(inodeBlock(ino))) {
+            return DiskInode.decode(b.array(), inodeOffset(ino), geo.inodeSize());
+        }
     }
 
     @Override
@@ -97,6 +117,9 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
             try {
                 b.lock();
                 try {
+                    if (geo.metadataCsum()) {
+                        inode.disk.updateChecksum(geo.csumSeed(), inode.ino); // ext4_inode_csum_set
+                    }
                     inode.disk.encodeInto(b.array(), inodeOffset(inode.ino));
                     b.markDirty();
                 } finally {
@@ -153,7 +176,7 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
 
     void validate(long ino, DiskInode d) throws CorruptFilesystemException {
         int type = d.mode() & FileMode.S_IFMT;
-        if (d.linksCount() == 0 || d.mode() == 0) {
+        if ((d.linksCount() == 0 && !orphans.contains(ino)) || d.mode() == 0) {
             throw new CorruptFilesystemException("inode " + ino + " is referenced but not in use (mode 0"
                     + Integer.toOctalString(d.mode()) + ", links " + d.linksCount() + ", dtime " + d.dtime() + ")");
         }
@@ -167,12 +190,13 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
             throw new CorruptFilesystemException("inode " + ino + ": i_size " + Long.toUnsignedString(size)
                     + " exceeds the maximum file size " + fs.maxFileSizeBytes());
         }
-        if (d.blocks512() > geo.blocksCount() * (geo.blockSizeBytes() / 512)) {
-            throw new CorruptFilesystemException("inode " + ino + ": i_blocks " + d.blocks512()
+        long blocks512 = blocks512(d);
+        if (blocks512 > geo.blocksCount() * (geo.blockSizeBytes() / 512)) {
+            throw new CorruptFilesystemException("inode " + ino + ": i_blocks " + blocks512
                     + " exceeds the filesystem size");
         }
         long aclBlocks = d.fileAcl() != 0 ? geo.blockSizeBytes() / 512 : 0;
-        if (type == FileMode.S_IFLNK && d.blocks512() - aclBlocks == 0 && size >= DiskInode.I_BLOCK_BYTES) {
+        if (type == FileMode.S_IFLNK && blocks512 - aclBlocks == 0 && size >= DiskInode.I_BLOCK_BYTES) {
             throw new CorruptFilesystemException("inode " + ino + ": fast symlink of size " + size + " (max 59)");
         }
         if (type == FileMode.S_IFLNK && size >= geo.blockSizeBytes()) {
@@ -186,6 +210,11 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
 
     // ---------------------------------------------------------------- attributes and timestamps
 
+    /** i_blocks in 512-byte units: 48 bits and fs-block units (HUGE_FILE_FL) with huge_file (ext4_inode_blocks). */
+    long blocks512(DiskInode d) {
+        return d.blocks512(geo.hugeFile(), geo.blockSizeBytes());
+    }
+
     InodeAttr attr(ExtInode i) {
         i.lock.lock();
         try {
@@ -195,11 +224,43 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
             if (type == FileMode.S_IFCHR || type == FileMode.S_IFBLK) {
                 rdev = d.block(0) != 0 ? d.block(0) : d.block(1);
             }
+            InodeTimestamp a = d.atimeTs();
+            InodeTimestamp m = d.mtimeTs();
+            InodeTimestamp c = d.ctimeTs();
             return new InodeAttr(i.ino, d.mode(), d.linksCount(), d.uid(), d.gid(), rdev, i.sizeBytes(),
-                    d.blocks512(), geo.blockSizeBytes(), d.atime(), 0, d.mtime(), 0, d.ctime(), 0, d.generation());
+                    blocks512(d), geo.blockSizeBytes(), a.seconds(), a.nanos(), m.seconds(), m.nanos(), c.seconds(),
+                    c.nanos(), d.generation());
         } finally {
             i.lock.unlock();
         }
+    }
+
+    /**
+     * The current time as an inode stores it (current_time): nanoseconds where the inode has an extra word,
+     * clamped to the signed 32-bit range where it has not ({@link DiskInode#setAtimeTs} and friends do both).
+     */
+    static InodeTimestamp now() {
+        java.time.Instant t = java.time.Instant.now();
+        return new InodeTimestamp(t.getEpochSecond(), t.getNano());
+    }
+
+    /**
+     * Applies the times of a setattr (caller holds the inode's lock): explicit times with their nanoseconds,
+     * UTIME_NOW, and ctime = now (ext4_setattr / setattr_copy).
+     */
+    static void applyTimes(DiskInode d, org.iomap4j.vfs.SetAttr ch) {
+        InodeTimestamp t = now();
+        if (ch.atimeNow()) {
+            d.setAtimeTs(t);
+        } else if (ch.atimeSec() != null) {
+            d.setAtimeTs(new InodeTimestamp(ch.atimeSec(), ch.atimeNsec()));
+        }
+        if (ch.mtimeNow()) {
+            d.setMtimeTs(t);
+        } else if (ch.mtimeSec() != null) {
+            d.setMtimeTs(new InodeTimestamp(ch.mtimeSec(), ch.mtimeNsec()));
+        }
+        d.setCtimeTs(t);
     }
 
     int links(ExtInode i) {
@@ -216,7 +277,7 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
         try {
             i.setLinksCount(Math.max(0, i.disk.linksCount() + delta));
             if (ctime) {
-                i.disk.setCtime(ExtSuper.now());
+                i.disk.setCtimeTs(now());
             }
         } finally {
             i.lock.unlock();
@@ -225,21 +286,22 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
     }
 
     /**
-     * relatime, the kernel's default for ext2 (fs/inode.c {@code relatime_need_update}): reading a file or listing
-     * a directory sets atime to now when atime is not later than mtime or ctime, or is a day old; otherwise the
-     * inode stays clean. Never on a read-only mount. Times are ext2's 32-bit seconds.
+     * relatime, the kernel's default (fs/inode.c {@code relatime_need_update}): reading a file or listing a
+     * directory sets atime to now when atime is not later than mtime or ctime, or is a day old; otherwise the
+     * inode stays clean. Never on a read-only mount. Times compare with their nanoseconds.
      */
     void touchAtime(ExtInode inode) {
         if (fs.isReadOnly() || fs.noatime) {
             return;
         }
-        long t = ExtSuper.now();
+        InodeTimestamp t = now();
         boolean changed = false;
         inode.lock.lock();
         try {
-            long a = inode.disk.atime();
-            if ((a <= inode.disk.mtime() || a <= inode.disk.ctime() || t - a >= 86_400) && a != t) {
-                inode.disk.setAtime(t);
+            InodeTimestamp a = inode.disk.atimeTs();
+            if ((notAfter(a, inode.disk.mtimeTs()) || notAfter(a, inode.disk.ctimeTs())
+                    || t.seconds() - a.seconds() >= 86_400) && a.seconds() != t.seconds()) {
+                inode.disk.setAtimeTs(t);
                 changed = true;
             }
         } finally {
@@ -250,13 +312,17 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
         }
     }
 
+    private static boolean notAfter(InodeTimestamp a, InodeTimestamp b) {
+        return a.seconds() < b.seconds() || (a.seconds() == b.seconds() && a.nanos() <= b.nanos());
+    }
+
     /** Sets mtime and ctime to now (a directory whose entries changed, a file whose data or size changed). */
     void touchMtimeCtime(ExtInode inode) {
         inode.lock.lock();
         try {
-            long t = ExtSuper.now();
-            inode.disk.setMtime(t);
-            inode.disk.setCtime(t);
+            InodeTimestamp t = now();
+            inode.disk.setMtimeTs(t);
+            inode.disk.setCtimeTs(t);
         } finally {
             inode.lock.unlock();
         }
@@ -318,14 +384,18 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
     ExtInode newInode(Pins pins, ExtInode parent, int mode, int uid, int gid) throws IOException {
         long ino = fs.ialloc.allocInode(parent.ino, FileMode.isDirectory(mode));
         DiskInode d = DiskInode.blank(geo.inodeSize());
-        long t = ExtSuper.now();
+        if (geo.wantExtraIsize() > 0) {
+            d.setExtraIsize(geo.wantExtraIsize()); // __ext4_new_inode: room for the extra times and crtime
+        }
+        InodeTimestamp t = now();
         d.setMode(mode);
         d.setUid(uid);
         d.setGid(gid);
         d.setLinksCount(FileMode.isDirectory(mode) ? 2 : 1);
-        d.setAtime(t);
-        d.setCtime(t);
-        d.setMtime(t);
+        d.setAtimeTs(t);
+        d.setCtimeTs(t);
+        d.setMtimeTs(t);
+        d.setCrtimeTs(t);
         d.setGeneration(ThreadLocalRandom.current().nextInt() & 0xFFFF_FFFFL);
         ExtInode inode = fs.icache.insertNew(pins, new ExtInode(fs, ino, d));
         markDirty(inode);

@@ -12,6 +12,7 @@ import org.iomap4j.buf.BufferCache;
 import org.iomap4j.ext.disk.DirEntryCodec;
 import org.iomap4j.ext.disk.DiskInode;
 import org.iomap4j.ext.disk.DiskSuperblock;
+import org.iomap4j.ext.disk.FeatureSupport;
 import org.iomap4j.ext.disk.Features;
 import org.iomap4j.ext.disk.GroupDescriptor;
 import org.iomap4j.vfs.StatFs;
@@ -66,14 +67,9 @@ final class ExtSuper {
         if (sb.revLevel() > DiskSuperblock.DYNAMIC_REV) {
             throw new FsException(Errno.EINVAL, "superblock revision " + sb.revLevel() + " is not supported (0 or 1)");
         }
-        long unsupported = sb.featureIncompat() & ~Features.INCOMPAT_SUPPORTED;
-        if ((unsupported & Features.INCOMPAT_RECOVER) != 0) {
-            throw new FsException(Errno.EINVAL, "the filesystem has a journal that needs recovery (needs_recovery);"
-                    + " ext2 cannot replay it: run e2fsck or mount it as ext3/ext4 first");
-        }
-        if (unsupported != 0) {
-            throw new FsException(Errno.EINVAL, "unsupported incompat features " + Features.incompatNames(unsupported)
-                    + String.format(" (0x%x): cannot mount", unsupported));
+        FeatureSupport.Verdict verdict = FeatureSupport.classify(sb);
+        if (!verdict.mountable()) {
+            throw new FsException(Errno.EINVAL, verdict.message());
         }
         if (sb.logBlockSize() > 6) {
             throw new CorruptFilesystemException("superblock: s_log_block_size " + sb.logBlockSize()
@@ -108,19 +104,30 @@ final class ExtSuper {
             throw new CorruptFilesystemException("superblock says " + sb.blocksCount() + " blocks of " + bs
                     + " bytes but the device holds only " + dev.sizeBytes() / bs + " (truncated image?)");
         }
+        sb.validateExt4(); // s_desc_size, flex_bg, extra isize, s_checksum (metadata_csum)
         return sb;
     }
 
-    static GroupDescriptor[] readGroupDescriptors(BufferCache bcache, ExtGeometry geo) throws IOException {
+    /**
+     * Reads and checks the primary group descriptor table (s_desc_size bytes each, from the block after the
+     * superblock) as fs/ext4/super.c ext4_check_descriptors does: each group's bitmaps and inode table lie within
+     * its own group, or anywhere in the filesystem with flex_bg, and never on the primary superblock or
+     * descriptor table; bg_checksum matches (metadata_csum: crc32c, gdt_csum: crc16).
+     *
+     * @throws CorruptFilesystemException naming the group and the field
+     */
+    static GroupDescriptor[] readGroupDescriptors(BufferCache bcache, ExtGeometry geo, DiskSuperblock sb)
+            throws IOException {
         long blocksCount = geo.blocksCount();
         long firstDataBlock = geo.firstDataBlock();
         long blocksPerGroup = geo.blocksPerGroup();
         long inodesPerGroup = geo.inodesPerGroup();
         long itableBlocks = geo.itableBlocks();
         int blockSizeBytes = geo.blockSizeBytes();
-        long groups = (blocksCount - firstDataBlock + blocksPerGroup - 1) / blocksPerGroup;
-        int perBlock = blockSizeBytes / GroupDescriptor.SIZE;
-        long gdtBlocks = (groups + perBlock - 1) / perBlock;
+        int descSize = geo.descSizeBytes();
+        long groups = geo.groups();
+        int perBlock = blockSizeBytes / descSize;
+        long gdtBlocks = Layout.gdtBlocks(groups, blockSizeBytes, descSize);
         if (firstDataBlock + 1 + gdtBlocks > blocksCount) {
             throw new CorruptFilesystemException("group descriptor table (" + gdtBlocks + " blocks from block "
                     + (firstDataBlock + 1) + ") extends beyond the filesystem's " + blocksCount + " blocks");
@@ -129,30 +136,42 @@ final class ExtSuper {
         for (long b = 0; b < gdtBlocks; b++) {
             try (Buffer buf = bcache.read(firstDataBlock + 1 + b)) {
                 for (int i = 0; i < perBlock && b * perBlock + i < groups; i++) {
-                    out[(int) (b * perBlock + i)] = GroupDescriptor.decode(buf.array(), i * GroupDescriptor.SIZE);
+                    out[(int) (b * perBlock + i)] = GroupDescriptor.decode(buf.array(), i * descSize, descSize);
                 }
             }
         }
+        boolean flexBg = sb.hasIncompat(Features.INCOMPAT_FLEX_BG);
+        long primaryMetaEnd = firstDataBlock + 1 + gdtBlocks; // superblock and primary descriptor table
         for (int g = 0; g < groups; g++) {
             GroupDescriptor gd = out[g];
             long start = firstDataBlock + g * blocksPerGroup;
             long end = Math.min(start + blocksPerGroup, blocksCount);
+            long lo = flexBg ? firstDataBlock : start;
+            long hi = flexBg ? blocksCount : end;
+            String where = flexBg ? "the filesystem's blocks [" : "the group's blocks [";
             String bad = null;
-            if (gd.blockBitmap() < start || gd.blockBitmap() >= end) {
-                bad = "block bitmap at block " + gd.blockBitmap();
-            } else if (gd.inodeBitmap() < start || gd.inodeBitmap() >= end) {
-                bad = "inode bitmap at block " + gd.inodeBitmap();
-            } else if (gd.inodeTable() < start || gd.inodeTable() + itableBlocks > end) {
-                bad = "inode table at blocks [" + gd.inodeTable() + ", " + (gd.inodeTable() + itableBlocks) + ")";
+            if (gd.blockBitmap() < lo || gd.blockBitmap() >= hi) {
+                bad = "block bitmap at block " + gd.blockBitmap() + " lies outside " + where + lo + ", " + hi + ")";
+            } else if (gd.inodeBitmap() < lo || gd.inodeBitmap() >= hi) {
+                bad = "inode bitmap at block " + gd.inodeBitmap() + " lies outside " + where + lo + ", " + hi + ")";
+            } else if (gd.inodeTable() < lo || gd.inodeTable() + itableBlocks > hi) {
+                bad = "inode table at blocks [" + gd.inodeTable() + ", " + (gd.inodeTable() + itableBlocks)
+                        + ") lies outside " + where + lo + ", " + hi + ")";
+            } else if (gd.blockBitmap() < primaryMetaEnd || gd.inodeBitmap() < primaryMetaEnd
+                    || gd.inodeTable() < primaryMetaEnd) {
+                bad = "bitmap or inode table overlaps the superblock or descriptor table (blocks ["
+                        + firstDataBlock + ", " + primaryMetaEnd + "))";
             }
             if (bad != null) {
-                throw new CorruptFilesystemException("group descriptor " + g + ": " + bad
-                        + " lies outside the group's blocks [" + start + ", " + end + ")");
+                throw new CorruptFilesystemException("group descriptor " + g + ": " + bad);
             }
-            if (gd.freeBlocksCount() > end - start || gd.freeInodesCount() > inodesPerGroup) {
+            if (gd.freeBlocksCount() > end - start || gd.freeInodesCount() > inodesPerGroup
+                    || gd.itableUnused() > inodesPerGroup) {
                 throw new CorruptFilesystemException("group descriptor " + g + ": free counts (" + gd.freeBlocksCount()
-                        + " blocks, " + gd.freeInodesCount() + " inodes) exceed the group's size");
+                        + " blocks, " + gd.freeInodesCount() + " inodes, " + gd.itableUnused()
+                        + " unused inodes) exceed the group's size");
             }
+            gd.verifyChecksum(sb, g);
         }
         return out;
     }
@@ -222,6 +241,20 @@ final class ExtSuper {
         return false;
     }
 
+    /** s_last_orphan: the head of the orphan list (0 when empty). */
+    long lastOrphan() {
+        synchronized (sbLock) {
+            return sb.lastOrphan();
+        }
+    }
+
+    /** Sets s_last_orphan (written with the superblock). */
+    void setLastOrphan(long ino) {
+        synchronized (sbLock) {
+            sb.setLastOrphan(ino);
+        }
+    }
+
     /** Sets the large_file feature when a file first grows past 2 GiB (ext2_update_inode does the same). */
     void noteLargeFile() {
         synchronized (sbLock) {
@@ -245,6 +278,9 @@ final class ExtSuper {
             sb.setFreeBlocksCount(freeBlocks);
             sb.setFreeInodesCount(freeInodes);
             sb.setWtime(now());
+            if (fs.geo.metadataCsum()) {
+                sb.updateChecksum();
+            }
             raw = sb.encode();
         }
         long pblk = DiskSuperblock.PRIMARY_OFFSET_BYTES / fs.geo.blockSizeBytes();
@@ -264,25 +300,53 @@ final class ExtSuper {
         return System.currentTimeMillis() / 1000;
     }
 
-    /** statfs(2): blocks minus the groups' metadata overhead, free blocks, those free to non-root users, inodes. */
+    /**
+     * statfs(2) as fs/ext4/super.c ext4_statfs: f_blocks is s_blocks_count minus the metadata overhead
+     * ({@link #overheadBlocks}), f_bavail leaves out the root reserve and, with extents, the kernel's reserved
+     * clusters (ext4_calculate_resv_clusters: 2% of the blocks, at most 4096; none without extents).
+     */
     StatFs statfs() throws IOException {
         ExtGeometry geo = fs.geo;
-        long overhead = geo.firstDataBlock();
-        boolean sparse = sb.hasRoCompat(Features.RO_COMPAT_SPARSE_SUPER);
-        long gdtBlocks = Layout.gdtBlocks(gds.length, geo.blockSizeBytes());
-        for (int g = 0; g < gds.length; g++) {
-            if (Layout.hasSuper(g, sparse)) {
-                overhead += 1 + gdtBlocks + sb.reservedGdtBlocks();
-            }
-            overhead += 2 + geo.itableBlocks();
-        }
+        long overhead = overheadBlocks();
         long free = fs.groups.freeBlocks();
         long reserved;
+        boolean extents;
         synchronized (sbLock) {
             reserved = sb.reservedBlocksCount();
+            extents = sb.hasIncompat(Features.INCOMPAT_EXTENTS);
         }
-        return new StatFs(geo.blockSizeBytes(), geo.blocksCount() - overhead, free, Math.max(0, free - reserved),
-                geo.inodesCount(), fs.groups.freeInodes(), DirEntryCodec.NAME_MAX);
+        long resv = extents ? Math.min(geo.blocksCount() / 50, 4096) : 0;
+        return new StatFs(geo.blockSizeBytes(), geo.blocksCount() - overhead, free,
+                Math.max(0, free - reserved - resv), geo.inodesCount(), fs.groups.freeInodes(), DirEntryCodec.NAME_MAX);
+    }
+
+    private volatile long overheadBlocks = -1;
+
+    /**
+     * Metadata blocks (ext4_calculate_overhead, or s_overhead_clusters when set): s_first_data_block, every
+     * superblock copy with its descriptor table and reserved GDT blocks, every group's two bitmaps and inode
+     * table (wherever flex_bg put them: each is counted once), and an internal journal's blocks.
+     */
+    long overheadBlocks() throws IOException {
+        long o = overheadBlocks;
+        if (o >= 0) {
+            return o;
+        }
+        ExtGeometry geo = fs.geo;
+        if (sb.overheadClusters() != 0 && sb.overheadClusters() < geo.blocksCount()) {
+            o = sb.overheadClusters();
+        } else {
+            o = geo.firstDataBlock();
+            for (int g = 0; g < gds.length; g++) {
+                o += Layout.baseMetaBlocks(sb, geo, g) + 2 + geo.itableBlocks();
+            }
+            long jino = sb.journalInum();
+            if (sb.hasCompat(Features.COMPAT_HAS_JOURNAL) && jino != 0 && jino <= geo.inodesCount()) {
+                o += fs.inodes.rawInode(jino).size(true) / geo.blockSizeBytes();
+            }
+        }
+        overheadBlocks = o;
+        return o;
     }
 
     /** sync(2) of a read-write mount, in the write order of the class comment; then evicts clean pending inodes. */

@@ -92,10 +92,10 @@ class Ext2CorruptImageTest {
     @Test
     void unsupportedIncompatFeatureRefusesTheMountNamingIt() throws Exception {
         Path img = fresh("i.img");
-        patch(img, 1024 + 96, (byte) 0x42, (byte) 0, (byte) 0, (byte) 0); // filetype | extent
+        patch(img, 1024 + 96, (byte) 0x12, (byte) 0, (byte) 0, (byte) 0); // filetype | meta_bg
         FsException e = fails(() -> mount(img).close());
         assertThat(e.errno()).isEqualTo(Errno.EINVAL);
-        assertThat(e.getMessage()).contains("extent");
+        assertThat(e.getMessage()).contains("meta_bg");
         patch(img, 1024 + 96, (byte) 0x06, (byte) 0, (byte) 0, (byte) 0); // filetype | needs_recovery
         assertThat(fails(() -> mount(img).close()).getMessage()).contains("recovery");
     }
@@ -103,10 +103,10 @@ class Ext2CorruptImageTest {
     @Test
     void unsupportedRoCompatFeatureMountsReadOnlySayingWhy() throws Exception {
         Path img = fresh("r.img");
-        patch(img, 1024 + 100, (byte) 0x0b, (byte) 0, (byte) 0, (byte) 0); // sparse_super|large_file|huge_file
+        patch(img, 1024 + 100, (byte) 0x03, (byte) 0x01, (byte) 0, (byte) 0); // sparse_super|large_file|quota
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
             assertThat(fs.isReadOnly()).isTrue();
-            assertThat(fs.readOnlyReason()).contains("huge_file");
+            assertThat(fs.readOnlyReason()).contains("quota").doesNotContain("\n");
             assertThat(fails(() -> fs.mkdir(fs.rootIno(), "x", 0755, 0, 0)).errno()).isEqualTo(Errno.EROFS);
             assertThat(fs.lookupPath("/a/b").isDirectory()).isTrue();
         }

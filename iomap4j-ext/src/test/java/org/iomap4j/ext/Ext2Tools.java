@@ -59,6 +59,16 @@ public final class Ext2Tools {
         return image;
     }
 
+    /** {@code mkfs.ext4 -q -F [extra...] image} on a new sparse file; fails the test on error. */
+    public static Path mkfsExt4(Path image, long sizeBytes, String... extra) throws IOException {
+        sparseImage(image, sizeBytes);
+        List<String> cmd = new ArrayList<>(List.of("mkfs.ext4", "-q", "-F"));
+        cmd.addAll(Arrays.asList(extra));
+        cmd.add(image.toString());
+        run(cmd.toArray(String[]::new)).ok();
+        return image;
+    }
+
     /** {@code e2fsck -fn image}: exit code 0 means clean. */
     public static Result e2fsck(Path image) {
         return run("e2fsck", "-fn", image.toString());
@@ -189,17 +199,22 @@ public final class Ext2Tools {
         private final Path mountPoint;
         private boolean mounted;
 
-        private LoopMount(Path image, Path mountPoint, boolean readOnly) {
+        private LoopMount(Path image, Path mountPoint, boolean readOnly, String fsType) {
             this.mountPoint = mountPoint;
-            run("mount", "-t", "ext2", "-o", "loop" + (readOnly ? ",ro" : ""), image.toString(), mountPoint.toString())
+            run("mount", "-t", fsType, "-o", "loop" + (readOnly ? ",ro" : ""), image.toString(), mountPoint.toString())
                     .ok();
             mounted = true;
         }
 
         /** Mounts {@code image} (ext2) at a new directory under {@code scratchDir}. */
         public static LoopMount mount(Path image, Path scratchDir, boolean readOnly) throws IOException {
+            return mount(image, scratchDir, readOnly, "ext2");
+        }
+
+        /** Mounts {@code image} with the kernel's {@code fsType} driver (ext2, ext4) under {@code scratchDir}. */
+        public static LoopMount mount(Path image, Path scratchDir, boolean readOnly, String fsType) throws IOException {
             Path mp = Files.createTempDirectory(scratchDir, "mnt");
-            return new LoopMount(image, mp, readOnly);
+            return new LoopMount(image, mp, readOnly, fsType);
         }
 
         public Path root() {

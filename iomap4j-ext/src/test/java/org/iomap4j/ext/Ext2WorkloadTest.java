@@ -417,7 +417,28 @@ class Ext2WorkloadTest {
     @CsvSource({"1, 1024", "2, 4096", "3, 2048"})
     void randomWorkloadMatchesModelAndIsFsckClean(long seed, String bs) throws Exception {
         System.out.println("workload seed " + seed + " block size " + bs);
-        Path img = startImage("w.img", bs);
+        workloadMatchesModelAndIsFsckClean(seed, startImage("w.img", bs));
+    }
+
+    /**
+     * ext4 metadata without extents (so the indirect map serves the data): flex_bg (bitmaps and inode tables of
+     * 16 groups in group 0), uninit_bg (BLOCK_UNINIT/INODE_UNINIT groups, bg_itable_unused, crc16 descriptor
+     * checksums), huge_file, dir_nlink, extra_isize (nanosecond times, crtime), 128- and 256-byte inodes, 1/2/4 KiB
+     * blocks; 256 MiB so that there are many groups, most of them uninitialized at the start.
+     */
+    @ParameterizedTest(name = "seed {0}, mkfs.ext4 {1}")
+    @CsvSource({
+        "21, '-b 1024 -O ^has_journal,^extent,^64bit,^metadata_csum,uninit_bg'",
+        "22, '-b 4096 -I 128 -O ^has_journal,^extent,^64bit,^metadata_csum,uninit_bg'",
+        "23, '-b 2048 -O ^has_journal,^extent,^64bit,^metadata_csum,^flex_bg,uninit_bg'",
+        "24, '-b 1024 -I 128 -O ^has_journal,^extent,^64bit,^metadata_csum,^flex_bg,^uninit_bg'"})
+    void ext4WorkloadMatchesModelAndIsFsckClean(long seed, String mkfsOpts) throws Exception {
+        System.out.println("workload seed " + seed + " mkfs.ext4 " + mkfsOpts);
+        workloadMatchesModelAndIsFsckClean(seed, Ext2Tools.mkfsExt4(tmp.resolve("w4.img"), 256L << 20,
+                mkfsOpts.split(" ")));
+    }
+
+    private void workloadMatchesModelAndIsFsckClean(long seed, Path img) throws Exception {
         Generator[] model = new Generator[1];
         List<Op> ops = generate(seed, 1000, model);
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults().withCache(4L << 20, 64 << 10))) {

@@ -191,7 +191,8 @@ final class FuseIn {
             return new SetAttr(has(FATTR_MODE) ? mode : null, has(FATTR_UID) ? uid : null,
                     has(FATTR_GID) ? gid : null, has(FATTR_SIZE) ? sizeBytes : null,
                     has(FATTR_ATIME) && !atimeNow ? atimeSec : null, has(FATTR_MTIME) && !mtimeNow ? mtimeSec : null,
-                    atimeNow, mtimeNow);
+                    atimeNow, mtimeNow, has(FATTR_ATIME) && !atimeNow ? Math.floorMod(atimeNsec, 1_000_000_000) : 0,
+                    has(FATTR_MTIME) && !mtimeNow ? Math.floorMod(mtimeNsec, 1_000_000_000) : 0);
         }
     }
 
