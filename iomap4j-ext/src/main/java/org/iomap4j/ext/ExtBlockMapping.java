@@ -4,7 +4,7 @@ import java.io.IOException;
 
 /**
  * How an inode's i_block maps logical blocks to physical blocks: the indirect block tree of ext2/3
- * ({@link BlockMap}) today; an ext4 extent tree plugs in as a second implementation, chosen per inode by
+ * ({@link BlockMap}) and the ext4 extent tree ({@link ExtentTree}), a second implementation, chosen per inode by
  * EXT4_EXTENTS_FL as fs/ext4/inode.c ext4_map_blocks does ({@link ExtFileSystem#blockMappingFor}). Units are
  * logical blocks ({@code lblk}) and physical blocks ({@code pblk}) of the filesystem's block size.
  *
@@ -22,8 +22,13 @@ interface ExtBlockMapping {
      * @param pblk     physical block of {@code lblk}, 0 for a hole
      * @param boundary the block after the run has its pointer in another metadata block (BH_Boundary)
      * @param fresh    the run was just allocated
+     * @param unwritten the run is an unwritten extent (allocated, reads as zeroes; extent-mapped inodes only)
      */
-    record Run(long lblk, long nrBlocks, long pblk, boolean boundary, boolean fresh) {
+    record Run(long lblk, long nrBlocks, long pblk, boolean boundary, boolean fresh, boolean unwritten) {
+        Run(long lblk, long nrBlocks, long pblk, boolean boundary, boolean fresh) {
+            this(lblk, nrBlocks, pblk, boundary, fresh, false);
+        }
+
         boolean isHole() {
             return pblk == 0;
         }

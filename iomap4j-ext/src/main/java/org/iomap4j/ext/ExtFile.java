@@ -352,7 +352,9 @@ final class ExtFile {
         if (punch && !keepSize) {
             throw new FsException(Errno.EOPNOTSUPP, "PUNCH_HOLE needs KEEP_SIZE");
         }
-        if (!punch && !zero && keepSize) {
+        ExtInode i = h.inode;
+        boolean extents = i.blockMapping instanceof ExtentTree;
+        if (!punch && !zero && keepSize && !extents) {
             throw new FsException(Errno.EOPNOTSUPP, "ext2 cannot preallocate beyond EOF (no unwritten extents): "
                     + "fallocate KEEP_SIZE is not supported");
         }
@@ -361,7 +363,6 @@ final class ExtFile {
             throw new FsException(Errno.EFBIG, "fallocate end " + endBytes + " beyond the maximum file size "
                     + fs.maxFileSizeBytes());
         }
-        ExtInode i = h.inode;
         i.beginWrite();
         try {
             AddressSpace m = i.mapping();
@@ -374,6 +375,11 @@ final class ExtFile {
                         generic.growSize(i, endBytes);
                     }
                     generic.zeroData(i, offsetBytes, Math.min(endBytes, i.sizeBytes()) - offsetBytes);
+                    if (extents) {
+                        allocateUnwritten(i, offsetBytes, endBytes, true);
+                    }
+                } else if (extents) {
+                    allocateUnwritten(i, offsetBytes, endBytes, keepSize);
                 } else {
                     allocateZeroed(i, offsetBytes, endBytes);
                 }
@@ -383,6 +389,41 @@ final class ExtFile {
             fs.inodes.touchMtimeCtime(i);
         } finally {
             i.endWrite();
+        }
+    }
+
+    /**
+     * fallocate mode 0 or KEEP_SIZE of an extent file (ext4_alloc_file_blocks): every hole in
+     * {@code [startBytes, endBytes)} becomes unwritten extents, which read as zeroes without writing them;
+     * extents already there stay. Without {@code keepSize} i_size grows to {@code endBytes}. On ENOSPC blocks
+     * allocated beyond EOF are freed again. rwsem and invalidate lock held exclusively.
+     */
+    private void allocateUnwritten(ExtInode i, long startBytes, long endBytes, boolean keepSize) throws IOException {
+        int bits = fs.geo.blockBits();
+        ExtentTree tree = (ExtentTree) i.blockMapping;
+        long lblk = startBytes >>> bits;
+        long endLblk = Math.min(((endBytes - 1) >>> bits) + 1, ExtentTree.MAX_LBLK);
+        try {
+            while (lblk < endLblk) {
+                ExtBlockMapping.Run run;
+                i.lock.lock();
+                try {
+                    run = tree.map(i, lblk, endLblk - lblk, true, true);
+                } finally {
+                    i.lock.unlock();
+                }
+                lblk += run.nrBlocks();
+            }
+        } catch (IOException | RuntimeException e) {
+            try {
+                generic.trimBeyondEof(i);
+            } catch (IOException | RuntimeException e2) {
+                e.addSuppressed(e2);
+            }
+            throw e;
+        }
+        if (!keepSize && endBytes > i.sizeBytes()) {
+            generic.growSize(i, endBytes);
         }
     }
 

@@ -84,8 +84,10 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     final PageCache pageCache;
     final ExtIomapOps iomapOps;
     final ExtDioOps dioOps;
-    /** The indirect block map (the only {@link ExtBlockMapping} so far). */
+    /** The indirect block map ({@link ExtBlockMapping} of inodes without EXT4_EXTENTS_FL). */
     private final BlockMap indirectMap;
+    /** The extent tree ({@link ExtBlockMapping} of inodes with EXT4_EXTENTS_FL). */
+    final ExtentTree extentTree;
     final ExtGroups groups;
     final ExtBalloc balloc;
     final ExtIalloc ialloc;
@@ -181,6 +183,7 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
             this.balloc = new ExtBalloc(groups, sb.reservedBlocksCount(), sb.defResuid(), sb.defResgid());
             this.ialloc = new ExtIalloc(groups);
             this.indirectMap = new BlockMap(this, bcache);
+            this.extentTree = new ExtentTree(this, bcache);
             this.iomapOps = new ExtIomapOps(this);
             this.dirs = new Directories(this);
             pc = new PageCache(opts.pageCacheConfig());
@@ -216,12 +219,16 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     }
 
     /**
-     * The block mapping of an inode with these on-disk fields (ext4_map_blocks' choice): the indirect tree for
-     * every inode today; an inode with EXT4_EXTENTS_FL would get the extent tree once one exists (the extents
-     * incompat feature refuses the mount until then).
+     * The block mapping of an inode with these on-disk fields (ext4_map_blocks' choice): the extent tree for an
+     * inode with EXT4_EXTENTS_FL, else the indirect tree.
      */
     ExtBlockMapping blockMappingFor(DiskInode disk) {
-        return (disk.flags() & DiskInode.FL_EXTENTS) != 0 ? ExtentsUnserved.INSTANCE : indirectMap;
+        return (disk.flags() & DiskInode.FL_EXTENTS) != 0 ? extentTree : indirectMap;
+    }
+
+    /** True if new regular files, directories and symlinks get extent trees (the {@code extent} feature). */
+    boolean newInodesUseExtents() {
+        return sup.disk().hasIncompat(org.iomap4j.ext.disk.Features.INCOMPAT_EXTENTS);
     }
 
     // ---------------------------------------------------------------- public API beyond Vfs

@@ -397,6 +397,13 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
         d.setMtimeTs(t);
         d.setCrtimeTs(t);
         d.setGeneration(ThreadLocalRandom.current().nextInt() & 0xFFFF_FFFFL);
+        if (fs.newInodesUseExtents()
+                && (FileMode.isRegular(mode) || FileMode.isDirectory(mode) || FileMode.isSymlink(mode))) {
+            // ext4_new_inode: EXT4_EXTENTS_FL and an empty extent root (ext4_ext_tree_init); a fast symlink
+            // clears it again when it stores its target in i_block (ExtNamei.symlink).
+            d.setFlags(d.flags() | DiskInode.FL_EXTENTS);
+            ExtentTree.initEmptyRoot(d);
+        }
         ExtInode inode = fs.icache.insertNew(pins, new ExtInode(fs, ino, d));
         markDirty(inode);
         return inode;

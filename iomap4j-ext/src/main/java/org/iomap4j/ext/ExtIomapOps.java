@@ -59,7 +59,14 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
             throw new FsException(Errno.EINVAL, "inode " + inode.ino + " has no block map (mode 0"
                     + Integer.toOctalString(inode.mode()) + ")");
         }
-        if (alloc && IomapOpFlags.has(opFlags, IomapOpFlags.DIRECT) && !IomapOpFlags.has(opFlags, IomapOpFlags.DAX)
+        boolean dax = IomapOpFlags.has(opFlags, IomapOpFlags.DAX);
+        if (alloc && inode.blockMapping instanceof ExtentTree && inode.isRegular()) {
+            // Extent files write into unwritten extents, converted at I/O completion (ioendCompleted, the direct
+            // I/O's endIo): a crash before the data is on disk leaves zeroes, never stale blocks. DAX has no
+            // completion: its unwritten blocks are zeroed and converted here (EXT4_GET_BLOCKS_CREATE_ZERO).
+            return dax ? mapDaxWrite(inode, posBytes, lengthBytes) : map(inode, posBytes, lengthBytes, true, true);
+        }
+        if (alloc && IomapOpFlags.has(opFlags, IomapOpFlags.DIRECT) && !dax
                 && posBytes + lengthBytes <= inode.sizeBytes()) {
             // ext2 has no unwritten extents: a direct write that stays inside i_size may only overwrite; filling
             // a hole there must go through the page cache (fs/ext2/inode.c ext2_iomap_begin; the caller falls
@@ -76,6 +83,15 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
     }
 
     private Iomap map(ExtInode inode, long posBytes, long lengthBytes, boolean alloc) throws IOException {
+        return map(inode, posBytes, lengthBytes, alloc, false);
+    }
+
+    /**
+     * Maps for a write: a hole is allocated as an unwritten extent when {@code unwritten} (extent files), else as
+     * initialized NEW blocks.
+     */
+    private Iomap map(ExtInode inode, long posBytes, long lengthBytes, boolean alloc, boolean unwritten)
+            throws IOException {
         int bits = fs.geo.blockBits();
         long bs = fs.geo.blockSizeBytes();
         long lblk = posBytes >>> bits;
@@ -95,7 +111,9 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
         long cookie;
         inode.lock.lock();
         try {
-            run = inode.blockMapping.map(inode, lblk, Math.max(1, endLblk - lblk), alloc);
+            run = inode.blockMapping instanceof ExtentTree t
+                    ? t.map(inode, lblk, Math.max(1, endLblk - lblk), alloc, unwritten)
+                    : inode.blockMapping.map(inode, lblk, Math.max(1, endLblk - lblk), alloc);
             cookie = inode.mapSeq();
         } finally {
             inode.lock.unlock();
@@ -107,7 +125,66 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
         }
         int flags = IomapFlags.MERGED | (run.boundary() ? IomapFlags.BOUNDARY : 0)
                 | (run.fresh() ? IomapFlags.NEW : 0);
+        if (run.unwritten()) {
+            return Iomap.builder(org.iomap4j.iomap.IomapType.UNWRITTEN, offBytes, lenBytes).device(fs.device)
+                    .addrBytes(run.pblk() << bits).flags(flags & ~IomapFlags.NEW).validityCookie(cookie).build();
+        }
         return Iomap.mapped(offBytes, lenBytes, fs.device, run.pblk() << bits, flags, cookie);
+    }
+
+    /**
+     * A DAX write to an extent file: holes are allocated initialized (NEW, which the DAX write zeroes around the
+     * data), and an unwritten extent is zeroed on the device and converted before it is returned MAPPED, since a
+     * DAX write has no completion to convert at.
+     */
+    private Iomap mapDaxWrite(ExtInode inode, long posBytes, long lengthBytes) throws IOException {
+        Iomap m = map(inode, posBytes, lengthBytes, true, false);
+        if (m.type() != org.iomap4j.iomap.IomapType.UNWRITTEN) {
+            return m;
+        }
+        writeZeroes(m.addrBytes(), m.lengthBytes());
+        int bits = fs.geo.blockBits();
+        convert(inode, m.offsetBytes() >>> bits, m.lengthBytes() >>> bits);
+        return map(inode, m.offsetBytes(), m.lengthBytes(), false, false);
+    }
+
+    /** Marks {@code [lblk, lblk + nrBlocks)} of an extent file initialized (unwritten extents in it converted). */
+    void convert(ExtInode inode, long lblk, long nrBlocks) throws IOException {
+        if (nrBlocks <= 0 || !(inode.blockMapping instanceof ExtentTree t)) {
+            return;
+        }
+        inode.lock.lock();
+        try {
+            t.convertUnwritten(inode, lblk, nrBlocks);
+        } finally {
+            inode.lock.unlock();
+        }
+    }
+
+    /**
+     * Writeback completion (iomap_finish_ioend → the filesystem's end_io): an UNWRITTEN ioend that reached the
+     * device is converted (whole blocks, ext4_convert_unwritten_io_end_vec); after an error it stays unwritten
+     * and reads as zeroes.
+     */
+    @Override
+    public void ioendCompleted(IomapInode ii, org.iomap4j.iomap.Ioend ioend, Throwable error) throws IOException {
+        if (error != null || ioend.type() != org.iomap4j.iomap.IomapType.UNWRITTEN || ioend.lengthBytes() <= 0) {
+            return;
+        }
+        int bits = fs.geo.blockBits();
+        long first = ioend.fileOffsetBytes() >>> bits;
+        long end = (ioend.fileOffsetBytes() + ioend.lengthBytes() + fs.geo.blockSizeBytes() - 1) >>> bits;
+        convert((ExtInode) ii, first, end - first);
+    }
+
+    private void writeZeroes(long devAddr, long lengthBytes) throws IOException {
+        java.nio.ByteBuffer zeroes = java.nio.ByteBuffer.allocate((int) Math.min(lengthBytes, ZERO_CHUNK_BYTES));
+        while (lengthBytes > 0) {
+            int n = (int) Math.min(lengthBytes, zeroes.capacity());
+            fs.device.write(devAddr, zeroes.clear().limit(n));
+            devAddr += n;
+            lengthBytes -= n;
+        }
     }
 
     /** Zeroes written to the unused NEW blocks of a short buffered write; a multiple of every block size. */

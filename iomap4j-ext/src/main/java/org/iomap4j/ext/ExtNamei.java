@@ -274,6 +274,7 @@ final class ExtNamei {
             if (t.length < DiskInode.I_BLOCK_BYTES) {
                 i.lock.lock();
                 try {
+                    i.disk.setFlags(i.disk.flags() & ~DiskInode.FL_EXTENTS); // ext4_symlink: fast ones have none
                     i.disk.setBlockBytes(t);
                 } finally {
                     i.lock.unlock();

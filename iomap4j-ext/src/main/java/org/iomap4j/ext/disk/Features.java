@@ -69,7 +69,7 @@ public final class Features {
      * incompat bits the <em>current ext2 driver</em> mounts with. The ext4 target set is
      * {@link FeatureSupport#classify}; this constant stays until the driver switches to it.
      */
-    public static final int INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE;
+    public static final int INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_EXTENTS;
     /** ro_compat bits the current ext2 driver writes with (see {@link #INCOMPAT_SUPPORTED}). */
     public static final int RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
 
