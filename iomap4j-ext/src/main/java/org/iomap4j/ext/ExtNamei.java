@@ -242,8 +242,10 @@ final class ExtNamei {
         }
         ExtInode inode = fs.inodes.newInode(pins, dir, mode, uid, gid);
         try {
+            fs.acl.initNewInode(dir, inode);
             init.init(inode);
             fs.dirs.add(dir, nb, inode.ino, DirEntryCodec.fileTypeOfMode(mode));
+            fs.fsyncRoom.noteNewEntry(inode, dir);
         } catch (IOException | RuntimeException e) {
             fs.inodes.discardNewInode(inode, e);
             throw e;
