@@ -23,4 +23,16 @@ public record Caller(int uid, int gid) {
     public static Caller current() {
         return CURRENT.orElse(ROOT);
     }
+
+    /**
+     * The umask of a create request (create, mknod, mkdir) that the front end left to the filesystem: FUSE with
+     * FUSE_DONT_MASK sends the mode unmasked plus the caller's umask, so that a filesystem with POSIX ACLs can
+     * apply a parent's default ACL instead (posix_acl_create). Unbound: 0 (the mode is already masked).
+     */
+    public static final ScopedValue<Integer> UMASK = ScopedValue.newInstance();
+
+    /** The bound {@link #UMASK}, 0 when none is bound. */
+    public static int umask() {
+        return UMASK.orElse(0);
+    }
 }

@@ -4,8 +4,8 @@ import java.io.IOException;
 import java.util.List;
 
 /**
- * Capability: extended attributes (getxattr(2), setxattr(2), listxattr(2), removexattr(2); fs/xattr.c). Declared
- * for front ends; no filesystem implements it yet.
+ * Capability: extended attributes (getxattr(2), setxattr(2), listxattr(2), removexattr(2); fs/xattr.c). Implemented by
+ * ext2/3/4 (ExtFileSystem).
  *
  * <p>Contract: names are full names with their namespace prefix ("user.", "trusted.", "security.", "system.");
  * values are opaque bytes of at most 64 KiB (XATTR_SIZE_MAX, include/uapi/linux/limits.h); a name is at most 255
@@ -34,4 +34,14 @@ public interface VfsXattr extends Vfs {
 
     /** Removes attribute {@code name}; ENODATA if it has none. */
     void removexattr(long ino, String name) throws IOException;
+
+    /**
+     * True if the filesystem stores POSIX ACLs ({@code system.posix_acl_access}/{@code _default} in the
+     * posix_acl_xattr format) and applies their semantics on chmod and create (mode from a default ACL, else the
+     * umask bound as {@link Caller#UMASK}); a front end may then let its kernel enforce them (FUSE_POSIX_ACL with
+     * FUSE_DONT_MASK).
+     */
+    default boolean posixAcls() {
+        return false;
+    }
 }

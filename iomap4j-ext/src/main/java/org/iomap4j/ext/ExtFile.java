@@ -203,6 +203,7 @@ final class ExtFile {
                 i.lock.unlock();
             }
             fs.markDirty(i);
+            if (ch.mode() != null) fs.acl.chmod(i);
             a = fs.inodes.attr(i);
         }
         fs.icache.writeback().writebackPendingEvictions();

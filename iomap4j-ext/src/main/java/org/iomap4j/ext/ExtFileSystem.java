@@ -38,6 +38,7 @@ import org.iomap4j.vfs.VfsFallocate;
 import org.iomap4j.vfs.VfsNamespace;
 import org.iomap4j.vfs.VfsSeek;
 import org.iomap4j.vfs.VfsWrite;
+import org.iomap4j.vfs.VfsXattr;
 
 /**
  * A mounted ext2 filesystem: the on-disk format exactly as {@code mke2fs -t ext2} and the Linux kernel know it,
@@ -71,7 +72,7 @@ import org.iomap4j.vfs.VfsWrite;
  * {@code ExtSuper.sbLock} → buffer locks → the buffer cache's monitor. The inode cache's lock is a leaf: nothing
  * is acquired while it is held. {@link InodeWriteback}'s batch lock is taken with no other lock held.
  */
-public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFallocate, VfsSeek {
+public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFallocate, VfsSeek, VfsXattr {
     /** The root directory's inode number. */
     public static final long ROOT_INO = 2;
     /** EXT2_LINK_MAX. */
@@ -98,6 +99,8 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     final ExtNamei namei;
     final ExtFile file;
     final ExtFsync fsyncRoom;
+    final ExtXattr xattr;
+    final ExtAcl acl;
     /** Regular-file data goes through {@link Dax} on the mapped device (mount option dax). */
     final boolean dax;
     /** Mounted noatime: reads never update atime (else relatime, {@link ExtInodeTable#touchAtime}). */
@@ -194,6 +197,8 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
             this.namei = new ExtNamei(this);
             this.file = new ExtFile(this, new GenericFile<>(iomapOps, dioOps, dax, inodes));
             this.fsyncRoom = new ExtFsync(this);
+            this.xattr = new ExtXattr(this);
+            this.acl = new ExtAcl(this, xattr);
             ExtInode root = inodes.iget(icache.pins(), ROOT_INO); // the root is never evicted: its pin is never dropped
             if (!root.isDir()) {
                 throw new CorruptFilesystemException("root inode 2 is not a directory (mode 0"
@@ -523,6 +528,58 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
         icache.forget(ino, count);
     }
 
+    // ---------------------------------------------------------------- VfsXattr (ExtXattr, ExtAcl)
+
+    @Override
+    public byte[] getxattr(long ino, String name) throws IOException {
+        ExtXattr.checkName(name);
+        try (Pins pins = icache.pins()) {
+            ExtInode i = inodes.iget(pins, ino);
+            return ExtAcl.isAclName(name) ? acl.get(i, name) : xattr.get(i, name);
+        }
+    }
+
+    @Override
+    public void setxattr(long ino, String name, byte[] value, int flags) throws IOException {
+        checkWritable();
+        ExtXattr.checkName(name);
+        try (Pins pins = icache.pins()) {
+            ExtInode i = inodes.iget(pins, ino);
+            if (ExtAcl.isAclName(name)) {
+                acl.set(i, name, value, flags);
+            } else {
+                xattr.set(i, name, value, flags, false);
+            }
+        }
+    }
+
+    @Override
+    public List<String> listxattr(long ino) throws IOException {
+        try (Pins pins = icache.pins()) {
+            return xattr.list(inodes.iget(pins, ino));
+        }
+    }
+
+    @Override
+    public void removexattr(long ino, String name) throws IOException {
+        checkWritable();
+        ExtXattr.checkName(name);
+        try (Pins pins = icache.pins()) {
+            ExtInode i = inodes.iget(pins, ino);
+            if (ExtAcl.isAclName(name)) {
+                acl.set(i, name, null, 0);
+            } else {
+                xattr.set(i, name, null, 0, false);
+            }
+        }
+    }
+
+    /** ext4 stores POSIX ACLs and applies them on chmod and create ({@link ExtAcl}). */
+    @Override
+    public boolean posixAcls() {
+        return true;
+    }
+
     @Override
     public StatFs statfs() throws IOException {
         checkOpen();
@@ -535,6 +592,7 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
         if (readOnly) {
             return;
         }
+        fsyncRoom.clearNewEntries();
         sup.sync();
     }
 

@@ -1,11 +1,18 @@
 package org.iomap4j.ext;
 
 import java.io.IOException;
+import java.util.Collections;
+import java.util.Map;
+import java.util.WeakHashMap;
+import org.iomap4j.FsException;
 import org.iomap4j.fs.GenericFile;
+import org.iomap4j.fs.Pins;
 import org.iomap4j.iomap.Writeback;
 
 /**
- * fsync (fs/ext2/file.c ext2_fsync → generic_buffers_fsync): the file's data, then its inode, then all dirty
+ * fsync (fs/ext4/fsync.c ext4_fsync_nojournal, also what ext2 images get from the kernel's ext4 driver): the
+ * file's data, then its inode, then, for an inode created since the last sync, its parent directory's entries and
+ * inode, and up the chain while the parent is itself new (ext4_sync_parent, EXT4_STATE_NEWENTRY), then all dirty
  * metadata (no per-inode tracking of indirect blocks, bitmaps and descriptors: everything is written, inode-table
  * blocks last), then a device flush. Without a journal this is what makes one file durable.
  *
@@ -14,9 +21,63 @@ import org.iomap4j.iomap.Writeback;
  */
 final class ExtFsync {
     private final ExtFileSystem fs;
+    /**
+     * EXT4_STATE_NEWENTRY: a new inode → the inode number of the directory its entry was added to. Weak keys: the
+     * state lives as long as the in-memory inode, as the kernel's flag does; cleared by fsync and sync.
+     */
+    private final Map<ExtInode, Long> newEntry = Collections.synchronizedMap(new WeakHashMap<>());
 
     ExtFsync(ExtFileSystem fs) {
         this.fs = fs;
+    }
+
+    /** A new inode got its first entry in {@code dir}: its fsync must make that entry durable. */
+    void noteNewEntry(ExtInode inode, ExtInode dir) {
+        newEntry.put(inode, dir.ino);
+    }
+
+    /** A full sync writes every directory: no new entry is pending any more (called before the sync starts). */
+    void clearNewEntries() {
+        newEntry.clear();
+    }
+
+    /**
+     * ext4_sync_parent: while {@code inode} is new, writes its parent directory's data and inode (into the
+     * inode-table buffer; the caller's metadata sync and flush make them durable) and continues with the parent.
+     */
+    private void syncParents(ExtInode inode) throws IOException {
+        ExtInode cur = inode;
+        try (Pins pins = fs.icache.pins()) {
+            for (long depth = 0; depth <= fs.geo.inodesCount(); depth++) {
+                Long parentIno = newEntry.remove(cur);
+                if (parentIno == null) {
+                    return;
+                }
+                ExtInode dir;
+                try {
+                    dir = fs.inodes.iget(pins, parentIno);
+                } catch (FsException e) {
+                    return; // the directory was removed meanwhile: nothing left to make durable
+                }
+                if (!dir.isDir()) {
+                    return;
+                }
+                try {
+                    Writeback.writeAndWait(dir.mapping(), 0, Long.MAX_VALUE);
+                    fs.icache.writeback().clearDirty(dir);
+                    try {
+                        fs.inodes.writeInode(dir);
+                    } catch (IOException | RuntimeException e) {
+                        fs.markDirty(dir);
+                        throw e;
+                    }
+                } catch (IOException | RuntimeException e) {
+                    newEntry.put(cur, parentIno); // not durable yet: the next fsync tries again
+                    throw e;
+                }
+                cur = dir;
+            }
+        }
     }
 
     /**
@@ -40,6 +101,7 @@ final class ExtFsync {
             fs.markDirty(i); // still only in memory: keep it dirty (and so never evicted) for the next sync
             throw e;
         }
+        syncParents(i);
         fs.groups.writeDescriptors();
         fs.bcache.syncDirtyOrdered(fs.sup::isInodeTableBlock);
         Writeback.fsync(i, 0, Long.MAX_VALUE, h.cursor(), fs.device);

@@ -363,6 +363,7 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
             fs.dirs.dropIndex(i);
         }
         boolean dir = i.isDir();
+        fs.xattr.dropBlock(i);
         i.lock.lock();
         try {
             if (i.hasBlockMap()) {

@@ -244,8 +244,10 @@ final class ExtNamei {
         NewInodeOwner owner = NewInodeOwner.of(dir.disk.mode(), dir.disk.gid(), mode, uid, gid);
         ExtInode inode = fs.inodes.newInode(pins, dir, owner.mode(), owner.uid(), owner.gid());
         try {
+            fs.acl.initNewInode(dir, inode);
             init.init(inode);
             fs.dirs.add(dir, nb, inode.ino, DirEntryCodec.fileTypeOfMode(mode));
+            fs.fsyncRoom.noteNewEntry(inode, dir);
         } catch (IOException | RuntimeException e) {
             fs.inodes.discardNewInode(inode, e);
             throw e;

@@ -312,6 +312,8 @@ public final class DiskInode {
 
     /** A copy of the raw bytes. */
     public byte[] encode() { return raw.clone(); }
+    /** Replaces all raw bytes with {@code src} (same length: an {@link #encode()} copy edited, e.g. its xattrs). */
+    public void copyFrom(byte[] src) { System.arraycopy(src, 0, raw, 0, raw.length); }
 
     /** The 60 bytes of i_block (a fast symlink's target). */
     public byte[] blockBytes() { return Arrays.copyOfRange(raw, OFF_BLOCK, OFF_BLOCK + I_BLOCK_BYTES); }
