@@ -69,9 +69,9 @@ public final class Features {
      * incompat bits the <em>current ext2 driver</em> mounts with. The ext4 target set is
      * {@link FeatureSupport#classify}; this constant stays until the driver switches to it.
      */
-    public static final int INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE;
+    public static final int INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_LARGEDIR;
     /** ro_compat bits the current ext2 driver writes with (see {@link #INCOMPAT_SUPPORTED}). */
-    public static final int RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
+    public static final int RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE | RO_COMPAT_DIR_NLINK;
 
     /** Which of the three feature words a bit belongs to. */
     public enum Kind {
