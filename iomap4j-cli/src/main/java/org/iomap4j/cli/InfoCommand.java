@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.concurrent.Callable;
 import org.iomap4j.ext.Superblock;
-import org.iomap4j.ext.disk.Features;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -59,15 +58,13 @@ final class InfoCommand implements Callable<Integer> {
     }
 
     /**
-     * Why a read-write mount of this image would be read-only, or null when it would not: ro_compat features
-     * this driver does not write ({@link Features#RO_COMPAT_SUPPORTED}), or an image file not writable by this
-     * user. ({@code info} itself always opens read-only; that is no reason worth printing.)
+     * Why a read-write mount of this image would be read-only, or null when it would not: features this driver
+     * does not write ({@link Superblock#readWriteRefusal()}), or an image file not writable by this user.
+     * ({@code info} itself always opens read-only; that is no reason worth printing.)
      */
     static String readWriteRefusal(Superblock s, Path image) {
-        java.util.List<String> unsupported = new java.util.ArrayList<>(s.roCompatFeatures());
-        unsupported.removeAll(Features.roCompatNames(Features.RO_COMPAT_SUPPORTED));
-        if (!unsupported.isEmpty()) {
-            return "unsupported ro_compat features " + String.join(" ", unsupported);
+        if (s.readWriteRefusal() != null) {
+            return s.readWriteRefusal();
         }
         if (!java.nio.file.Files.isWritable(image)) {
             return "the image file is not writable by this user";

@@ -7,7 +7,7 @@ import java.util.Map;
 import org.iomap4j.ext.disk.DirEntryCodec;
 
 /**
- * In-memory index of one linear ext2 directory, so that lookup and insert do not scan every directory block
+ * In-memory index of one linear (not htree) directory, so that lookup and insert do not scan every directory block
  * (without it, N creates in one directory cost O(N²) block reads): which logical block holds each live name, and
  * per block the largest rec_len a new entry could take there (an unused entry's whole rec_len, or the slack
  * after a live entry's name — exactly the gaps {@link Directories#add} considers, in its order).
@@ -44,14 +44,17 @@ final class DirIndex {
     /** Receives the checked blocks of a directory, in logical order, while an index is built. */
     static final class Builder {
         private final int bs;
+        private final int usableBytes;
         private final long sizeBytes;
         private final Map<String, Long> names = new HashMap<>();
         private int[] gaps;
         private int count;
         private boolean duplicates;
 
-        Builder(int blockSizeBytes, long sizeBytes, long nrBlocks) {
+        /** {@code usableBytes}: the block less its metadata_csum tail, which is never a gap. */
+        Builder(int blockSizeBytes, int usableBytes, long sizeBytes, long nrBlocks) {
             this.bs = blockSizeBytes;
+            this.usableBytes = usableBytes;
             this.sizeBytes = sizeBytes;
             // nrBlocks <= 4 GiB / 1 KiB: the directory size limit bounds this allocation.
             this.gaps = new int[(int) Math.min(Math.max(nrBlocks, 1), 1 << 22)];
@@ -69,7 +72,7 @@ final class DirIndex {
             if (count == gaps.length) {
                 gaps = Arrays.copyOf(gaps, gaps.length * 2);
             }
-            gaps[count++] = maxGap(block, bs);
+            gaps[count++] = maxGap(block, usableBytes);
         }
 
         DirIndex build() {
@@ -103,8 +106,11 @@ final class DirIndex {
         lblkByName.remove(key(name));
     }
 
-    /** Records the new contents of block {@code lblk} (appended when it is the next block) and the new size. */
-    void blockWritten(long lblk, byte[] block, int bs, long newSizeBytes) {
+    /**
+     * Records the new contents of block {@code lblk} (appended when it is the next block) and the new size;
+     * {@code usableBytes} is the block less its metadata_csum tail.
+     */
+    void blockWritten(long lblk, byte[] block, int usableBytes, long newSizeBytes) {
         if (lblk == nrBlocks) {
             if (nrBlocks == maxGapBytes.length) {
                 maxGapBytes = Arrays.copyOf(maxGapBytes, Math.max(1, maxGapBytes.length * 2));
@@ -115,7 +121,7 @@ final class DirIndex {
             throw new IllegalStateException("directory index: block " + lblk + " of " + nrBlocks + " written");
         }
         int b = (int) lblk;
-        maxGapBytes[b] = maxGap(block, bs);
+        maxGapBytes[b] = maxGap(block, usableBytes);
         sizeBytes = newSizeBytes;
         if (maxGapBytes[b] >= DirEntryCodec.recLenFor(1) && b < firstBlockWithRoom) {
             firstBlockWithRoom = b;
@@ -132,12 +138,15 @@ final class DirIndex {
         firstBlockWithRoom = b;
     }
 
-    /** Largest rec_len a new entry could take in this (checked) block, as {@link Directories#add} decides. */
-    static int maxGap(byte[] block, int bs) {
+    /**
+     * Largest rec_len a new entry could take in this (checked) block, as {@link Directories#insertInto} decides:
+     * entries from byte 0 up to {@code usableBytes} (the checksum tail after it is never a gap).
+     */
+    static int maxGap(byte[] block, int usableBytes) {
         int best = 0;
         int off = 0;
-        while (off < bs) {
-            int recLen = DirEntryCodec.recLen(block, off, bs);
+        while (off < usableBytes) {
+            int recLen = DirEntryCodec.recLen(block, off, block.length);
             int gap = DirEntryCodec.inode(block, off) == 0 ? recLen
                     : recLen - DirEntryCodec.recLenFor(DirEntryCodec.nameLen(block, off));
             best = Math.max(best, gap);

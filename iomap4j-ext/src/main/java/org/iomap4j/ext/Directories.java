@@ -4,34 +4,45 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.WeakHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import org.iomap4j.CorruptFilesystemException;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
+import org.iomap4j.ext.disk.DirBlockTail;
 import org.iomap4j.ext.disk.DirEntryCodec;
 import org.iomap4j.ext.disk.DiskInode;
+import org.iomap4j.ext.disk.DiskSuperblock;
+import org.iomap4j.ext.disk.DxBlock;
+import org.iomap4j.ext.disk.Features;
 import org.iomap4j.iomap.BufferedIo;
 
 /**
- * ext2 linear directories on top of the page cache (the seeds' challenge 1): a byte-oriented directory-block API
- * — read a block, change entries, write it back — whose blocks are read and written with {@link BufferedIo} on
- * the directory inode, exactly like file data, and mapped by the same iomap operations. No private copy of
- * directory blocks exists.
+ * ext2/3/4 directories on top of the page cache (the seeds' challenge 1): a byte-oriented directory-block API —
+ * read a block, change entries, write it back — whose blocks are read and written with {@link BufferedIo} on the
+ * directory inode, exactly like file data, and mapped by the same iomap operations. No private copy of directory
+ * blocks exists.
  *
- * <p>Entry management follows fs/ext2/dir.c: new entries go into the first gap large enough (an unused entry or
- * the slack after an entry's name), else into a new block appended to the directory; removal merges the entry
- * into its predecessor in the block (or clears its inode when first). Modifying an htree (dir_index) directory
- * clears its index flag, as the kernel's ext2 does, so that the hash index is never stale.
+ * <p>Two directory shapes, as fs/ext4/namei.c keeps them:
+ * <ul>
+ *   <li><b>linear</b>: new entries go into the first gap large enough (an unused entry or the slack after an
+ *       entry's name), else into a new block appended to the directory; removal merges the entry into its
+ *       predecessor in the block (or clears its inode when first). Lookups and inserts use a per-directory
+ *       {@link DirIndex} (name → block, largest gap per block), an in-memory cache of the blocks. When the
+ *       filesystem has dir_index and a linear directory's only block is full, it becomes indexed
+ *       ({@link DxDir#makeIndexed}, the kernel's make_indexed_dir).</li>
+ *   <li><b>indexed</b> (htree, EXT4_INDEX_FL with dir_index): {@link DxDir} finds a name's leaf by hash through
+ *       the index blocks and keeps the index valid on insert (leaf and node splits, a new level).</li>
+ * </ul>
  *
- * <p>Lookups and inserts use a per-directory {@link DirIndex} (name → block, largest gap per block) built
- * lazily from the blocks, so that they read one block instead of scanning the directory; the blocks stay the
- * only truth and the choices made are exactly those of the linear scan (same block, same gap). The index is
- * kept in sync by every change made here, rebuilt when the directory's size differs from the one it describes,
- * dropped on any error, and forgotten with the directory's in-memory inode (weak keys: an evicted inode's index
- * goes with it).
+ * <p>metadata_csum (Documentation/filesystems/ext4/directory.rst "Checksums"): every leaf block ends with a
+ * 12-byte {@link DirBlockTail} that entries never use ({@link #usableBytes}), dx blocks carry a dx_tail; both are
+ * crc32c with the directory inode's seed (DiskInode.csumSeed), recomputed on every write and verified on every
+ * read ({@link CorruptFilesystemException} naming the directory inode and block). A block is an index block when
+ * the directory is indexed and it is block 0 (the root) or starts with an empty entry spanning the whole block.
  *
- * <p>Callers hold the filesystem's namespace lock (write for changes) and the directory's i_rwsem. Lock order:
- * namespace lock → (readBlock/writeBlock: core folio and inode locks) ; {@link #indexes}' monitor is a leaf,
- * held only to get or put an index, never across block I/O.
+ * <p>Callers hold the filesystem's namespace lock (write for changes). Lock order: namespace lock →
+ * (readBlock/writeBlock: core folio and inode locks) ; {@link #indexes}' monitor is a leaf, held only to get or
+ * put a linear index, never across block I/O.
  */
 final class Directories {
     /** Where an entry lives. {@code prevOff} is the previous entry in the same block, or -1. */
@@ -44,24 +55,99 @@ final class Directories {
         boolean visit(long posBytes, int recLen, long ino, byte[] block, int off) throws IOException;
     }
 
-    private final ExtFileSystem fs;
-    private final int bs;
+    final ExtFileSystem fs;
+    final int bs;
+    /** metadata_csum: leaf tails and dx tails. */
+    final boolean csum;
+    private final int fsCsumSeed;
+    /** dir_index: indexed directories are served and linear ones become indexed when they outgrow a block. */
+    final boolean dirIndex;
+    /** large_dir: 3 index levels and directories past 2 GiB. */
+    final boolean largeDir;
+    final DxDir dx;
+    /** Directory blocks read through {@link #readBlock} (tests prove lookups read the index path only). */
+    final LongAdder blockReads = new LongAdder();
     /** False only in tests that compare on-disk results with and without the index (linear scans only). */
     volatile boolean indexEnabled = true;
-    /** Name indexes by in-memory directory inode (identity keys, weak). Guarded by its own monitor. */
+    /** Name indexes of linear directories by in-memory inode (identity keys, weak). Guarded by its monitor. */
     private final Map<ExtInode, DirIndex> indexes = new WeakHashMap<>();
 
     Directories(ExtFileSystem fs) {
         this.fs = fs;
         this.bs = fs.geo.blockSizeBytes();
+        DiskSuperblock sb = fs.sup.disk();
+        this.csum = sb.hasMetadataCsum();
+        this.fsCsumSeed = csum ? sb.csumSeed() : 0;
+        this.dirIndex = sb.hasCompat(Features.COMPAT_DIR_INDEX);
+        this.largeDir = sb.hasIncompat(Features.INCOMPAT_LARGEDIR);
+        this.dx = new DxDir(this, sb);
     }
 
     long nrBlocks(ExtInode dir) {
         return (dir.sizeBytes() + bs - 1) / bs;
     }
 
-    /** Reads directory block {@code lblk} through the page cache and checks its entry chain. */
+    /** Bytes of a leaf block entries may use: the block less the checksum tail with metadata_csum. */
+    int usableBytes() {
+        return csum ? bs - DirBlockTail.SIZE : bs;
+    }
+
+    /**
+     * Largest directory size in bytes: 2 GiB, or with large_dir 2^32 blocks (fs/ext4: directories above 2 GiB
+     * need large_dir, and their size uses i_size_high).
+     */
+    long maxSizeBytes() {
+        return largeDir ? (1L << 32) * bs : 1L << 31;
+    }
+
+    /** True if the directory is served as an htree: dir_index on the filesystem and EXT4_INDEX_FL on it. */
+    boolean isDx(ExtInode dir) {
+        return dirIndex && (flags(dir) & DiskInode.FL_INDEX) != 0;
+    }
+
+    private static int flags(ExtInode dir) {
+        dir.lock.lock();
+        try {
+            return (int) dir.disk.flags();
+        } finally {
+            dir.lock.unlock();
+        }
+    }
+
+    void setIndexFlag(ExtInode dir, boolean on) {
+        dir.lock.lock();
+        try {
+            long f = dir.disk.flags();
+            dir.disk.setFlags(on ? f | DiskInode.FL_INDEX : f & ~DiskInode.FL_INDEX);
+        } finally {
+            dir.lock.unlock();
+        }
+        fs.markDirty(dir);
+    }
+
+    /** The directory inode's checksum seed (ext4_inode_csum_seed: fs seed, inode number, generation). */
+    int inodeSeed(ExtInode dir) {
+        dir.lock.lock();
+        try {
+            return DiskInode.csumSeed(fsCsumSeed, dir.ino, dir.disk.generation());
+        } finally {
+            dir.lock.unlock();
+        }
+    }
+
+    /** True if block {@code lblk} of the directory is an htree root or node rather than a leaf. */
+    private boolean isDxBlock(ExtInode dir, long lblk, byte[] block) {
+        return isDx(dir) && (lblk == 0 || DxBlock.looksLikeNode(block));
+    }
+
+    /**
+     * Reads directory block {@code lblk} through the page cache, checks its entry chain and, with metadata_csum,
+     * its leaf or dx checksum.
+     *
+     * @throws CorruptFilesystemException naming the directory inode and block
+     */
     byte[] readBlock(ExtInode dir, long lblk) throws IOException {
+        blockReads.increment();
         byte[] block = new byte[bs];
         ByteBuffer dst = ByteBuffer.wrap(block);
         long pos = lblk * bs;
@@ -76,10 +162,39 @@ final class Directories {
         while (off < bs) {
             off += DirEntryCodec.checkEntry(block, off, bs, dir.ino, pos, fs.geo.inodesCount());
         }
+        if (csum) {
+            if (isDxBlock(dir, lblk, block)) {
+                DxBlock.decode(block, lblk == 0, true, largeDir, dir.ino, lblk);
+                DxBlock.verifyChecksum(inodeSeed(dir), block, lblk == 0, dir.ino, lblk);
+            } else {
+                DirBlockTail.verify(inodeSeed(dir), block, dir.ino, lblk);
+            }
+        }
         return block;
     }
 
+    /**
+     * Writes directory block {@code lblk} (appending when it is the next block), after storing its leaf or dx
+     * checksum with metadata_csum.
+     *
+     * @throws FsException ENOSPC past the directory size limit, EIO on a short write
+     */
     void writeBlock(ExtInode dir, long lblk, byte[] block) throws IOException {
+        if ((lblk + 1) * bs > maxSizeBytes()) {
+            throw new FsException(Errno.ENOSPC, "directory inode " + dir.ino + " reached its size limit of "
+                    + maxSizeBytes() + " bytes" + (largeDir ? "" : " (no large_dir)"));
+        }
+        if (csum) {
+            if (isDxBlock(dir, lblk, block)) {
+                DxBlock.updateChecksum(inodeSeed(dir), block, lblk == 0);
+            } else {
+                if (!DirBlockTail.present(block)) {
+                    throw new IllegalStateException("directory inode " + dir.ino + " block " + lblk
+                            + ": leaf written without its checksum tail");
+                }
+                DirBlockTail.update(inodeSeed(dir), block);
+            }
+        }
         // Taken before the write: appending a block changes the size the index is checked against.
         DirIndex idx = existingIndex(dir);
         ByteBuffer src = ByteBuffer.wrap(block);
@@ -90,18 +205,23 @@ final class Directories {
                 throw new FsException(Errno.EIO, "directory inode " + dir.ino + ": short write of block " + lblk);
             }
         }
-        if ((dir.disk.flags() & DiskInode.FL_INDEX) != 0) {
-            dir.lock.lock();
-            try {
-                dir.disk.setFlags(dir.disk.flags() & ~DiskInode.FL_INDEX);
-            } finally {
-                dir.lock.unlock();
-            }
-            fs.markDirty(dir);
+        if (!dirIndex && (flags(dir) & DiskInode.FL_INDEX) != 0) {
+            // Without dir_index the index is not served: a changed directory must not claim one (fs/ext2).
+            setIndexFlag(dir, false);
         }
         if (idx != null) {
-            idx.blockWritten(lblk, block, bs, dir.sizeBytes());
+            idx.blockWritten(lblk, block, usableBytes(), dir.sizeBytes());
         }
+    }
+
+    /** A new, empty leaf block: one unused entry spanning the usable bytes, plus the tail with metadata_csum. */
+    byte[] newLeaf() {
+        byte[] block = new byte[bs];
+        DirEntryCodec.setRecLen(block, 0, usableBytes());
+        if (csum) {
+            DirBlockTail.init(block);
+        }
+        return block;
     }
 
     /** The directory's index if one is built and describes its current size, else null. */
@@ -124,7 +244,7 @@ final class Directories {
         }
         long sizeBytes = dir.sizeBytes();
         long n = nrBlocks(dir);
-        DirIndex.Builder b = new DirIndex.Builder(bs, sizeBytes, n);
+        DirIndex.Builder b = new DirIndex.Builder(bs, usableBytes(), sizeBytes, n);
         for (long lblk = 0; lblk < n; lblk++) {
             b.addBlock(lblk, readBlock(dir, lblk));
         }
@@ -137,7 +257,7 @@ final class Directories {
         return idx;
     }
 
-    /** Forgets the directory's index (after an error: the next use rebuilds it from the blocks). */
+    /** Forgets the directory's linear index (after an error: the next use rebuilds it from the blocks). */
     void dropIndex(ExtInode dir) {
         synchronized (indexes) {
             indexes.remove(dir);
@@ -162,8 +282,11 @@ final class Directories {
         }
     }
 
-    /** Finds {@code name}; null if absent. Reads one block when the directory's index is usable. */
+    /** Finds {@code name}; null if absent. Reads the index path and one leaf, or one block of a linear dir. */
     Slot find(ExtInode dir, byte[] name) throws IOException {
+        if (isDx(dir)) {
+            return dx.find(dir, name);
+        }
         if (!indexEnabled) {
             return findLinear(dir, name, 0, nrBlocks(dir));
         }
@@ -193,77 +316,112 @@ final class Directories {
     private Slot findLinear(ExtInode dir, byte[] name, long fromLblk, long toLblk) throws IOException {
         long n = Math.min(toLblk, nrBlocks(dir));
         for (long lblk = fromLblk; lblk < n; lblk++) {
-            byte[] block = readBlock(dir, lblk);
-            int off = 0;
-            int prev = -1;
-            while (off < bs) {
-                int recLen = DirEntryCodec.recLen(block, off, bs);
-                long ino = DirEntryCodec.inode(block, off);
-                if (ino != 0 && DirEntryCodec.nameEquals(block, off, name)) {
-                    return new Slot(lblk, off, prev, ino, DirEntryCodec.fileType(block, off));
-                }
-                prev = off;
-                off += recLen;
+            Slot s = searchBlock(lblk, readBlock(dir, lblk), name);
+            if (s != null) {
+                return s;
             }
         }
         return null;
     }
 
+    /** Finds {@code name} among the live entries of one (checked) block. */
+    Slot searchBlock(long lblk, byte[] block, byte[] name) {
+        int off = 0;
+        int prev = -1;
+        while (off < bs) {
+            int recLen = DirEntryCodec.recLen(block, off, bs);
+            long ino = DirEntryCodec.inode(block, off);
+            if (ino != 0 && DirEntryCodec.nameEquals(block, off, name)) {
+                return new Slot(lblk, off, prev, ino, DirEntryCodec.fileType(block, off));
+            }
+            prev = off;
+            off += recLen;
+        }
+        return null;
+    }
+
     /**
-     * Adds an entry (the caller has checked the name is absent) into the first gap that fits, in block and
-     * entry order, else into a new block; the index only skips the blocks that have no such gap.
+     * Puts an entry into the first gap of a (checked) leaf block that fits it, in entry order, never into the
+     * checksum tail (fs/ext4/namei.c ext4_find_dest_de + ext4_insert_dentry).
+     *
+     * @return true if the entry was placed (the caller writes the block)
+     */
+    boolean insertInto(byte[] block, byte[] name, long ino, int fileType) {
+        int need = DirEntryCodec.recLenFor(name.length);
+        int ft = fs.geo.hasFiletype() ? fileType : 0;
+        int end = usableBytes();
+        int off = 0;
+        while (off < end) {
+            int recLen = DirEntryCodec.recLen(block, off, bs);
+            long cur = DirEntryCodec.inode(block, off);
+            if (cur == 0 && recLen >= need) {
+                DirEntryCodec.put(block, off, ino, recLen, name, ft);
+                return true;
+            }
+            int used = DirEntryCodec.recLenFor(DirEntryCodec.nameLen(block, off));
+            if (cur != 0 && recLen - used >= need) {
+                DirEntryCodec.setRecLen(block, off, used);
+                DirEntryCodec.put(block, off + used, ino, recLen - used, name, ft);
+                return true;
+            }
+            off += recLen;
+        }
+        return false;
+    }
+
+    /**
+     * Adds an entry (the caller has checked the name is absent). Indexed directories insert by hash; linear
+     * ones take the first gap that fits, in block and entry order, else a new block — or become indexed when
+     * their only block is full and the filesystem has dir_index (fs/ext4/namei.c ext4_add_entry).
+     *
+     * @throws FsException ENOSPC when the directory reached its size limit or its index is full
      */
     void add(ExtInode dir, byte[] name, long ino, int fileType) throws IOException {
+        if (isDx(dir)) {
+            dx.add(dir, name, ino, fileType);
+            return;
+        }
         if (!indexEnabled) {
-            addLocked(dir, name, ino, fileType, null);
+            addLinear(dir, name, ino, fileType, null);
             return;
         }
         try {
             DirIndex idx = index(dir);
-            long lblk = addLocked(dir, name, ino, fileType, idx);
-            idx.putName(name, lblk);
+            long lblk = addLinear(dir, name, ino, fileType, idx);
+            if (lblk >= 0) {
+                idx.putName(name, lblk);
+            }
         } catch (IOException | RuntimeException e) {
             dropIndex(dir);
             throw e;
         }
     }
 
-    private long addLocked(ExtInode dir, byte[] name, long ino, int fileType, DirIndex idx) throws IOException {
+    /** Linear insert; returns the block used, or -1 if the directory became indexed instead. */
+    private long addLinear(ExtInode dir, byte[] name, long ino, int fileType, DirIndex idx) throws IOException {
         int need = DirEntryCodec.recLenFor(name.length);
-        int ft = fs.geo.hasFiletype() ? fileType : 0;
         long n = nrBlocks(dir);
         long fit = idx == null ? 0 : idx.firstBlockFitting(need);
         for (long lblk = fit < 0 ? n : fit; lblk < n; lblk++) {
             byte[] block = readBlock(dir, lblk);
-            int off = 0;
-            while (off < bs) {
-                int recLen = DirEntryCodec.recLen(block, off, bs);
-                long cur = DirEntryCodec.inode(block, off);
-                if (cur == 0 && recLen >= need) {
-                    DirEntryCodec.put(block, off, ino, recLen, name, ft);
-                    writeBlock(dir, lblk, block);
-                    return lblk;
-                }
-                int used = DirEntryCodec.recLenFor(DirEntryCodec.nameLen(block, off));
-                if (cur != 0 && recLen - used >= need) {
-                    DirEntryCodec.setRecLen(block, off, used);
-                    DirEntryCodec.put(block, off + used, ino, recLen - used, name, ft);
-                    writeBlock(dir, lblk, block);
-                    return lblk;
-                }
-                off += recLen;
+            if (insertInto(block, name, ino, fileType)) {
+                writeBlock(dir, lblk, block);
+                return lblk;
             }
         }
-        if ((n + 1) * bs > 0xFFFF_FFFFL) {
-            throw new FsException(Errno.ENOSPC, "directory inode " + dir.ino + " reached the 4 GiB size limit");
+        if (n == 1 && dirIndex && dx.canIndex()) {
+            dropIndex(dir);
+            dx.makeIndexed(dir, readBlock(dir, 0));
+            dx.add(dir, name, ino, fileType);
+            return -1;
         }
-        byte[] block = new byte[bs];
-        DirEntryCodec.put(block, 0, ino, bs, name, ft);
+        byte[] block = newLeaf();
+        insertInto(block, name, ino, fileType);
         writeBlock(dir, n, block);
         return n;
     }
 
-    /** Removes the entry at {@code slot}. */
+    /** Removes the entry at {@code slot} (ext4_generic_delete_entry: merge into the previous entry). */
     void remove(ExtInode dir, Slot slot) throws IOException {
         try {
             byte[] block = readBlock(dir, slot.lblk());
@@ -316,12 +474,12 @@ final class Directories {
         return empty[0];
     }
 
-    /** Writes the first block of a new directory: "." and "..". */
+    /** Writes the first block of a new directory: "." and "..", and the checksum tail with metadata_csum. */
     void init(ExtInode dir, long parentIno) throws IOException {
-        byte[] block = new byte[bs];
+        byte[] block = newLeaf();
         int ft = fs.geo.hasFiletype() ? DirEntryCodec.FT_DIR : 0;
         DirEntryCodec.put(block, 0, dir.ino, 12, new byte[] {'.'}, ft);
-        DirEntryCodec.put(block, 12, parentIno, bs - 12, new byte[] {'.', '.'}, ft);
+        DirEntryCodec.put(block, 12, parentIno, usableBytes() - 12, new byte[] {'.', '.'}, ft);
         writeBlock(dir, 0, block);
     }
 }

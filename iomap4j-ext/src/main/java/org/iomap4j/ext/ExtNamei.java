@@ -34,8 +34,11 @@ import org.iomap4j.vfs.Vfs;
  * (no lock held).
  */
 final class ExtNamei {
-    /** EXT2_LINK_MAX. */
-    static final int LINK_MAX = ExtFileSystem.LINK_MAX;
+    /**
+     * EXT4_LINK_MAX: most links to an inode (fs/ext4/ext4.h); the kernel's ext4 driver applies it to ext2 and ext3
+     * images too. An indexed directory with more subdirectories keeps i_links_count 1 instead (dir_nlink).
+     */
+    static final int LINK_MAX = 65000;
 
     private final ExtFileSystem fs;
 
@@ -238,7 +241,7 @@ final class ExtNamei {
             throw new FsException(Errno.ENOENT, "directory inode " + dir.ino + " was removed");
         }
         boolean isDir = FileMode.isDirectory(mode);
-        if (isDir && fs.inodes.links(dir) >= LINK_MAX) {
+        if (isDir && dirLinkMax(dir)) {
             throw new FsException(Errno.EMLINK, "directory inode " + dir.ino + " has " + LINK_MAX + " links");
         }
         NewInodeOwner owner = NewInodeOwner.of(dir.disk.mode(), dir.disk.gid(), mode, uid, gid);
@@ -253,7 +256,7 @@ final class ExtNamei {
             throw e;
         }
         if (isDir) {
-            fs.inodes.addLinks(dir, 1, false);
+            incCount(dir);
         }
         fs.inodes.touchMtimeCtime(dir);
         return inode;
@@ -414,7 +417,7 @@ final class ExtNamei {
                 fs.dirs.remove(dir, s);
                 fs.inodes.touchMtimeCtime(dir);
                 fs.inodes.addLinks(victim, -fs.inodes.links(victim), true);
-                fs.inodes.addLinks(dir, -1, false);
+                decCount(dir);
                 fs.inodes.maybeFree(victim);
             } finally {
                 fs.nsLock.writeLock().unlock();
@@ -476,7 +479,7 @@ final class ExtNamei {
                 }
             }
             if (srcDir && oldDir != newDir) {
-                if (target == null && fs.inodes.links(newDir) >= LINK_MAX) {
+                if (target == null && dirLinkMax(newDir)) {
                     throw new FsException(Errno.EMLINK, "directory inode " + newDirIno + " has " + LINK_MAX + " links");
                 }
             }
@@ -491,7 +494,7 @@ final class ExtNamei {
             } else {
                 fs.dirs.add(newDir, newNb, src.ino, ft);
                 if (srcDir) {
-                    fs.inodes.addLinks(newDir, 1, false);
+                    incCount(newDir);
                 }
             }
             // Adding may have split the entry before the old one: find it again.
@@ -509,7 +512,7 @@ final class ExtNamei {
                     }
                     fs.dirs.retarget(src, dd, newDir.ino, DirEntryCodec.FT_DIR);
                 }
-                fs.inodes.addLinks(oldDir, -1, false);
+                decCount(oldDir);
             }
             fs.inodes.addLinks(src, 0, true);
             fs.inodes.touchMtimeCtime(oldDir);
@@ -519,6 +522,35 @@ final class ExtNamei {
             }
         } finally {
             fs.nsLock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * EXT4_DIR_LINK_MAX: a linear directory at {@link #LINK_MAX} links takes no more subdirectories; an indexed
+     * one always can (its count goes to 1, {@link #incCount}).
+     */
+    private boolean dirLinkMax(ExtInode dir) {
+        return !fs.dirs.isDx(dir) && fs.inodes.links(dir) >= LINK_MAX;
+    }
+
+    /**
+     * ext4_inc_count for a directory gaining a subdirectory: an indexed directory whose count would pass
+     * {@link #LINK_MAX}, or is already 1 (not counted), gets 1, and the filesystem the dir_nlink feature.
+     */
+    private void incCount(ExtInode dir) {
+        int n = fs.inodes.links(dir) + 1;
+        if (fs.dirs.isDx(dir) && (n > LINK_MAX || n == 2)) {
+            fs.inodes.addLinks(dir, 1 - (n - 1), false);
+            fs.sup.noteDirNlink();
+        } else {
+            fs.inodes.addLinks(dir, 1, false);
+        }
+    }
+
+    /** ext4_dec_count for a directory losing a subdirectory: a count of 2 or less (1: not counted) stays. */
+    private void decCount(ExtInode dir) {
+        if (fs.inodes.links(dir) > 2) {
+            fs.inodes.addLinks(dir, -1, false);
         }
     }
 

@@ -270,6 +270,13 @@ final class ExtSuper {
         }
     }
 
+    /** Sets the dir_nlink feature when a directory's link count first saturates to 1 (ext4_inc_count). */
+    void noteDirNlink() {
+        synchronized (sbLock) {
+            sb.setFeatureRoCompat(sb.featureRoCompat() | Features.RO_COMPAT_DIR_NLINK);
+        }
+    }
+
     void writeSuperblock() throws IOException {
         long freeBlocks = fs.groups.freeBlocks();
         long freeInodes = fs.groups.freeInodes();

@@ -32,14 +32,17 @@ import org.iomap4j.ext.disk.Features;
  * @param maxMountCount   s_max_mnt_count (-1 = none)
  * @param mtimeSec        last mount time
  * @param wtimeSec        last write time
+ * @param readWriteRefusal why the driver would mount this image read-only or not at all (one line naming the
+ *                        features, from {@code FeatureSupport.classify}), or null if it serves it read-write
  */
 public record Superblock(int blockSizeBytes, long blocksCount, long freeBlocksCount, long reservedBlocksCount,
         long inodesCount, long freeInodesCount, int inodeSizeBytes, long blocksPerGroup, long inodesPerGroup,
         long groupCount, long firstDataBlock, long revLevel, List<String> compatFeatures,
         List<String> incompatFeatures, List<String> roCompatFeatures, String volumeLabel, UUID uuid, int state,
-        int mountCount, int maxMountCount, long mtimeSec, long wtimeSec) {
+        int mountCount, int maxMountCount, long mtimeSec, long wtimeSec, String readWriteRefusal) {
 
     static Superblock of(DiskSuperblock sb) {
+        org.iomap4j.ext.disk.FeatureSupport.Verdict verdict = org.iomap4j.ext.disk.FeatureSupport.classify(sb);
         byte[] u = sb.uuid();
         long hi = 0;
         long lo = 0;
@@ -53,6 +56,6 @@ public record Superblock(int blockSizeBytes, long blocksCount, long freeBlocksCo
                 groups, sb.firstDataBlock(), sb.revLevel(), Features.compatNames(sb.featureCompat()),
                 Features.incompatNames(sb.featureIncompat()), Features.roCompatNames(sb.featureRoCompat()),
                 sb.volumeName(), new UUID(hi, lo), sb.state(), sb.mountCount(), sb.maxMountCount(), sb.mtime(),
-                sb.wtime());
+                sb.wtime(), verdict.readWrite() ? null : verdict.message());
     }
 }

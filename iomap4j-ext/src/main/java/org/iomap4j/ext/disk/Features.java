@@ -65,14 +65,6 @@ public final class Features {
     public static final int INCOMPAT_ENCRYPT = 0x10000;
     public static final int INCOMPAT_CASEFOLD = 0x20000;
 
-    /**
-     * incompat bits the <em>current ext2 driver</em> mounts with. The ext4 target set is
-     * {@link FeatureSupport#classify}; this constant stays until the driver switches to it.
-     */
-    public static final int INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_EXTENTS;
-    /** ro_compat bits the current ext2 driver writes with (see {@link #INCOMPAT_SUPPORTED}). */
-    public static final int RO_COMPAT_SUPPORTED = RO_COMPAT_SPARSE_SUPER | RO_COMPAT_LARGE_FILE;
-
     /** Which of the three feature words a bit belongs to. */
     public enum Kind {
         COMPAT('C'), INCOMPAT('I'), RO_COMPAT('R');

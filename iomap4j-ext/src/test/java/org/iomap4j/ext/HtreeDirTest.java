@@ -1,0 +1,104 @@
+package org.iomap4j.ext;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import org.iomap4j.Errno;
+import org.iomap4j.FsException;
+import org.iomap4j.ext.disk.DiskInode;
+import org.iomap4j.ext.disk.DxBlock;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * htree (dir_index) directories maintained by iomap4j as the kernel's ext4 keeps them: a directory of 100,000
+ * entries created through the library is indexed (EXT4_INDEX_FL, two index levels with 1 KiB blocks), e2fsck -fn
+ * finds nothing, the kernel's ext4 on loop lists every name with the same inode, and a lookup reads only the
+ * index path and one leaf (counted by {@link Directories#blockReads}, not timed).
+ *
+ * <p>{@code -Diomap4j.htree.entries=N} runs the big-directory test with N entries instead (the long form).
+ */
+class HtreeDirTest {
+    @TempDir
+    Path tmp;
+
+    static final int ENTRIES = Integer.getInteger("iomap4j.htree.entries", 100_000);
+
+    @Test
+    void hundredThousandEntriesStayIndexedValidAndVisibleToTheKernel() throws Exception {
+        Path img = HtreeTestImages.mkfsExt4(tmp.resolve("big.img"), 192L << 20, HtreeTestImages.EXT4_NO_CSUM,
+                "-b", "1024", "-N", String.valueOf(ENTRIES + 2000));
+        Map<String, Long> model = new TreeMap<>();
+        long bigIno;
+        int maxReads;
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
+            assertThat(fs.readOnlyReason()).isNull();
+            bigIno = fs.mkdir(fs.rootIno(), "big", 0755, 0, 0).ino();
+            for (int i = 0; i < ENTRIES; i++) {
+                String n = "file-" + i;
+                long ino = fs.mknod(bigIno, n, 0100644, 0, 0, 0).ino();
+                fs.forget(ino, 1);
+                model.put(n, ino);
+            }
+            org.iomap4j.fs.Pins pins = fs.icache.pins();
+            ExtInode big = fs.inodes.iget(pins, bigIno);
+            assertThat(fs.dirs.isDx(big)).as("EXT4_INDEX_FL").isTrue();
+            byte[] root = fs.dirs.readBlock(big, 0);
+            DxBlock r = DxBlock.decode(root, true, false, false, bigIno, 0);
+            assertThat(r.indirectLevels()).as("index levels below the root").isEqualTo(ENTRIES >= 50_000 ? 1 : r.indirectLevels());
+            long blocks = fs.dirs.nrBlocks(big);
+            // Lookups: index path (root + indirect levels) and one leaf; a hash collision may continue once.
+            maxReads = 0;
+            Random rnd = new Random(7);
+            for (int k = 0; k < 2000; k++) {
+                String n = "file-" + rnd.nextInt(ENTRIES);
+                long before = fs.dirs.blockReads.sum();
+                long ino = fs.lookup(bigIno, n).ino();
+                fs.forget(ino, 1);
+                int reads = (int) (fs.dirs.blockReads.sum() - before);
+                maxReads = Math.max(maxReads, reads);
+                assertThat(ino).as(n).isEqualTo(model.get(n));
+            }
+            long before = fs.dirs.blockReads.sum();
+            try {
+                fs.lookup(bigIno, "absent-name");
+                throw new AssertionError("absent name found");
+            } catch (FsException e) {
+                assertThat(e.errno()).isEqualTo(Errno.ENOENT);
+            }
+            int missReads = (int) (fs.dirs.blockReads.sum() - before);
+            System.out.printf("htree: %d entries, %d directory blocks, %d index levels below the root; a lookup read"
+                    + " at most %d blocks, a miss %d%n", ENTRIES, blocks, r.indirectLevels(), maxReads, missReads);
+            assertThat(maxReads).isLessThanOrEqualTo(r.indirectLevels() + 2 + 1);
+            assertThat(missReads).isLessThanOrEqualTo(r.indirectLevels() + 2 + 1);
+            assertThat(blocks).isGreaterThan(10L * maxReads);
+            pins.close();
+            // Removal leaves the index valid.
+            for (int i = 0; i < ENTRIES; i += 7) {
+                fs.unlink(bigIno, "file-" + i);
+                model.remove("file-" + i);
+            }
+        }
+        Ext2Tools.assertFsckClean(img);
+        assertThat(Ext2Tools.debugfs(img, "stat /big").ok().stdout()).contains("Flags: 0x1000");
+        String why = HtreeTestImages.ext4MountUnavailableReason();
+        assumeTrue(why == null, "kernel cross-check skipped: " + why);
+        try (HtreeTestImages.Ext4Mount m = new HtreeTestImages.Ext4Mount(img, tmp, true)) {
+            Path big = m.root.resolve("big");
+            assertThat(HtreeTestImages.kernelListing(big)).isEqualTo(model);
+            Random rnd = new Random(11);
+            List<String> names = new ArrayList<>(model.keySet());
+            for (int k = 0; k < 300; k++) {
+                String n = names.get(rnd.nextInt(names.size()));
+                assertThat((Long) Files.getAttribute(big.resolve(n), "unix:ino")).as(n).isEqualTo(model.get(n));
+            }
+        }
+    }
+}
