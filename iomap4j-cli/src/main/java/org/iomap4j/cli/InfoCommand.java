@@ -59,15 +59,13 @@ final class InfoCommand implements Callable<Integer> {
     }
 
     /**
-     * Why a read-write mount of this image would be read-only, or null when it would not: ro_compat features
-     * this driver does not write ({@link Features#RO_COMPAT_SUPPORTED}), or an image file not writable by this
+     * Why a read-write mount of this image would be read-only, or null when it would not: features this driver
+     * does not write ({@link Superblock#featureVerdict}, e.g. has_journal), or an image file not writable by this
      * user. ({@code info} itself always opens read-only; that is no reason worth printing.)
      */
     static String readWriteRefusal(Superblock s, Path image) {
-        java.util.List<String> unsupported = new java.util.ArrayList<>(s.roCompatFeatures());
-        unsupported.removeAll(Features.roCompatNames(Features.RO_COMPAT_SUPPORTED));
-        if (!unsupported.isEmpty()) {
-            return "unsupported ro_compat features " + String.join(" ", unsupported);
+        if (!s.featureVerdict().isEmpty()) {
+            return s.featureVerdict();
         }
         if (!java.nio.file.Files.isWritable(image)) {
             return "the image file is not writable by this user";
