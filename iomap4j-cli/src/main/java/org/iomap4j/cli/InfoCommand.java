@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.concurrent.Callable;
 import org.iomap4j.ext.Superblock;
+import org.iomap4j.ext.disk.Features;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -59,12 +60,12 @@ final class InfoCommand implements Callable<Integer> {
 
     /**
      * Why a read-write mount of this image would be read-only, or null when it would not: features this driver
-     * does not write ({@link Superblock#readWriteRefusal()}), or an image file not writable by this user.
-     * ({@code info} itself always opens read-only; that is no reason worth printing.)
+     * does not write ({@link Superblock#featureVerdict}, e.g. has_journal), or an image file not writable by this
+     * user. ({@code info} itself always opens read-only; that is no reason worth printing.)
      */
     static String readWriteRefusal(Superblock s, Path image) {
-        if (s.readWriteRefusal() != null) {
-            return s.readWriteRefusal();
+        if (!s.featureVerdict().isEmpty()) {
+            return s.featureVerdict();
         }
         if (!java.nio.file.Files.isWritable(image)) {
             return "the image file is not writable by this user";

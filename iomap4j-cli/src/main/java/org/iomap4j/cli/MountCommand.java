@@ -151,6 +151,12 @@ final class MountCommand implements Callable<Integer> {
             Mountpoint.removeIfCreated(mnt, createdMountpoint);
             throw readOnlyHint(e, img);
         }
+        boolean mountReadOnly = readOnly;
+        if (!mountReadOnly && opened.fs().isReadOnly()) {
+            // A feature this driver cannot write (has_journal, quota, ...): one line naming it, then read-only.
+            out.println("iomapfs: " + img + ": " + opened.fs().readOnlyReason());
+            mountReadOnly = true;
+        }
         if (warmupMillis > 0) {
             // After opening the image (its errors come first), before the mount (the first request finds
             // compiled code).
@@ -166,7 +172,7 @@ final class MountCommand implements Callable<Integer> {
         CountDownLatch flushed = new CountDownLatch(1);
         FuseMount mount;
         try {
-            mount = FuseMount.mount(opened.vfs(), mnt.toAbsolutePath(), FuseOptions.builder().readOnly(readOnly)
+            mount = FuseMount.mount(opened.vfs(), mnt.toAbsolutePath(), FuseOptions.builder().readOnly(mountReadOnly)
                     .allowOther(shared).defaultPermissions(true).suid(suid).dev(dev).fusermount(fusermount)
                     .threads(threads).debug(common.debug)
                     .spinAfterReply(java.time.Duration.ofNanos(spinMicros * 1000L))
@@ -191,7 +197,7 @@ final class MountCommand implements Callable<Integer> {
         }, "iomapfs-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         out.println("iomapfs: " + img + " mounted at " + mnt.toAbsolutePath()
-                + (readOnly ? " (read-only" : " (read-write") + (shared ? ", shared" : ", private")
+                + (mountReadOnly ? " (read-only" : " (read-write") + (shared ? ", shared" : ", private")
                 + (mount.viaFusermount() ? ", through fusermount3" : "") + "); stays in the foreground: Ctrl-C or "
                 + "'iomapfs umount " + mnt + "' to unmount");
         out.flush();

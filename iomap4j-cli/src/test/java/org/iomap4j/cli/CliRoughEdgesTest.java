@@ -86,10 +86,10 @@ class CliRoughEdgesTest {
         Cli.Run plain = Cli.run("info", img.toString());
         assertThat(plain.exit()).isZero();
         assertThat(plain.out()).doesNotContainIgnoringCase("read-only");
-        // huge_file is a ro_compat feature this driver does not write: a read-write mount would be read-only.
-        assertThat(Ext2Tools.debugfsWrite(img, "feature huge_file").exitCode()).isZero();
+        // quota is a ro_compat feature this driver does not write: a read-write mount would be read-only.
+        assertThat(Ext2Tools.debugfsWrite(img, "feature quota").exitCode()).isZero();
         Cli.Run ro = Cli.run("info", img.toString());
-        assertThat(ro.out()).containsPattern("Mounts only read-only: +unsupported ro_compat features huge_file");
+        assertThat(ro.out()).containsPattern("Mounts only read-only: +mounting read-only: feature\\(s\\) \\[quota\\]");
     }
 
     @Test

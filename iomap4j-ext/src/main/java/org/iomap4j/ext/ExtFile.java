@@ -198,7 +198,7 @@ final class ExtFile {
                 if (ch.gid() != null) {
                     d.setGid(ch.gid());
                 }
-                ExtInodeTable.applyTimes(d, ch);
+                fs.inodes.applyTimes(d, ch);
             } finally {
                 i.lock.unlock();
             }

@@ -60,11 +60,10 @@ import org.iomap4j.vfs.VfsXattr;
  * The generic VFS layer is the core's {@code org.iomap4j.fs}: {@link InodeCache} (iget, pins, LRU, eviction),
  * {@link InodeWriteback} (dirty inodes, pending evictions, flusher) and {@link GenericFile}.
  *
- * <p>Features (e2fsprogs lib/ext2fs/ext2_fs.h): incompat {@code filetype} only, any other incompat feature
- * refuses the mount naming it ({@code needs_recovery}: an ext3 journal to replay); ro_compat
- * {@code sparse_super}, {@code large_file}, anything else mounts read-only ({@link #readOnlyReason()}); compat
- * features (ext_attr, resize_inode, dir_index, has_journal) are preserved untouched. Revision 0 and 1, 128- and
- * larger inodes, block sizes 1 KiB to 64 KiB.
+ * <p>Features: {@link org.iomap4j.ext.disk.FeatureSupport#classify} decides (read-write, read-only with
+ * {@link #readOnlyReason()} naming the feature, or refused with EINVAL naming it); ext4 metadata (64bit, flex_bg,
+ * uninit groups, metadata_csum, extra_isize timestamps, the orphan list) is described in docs/architecture.md.
+ * Revision 0 and 1, 128- and larger inodes, block sizes 1 KiB to 64 KiB.
  *
  * <p>Lock order (outermost first): {@link #nsLock} (namespace: shared for lookup/readdir, exclusive for every
  * namespace change; for directories it is also their i_rwsem) → a file's {@link org.iomap4j.fs.Inode#rwsem} → the

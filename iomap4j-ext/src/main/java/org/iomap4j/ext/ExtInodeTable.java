@@ -248,19 +248,32 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
      * Applies the times of a setattr (caller holds the inode's lock): explicit times with their nanoseconds,
      * UTIME_NOW, and ctime = now (ext4_setattr / setattr_copy).
      */
-    static void applyTimes(DiskInode d, org.iomap4j.vfs.SetAttr ch) {
+    void applyTimes(DiskInode d, org.iomap4j.vfs.SetAttr ch) {
         InodeTimestamp t = now();
         if (ch.atimeNow()) {
             d.setAtimeTs(t);
         } else if (ch.atimeSec() != null) {
-            d.setAtimeTs(new InodeTimestamp(ch.atimeSec(), ch.atimeNsec()));
+            d.setAtimeTs(truncate(ch.atimeSec(), ch.atimeNsec()));
         }
         if (ch.mtimeNow()) {
             d.setMtimeTs(t);
         } else if (ch.mtimeSec() != null) {
-            d.setMtimeTs(new InodeTimestamp(ch.mtimeSec(), ch.mtimeNsec()));
+            d.setMtimeTs(truncate(ch.mtimeSec(), ch.mtimeNsec()));
         }
         d.setCtimeTs(t);
+    }
+
+    /**
+     * fs/inode.c timestamp_truncate with ext4's s_time_min/s_time_max/s_time_gran (ext4_fill_super: inodes of
+     * 256 bytes or more hold [S32_MIN, EXT4_EXTRA_TIMESTAMP_MAX] with nanoseconds, smaller ones the signed
+     * 32-bit range in whole seconds): clamped, and a time at either bound loses its nanoseconds.
+     */
+    InodeTimestamp truncate(long sec, int nsec) {
+        boolean extra = geo.inodeSize() >= 256;
+        long max = extra ? InodeTimestamp.MAX_EXTRA_SECONDS : InodeTimestamp.MAX_NO_EXTRA_SECONDS;
+        long s = Math.clamp(sec, InodeTimestamp.MIN_SECONDS, max);
+        boolean atBound = s == max || s == InodeTimestamp.MIN_SECONDS;
+        return new InodeTimestamp(s, extra && !atBound ? nsec : 0);
     }
 
     int links(ExtInode i) {

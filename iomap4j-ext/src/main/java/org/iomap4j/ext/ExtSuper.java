@@ -219,7 +219,7 @@ final class ExtSuper {
         synchronized (sbLock) {
             sb.setMountCount((sb.mountCount() + 1) & 0xffff);
             sb.setState(sb.state() & ~DiskSuperblock.STATE_VALID);
-            sb.setMtime(now());
+            sb.setMtimeSeconds(now()); // with s_mtime_hi (ext4 super.rst)
         }
         writeSuperblock();
         fs.bcache.flush();
@@ -284,7 +284,7 @@ final class ExtSuper {
         synchronized (sbLock) {
             sb.setFreeBlocksCount(freeBlocks);
             sb.setFreeInodesCount(freeInodes);
-            sb.setWtime(now());
+            sb.setWtimeSeconds(now());
             if (fs.geo.metadataCsum()) {
                 sb.updateChecksum();
             }

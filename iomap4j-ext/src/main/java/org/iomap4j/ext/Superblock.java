@@ -3,10 +3,11 @@ package org.iomap4j.ext;
 import java.util.List;
 import java.util.UUID;
 import org.iomap4j.ext.disk.DiskSuperblock;
+import org.iomap4j.ext.disk.FeatureSupport;
 import org.iomap4j.ext.disk.Features;
 
 /**
- * A read-only summary of an ext2 superblock for {@code info} and {@code df}: counts in filesystem blocks, times
+ * A read-only summary of an ext2/3/4 superblock for {@code info} and {@code df}: counts in filesystem blocks, times
  * in seconds since the epoch, features by their e2fsprogs names. A snapshot: it does not change as the
  * filesystem does.
  *
@@ -32,17 +33,17 @@ import org.iomap4j.ext.disk.Features;
  * @param maxMountCount   s_max_mnt_count (-1 = none)
  * @param mtimeSec        last mount time
  * @param wtimeSec        last write time
- * @param readWriteRefusal why the driver would mount this image read-only or not at all (one line naming the
- *                        features, from {@code FeatureSupport.classify}), or null if it serves it read-write
+ * @param descSizeBytes   bytes per group descriptor (32, or s_desc_size with 64bit)
+ * @param featureVerdict  one line saying why the driver serves this image only read-only (or refuses it), ""
+ *                        when it serves it read-write ({@link org.iomap4j.ext.disk.FeatureSupport#classify})
  */
 public record Superblock(int blockSizeBytes, long blocksCount, long freeBlocksCount, long reservedBlocksCount,
         long inodesCount, long freeInodesCount, int inodeSizeBytes, long blocksPerGroup, long inodesPerGroup,
         long groupCount, long firstDataBlock, long revLevel, List<String> compatFeatures,
         List<String> incompatFeatures, List<String> roCompatFeatures, String volumeLabel, UUID uuid, int state,
-        int mountCount, int maxMountCount, long mtimeSec, long wtimeSec, String readWriteRefusal) {
+        int mountCount, int maxMountCount, long mtimeSec, long wtimeSec, int descSizeBytes, String featureVerdict) {
 
     static Superblock of(DiskSuperblock sb) {
-        org.iomap4j.ext.disk.FeatureSupport.Verdict verdict = org.iomap4j.ext.disk.FeatureSupport.classify(sb);
         byte[] u = sb.uuid();
         long hi = 0;
         long lo = 0;
@@ -56,6 +57,6 @@ public record Superblock(int blockSizeBytes, long blocksCount, long freeBlocksCo
                 groups, sb.firstDataBlock(), sb.revLevel(), Features.compatNames(sb.featureCompat()),
                 Features.incompatNames(sb.featureIncompat()), Features.roCompatNames(sb.featureRoCompat()),
                 sb.volumeName(), new UUID(hi, lo), sb.state(), sb.mountCount(), sb.maxMountCount(), sb.mtime(),
-                sb.wtime(), verdict.readWrite() ? null : verdict.message());
+                sb.wtime(), sb.descSizeBytes(), FeatureSupport.classify(sb).message());
     }
 }

@@ -434,11 +434,40 @@ class Ext2WorkloadTest {
         "24, '-b 1024 -I 128 -O ^has_journal,^extent,^64bit,^metadata_csum,^flex_bg,^uninit_bg'"})
     void ext4WorkloadMatchesModelAndIsFsckClean(long seed, String mkfsOpts) throws Exception {
         System.out.println("workload seed " + seed + " mkfs.ext4 " + mkfsOpts);
-        workloadMatchesModelAndIsFsckClean(seed, Ext2Tools.mkfsExt4(tmp.resolve("w4.img"), 256L << 20,
-                mkfsOpts.split(" ")));
+        Path img = Ext2Tools.mkfsExt4(tmp.resolve("w4.img"), 256L << 20, mkfsOpts.split(" "));
+        Map<String, TreeModel.Node> expected = workloadMatchesModelAndIsFsckClean(seed, img);
+        String why = Ext2Tools.loopMountUnavailableReason();
+        Assumptions.assumeTrue(why == null, "kernel loop mount unavailable, kernel read-back skipped: " + why);
+        try (Ext2Tools.LoopMount m = Ext2Tools.LoopMount.mount(img, tmp, true, "ext4")) {
+            assertTree(kernelTree(m.root()), expected, "kernel ext4 reading iomap4j's image vs model", seed);
+        }
     }
 
-    private void workloadMatchesModelAndIsFsckClean(long seed, Path img) throws Exception {
+    /** The tree under a kernel mount as {@link TreeModel} nodes (lost+found left out, as TreeModel.capture does). */
+    static Map<String, TreeModel.Node> kernelTree(Path root) throws IOException {
+        Map<String, TreeModel.Node> out = new TreeMap<>();
+        try (var walk = Files.walk(root)) {
+            for (Path p : walk.filter(p -> !p.equals(root)).toList()) {
+                String rel = "/" + root.relativize(p).toString();
+                if (rel.equals("/lost+found") || rel.startsWith("/lost+found/")) {
+                    continue;
+                }
+                int mode = (Integer) Files.getAttribute(p, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                int nlink = (Integer) Files.getAttribute(p, "unix:nlink", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                long size = (Long) Files.getAttribute(p, "unix:size", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                if (Files.isSymbolicLink(p)) {
+                    out.put(rel, new TreeModel.Node(mode, nlink, size, null, Files.readSymbolicLink(p).toString()));
+                } else if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    out.put(rel, new TreeModel.Node(mode, nlink, 0, null, null));
+                } else {
+                    out.put(rel, new TreeModel.Node(mode, nlink, size, Files.readAllBytes(p), null));
+                }
+            }
+        }
+        return out;
+    }
+
+    private Map<String, TreeModel.Node> workloadMatchesModelAndIsFsckClean(long seed, Path img) throws Exception {
         Generator[] model = new Generator[1];
         List<Op> ops = generate(seed, 1000, model);
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults().withCache(4L << 20, 64 << 10))) {
@@ -460,6 +489,7 @@ class Ext2WorkloadTest {
                 .filter(n -> !n.equals(".") && !n.equals("..") && !n.equals("lost+found")).sorted().toList();
         assertThat(rootNames).containsExactlyElementsOf(expected.keySet().stream()
                 .filter(p -> p.lastIndexOf('/') == 0).map(p -> p.substring(1)).sorted().toList());
+        return expected;
     }
 
     @ParameterizedTest(name = "seed {0}, block size {1}")
