@@ -85,6 +85,58 @@ final class ExtBalloc {
     }
 
     /**
+     * Allocates one free block at or <em>before</em> {@code goal}, searching downwards through its group and then
+     * the preceding groups (wrapping to the filesystem's end): for extent tree blocks, which then stay out of the
+     * way of a file's data stream growing upwards from {@code goal} (so a sequential file is not cut by its own
+     * tree block). Root reserve as {@link #allocBlocks}.
+     *
+     * @return the block allocated
+     * @throws FsException ENOSPC when no block is free
+     */
+    long allocBlockBackward(long goal) throws IOException {
+        synchronized (groups) {
+            if (groups.freeBlocks == 0 || (!mayUseReserved(Caller.current())
+                    && groups.freeBlocks - reservedBlocks <= 0)) {
+                throw new FsException(Errno.ENOSPC, "no free blocks for a tree block");
+            }
+            if (goal < geo.firstDataBlock() || goal >= geo.blocksCount()) {
+                goal = geo.blocksCount() - 1;
+            }
+            int g0 = groups.groupOfBlock(goal);
+            int nGroups = gds.length;
+            for (int i = 0; i <= nGroups; i++) {
+                int g = Math.floorMod(g0 - i, nGroups);
+                GroupDescriptor gd = gds[g];
+                if (gd.freeBlocksCount() == 0) {
+                    continue;
+                }
+                long from = i == 0 ? goal - groups.groupStart(g) : groups.groupBlocks(g) - 1;
+                try (Buffer bm = groups.bcache.read(gd.blockBitmap())) {
+                    bm.lock();
+                    try {
+                        byte[] b = bm.array();
+                        for (long bit = from; bit >= 0; bit--) {
+                            if (!ExtGroups.test(b, bit)) {
+                                long pblk = groups.groupStart(g) + bit;
+                                checkNotMetadata(g, pblk, 1);
+                                ExtGroups.set(b, bit);
+                                bm.markDirty();
+                                gd.setFreeBlocksCount(gd.freeBlocksCount() - 1);
+                                groups.freeBlocks--;
+                                return pblk;
+                            }
+                        }
+                    } finally {
+                        bm.unlock();
+                    }
+                }
+            }
+            throw new FsException(Errno.ENOSPC, "no free blocks (bitmaps full although counts say "
+                    + groups.freeBlocks + " free)");
+        }
+    }
+
+    /**
      * May {@code caller} allocate the root-reserved blocks? Root, the superblock's resuid, and (when it is not 0)
      * the resgid group, as fs/ext2/balloc.c ext2_has_free_blocks decides (the kernel also checks supplementary
      * groups and CAP_SYS_RESOURCE, which a FUSE request does not carry).

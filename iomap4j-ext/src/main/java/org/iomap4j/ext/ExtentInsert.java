@@ -83,11 +83,11 @@ final class ExtentInsert {
         int need = blocksNeeded(inode, path, leaves.size());
         Deque<Long> spare = new ArrayDeque<>(need);
         try {
-            long goal = leaf.pblk != 0 ? leaf.pblk : goalNearData(leaves);
+            long goal = treeBlockGoal(inode, leaf, leaves);
             while (spare.size() < need) {
-                long nb = tree.fs.balloc.allocBlocks(goal, 1)[0];
+                long nb = tree.fs.balloc.allocBlockBackward(goal);
                 spare.push(nb);
-                goal = nb + 1;
+                goal = nb - 1;
             }
             ExtentNode content = new ExtentNode(0, leaf.node.max(), leaf.node.generation(), leaves, List.of());
             store(inode, path, leafAt, content, spare);
@@ -100,8 +100,20 @@ final class ExtentInsert {
         }
     }
 
-    private static long goalNearData(List<ExtentLeaf> leaves) {
-        return leaves.isEmpty() ? 0 : leaves.getLast().pblk() + leaves.getLast().lenBlocks();
+    /**
+     * Where tree blocks go: at or below the leaf block, else below the leaf's first data block, searching
+     * downwards ({@link ExtBalloc#allocBlockBackward}) so that the file's data, which grows upwards from its
+     * last extent, is not cut in two by its own tree block; the start of the inode's group for an empty file.
+     */
+    private long treeBlockGoal(ExtInode inode, Level leaf, List<ExtentLeaf> leaves) {
+        if (leaf.pblk != 0) {
+            return leaf.pblk;
+        }
+        if (!leaves.isEmpty()) {
+            return leaves.getFirst().pblk() - 1;
+        }
+        long group = (inode.ino - 1) / tree.fs.geo.inodesPerGroup();
+        return tree.fs.geo.firstDataBlock() + group * tree.fs.geo.blocksPerGroup();
     }
 
     /** Tree blocks that storing {@code newEntries} in the path's leaf needs (a split per full level, one to grow). */

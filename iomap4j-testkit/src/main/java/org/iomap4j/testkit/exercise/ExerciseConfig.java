@@ -33,7 +33,9 @@ public record ExerciseConfig(long seed, long ops, Map<Kind, Integer> mix, long m
         SEEK_HOLE(ExerciseTarget.Capability.SEEK_DATA_HOLE, 2),
         DROP_CACHES(ExerciseTarget.Capability.DROP_CACHES, 1),
         REMOUNT(ExerciseTarget.Capability.REMOUNT, 1),
-        FIEMAP(ExerciseTarget.Capability.FIEMAP, 1);
+        FIEMAP(ExerciseTarget.Capability.FIEMAP, 1),
+        /** fallocate mode 0 or KEEP_SIZE (preallocation; unwritten extents where the filesystem has them). */
+        FALLOCATE(ExerciseTarget.Capability.PREALLOCATE, 3);
 
         final ExerciseTarget.Capability needs;
         final int defaultWeight;

@@ -66,6 +66,16 @@ public sealed interface ExerciseOp {
         }
     }
 
+    record Allocate(long posBytes, long lengthBytes, boolean keepSize) implements ExerciseOp {
+        public String format() {
+            return "falloc " + posBytes + " " + lengthBytes + (keepSize ? " keep" : " extend");
+        }
+
+        public ExerciseConfig.Kind kind() {
+            return ExerciseConfig.Kind.FALLOCATE;
+        }
+    }
+
     record Punch(long posBytes, long lengthBytes) implements ExerciseOp {
         public String format() {
             return "punch " + posBytes + " " + lengthBytes;
@@ -170,6 +180,7 @@ public sealed interface ExerciseOp {
                 case "truncate" -> new Truncate(Long.parseLong(w[1]));
                 case "fsync" -> new Fsync();
                 case "zero" -> new ZeroRange(Long.parseLong(w[1]), Long.parseLong(w[2]), w[3].equals("keep"));
+                case "falloc" -> new Allocate(Long.parseLong(w[1]), Long.parseLong(w[2]), w[3].equals("keep"));
                 case "punch" -> new Punch(Long.parseLong(w[1]), Long.parseLong(w[2]));
                 case "dread" -> new DirectRead(Long.parseLong(w[1]), Integer.parseInt(w[2]));
                 case "dwrite" -> new DirectWrite(Long.parseLong(w[1]), Integer.parseInt(w[2]), Long.parseLong(w[3]));

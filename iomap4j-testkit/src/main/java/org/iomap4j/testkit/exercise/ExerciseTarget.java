@@ -30,7 +30,9 @@ public interface ExerciseTarget extends AutoCloseable {
         /** Unmount and mount again (everything written back, then read from the device). */
         REMOUNT,
         /** FIEMAP: the extents holding the file's data. */
-        FIEMAP
+        FIEMAP,
+        /** fallocate(0) and fallocate(FALLOC_FL_KEEP_SIZE): preallocation that reads as zeroes. */
+        PREALLOCATE
     }
 
     /** A one-line description for logs ("ext2 on /tmp/x.img", "dir /mnt/fuse"). */
@@ -63,6 +65,14 @@ public interface ExerciseTarget extends AutoCloseable {
     /** Zeroes {@code [posBytes, posBytes + lengthBytes)}; without {@code keepSize} the size grows to cover it. */
     default void zeroRange(long posBytes, long lengthBytes, boolean keepSize) throws IOException {
         throw new UnsupportedOperationException("zero range");
+    }
+
+    /**
+     * Preallocates {@code [posBytes, posBytes + lengthBytes)} (fallocate mode 0, or KEEP_SIZE): data there stays,
+     * holes read as zeroes; without {@code keepSize} the size grows to cover the range.
+     */
+    default void allocate(long posBytes, long lengthBytes, boolean keepSize) throws IOException {
+        throw new UnsupportedOperationException("preallocate");
     }
 
     /** Deallocates {@code [posBytes, posBytes + lengthBytes)} keeping the size; it reads back as zeroes. */

@@ -141,6 +141,10 @@ public final class Exerciser {
                 long pos = randLong(rnd, max);
                 yield new ExerciseOp.ZeroRange(pos, 1 + rnd.nextInt(opLimit(pos)), rnd.nextBoolean());
             }
+            case FALLOCATE -> {
+                long pos = randLong(rnd, max);
+                yield new ExerciseOp.Allocate(pos, 1 + rnd.nextInt(opLimit(pos)), rnd.nextBoolean());
+            }
             case PUNCH -> {
                 long pos = randLong(rnd, max);
                 yield new ExerciseOp.Punch(pos, 1 + rnd.nextInt(opLimit(pos)));
@@ -226,6 +230,14 @@ public final class Exerciser {
                     sizeBytes = end;
                 }
                 zeroModel(z.posBytes(), end);
+            }
+            case ExerciseOp.Allocate a -> {
+                checkLimit(a.posBytes() + a.lengthBytes(), a.format());
+                target.allocate(a.posBytes(), a.lengthBytes(), a.keepSize());
+                long end = a.posBytes() + a.lengthBytes();
+                if (!a.keepSize() && end > sizeBytes) {
+                    sizeBytes = end; // the model's bytes beyond the old size are zero already
+                }
             }
             case ExerciseOp.Punch p -> {
                 checkLimit(p.posBytes() + p.lengthBytes(), p.format());

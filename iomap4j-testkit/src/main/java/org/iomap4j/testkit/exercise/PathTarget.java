@@ -101,12 +101,13 @@ public final class PathTarget implements ExerciseTarget {
             }
         }
         if (wanted.contains(Capability.ZERO_RANGE) || wanted.contains(Capability.PUNCH_HOLE)
-                || wanted.contains(Capability.SEEK_DATA_HOLE)) {
+                || wanted.contains(Capability.SEEK_DATA_HOLE) || wanted.contains(Capability.PREALLOCATE)) {
             usesLibc = true;
             fd = Libc.open(file, Libc.O_RDWR);
             probe(Capability.ZERO_RANGE, () -> Libc.fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, blockSizeBytes));
             probe(Capability.PUNCH_HOLE, () -> Libc.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, blockSizeBytes));
             probe(Capability.SEEK_DATA_HOLE, () -> Libc.lseek(fd, 0, SEEK_HOLE));
+            probe(Capability.PREALLOCATE, () -> Libc.fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, blockSizeBytes));
         }
     }
 
@@ -186,6 +187,11 @@ public final class PathTarget implements ExerciseTarget {
     @Override
     public void zeroRange(long posBytes, long lengthBytes, boolean keepSize) throws IOException {
         Libc.fallocate(fd, FALLOC_FL_ZERO_RANGE | (keepSize ? FALLOC_FL_KEEP_SIZE : 0), posBytes, lengthBytes);
+    }
+
+    @Override
+    public void allocate(long posBytes, long lengthBytes, boolean keepSize) throws IOException {
+        Libc.fallocate(fd, keepSize ? FALLOC_FL_KEEP_SIZE : 0, posBytes, lengthBytes);
     }
 
     @Override

@@ -108,6 +108,7 @@ public final class VfsTarget implements ExerciseTarget {
         }
         probeFallocate(Capability.ZERO_RANGE, Vfs.FALLOC_FL_ZERO_RANGE | Vfs.FALLOC_FL_KEEP_SIZE);
         probeFallocate(Capability.PUNCH_HOLE, Vfs.FALLOC_FL_PUNCH_HOLE | Vfs.FALLOC_FL_KEEP_SIZE);
+        probeFallocate(Capability.PREALLOCATE, Vfs.FALLOC_FL_KEEP_SIZE);
         if (wanted.contains(Capability.DIRECT_IO)) {
             try {
                 directFh = vfs.open(ino, Vfs.O_RDWR | Vfs.O_DIRECT);
@@ -208,6 +209,11 @@ public final class VfsTarget implements ExerciseTarget {
     @Override
     public void zeroRange(long posBytes, long lengthBytes, boolean keepSize) throws IOException {
         fallocator().fallocate(fh, Vfs.FALLOC_FL_ZERO_RANGE | (keepSize ? Vfs.FALLOC_FL_KEEP_SIZE : 0), posBytes, lengthBytes);
+    }
+
+    @Override
+    public void allocate(long posBytes, long lengthBytes, boolean keepSize) throws IOException {
+        fallocator().fallocate(fh, keepSize ? Vfs.FALLOC_FL_KEEP_SIZE : 0, posBytes, lengthBytes);
     }
 
     @Override
