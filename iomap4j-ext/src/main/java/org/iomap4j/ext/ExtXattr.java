@@ -271,11 +271,12 @@ final class ExtXattr {
                     }
                 }
             }
-            if (ibodyChanged) {
-                writeIbody(i, ibody);
-            }
+            // The block first: if it fails (ENOSPC), an entry moving out of the inode body is still there.
             if (!sameEntries(block, l.block()) || l.pblk() == 0 && !block.isEmpty()) {
                 writeBlock(i, block, l);
+            }
+            if (ibodyChanged) {
+                writeIbody(i, ibody);
             }
             i.lock.lock();
             try {
