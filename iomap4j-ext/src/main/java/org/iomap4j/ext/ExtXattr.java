@@ -56,6 +56,8 @@ final class ExtXattr {
     static final long REFCOUNT_MAX = 1024;
     /** sizeof(struct ext4_inode) - EXT4_GOOD_OLD_INODE_SIZE: the kernel's i_extra_isize for a large inode. */
     static final int WANT_EXTRA_ISIZE = 32;
+    /** Blocks the mbcache remembers at most (it is a hint: forgetting only loses sharing chances). */
+    static final int MBCACHE_MAX_BLOCKS = 65536;
     /** XATTR_SIZE_MAX (include/uapi/linux/limits.h). */
     static final int SIZE_MAX = 65536;
 
@@ -63,6 +65,8 @@ final class ExtXattr {
     final ReentrantLock lock = new ReentrantLock();
     /** h_hash → blocks known to hold entries with that hash (the mbcache); guarded by {@link #lock}. */
     private final Map<Integer, Set<Long>> mbcache = new HashMap<>();
+    /** The reverse of {@link #mbcache}: block → the h_hash it is filed under; guarded by {@link #lock}. */
+    private final Map<Long, Integer> mbcacheHashOf = new HashMap<>();
     private final boolean csum;
     private final int csumSeed;
 
@@ -155,7 +159,7 @@ final class ExtXattr {
             }
         }
         if (blk.hash() != 0 && blk.refcount() < REFCOUNT_MAX) {
-            mbcache.computeIfAbsent(blk.hash(), k -> new LinkedHashSet<>()).add(pblk);
+            remember(blk.hash(), pblk);
         }
         return blk;
     }
@@ -399,7 +403,7 @@ final class ExtXattr {
         }
         int hash = org.iomap4j.ext.disk.Le.s32(bytes, 12);
         if (hash != 0) {
-            mbcache.computeIfAbsent(hash, k -> new LinkedHashSet<>()).add(pblk);
+            remember(hash, pblk);
         }
     }
 
@@ -422,7 +426,7 @@ final class ExtXattr {
                     return c;
                 }
             } catch (IOException | RuntimeException e) {
-                cands.remove(c); // no longer a valid xattr block: not a candidate
+                forgetCached(c); // no longer a valid xattr block: not a candidate
             }
         }
         return 0;
@@ -461,14 +465,33 @@ final class ExtXattr {
         } else {
             adjustRefcount(pblk, -1);
             if (b.hash() != 0) {
-                mbcache.computeIfAbsent(b.hash(), k -> new LinkedHashSet<>()).add(pblk);
+                remember(b.hash(), pblk);
             }
         }
     }
 
+    /** Adds a block to the mbcache; past {@link #MBCACHE_MAX_BLOCKS} hashes it starts over (bounded memory). */
+    private void remember(int hash, long pblk) {
+        forgetCached(pblk);
+        if (mbcacheHashOf.size() >= MBCACHE_MAX_BLOCKS) {
+            mbcache.clear();
+            mbcacheHashOf.clear();
+        }
+        mbcache.computeIfAbsent(hash, k -> new LinkedHashSet<>()).add(pblk);
+        mbcacheHashOf.put(pblk, hash);
+    }
+
     private void forgetCached(long pblk) {
-        mbcache.values().forEach(s -> s.remove(pblk));
-        mbcache.values().removeIf(Set::isEmpty);
+        Integer hash = mbcacheHashOf.remove(pblk);
+        if (hash != null) {
+            Set<Long> set = mbcache.get(hash);
+            if (set != null) {
+                set.remove(pblk);
+                if (set.isEmpty()) {
+                    mbcache.remove(hash);
+                }
+            }
+        }
     }
 
     /**
