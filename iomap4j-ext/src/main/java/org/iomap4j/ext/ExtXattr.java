@@ -52,6 +52,7 @@ import org.iomap4j.vfs.VfsXattr;
  * {@link ExtInode#lock} → {@link ExtGroups} monitor (block allocation) → buffer locks.
  */
 final class ExtXattr {
+    private static final System.Logger LOG = System.getLogger(ExtXattr.class.getName());
     /** EXT4_XATTR_REFCOUNT_MAX: a block shared by this many inodes is not shared further. */
     static final long REFCOUNT_MAX = 1024;
     /** sizeof(struct ext4_inode) - EXT4_GOOD_OLD_INODE_SIZE: the kernel's i_extra_isize for a large inode. */
@@ -122,6 +123,7 @@ final class ExtXattr {
         } finally {
             i.lock.unlock();
         }
+        checkNoEaInode(ibody, "inode " + i.ino);
         if (pblk == 0) {
             return new Loaded(ibody, List.of(), 0, 0);
         }
@@ -152,16 +154,20 @@ final class ExtXattr {
         } catch (CorruptFilesystemException e) {
             throw new CorruptFilesystemException(owner + ": " + e.getMessage());
         }
-        for (XattrEntry e : blk.entries()) {
+        checkNoEaInode(blk.entries(), owner);
+        if (blk.hash() != 0 && blk.refcount() < REFCOUNT_MAX) {
+            remember(blk.hash(), pblk);
+        }
+        return blk;
+    }
+
+    private static void checkNoEaInode(List<XattrEntry> entries, String owner) throws FsException {
+        for (XattrEntry e : entries) {
             if (e.valueInum() != 0) {
                 throw new FsException(Errno.EOPNOTSUPP, owner + ": xattr " + e.fullName()
                         + " has its value in an EA inode (ea_inode is not supported)");
             }
         }
-        if (blk.hash() != 0 && blk.refcount() < REFCOUNT_MAX) {
-            remember(blk.hash(), pblk);
-        }
-        return blk;
     }
 
     /** The raw stored value of {@code name}; ENODATA if absent. */
@@ -512,7 +518,14 @@ final class ExtXattr {
             if (pblk == 0) {
                 return;
             }
-            release(pblk, "inode " + i.ino);
+            try {
+                release(pblk, "inode " + i.ino);
+            } catch (CorruptFilesystemException e) {
+                // Neither freed nor decremented blindly: the block stays allocated for e2fsck to settle, and
+                // the inode is freed all the same (the unlink already happened).
+                LOG.log(System.Logger.Level.WARNING, "freeing inode " + i.ino + ": its xattr block " + pblk
+                        + " is left allocated: " + e.getMessage());
+            }
             i.lock.lock();
             try {
                 i.disk.setFileAcl(0);

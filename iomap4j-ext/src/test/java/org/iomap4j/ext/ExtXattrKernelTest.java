@@ -386,6 +386,31 @@ class ExtXattrKernelTest {
         }
     }
 
+    /** A damaged xattr block: a clear error naming inode and block; unlink still frees the inode. */
+    @Test
+    void corruptXattrBlock_clearError_unlinkLeavesItForFsck() throws Exception {
+        Path img = Ext2Tools.mke2fs(tmp.resolve("bad.img"), 8L << 20, "-b", "1024", "-I", "128");
+        long ino;
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
+            ino = touch(fs, fs.rootIno(), "f");
+            fs.setxattr(ino, "user.k", bytes("value"), 0);
+        }
+        long pblk = Long.parseLong(fileAcl(img, "f"));
+        try (var ch = java.nio.channels.FileChannel.open(img, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x12, 0x34}), pblk * 1024); // h_magic
+        }
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
+            assertThatThrownBy(() -> fs.getxattr(ino, "user.k")).isInstanceOf(org.iomap4j.CorruptFilesystemException.class)
+                    .hasMessageContaining("inode " + ino).hasMessageContaining("xattr block " + pblk);
+            assertThatThrownBy(() -> fs.listxattr(ino)).isInstanceOf(org.iomap4j.CorruptFilesystemException.class);
+            fs.unlink(fs.rootIno(), "f");
+            assertErrno(() -> fs.lookup(fs.rootIno(), "f"), Errno.ENOENT);
+        }
+        Ext2Tools.Result r = Ext2Tools.run("e2fsck", "-fy", img.toString());
+        assertThat(r.exitCode()).as(r.stdout()).isEqualTo(1); // the leftover block is freed by e2fsck
+        Ext2Tools.assertFsckClean(img);
+    }
+
     @Test
     void errorContract() throws Exception {
         Path img = Ext2Tools.mke2fs(tmp.resolve("err.img"), 8L << 20, "-b", "1024", "-I", "256");
