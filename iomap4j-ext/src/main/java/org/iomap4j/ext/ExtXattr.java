@@ -52,10 +52,13 @@ import org.iomap4j.vfs.VfsXattr;
  * {@link ExtInode#lock} → {@link ExtGroups} monitor (block allocation) → buffer locks.
  */
 final class ExtXattr {
+    private static final System.Logger LOG = System.getLogger(ExtXattr.class.getName());
     /** EXT4_XATTR_REFCOUNT_MAX: a block shared by this many inodes is not shared further. */
     static final long REFCOUNT_MAX = 1024;
     /** sizeof(struct ext4_inode) - EXT4_GOOD_OLD_INODE_SIZE: the kernel's i_extra_isize for a large inode. */
     static final int WANT_EXTRA_ISIZE = 32;
+    /** Blocks the mbcache remembers at most (it is a hint: forgetting only loses sharing chances). */
+    static final int MBCACHE_MAX_BLOCKS = 65536;
     /** XATTR_SIZE_MAX (include/uapi/linux/limits.h). */
     static final int SIZE_MAX = 65536;
 
@@ -63,6 +66,8 @@ final class ExtXattr {
     final ReentrantLock lock = new ReentrantLock();
     /** h_hash → blocks known to hold entries with that hash (the mbcache); guarded by {@link #lock}. */
     private final Map<Integer, Set<Long>> mbcache = new HashMap<>();
+    /** The reverse of {@link #mbcache}: block → the h_hash it is filed under; guarded by {@link #lock}. */
+    private final Map<Long, Integer> mbcacheHashOf = new HashMap<>();
     private final boolean csum;
     private final int csumSeed;
 
@@ -118,6 +123,7 @@ final class ExtXattr {
         } finally {
             i.lock.unlock();
         }
+        checkNoEaInode(ibody, "inode " + i.ino);
         if (pblk == 0) {
             return new Loaded(ibody, List.of(), 0, 0);
         }
@@ -148,16 +154,20 @@ final class ExtXattr {
         } catch (CorruptFilesystemException e) {
             throw new CorruptFilesystemException(owner + ": " + e.getMessage());
         }
-        for (XattrEntry e : blk.entries()) {
+        checkNoEaInode(blk.entries(), owner);
+        if (blk.hash() != 0 && blk.refcount() < REFCOUNT_MAX) {
+            remember(blk.hash(), pblk);
+        }
+        return blk;
+    }
+
+    private static void checkNoEaInode(List<XattrEntry> entries, String owner) throws FsException {
+        for (XattrEntry e : entries) {
             if (e.valueInum() != 0) {
                 throw new FsException(Errno.EOPNOTSUPP, owner + ": xattr " + e.fullName()
                         + " has its value in an EA inode (ea_inode is not supported)");
             }
         }
-        if (blk.hash() != 0 && blk.refcount() < REFCOUNT_MAX) {
-            mbcache.computeIfAbsent(blk.hash(), k -> new LinkedHashSet<>()).add(pblk);
-        }
-        return blk;
     }
 
     /** The raw stored value of {@code name}; ENODATA if absent. */
@@ -271,11 +281,12 @@ final class ExtXattr {
                     }
                 }
             }
-            if (ibodyChanged) {
-                writeIbody(i, ibody);
-            }
+            // The block first: if it fails (ENOSPC), an entry moving out of the inode body is still there.
             if (!sameEntries(block, l.block()) || l.pblk() == 0 && !block.isEmpty()) {
                 writeBlock(i, block, l);
+            }
+            if (ibodyChanged) {
+                writeIbody(i, ibody);
             }
             i.lock.lock();
             try {
@@ -398,7 +409,7 @@ final class ExtXattr {
         }
         int hash = org.iomap4j.ext.disk.Le.s32(bytes, 12);
         if (hash != 0) {
-            mbcache.computeIfAbsent(hash, k -> new LinkedHashSet<>()).add(pblk);
+            remember(hash, pblk);
         }
     }
 
@@ -421,7 +432,7 @@ final class ExtXattr {
                     return c;
                 }
             } catch (IOException | RuntimeException e) {
-                cands.remove(c); // no longer a valid xattr block: not a candidate
+                forgetCached(c); // no longer a valid xattr block: not a candidate
             }
         }
         return 0;
@@ -460,14 +471,33 @@ final class ExtXattr {
         } else {
             adjustRefcount(pblk, -1);
             if (b.hash() != 0) {
-                mbcache.computeIfAbsent(b.hash(), k -> new LinkedHashSet<>()).add(pblk);
+                remember(b.hash(), pblk);
             }
         }
     }
 
+    /** Adds a block to the mbcache; past {@link #MBCACHE_MAX_BLOCKS} hashes it starts over (bounded memory). */
+    private void remember(int hash, long pblk) {
+        forgetCached(pblk);
+        if (mbcacheHashOf.size() >= MBCACHE_MAX_BLOCKS) {
+            mbcache.clear();
+            mbcacheHashOf.clear();
+        }
+        mbcache.computeIfAbsent(hash, k -> new LinkedHashSet<>()).add(pblk);
+        mbcacheHashOf.put(pblk, hash);
+    }
+
     private void forgetCached(long pblk) {
-        mbcache.values().forEach(s -> s.remove(pblk));
-        mbcache.values().removeIf(Set::isEmpty);
+        Integer hash = mbcacheHashOf.remove(pblk);
+        if (hash != null) {
+            Set<Long> set = mbcache.get(hash);
+            if (set != null) {
+                set.remove(pblk);
+                if (set.isEmpty()) {
+                    mbcache.remove(hash);
+                }
+            }
+        }
     }
 
     /**
@@ -488,7 +518,14 @@ final class ExtXattr {
             if (pblk == 0) {
                 return;
             }
-            release(pblk, "inode " + i.ino);
+            try {
+                release(pblk, "inode " + i.ino);
+            } catch (CorruptFilesystemException e) {
+                // Neither freed nor decremented blindly: the block stays allocated for e2fsck to settle, and
+                // the inode is freed all the same (the unlink already happened).
+                LOG.log(System.Logger.Level.WARNING, "freeing inode " + i.ino + ": its xattr block " + pblk
+                        + " is left allocated: " + e.getMessage());
+            }
             i.lock.lock();
             try {
                 i.disk.setFileAcl(0);

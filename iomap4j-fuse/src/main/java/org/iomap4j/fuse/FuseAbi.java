@@ -103,6 +103,8 @@ final class FuseAbi {
     static final int FUSE_WRITEBACK_CACHE = 1 << 16;
     static final int FUSE_PARALLEL_DIROPS = 1 << 18;
     static final int FUSE_HANDLE_KILLPRIV = 1 << 19;
+    /** The kernel enforces POSIX ACLs (implies default_permissions; the fs stores ACLs and applies the umask). */
+    static final int FUSE_POSIX_ACL = 1 << 20;
     static final int FUSE_MAX_PAGES = 1 << 22;
     static final int FUSE_CACHE_SYMLINKS = 1 << 23;
     static final int FUSE_HANDLE_KILLPRIV_V2 = 1 << 28;

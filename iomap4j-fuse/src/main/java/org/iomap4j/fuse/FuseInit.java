@@ -46,6 +46,7 @@ final class FuseInit {
     }
 
     private final boolean writebackCache;
+    private final boolean posixAcl;
     private final int maxPagesLimit;
     private final CountDownLatch done = new CountDownLatch(1);
     private volatile long negotiatedFlags;
@@ -57,14 +58,33 @@ final class FuseInit {
      * @param maxPagesLimit  the kernel's max_pages_limit ({@link #maxPagesLimit()} on a live system)
      */
     FuseInit(boolean writebackCache, int maxPagesLimit) {
+        this(writebackCache, maxPagesLimit, false);
+    }
+
+    /**
+     * @param posixAcl ask for FUSE_POSIX_ACL with FUSE_DONT_MASK (the Vfs stores POSIX ACLs and applies
+     *                 default ACLs or the umask on create, {@link org.iomap4j.vfs.VfsXattr#posixAcls()}): the kernel
+     *                 then checks permissions against ACLs itself (fs/fuse/acl.c, default_permissions implied) and
+     *                 sends create modes unmasked with the caller's umask
+     */
+    FuseInit(boolean writebackCache, int maxPagesLimit, boolean posixAcl) {
         this.writebackCache = writebackCache;
+        this.posixAcl = posixAcl;
         this.maxPagesLimit = Math.max(1, maxPagesLimit);
+    }
+
+    /** True once INIT granted FUSE_DONT_MASK: create requests carry an umask the Vfs must apply. */
+    boolean dontMask() {
+        return (negotiatedFlags & FUSE_DONT_MASK) != 0;
     }
 
     /** The capability flags we want (the kernel grants their intersection with its offer). */
     long wantedFlags() {
         long wanted = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS | FUSE_DO_READDIRPLUS
                 | FUSE_READDIRPLUS_AUTO | FUSE_ATOMIC_O_TRUNC | FUSE_ASYNC_DIO | FUSE_CACHE_SYMLINKS;
+        if (posixAcl) {
+            wanted |= FUSE_POSIX_ACL | FUSE_DONT_MASK;
+        }
         return writebackCache ? wanted | FUSE_WRITEBACK_CACHE : wanted;
     }
 

@@ -35,6 +35,7 @@ import org.iomap4j.fuse.FuseIn.SetattrIn;
 import org.iomap4j.fuse.FuseIn.SymlinkIn;
 import org.iomap4j.fuse.FuseIn.WriteIn;
 import org.iomap4j.vfs.FileHandle;
+import org.iomap4j.vfs.Caller;
 import org.iomap4j.vfs.FileMode;
 import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.SetAttr;
@@ -107,7 +108,7 @@ final class NodeBridge {
         this.seeker = vfs.capability(VfsSeek.class).orElse(null);
         this.xattrs = vfs.capability(VfsXattr.class).orElse(null);
         this.options = options;
-        this.init = new FuseInit(options.writebackCache(), FuseInit.maxPagesLimit());
+        this.init = new FuseInit(options.writebackCache(), FuseInit.maxPagesLimit(), xattrs != null && xattrs.posixAcls());
         this.openFlagsAbi = openFlagsAbi;
         this.rootIno = vfs.rootIno();
         this.entryTimeoutNanos = options.entryTimeout().toNanos();
@@ -244,11 +245,12 @@ final class NodeBridge {
         put(t, new Op<>(SYMLINK, "SYMLINK", 2, false, SymlinkIn::decode, (req, in, reply) -> replyEntry(reply,
                 ns.symlink(ino(req.nodeid), in.name(), in.target(), req.uid, req.gid))));
         put(t, new Op<>(MKNOD, "MKNOD", MknodIn.SIZE, false, MknodIn::decode, (req, in, reply) -> replyEntry(reply,
-                ns.mknod(ino(req.nodeid), in.name(), in.mode(), in.rdevUnsigned(), req.uid, req.gid))));
+                umasked(in.umask(), () -> ns.mknod(ino(req.nodeid), in.name(), in.mode(), in.rdevUnsigned(), req.uid,
+                        req.gid)))));
         // The kernel sends mkdir's mode without S_IFDIR; the Vfs contract takes S_IFDIR|perm.
         put(t, new Op<>(MKDIR, "MKDIR", MkdirIn.SIZE, false, MkdirIn::decode, (req, in, reply) -> replyEntry(reply,
-                ns.mkdir(ino(req.nodeid), in.name(), FileMode.S_IFDIR | (in.mode() & FileMode.PERM_MASK), req.uid,
-                        req.gid))));
+                umasked(in.umask(), () -> ns.mkdir(ino(req.nodeid), in.name(),
+                        FileMode.S_IFDIR | (in.mode() & FileMode.PERM_MASK), req.uid, req.gid)))));
         put(t, new Op<>(LINK, "LINK", LinkIn.SIZE, false, LinkIn::decode, (req, in, reply) -> replyEntry(reply,
                 ns.link(ino(in.oldNodeid()), ino(req.nodeid), in.newName()))));
         put(t, new Op<>(UNLINK, "UNLINK", 1, false, NameIn::decode, (req, in, reply) -> {
@@ -409,12 +411,22 @@ final class NodeBridge {
         }
     }
 
+    /**
+     * Runs a create-type call with the request's umask bound ({@link Caller#UMASK}) when FUSE_DONT_MASK was granted
+     * (with FUSE_POSIX_ACL): the kernel then sent the mode unmasked and the Vfs applies a default ACL or the umask.
+     */
+    private <T> T umasked(int umask, ScopedValue.CallableOp<T, IOException> op) throws IOException {
+        return init.dontMask() ? ScopedValue.where(Caller.UMASK, umask & 0777).call(op) : op.call();
+    }
+
     private void create(Request req, CreateIn in, Reply reply) throws IOException {
         int mode = in.mode();
         if ((mode & FileMode.S_IFMT) == 0) {
             mode |= FileMode.S_IFREG;
         }
-        Vfs.Created c = writer.create(ino(req.nodeid), in.name(), mode, vfsOpenFlags(in.flags()), req.uid, req.gid);
+        int m = mode;
+        Vfs.Created c = umasked(in.umask(), () -> writer.create(ino(req.nodeid), in.name(), m, vfsOpenFlags(in.flags()),
+                req.uid, req.gid));
         long nid = nodeId(c.attr().ino());
         long fh = register(c.handle(), nid, in.flags());
         addLookup(nid);
