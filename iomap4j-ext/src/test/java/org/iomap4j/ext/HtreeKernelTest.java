@@ -121,6 +121,15 @@ class HtreeKernelTest {
                 assertThat(fs.dirs.blockReads.sum() - before).as("blocks read looking up " + e.getKey())
                         .isLessThanOrEqualTo(3);
             }
+            // readdir reads every block: leaves and index blocks each verify with their own tail.
+            Map<String, Long> listed = new TreeMap<>();
+            fs.readdir(dirIno, 0, e -> {
+                if (!e.name().equals(".") && !e.name().equals("..")) {
+                    listed.put(e.name(), e.ino());
+                }
+                return true;
+            });
+            assertThat(listed).isEqualTo(model);
         }
         // Flip one byte inside the entries of leaf block 5 and inside the root's dx entries.
         long leafPblk = pblk(img, "/c", 5);

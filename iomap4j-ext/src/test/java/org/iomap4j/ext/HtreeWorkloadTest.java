@@ -23,7 +23,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * A seeded random workload of creates, unlinks, renames (within and across two big directories), lookups and
  * remounts on htree directories, against a model (name → inode per directory), on several image kinds: ext4
  * (extent-free) with half_md4, with tea and the unsigned-hash flag (names with bytes above 0x7F), ext2 with
- * dir_index and the legacy hash, ext2 with 4 KiB blocks. Afterwards e2fsck -fn is clean, our readdir and the
+ * dir_index and the legacy hash, ext2 with 4 KiB blocks, and ext4 with metadata_csum (leaf and dx tails; skipped
+ * while the driver mounts such images read-only). Afterwards e2fsck -fn is clean, our readdir and the
  * kernel's ext4 (loop, read-only) list exactly the model. The seed is printed; {@code -Diomap4j.htree.seed=N}
  * reruns one.
  */
@@ -37,7 +38,8 @@ class HtreeWorkloadTest {
                 Arguments.of("ext4-half_md4", seed),
                 Arguments.of("ext4-tea-unsigned", seed + 1),
                 Arguments.of("ext2-legacy", seed + 2),
-                Arguments.of("ext2-4k-long-names", seed + 3));
+                Arguments.of("ext2-4k-long-names", seed + 3),
+                Arguments.of("ext4-metadata_csum", seed + 4));
     }
 
     private Path image(String kind) throws Exception {
@@ -58,6 +60,8 @@ class HtreeWorkloadTest {
                 assertThat(Ext2Tools.run("dumpe2fs", "-h", img.toString()).ok().stdout()).containsPattern(
                         "Default directory hash:\\s+legacy");
             }
+            case "ext4-metadata_csum" -> HtreeTestImages.mkfsExt4(img, 64L << 20, HtreeTestImages.EXT4_CSUM, "-b", "1024",
+                    "-N", "16384");
             case "ext2-4k-long-names" -> Ext2Tools.mke2fs(img, 128L << 20, "-b", "4096", "-N", "16384", "-O",
                     "dir_index");
             default -> throw new IllegalArgumentException(kind);
@@ -76,6 +80,12 @@ class HtreeWorkloadTest {
         String[] dirs = {"d0", "d1"};
         Map<String, TreeMap<String, Long>> model = new TreeMap<>();
         ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults());
+        if (fs.readOnlyReason() != null && kind.contains("csum")) {
+            fs.close();
+            // Leaf and dx tails are written by Directories, but the driver also needs superblock, group, bitmap
+            // and inode checksums (and uninit_bg) to write such an image; until then this case cannot run.
+            assumeTrue(false, kind + " mounts read-only here: " + fs.readOnlyReason());
+        }
         String op = "start";
         int i = 0;
         try {
