@@ -264,8 +264,16 @@ final class Directories {
         }
     }
 
-    /** Walks entries with a non-zero inode from byte {@code fromPos}; resumes correctly after changes. */
+    /**
+     * Walks entries with a non-zero inode from position {@code fromPos}; resumes correctly after changes. The
+     * next position after an entry is {@code posBytes + recLen}: a byte offset in a linear directory, a hash
+     * cookie in an indexed one ({@link DxDir#iterateHashOrder}, whose entries move when leaves split).
+     */
     void iterate(ExtInode dir, long fromPos, EntryVisitor v) throws IOException {
+        if (isDx(dir)) {
+            dx.iterateHashOrder(dir, fromPos, v);
+            return;
+        }
         long n = nrBlocks(dir);
         for (long lblk = Math.max(0, fromPos) / bs; lblk < n; lblk++) {
             byte[] block = readBlock(dir, lblk);

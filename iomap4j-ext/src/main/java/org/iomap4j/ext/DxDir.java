@@ -85,10 +85,15 @@ final class DxDir {
 
     /** dx_probe: the path from the root to the leaf that holds (or would hold) {@code name}. */
     private Probe probe(ExtInode dir, byte[] name) throws IOException {
+        return probe(dir, name, 0);
+    }
+
+    /** dx_probe for {@code name}, or for the major hash {@code h} when {@code name} is null. */
+    private Probe probe(ExtInode dir, byte[] name, int hashIfNoName) throws IOException {
         byte[] rootBlock = dirs.readBlock(dir, 0);
         DxBlock root = DxBlock.decode(rootBlock, true, dirs.csum, dirs.largeDir, dir.ino, 0);
         int version = DxHash.effectiveVersion(root.hashVersion(), sb);
-        int h = hash(version, name, 0, name.length);
+        int h = name == null ? hashIfNoName : hash(version, name, 0, name.length);
         long nrBlocks = dirs.nrBlocks(dir);
         List<Frame> frames = new ArrayList<>(root.indirectLevels() + 1);
         Frame f = new Frame(0, rootBlock, root, root.find(h));
@@ -139,7 +144,16 @@ final class DxDir {
      * without the collision bit equals the hash), else -1. Advances the probe's frames.
      */
     private long nextLeaf(ExtInode dir, Probe p) throws IOException {
-        List<Frame> frames = p.frames();
+        int[] bhash = new int[1];
+        long next = advance(dir, p.frames(), bhash);
+        return next >= 0 && (bhash[0] & ~1) == p.hash() ? next : -1;
+    }
+
+    /**
+     * Moves the frames to the next leaf in index order; returns it, or -1 at the end. {@code startHash[0]} gets
+     * the new leaf's starting hash as its index entry says (bit 0: it continues the previous leaf's hash).
+     */
+    private long advance(ExtInode dir, List<Frame> frames, int[] startHash) throws IOException {
         int k = frames.size() - 1;
         while (k >= 0 && frames.get(k).at + 1 >= frames.get(k).node.entries().size()) {
             k--;
@@ -149,10 +163,7 @@ final class DxDir {
         }
         Frame f = frames.get(k);
         f.at++;
-        int bhash = f.node.entries().get(f.at).hash();
-        if ((bhash & ~1) != p.hash()) {
-            return -1;
-        }
+        startHash[0] = f.node.entries().get(f.at).hash();
         long nrBlocks = dirs.nrBlocks(dir);
         for (int i = k + 1; i < frames.size(); i++) {
             long child = checkChild(dir, frames.get(i - 1), nrBlocks);
@@ -160,6 +171,74 @@ final class DxDir {
             frames.set(i, new Frame(child, b, DxBlock.decode(b, false, dirs.csum, dirs.largeDir, dir.ino, child), 0));
         }
         return checkChild(dir, frames.get(frames.size() - 1), nrBlocks);
+    }
+
+    /**
+     * Readdir cookie of an entry in hash order (ext4's 64-bit hash2pos: major hash without its low bit, then the
+     * minor hash); "." and ".." take 0 and 1, so entries start at 2.
+     */
+    private static long cookie(int major, int minor) {
+        return Math.max(((long) (major >>> 1) << 32) | (minor & 0xFFFF_FFFFL), 2);
+    }
+
+    /** An entry met by a hash-order walk. */
+    private record Found(long cookie, byte[] block, int off) {
+    }
+
+    /**
+     * ext4_dx_readdir: visits the live entries in hash order from cookie {@code fromCookie} — "." and ".."
+     * first, then leaf by leaf along the index (a leaf together with the leaves continuing its last hash),
+     * sorted by cookie. The visitor gets the cookie as {@code posBytes} and 1 as {@code recLen}, so that
+     * {@code posBytes + recLen} is where the next call resumes. Entries moved by a leaf split keep their cookie,
+     * so a reader never sees one twice or misses one that was there all along (a full 64-bit hash collision
+     * cut by the reader's buffer is the exception, as in the kernel).
+     */
+    void iterateHashOrder(ExtInode dir, long fromCookie, Directories.EntryVisitor v) throws IOException {
+        if (fromCookie <= 1) {
+            byte[] root = dirs.readBlock(dir, 0);
+            DxBlock.decode(root, true, dirs.csum, dirs.largeDir, dir.ino, 0);
+            if (fromCookie <= 0 && !v.visit(0, 1, DirEntryCodec.inode(root, 0), root, 0)) {
+                return;
+            }
+            if (!v.visit(1, 1, DirEntryCodec.inode(root, 12), root, 12)) {
+                return;
+            }
+        }
+        long from = Math.max(fromCookie, 2);
+        Probe p = probe(dir, null, (int) (from >>> 32) << 1);
+        List<Frame> frames = p.frames();
+        long leaf = p.leafLblk();
+        int[] startHash = new int[1];
+        for (long steps = 0; leaf >= 0 && steps <= dirs.nrBlocks(dir); steps++) {
+            List<Found> group = new ArrayList<>();
+            long next = leaf;
+            do {
+                collect(dir, next, p.version(), group);
+                next = advance(dir, frames, startHash);
+            } while (next >= 0 && (startHash[0] & 1) != 0);
+            group.sort((a, b) -> Long.compare(a.cookie(), b.cookie()));
+            for (Found e : group) {
+                if (e.cookie() >= from && !v.visit(e.cookie(), 1, DirEntryCodec.inode(e.block(), e.off()), e.block(),
+                        e.off())) {
+                    return;
+                }
+            }
+            leaf = next;
+        }
+    }
+
+    private void collect(ExtInode dir, long lblk, int version, List<Found> out) throws IOException {
+        byte[] block = dirs.readBlock(dir, lblk);
+        int off = 0;
+        while (off < bs) {
+            int recLen = DirEntryCodec.recLen(block, off, bs);
+            if (DirEntryCodec.inode(block, off) != 0) {
+                DxHash.Hash h = DxHash.hash(version, block, off + DirEntryCodec.HEADER_BYTES,
+                        DirEntryCodec.nameLen(block, off), hashSeed);
+                out.add(new Found(cookie(h.major(), h.minor()), block, off));
+            }
+            off += recLen;
+        }
     }
 
     /**

@@ -337,6 +337,11 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     }
 
     /** mark_inode_dirty. */
+    /** large_dir: directory sizes use i_size_high (ext4_isize), for directories past 2 GiB. */
+    boolean largeDirSizes() {
+        return sup.disk().hasIncompat(org.iomap4j.ext.disk.Features.INCOMPAT_LARGEDIR);
+    }
+
     void markDirty(ExtInode inode) {
         icache.writeback().markInodeDirty(inode);
     }

@@ -43,7 +43,7 @@ final class ExtInode extends Inode {
         this.ino = ino;
         this.disk = disk;
         this.blockMapping = fs.blockMappingFor(disk);
-        this.sizeBytes = disk.size(FileMode.isRegular(disk.mode()));
+        this.sizeBytes = disk.size(FileMode.isRegular(disk.mode()) || (FileMode.isDirectory(disk.mode()) && fs.largeDirSizes()));
         long aclBlocks = disk.fileAcl() != 0 ? fs.geo.blockSizeBytes() / 512 : 0;
         this.fastSymlink = disk.blocks512() - aclBlocks == 0;
     }
@@ -59,7 +59,7 @@ final class ExtInode extends Inode {
         lock.lock();
         try {
             sizeBytes = newSizeBytes;
-            disk.setSize(newSizeBytes, isRegular());
+            disk.setSize(newSizeBytes, isRegular() || (isDir() && fs.largeDirSizes()));
         } finally {
             lock.unlock();
         }

@@ -34,11 +34,13 @@ import org.iomap4j.vfs.Vfs;
  * (no lock held).
  */
 final class ExtNamei {
+    /** Most hard links to a non-directory (EXT2_LINK_MAX, as the ext2 semantics tests expect). */
+    static final int LINK_MAX = ExtFileSystem.LINK_MAX;
     /**
-     * EXT4_LINK_MAX: most links to an inode (fs/ext4/ext4.h); the kernel's ext4 driver applies it to ext2 and ext3
-     * images too. An indexed directory with more subdirectories keeps i_links_count 1 instead (dir_nlink).
+     * EXT4_LINK_MAX (fs/ext4/ext4.h): most links a directory counts; an indexed directory with more
+     * subdirectories keeps i_links_count 1 instead (dir_nlink), a linear one refuses more (EMLINK).
      */
-    static final int LINK_MAX = 65000;
+    static final int DIR_LINK_MAX = 65000;
 
     private final ExtFileSystem fs;
 
@@ -242,7 +244,7 @@ final class ExtNamei {
         }
         boolean isDir = FileMode.isDirectory(mode);
         if (isDir && dirLinkMax(dir)) {
-            throw new FsException(Errno.EMLINK, "directory inode " + dir.ino + " has " + LINK_MAX + " links");
+            throw new FsException(Errno.EMLINK, "directory inode " + dir.ino + " has " + DIR_LINK_MAX + " links");
         }
         NewInodeOwner owner = NewInodeOwner.of(dir.disk.mode(), dir.disk.gid(), mode, uid, gid);
         ExtInode inode = fs.inodes.newInode(pins, dir, owner.mode(), owner.uid(), owner.gid());
@@ -480,7 +482,7 @@ final class ExtNamei {
             }
             if (srcDir && oldDir != newDir) {
                 if (target == null && dirLinkMax(newDir)) {
-                    throw new FsException(Errno.EMLINK, "directory inode " + newDirIno + " has " + LINK_MAX + " links");
+                    throw new FsException(Errno.EMLINK, "directory inode " + newDirIno + " has " + DIR_LINK_MAX + " links");
                 }
             }
             int ft = DirEntryCodec.fileTypeOfMode(src.mode());
@@ -526,20 +528,20 @@ final class ExtNamei {
     }
 
     /**
-     * EXT4_DIR_LINK_MAX: a linear directory at {@link #LINK_MAX} links takes no more subdirectories; an indexed
+     * EXT4_DIR_LINK_MAX: a linear directory at {@link #DIR_LINK_MAX} links takes no more subdirectories; an indexed
      * one always can (its count goes to 1, {@link #incCount}).
      */
     private boolean dirLinkMax(ExtInode dir) {
-        return !fs.dirs.isDx(dir) && fs.inodes.links(dir) >= LINK_MAX;
+        return !fs.dirs.isDx(dir) && fs.inodes.links(dir) >= DIR_LINK_MAX;
     }
 
     /**
      * ext4_inc_count for a directory gaining a subdirectory: an indexed directory whose count would pass
-     * {@link #LINK_MAX}, or is already 1 (not counted), gets 1, and the filesystem the dir_nlink feature.
+     * {@link #DIR_LINK_MAX}, or is already 1 (not counted), gets 1, and the filesystem the dir_nlink feature.
      */
     private void incCount(ExtInode dir) {
         int n = fs.inodes.links(dir) + 1;
-        if (fs.dirs.isDx(dir) && (n > LINK_MAX || n == 2)) {
+        if (fs.dirs.isDx(dir) && (n > DIR_LINK_MAX || n == 2)) {
             fs.inodes.addLinks(dir, 1 - (n - 1), false);
             fs.sup.noteDirNlink();
         } else {

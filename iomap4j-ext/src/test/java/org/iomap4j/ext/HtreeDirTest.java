@@ -101,4 +101,60 @@ class HtreeDirTest {
             }
         }
     }
+
+    /**
+     * readdir of an indexed directory resumes by hash cookie: a reader that lists 17 entries per call while 40
+     * creates per call split leaves under it sees every entry that existed before it started exactly once (byte
+     * offsets would repeat entries moved to a new block and skip entries packed to lower offsets). New entries
+     * may or may not be listed (POSIX), but never twice.
+     */
+    @Test
+    void readdirInBatchesAcrossLeafSplitsSeesEveryOldEntryOnce() throws Exception {
+        Path img = HtreeTestImages.mkfsExt4(tmp.resolve("rd.img"), 64L << 20, HtreeTestImages.EXT4_NO_CSUM, "-b",
+                "1024", "-N", "16384");
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
+            long d = fs.mkdir(fs.rootIno(), "d", 0755, 0, 0).ino();
+            for (int i = 0; i < 2000; i++) {
+                fs.forget(fs.mknod(d, "old-" + i, 0100644, 0, 0, 0).ino(), 1);
+            }
+            Map<String, Integer> seen = new TreeMap<>();
+            long off = 0;
+            int created = 0;
+            long blocksBefore;
+            try (org.iomap4j.fs.Pins pins = fs.icache.pins()) {
+                blocksBefore = fs.dirs.nrBlocks(fs.inodes.iget(pins, d));
+            }
+            while (true) {
+                List<org.iomap4j.vfs.DirEntry> got = new ArrayList<>();
+                fs.readdir(d, off, e -> {
+                    if (got.size() == 17) {
+                        return false;
+                    }
+                    got.add(e);
+                    return true;
+                });
+                if (got.isEmpty()) {
+                    break;
+                }
+                for (org.iomap4j.vfs.DirEntry e : got) {
+                    seen.merge(e.name(), 1, Integer::sum);
+                }
+                off = got.get(got.size() - 1).nextOffset();
+                for (int k = 0; k < 40 && created < 4000; k++) {
+                    fs.forget(fs.mknod(d, "new-" + created++, 0100644, 0, 0, 0).ino(), 1);
+                }
+            }
+            try (org.iomap4j.fs.Pins pins = fs.icache.pins()) {
+                assertThat(fs.dirs.nrBlocks(fs.inodes.iget(pins, d))).as("leaves split during the listing")
+                        .isGreaterThan(blocksBefore + 20);
+            }
+            for (int i = 0; i < 2000; i++) {
+                assertThat(seen.get("old-" + i)).as("old-" + i).isEqualTo(1);
+            }
+            assertThat(seen.values()).allMatch(c -> c == 1);
+            assertThat(seen.get(".")).isEqualTo(1);
+            assertThat(seen.get("..")).isEqualTo(1);
+        }
+        Ext2Tools.assertFsckClean(img);
+    }
 }
