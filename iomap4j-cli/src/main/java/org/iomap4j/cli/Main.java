@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
         description = "Mount ext2 images through FUSE (iomap4j), and inspect or copy into images without mounting.",
         subcommands = {MountCommand.class, UmountCommand.class, LsCommand.class, CatCommand.class,
                 StatCommand.class, FiemapCommand.class, DfCommand.class, InfoCommand.class, CpCommand.class,
-                MkfsCommand.class, ExerciseCommand.class, TrainCommand.class, CommandLine.HelpCommand.class})
+                MkfsCommand.class, JournalCommand.class, ExerciseCommand.class, TrainCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** java.util.logging's SimpleFormatter line format (read once, when the first record is formatted). */
     private static final String LOG_FORMAT_PROPERTY = "java.util.logging.SimpleFormatter.format";
