@@ -200,6 +200,18 @@ public final class ExtJournal {
             throw new CorruptFilesystemException("superblock: journal inode " + ino + " outside the "
                     + sb.inodesCount() + " inodes");
         }
+        int descSizeChecked = sb.descSizeBytes();
+        int inodeSizeChecked = sb.inodeSize();
+        if (descSizeChecked < DiskSuperblock.DESC_SIZE_32 || descSizeChecked > bs
+                || Integer.bitCount(descSizeChecked) != 1) {
+            throw new CorruptFilesystemException("superblock: group descriptor size " + descSizeChecked
+                    + " is not a power of two in [32, block size]");
+        }
+        if (inodeSizeChecked < DiskSuperblock.GOOD_OLD_INODE_SIZE || inodeSizeChecked > bs
+                || Integer.bitCount(inodeSizeChecked) != 1) {
+            throw new CorruptFilesystemException("superblock: s_inode_size " + inodeSizeChecked
+                    + " is not a power of two in [128, block size]");
+        }
         long group = (ino - 1) / ipg;
         long index = (ino - 1) % ipg;
         int descSize = sb.descSizeBytes();
@@ -218,9 +230,10 @@ public final class ExtJournal {
         }
         long sizeBytes = inode.size(true);
         long nBlocks = sizeBytes / bs;
-        if (nBlocks < 1 || nBlocks > blocksCount) {
+        long maxBlocks = Math.min(blocksCount, dev.sizeBytes() / bs); // bounds the map built below
+        if (nBlocks < 1 || nBlocks > maxBlocks) {
             throw new CorruptFilesystemException(where + ": i_size " + sizeBytes + " is not 1 to "
-                    + blocksCount + " blocks");
+                    + maxBlocks + " blocks (the filesystem's and the device's)");
         }
         List<JournalMap.Extent> extents = new ArrayList<>();
         if ((inode.flags() & DiskInode.FL_EXTENTS) != 0) {

@@ -161,4 +161,55 @@ class ExtJournalCorruptTest {
         assertThatThrownBy(() -> ExtFileSystem.mount(e2, ExtMountOptions.defaults()))
                 .isInstanceOf(CorruptFilesystemException.class).hasMessageContaining("has_journal is not");
     }
+
+    /**
+     * Seeded fuzzing of the journal blocks and the journal inode of an image needing recovery: a read-only mount
+     * either works or fails with an FsException (CorruptFilesystemException included) - never another exception,
+     * a hang or an allocation sized from a corrupt field - and never writes the image.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(120)
+    void fuzzedJournalNeverEscapesAsARawException() throws Exception {
+        logTwoTransactions();
+        long seed = new Random().nextLong();
+        System.out.println("journal fuzz seed " + seed);
+        Random rnd = new Random(seed);
+        JournalMap map;
+        long inode8Byte;
+        try (FileBlockDevice dev = FileBlockDevice.open(image, true)) {
+            byte[] raw = new byte[DiskSuperblock.SIZE];
+            dev.read(1024, ByteBuffer.wrap(raw));
+            DiskSuperblock sb = DiskSuperblock.decode(raw, 0);
+            map = ExtJournal.journalMap(dev, sb);
+            byte[] gd = new byte[BS];
+            dev.read((sb.firstDataBlock() + 1) * BS, ByteBuffer.wrap(gd));
+            long itable = org.iomap4j.ext.disk.GroupDescriptor.decode(gd, 0, sb.descSizeBytes()).inodeTable();
+            inode8Byte = itable * BS + 7L * sb.inodeSize();
+        }
+        byte[] pristine = Files.readAllBytes(image);
+        Path victim = tmp.resolve("fuzz.img");
+        int mounted = 0;
+        int refused = 0;
+        for (int iter = 0; iter < 60; iter++) {
+            byte[] img = pristine.clone();
+            int flips = 1 + rnd.nextInt(8);
+            for (int f = 0; f < flips; f++) {
+                long at = rnd.nextInt(4) == 0 ? inode8Byte + rnd.nextInt(128)
+                        : map.pblk(rnd.nextInt(8)) * BS + rnd.nextInt(BS);
+                img[(int) at] ^= (byte) (1 << rnd.nextInt(8));
+            }
+            Files.write(victim, img);
+            try (ExtFileSystem fs = ExtFileSystem.mount(victim, ExtMountOptions.defaults().withReadOnly(true))) {
+                fs.lookupPath("/");
+                mounted++;
+            } catch (FsException e) {
+                refused++;
+            } catch (RuntimeException | OutOfMemoryError e) {
+                throw new AssertionError("iteration " + iter + " (seed " + seed + "): raw " + e, e);
+            }
+            assertThat(Arrays.equals(Files.readAllBytes(victim), img)).as("iteration %d wrote the image", iter)
+                    .isTrue();
+        }
+        System.out.println("journal fuzz: " + mounted + " mounted, " + refused + " refused with an FsException");
+    }
 }
