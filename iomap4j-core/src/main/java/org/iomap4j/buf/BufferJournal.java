@@ -542,9 +542,10 @@ public final class BufferJournal implements AutoCloseable {
 
     /**
      * Unmount: commits the running transaction, checkpoints everything, marks the log empty, stops the commit
-     * thread and detaches from the cache. Handles must all be stopped.
+     * thread and detaches from the cache (also when it fails). Handles must all be stopped.
      *
      * @throws IllegalStateException a handle is still open
+     * @throws FsException EIO if the journal was aborted (the log is left for recovery)
      */
     @Override
     public void close() throws IOException {

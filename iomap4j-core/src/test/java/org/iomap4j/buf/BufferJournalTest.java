@@ -350,4 +350,35 @@ class BufferJournalTest {
         System.out.println("concurrentHandlesCommitAtomically: " + log.committed.size() + " commits, stats "
                 + Arrays.toString(j.stats()));
     }
+
+    @Test
+    void logWriteFailureAbortsTheJournalAndNothingReachesItsPlace() throws Exception {
+        ModelLog good = new ModelLog(1000, 64);
+        BufferJournal.Log failing = new BufferJournal.Log() {
+            @Override public long firstTid() { return good.firstTid(); }
+            @Override public int maxTransactionBuffers() { return good.maxTransactionBuffers(); }
+            @Override public long freeBlocks() { return good.freeBlocks(); }
+            @Override public long blocksNeeded(int b, int r) { return good.blocksNeeded(b, r); }
+            @Override public void commit(long tid, SortedMap<Long, byte[]> images, Set<Long> revokes)
+                    throws IOException {
+                throw new IOException("injected log write error");
+            }
+            @Override public void checkpointed(long tid) { good.checkpointed(tid); }
+            @Override public void markClean() { good.markClean(); }
+        };
+        CheckingDevice dev = new CheckingDevice(new MemoryBlockDevice(1 << 20), good);
+        BufferCache cache = new BufferCache(dev, BS, 1 << 20);
+        BufferJournal j = BufferJournal.attach(cache, failing, null, Duration.ofHours(1));
+        try (JournalHandle h = j.start(1)) {
+            put(cache, 4, (byte) 'X');
+        }
+        assertThatThrownBy(j::commitAll).isInstanceOf(IOException.class).hasMessageContaining("injected");
+        assertThatThrownBy(() -> j.start(1)).isInstanceOf(org.iomap4j.FsException.class)
+                .hasMessageContaining("journal aborted");
+        j.checkpoint();
+        assertThatThrownBy(j::close).as("unmount reports the abort").isInstanceOf(org.iomap4j.FsException.class);
+        assertThat(cache.journal()).as("detached anyway").isNull();
+        assertThat(dev.writes).as("an aborted journal writes nothing in place").isEmpty();
+        assertThat(good.events).doesNotContain("clean");
+    }
 }
