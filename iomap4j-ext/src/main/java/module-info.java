@@ -4,6 +4,7 @@
  */
 module org.iomap4j.ext {
     requires transitive org.iomap4j.core;
+    requires transitive org.iomap4j.jbd2;
 
     exports org.iomap4j.ext;
 }

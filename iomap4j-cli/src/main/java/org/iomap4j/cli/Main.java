@@ -11,10 +11,10 @@ import picocli.CommandLine.Command;
  * {@code iomapfs: <what>: <cause>}; a stack trace only with {@code --debug}.
  */
 @Command(name = "iomapfs", mixinStandardHelpOptions = true, version = "iomapfs 0.1.0",
-        description = "Mount ext2 images through FUSE (iomap4j), and inspect or copy into images without mounting.",
+        description = "Mount ext2/3/4 images (and S3 buckets) through FUSE (iomap4j), and inspect or copy into images without mounting.",
         subcommands = {MountCommand.class, UmountCommand.class, LsCommand.class, CatCommand.class,
                 StatCommand.class, FiemapCommand.class, DfCommand.class, InfoCommand.class, CpCommand.class,
-                MkfsCommand.class, ExerciseCommand.class, TrainCommand.class, XattrCommand.class,
+                MkfsCommand.class, JournalCommand.class, ExerciseCommand.class, TrainCommand.class, XattrCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** java.util.logging's SimpleFormatter line format (read once, when the first record is formatted). */

@@ -25,10 +25,14 @@ import org.iomap4j.block.DeviceIOException;
  *   <li>Memory: at most {@code budgetBytes} of blocks; above it clean, unreferenced buffers are evicted least
  *       recently used first. Dirty or referenced buffers are never evicted (the cache may then exceed its
  *       budget until a sync).</li>
- *   <li>{@link WriteOrderHook}: called before any dirty buffer is written, so a journal (later) can order
- *       metadata writes after its commit.</li>
+ *   <li>{@link WriteOrderHook}: called before any dirty buffer is written.</li>
+ *   <li>Journaling ({@link BufferJournal#attach}): then {@link Buffer#markDirty()} puts the buffer into the
+ *       calling thread's {@link JournalHandle}'s transaction instead of the dirty list; such buffers are pinned
+ *       and reach their place only through the journal's checkpoint, after their transaction's commit block is
+ *       durable.</li>
  * </ul>
- * Thread-safe. Lock order: the cache monitor is innermost (held only for map and state updates, never across
+ * Thread-safe. Lock order: buffer content lock → the journal's locks ({@link BufferJournal}) → the cache monitor,
+ * which is innermost (held only for map and state updates, never across
  * device I/O, except while a miss is read, which holds the buffer's content lock and not the monitor).
  */
 public final class BufferCache implements AutoCloseable {
@@ -45,6 +49,7 @@ public final class BufferCache implements AutoCloseable {
     private final TreeMap<Long, Buffer> dirty = new TreeMap<>();
     private long clock;
     private volatile WriteOrderHook writeOrderHook;
+    private volatile BufferJournal journal;
     private boolean closed;
 
     /**
@@ -154,7 +159,16 @@ public final class BufferCache implements AutoCloseable {
         return b;
     }
 
-    synchronized void markDirty(Buffer b) {
+    void markDirty(Buffer b) {
+        BufferJournal j = journal;
+        if (j != null) {
+            j.dirtyMetadata(b); // journaled: pinned in the running transaction, written by commit and checkpoint
+            return;
+        }
+        markDirtyInPlace(b);
+    }
+
+    private synchronized void markDirtyInPlace(Buffer b) {
         if (!b.uptodate) {
             throw new IllegalStateException("dirtying a buffer that was never read: " + b);
         }
@@ -177,7 +191,15 @@ public final class BufferCache implements AutoCloseable {
      * The block was freed: forget its contents and any pending write (the kernel's bforget), so a later
      * reallocation as a data block is not overwritten by stale metadata.
      */
-    public synchronized void forget(long pblk) {
+    public void forget(long pblk) {
+        BufferJournal j = journal;
+        if (j != null) {
+            j.forget(pblk); // out of its transaction and pending checkpoints; revoked if logged
+        }
+        forgetBuffer(pblk);
+    }
+
+    private synchronized void forgetBuffer(long pblk) {
         Buffer b = buffers.get(pblk);
         if (b == null) {
             return;
@@ -190,6 +212,39 @@ public final class BufferCache implements AutoCloseable {
         } else {
             b.uptodate = false;
         }
+    }
+
+    /** A journal's reference: the buffer stays cached (and uptodate data in memory) until checkpointed. */
+    synchronized void pin(Buffer b) {
+        if (!b.uptodate) {
+            throw new IllegalStateException("dirtying a buffer that was never read: " + b);
+        }
+        b.refs++;
+    }
+
+    synchronized void unpin(Buffer b) {
+        b.refs--;
+    }
+
+    synchronized void attachJournal(BufferJournal j) {
+        if (journal != null) {
+            throw new IllegalStateException("a journal is already attached to this buffer cache");
+        }
+        if (!dirty.isEmpty()) {
+            throw new IllegalStateException(dirty.size() + " dirty buffers: flush before attaching a journal");
+        }
+        journal = j;
+    }
+
+    synchronized void detachJournal(BufferJournal j) {
+        if (journal == j) {
+            journal = null;
+        }
+    }
+
+    /** The attached journal, or null (metadata is written in place by {@link #syncDirty}). */
+    public BufferJournal journal() {
+        return journal;
     }
 
     /** Bytes held by cached buffers. */

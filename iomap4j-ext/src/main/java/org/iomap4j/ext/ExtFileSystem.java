@@ -153,6 +153,7 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     }
 
     private ExtFileSystem(BlockDevice dev, ExtMountOptions opts, boolean ownsDevice) throws IOException {
+        dev = ExtJournal.recoverAtMount(dev, opts.readOnly()); // needs_recovery: replay first (an overlay if read-only)
         this.device = dev;
         this.ownsDevice = ownsDevice;
         if (opts.dax() && !(dev instanceof MappedBlockDevice)) {

@@ -15,7 +15,9 @@ import java.util.List;
  *       (and every other compat bit, which by definition changes nothing a reader must know);</li>
  *   <li>read-only, naming the feature: has_journal (until the jbd2 module lands: "journal"), quota, project,
  *       replica, read-only, shared_blocks and unknown ro_compat bits;</li>
- *   <li>refused, naming the feature: needs_recovery (the journal must be replayed first), encrypt, casefold,
+ *   <li>needs_recovery with an internal journal limits nothing: the mount replays the journal first
+ *       (org.iomap4j.ext.ExtJournal: onto the device, or in memory for a read-only mount);</li>
+ *   <li>refused, naming the feature: needs_recovery without has_journal or with an external journal, encrypt, casefold,
  *       journal_dev, mmp, meta_bg, ea_inode, compression, dirdata, unknown incompat bits, and the ro_compat
  *       bits bigalloc and verity (cluster allocation and Merkle-verified reads are not served at all), and
  *       metadata_csum with an {@code s_checksum_type} other than crc32c.</li>
@@ -67,11 +69,15 @@ public final class FeatureSupport {
         long incompat = sb.featureIncompat();
         long ro = sb.featureRoCompat();
         long compat = sb.featureCompat();
-        if ((incompat & Features.INCOMPAT_RECOVER) != 0) {
-            return new Verdict(Access.REFUSE, List.of("needs_recovery"),
-                    "refusing to mount: the journal needs recovery (needs_recovery); replay it with e2fsck or a kernel mount first");
+        if ((incompat & Features.INCOMPAT_RECOVER) != 0 && ((compat & Features.COMPAT_HAS_JOURNAL) == 0
+                || (incompat & Features.INCOMPAT_JOURNAL_DEV) != 0 || sb.journalInum() == 0)) {
+            return new Verdict(Access.REFUSE, List.of("needs_recovery"), "refusing to mount: the journal needs "
+                    + "recovery (needs_recovery) but it is " + ((compat & Features.COMPAT_HAS_JOURNAL) == 0
+                    ? "missing (has_journal is not set)" : "external (journal_dev), which iomap4j cannot replay")
+                    + "; run e2fsck");
         }
-        List<String> refused = new ArrayList<>(Features.incompatNames(incompat & ~INCOMPAT_SERVED));
+        List<String> refused = new ArrayList<>(Features.incompatNames(incompat & ~INCOMPAT_SERVED
+                & ~Features.INCOMPAT_RECOVER));
         refused.addAll(Features.roCompatNames(ro & RO_COMPAT_REFUSED));
         if (!refused.isEmpty()) {
             return new Verdict(Access.REFUSE, refused, "refusing to mount: unsupported feature(s) " + refused);

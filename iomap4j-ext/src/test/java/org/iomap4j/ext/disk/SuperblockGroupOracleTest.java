@@ -198,6 +198,9 @@ class SuperblockGroupOracleTest {
         DiskSuperblock sb = Ext4Images.superblock(j);
         sb.setFeatureIncompat(sb.featureIncompat() | Features.INCOMPAT_RECOVER);
         v = FeatureSupport.classify(sb);
+        assertThat(v.features()).as("an internal journal is replayed at mount").doesNotContain("needs_recovery");
+        sb.setFeatureCompat(sb.featureCompat() & ~Features.COMPAT_HAS_JOURNAL);
+        v = FeatureSupport.classify(sb);
         assertThat(v.access()).isEqualTo(FeatureSupport.Access.REFUSE);
         assertThat(v.message()).contains("needs_recovery").contains("journal");
 
