@@ -209,7 +209,7 @@ final class ExtFile {
                 } else if (ch.mtimeSec() != null) {
                     d.setMtime(ch.mtimeSec());
                 }
-                d.setCtime(t);
+                d.setCtime(ch.ctimeSec() != null ? ch.ctimeSec() : t);
             } finally {
                 i.lock.unlock();
             }

@@ -159,9 +159,13 @@ final class FuseIn {
         static final int FATTR_LOCKOWNER = 1 << 9;
         static final int FATTR_CTIME = 1 << 10;
         static final int FATTR_KILL_SUIDGID = 1 << 11;
-        /** The bits that ask for a change the Vfs makes (FATTR_FH, LOCKOWNER, CTIME, KILL_SUIDGID do not). */
+        /**
+         * The bits that ask for a change the Vfs makes (FATTR_FH and LOCKOWNER do not; KILL_SUIDGID is the node
+         * layer's, {@link KillPriv}). FATTR_CTIME comes from a kernel with the writeback cache, which owns ctime
+         * (fs/fuse/dir.c iattr_to_fattr, trust_local_cmtime; fuse_flush_times sends MTIME|CTIME).
+         */
         static final int CHANGE_BITS = FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_ATIME | FATTR_MTIME
-                | FATTR_ATIME_NOW | FATTR_MTIME_NOW;
+                | FATTR_ATIME_NOW | FATTR_MTIME_NOW | FATTR_CTIME;
 
         static SetattrIn decode(Request r) throws FsException {
             r.require(SIZE);
@@ -191,7 +195,7 @@ final class FuseIn {
             return new SetAttr(has(FATTR_MODE) ? mode : null, has(FATTR_UID) ? uid : null,
                     has(FATTR_GID) ? gid : null, has(FATTR_SIZE) ? sizeBytes : null,
                     has(FATTR_ATIME) && !atimeNow ? atimeSec : null, has(FATTR_MTIME) && !mtimeNow ? mtimeSec : null,
-                    atimeNow, mtimeNow);
+                    atimeNow, mtimeNow, has(FATTR_CTIME) ? ctimeSec : null);
         }
     }
 
