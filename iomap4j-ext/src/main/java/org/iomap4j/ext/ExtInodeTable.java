@@ -260,7 +260,7 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
         } else if (ch.mtimeSec() != null) {
             d.setMtimeTs(truncate(ch.mtimeSec(), ch.mtimeNsec()));
         }
-        d.setCtimeTs(t);
+        d.setCtimeTs(ch.ctimeSec() != null ? truncate(ch.ctimeSec(), ch.ctimeNsec()) : t);
     }
 
     /**

@@ -127,6 +127,10 @@ final class FuseAbi {
 
     static final int FUSE_FSYNC_FDATASYNC = 1;
     static final int FUSE_WRITE_CACHE = 1;
+    /** fuse_write_in.write_flags: clear setuid/setgid (sent with FUSE_HANDLE_KILLPRIV_V2; fs/fuse/file.c). */
+    static final int FUSE_WRITE_KILL_SUIDGID = 1 << 2;
+    /** fuse_open_in.open_flags: an O_TRUNC open that must clear setuid/setgid (FUSE_HANDLE_KILLPRIV_V2). */
+    static final int FUSE_OPEN_KILL_SUIDGID = 1 << 0;
 
     // ---- struct sizes ----
     static final int IN_HEADER_SIZE = 40;

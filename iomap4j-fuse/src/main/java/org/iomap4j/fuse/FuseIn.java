@@ -159,9 +159,13 @@ final class FuseIn {
         static final int FATTR_LOCKOWNER = 1 << 9;
         static final int FATTR_CTIME = 1 << 10;
         static final int FATTR_KILL_SUIDGID = 1 << 11;
-        /** The bits that ask for a change the Vfs makes (FATTR_FH, LOCKOWNER, CTIME, KILL_SUIDGID do not). */
+        /**
+         * The bits that ask for a change the Vfs makes (FATTR_FH and LOCKOWNER do not; KILL_SUIDGID is the node
+         * layer's, {@link KillPriv}). FATTR_CTIME comes from a kernel with the writeback cache, which owns ctime
+         * (fs/fuse/dir.c iattr_to_fattr, trust_local_cmtime; fuse_flush_times sends MTIME|CTIME).
+         */
         static final int CHANGE_BITS = FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_SIZE | FATTR_ATIME | FATTR_MTIME
-                | FATTR_ATIME_NOW | FATTR_MTIME_NOW;
+                | FATTR_ATIME_NOW | FATTR_MTIME_NOW | FATTR_CTIME;
 
         static SetattrIn decode(Request r) throws FsException {
             r.require(SIZE);
@@ -192,7 +196,8 @@ final class FuseIn {
                     has(FATTR_GID) ? gid : null, has(FATTR_SIZE) ? sizeBytes : null,
                     has(FATTR_ATIME) && !atimeNow ? atimeSec : null, has(FATTR_MTIME) && !mtimeNow ? mtimeSec : null,
                     atimeNow, mtimeNow, has(FATTR_ATIME) && !atimeNow ? Math.floorMod(atimeNsec, 1_000_000_000) : 0,
-                    has(FATTR_MTIME) && !mtimeNow ? Math.floorMod(mtimeNsec, 1_000_000_000) : 0);
+                    has(FATTR_MTIME) && !mtimeNow ? Math.floorMod(mtimeNsec, 1_000_000_000) : 0,
+                    has(FATTR_CTIME) ? ctimeSec : null, has(FATTR_CTIME) ? Math.floorMod(ctimeNsec, 1_000_000_000) : 0);
         }
     }
 

@@ -81,7 +81,8 @@ final class FuseInit {
     /** The capability flags we want (the kernel grants their intersection with its offer). */
     long wantedFlags() {
         long wanted = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS | FUSE_DO_READDIRPLUS
-                | FUSE_READDIRPLUS_AUTO | FUSE_ATOMIC_O_TRUNC | FUSE_ASYNC_DIO | FUSE_CACHE_SYMLINKS;
+                | FUSE_READDIRPLUS_AUTO | FUSE_ATOMIC_O_TRUNC | FUSE_ASYNC_DIO | FUSE_CACHE_SYMLINKS
+                | FUSE_HANDLE_KILLPRIV_V2;
         if (posixAcl) {
             wanted |= FUSE_POSIX_ACL | FUSE_DONT_MASK;
         }

@@ -54,6 +54,7 @@ public final class FuseMount implements AutoCloseable {
     private final Fusermount.Session helper;
     /** Unmounts a dead mount if this process dies without unmounting; null if it could not be started. */
     private volatile MountWatchdog watchdog;
+    private volatile FuseServer server;
     private final CompletableFuture<Void> unmounted = new CompletableFuture<>();
     private final ReentrantReadWriteLock fdLock = new ReentrantReadWriteLock();
     private boolean fdsClosed; // guarded by fdLock
@@ -143,7 +144,10 @@ public final class FuseMount implements AutoCloseable {
                 }
             }
             m = new FuseMount(vfs, mnt, options, bridge, fds, session);
+            FuseMount mm = m;
+            bridge.attrInvalidator(nodeid -> mm.notifyInvalInode(nodeid, -1, 0));
             FuseServer server = new FuseServer(bridge.opTable(), options.debug(), options.spinAfterReply().toNanos());
+            m.server = server;
             server.start(fds, "fuse-" + mnt.getFileName(), m::onServerStopped);
             if (!bridge.initDone().await(INIT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
                 throw new FsException(Errno.EIO, "kernel sent no FUSE INIT within " + INIT_WAIT + " on " + mnt);
@@ -270,6 +274,15 @@ public final class FuseMount implements AutoCloseable {
         }
         first.addSuppressed(e);
         return first;
+    }
+
+    /**
+     * Requests served so far, by FUSE opcode name (e.g. {@code LOOKUP}, {@code WRITE}), in opcode order; for
+     * counting round trips ({@code iomapfs mount --stats}).
+     */
+    public java.util.Map<String, Long> requestCounts() {
+        FuseServer s = server;
+        return s == null ? java.util.Map.of() : s.requestCounts();
     }
 
     /** The mountpoint (absolute). */

@@ -5,10 +5,13 @@ import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 import org.iomap4j.FsException;
@@ -36,6 +39,8 @@ final class FuseServer {
     private final AtomicBoolean spinning = new AtomicBoolean();
     private final AtomicInteger running = new AtomicInteger();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    /** Requests served, by opcode (index = opcode; the last slot counts unknown opcodes). */
+    private final LongAdder[] counts;
 
     FuseServer(Op<?>[] table, boolean debug) {
         this(table, debug, 0);
@@ -46,6 +51,25 @@ final class FuseServer {
         this.table = table.clone();
         this.debug = debug;
         this.spinNanos = spinNanos;
+        this.counts = new LongAdder[this.table.length + 1];
+        for (int i = 0; i < counts.length; i++) {
+            counts[i] = new LongAdder();
+        }
+    }
+
+    /**
+     * Requests served so far by opcode name (FUSE_* without the prefix; "UNKNOWN" for opcodes without a row), in
+     * opcode order, zero counts left out. Counted as they are dispatched (a LongAdder each: no shared cache line).
+     */
+    Map<String, Long> requestCounts() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        for (int i = 0; i < counts.length; i++) {
+            long n = counts[i].sum();
+            if (n > 0) {
+                m.merge(i < table.length && table[i] != null ? table[i].name() : "UNKNOWN", n, Long::sum);
+            }
+        }
+        return m;
     }
 
     /**
@@ -134,6 +158,7 @@ final class FuseServer {
             return;
         }
         Op<?> op = req.opcode >= 0 && req.opcode < table.length ? table[req.opcode] : null;
+        counts[op == null ? table.length : req.opcode].increment();
         Reply reply = new Reply(ch, req.unique);
         if (op == null) {
             if (debug) {

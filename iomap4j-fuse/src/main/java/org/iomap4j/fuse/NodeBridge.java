@@ -94,6 +94,15 @@ final class NodeBridge {
     private final Map<Long, Long> lookups = new ConcurrentHashMap<>();
     private final Map<Long, OpenFile> files = new ConcurrentHashMap<>();
     private final AtomicLong nextFh = new AtomicLong(1);
+    private final KillPriv killPriv;
+    /** Drops the kernel's cached attributes of a nodeid (FUSE_NOTIFY_INVAL_INODE, offset -1); null: no kernel. */
+    private volatile AttrInvalidator attrInvalidator;
+
+    /** Sends FUSE_NOTIFY_INVAL_INODE for attributes only (safe inside a handler: it takes no page lock). */
+    @FunctionalInterface
+    interface AttrInvalidator {
+        void invalidateAttrs(long nodeid) throws IOException;
+    }
 
     NodeBridge(Vfs vfs, FuseOptions options) {
         this(vfs, options, OpenFlagsAbi.host());
@@ -114,6 +123,7 @@ final class NodeBridge {
         this.entryTimeoutNanos = options.entryTimeout().toNanos();
         this.attrTimeoutNanos = options.attrTimeout().toNanos();
         this.negativeTimeoutNanos = options.negativeTimeout().toNanos();
+        this.killPriv = new KillPriv(vfs, writer, xattrs);
     }
 
     /** The kernel nodeid for a Vfs inode number (swaps 1 and the root). */
@@ -127,6 +137,19 @@ final class NodeBridge {
     /** The Vfs inode number for a kernel nodeid (the same swap). */
     long ino(long nodeid) {
         return nodeId(nodeid);
+    }
+
+    /** Set by the mount once its /dev/fuse fds are open. */
+    void attrInvalidator(AttrInvalidator invalidator) {
+        this.attrInvalidator = invalidator;
+    }
+
+    /** After the server changed attributes the kernel cached without telling it in a reply (a killed suid). */
+    private void attrsChanged(long nodeid) throws IOException {
+        AttrInvalidator inv = attrInvalidator;
+        if (inv != null) {
+            inv.invalidateAttrs(nodeid);
+        }
     }
 
     CountDownLatch initDone() {
@@ -341,6 +364,10 @@ final class NodeBridge {
     private void setattr(Request req, SetattrIn in, Reply reply) throws IOException {
         SetAttr changes = in.changes();
         long ino = ino(req.nodeid);
+        if (in.has(SetattrIn.FATTR_KILL_SUIDGID) && writer != null) {
+            // HANDLE_KILLPRIV_V2: a truncate without CAP_FSETID, or a chown of a non-directory.
+            changes = killPriv.fold(ino, changes, req.uid, req.gid);
+        }
         InodeAttr attr;
         if (changes == null) {
             // notify_change always sets ATTR_CTIME, which FUSE passes on only with the writeback cache: a SETATTR
@@ -393,7 +420,17 @@ final class NodeBridge {
         return id;
     }
 
-    private static int fopenFlags(int flags) {
+    /**
+     * FOPEN_DIRECT_IO for an O_DIRECT open, but only without the writeback cache: a FOPEN_DIRECT_IO read does not
+     * write back the kernel's dirty pages first (fs/fuse/file.c fuse_direct_io only waits for writeback already
+     * under way), so it would read what the server has, short of the kernel's size. Without it the kernel's own
+     * O_DIRECT path (generic_file_read_iter / generic_file_direct_write: write back and invalidate the range, then
+     * fuse_direct_IO) still sends the I/O straight to the server. Found by MountMmapCoherenceTest.
+     */
+    private int fopenFlags(int flags) {
+        if (writebackCached()) {
+            return 0;
+        }
         return (flags & Vfs.O_DIRECT) != 0 ? FOPEN_DIRECT_IO : 0;
     }
 
@@ -404,6 +441,16 @@ final class NodeBridge {
                     + " write");
         }
         FileHandle h = vfs.open(ino(req.nodeid), vfsOpenFlags(flags));
+        if ((in.openFlags() & FUSE_OPEN_KILL_SUIDGID) != 0 && (flags & Vfs.O_TRUNC) != 0 && writer != null) {
+            try {
+                if (killPriv.kill(ino(req.nodeid), req.uid, req.gid)) {
+                    attrsChanged(req.nodeid);
+                }
+            } catch (IOException | RuntimeException e) {
+                vfs.release(h);
+                throw e;
+            }
+        }
         long fh = register(h, req.nodeid, flags);
         if (!reply.open(fh, fopenFlags(flags))) {
             files.remove(fh);
@@ -460,6 +507,11 @@ final class NodeBridge {
 
     private void write(Request req, WriteIn in, Reply reply) throws IOException {
         OpenFile of = file(in.fh(), req);
+        if ((in.writeFlags() & FUSE_WRITE_KILL_SUIDGID) != 0) {
+            if (killPriv.kill(ino(of.nodeid()), req.uid, req.gid)) { // before the data, as file_remove_privs
+                attrsChanged(of.nodeid());
+            }
+        }
         int n = writer.write(of.handle(), in.offsetBytes(), in.data());
         // A FOPEN_DIRECT_IO write bypasses the kernel page cache; the kernel itself drops the pages it covers
         // afterwards (fs/fuse/file.c fuse_direct_io), so no INVAL_INODE is needed here
@@ -482,8 +534,23 @@ final class NodeBridge {
         reply.empty();
     }
 
-    /** LSEEK: only SEEK_DATA and SEEK_HOLE come (the kernel answers the others itself). */
+    /** Whether INIT granted FUSE_WRITEBACK_CACHE (the kernel owns size and holds dirty pages the server lacks). */
+    private boolean writebackCached() {
+        return (init.negotiatedFlags() & FUSE_WRITEBACK_CACHE) != 0;
+    }
+
+    /**
+     * LSEEK: only SEEK_DATA and SEEK_HOLE come (the kernel answers the others itself). With the writeback cache,
+     * ENOSYS: fuse_lseek asks the server without writing back dirty pages first, so data the kernel still holds
+     * (possibly beyond the server's size) would be reported as a hole or as ENXIO; after ENOSYS the kernel answers
+     * itself for good (generic_file_llseek: data up to its own size, the hole at EOF), which is always right, only
+     * blind to holes. Found by ExerciseMountTest ('seek_hole' answered ENXIO below the kernel's size).
+     */
     private void lseek(Request req, LseekIn in, Reply reply) throws IOException {
+        if (writebackCached()) {
+            throw new FsException(Errno.ENOSYS, "lseek SEEK_DATA/SEEK_HOLE with the writeback cache: the kernel"
+                    + " answers itself");
+        }
         OpenFile of = file(in.fh(), req);
         if (in.whence() != Vfs.SEEK_DATA && in.whence() != Vfs.SEEK_HOLE) {
             throw new FsException(Errno.EINVAL, "lseek whence " + in.whence());

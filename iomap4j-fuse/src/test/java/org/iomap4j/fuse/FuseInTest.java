@@ -88,14 +88,19 @@ final class FuseInTest {
         SetattrIn in = SetattrIn.decode(req(s));
         assertThat(in).isEqualTo(new SetattrIn(0x7ff, 3, 4096, 7, 100, 200, 300, 1, 2, 3, 0100640, 1000, 100));
         // ATIME_NOW / MTIME_NOW (bits 7, 8) win over the explicit times.
-        assertThat(in.changes()).isEqualTo(new SetAttr(0100640, 1000, 100, 4096L, null, null, true, true));
+        // 0x7ff includes FATTR_CTIME (bit 10): the writeback-cached kernel's ctime is kept.
+        assertThat(in.changes()).isEqualTo(new SetAttr(0100640, 1000, 100, 4096L, null, null, true, true, 0, 0, 300L, 3));
         s.putInt(0, (1 << 3) | (1 << 4));
         // The explicit atime keeps its nanoseconds (atimensec 1); mtime was not asked for.
         assertThat(SetattrIn.decode(req(s)).changes()).isEqualTo(new SetAttr(null, null, null, 4096L, 100L, null,
-                false, false, 1, 0));
-        // Only FATTR_FH | FATTR_LOCKOWNER | FATTR_CTIME: nothing for the Vfs to change.
-        s.putInt(0, (1 << 6) | (1 << 9) | (1 << 10));
+                false, false, 1, 0, null, 0));
+        // Only FATTR_FH | FATTR_LOCKOWNER | FATTR_KILL_SUIDGID: nothing for the Vfs to change.
+        s.putInt(0, (1 << 6) | (1 << 9) | (1 << 11));
         assertThat(SetattrIn.decode(req(s)).changes()).isNull();
+        // fuse_flush_times: MTIME | CTIME, both explicit.
+        s.putInt(0, (1 << 5) | (1 << 10));
+        assertThat(SetattrIn.decode(req(s)).changes()).isEqualTo(new SetAttr(null, null, null, null, null, 200L,
+                false, false, 0, 2, 300L, 3));
         s.putInt(0, 1 << 3).putLong(16, -1);
         assertThatThrownBy(() -> SetattrIn.decode(req(s)).changes()).satisfies(e -> errno(e, Errno.EINVAL));
     }

@@ -115,6 +115,11 @@ final class FuseServerDispatchTest {
         assertThat(answer()).as("FORGET-like ops are not answered").isNull();
         u = send(s, 60, 1, bytes(0));
         assertThat(head(answer())).isEqualTo(head(16, -Errno.ENOSYS.code(), u));
+        assertThat(s.requestCounts()).as("requests counted by opcode (--stats), in opcode order, unknown last")
+                .containsExactly(java.util.Map.entry("THROWS_RUNTIME", 1L), java.util.Map.entry("NO_REPLY", 1L),
+                        java.util.Map.entry("THROWS_ERRNO", 1L), java.util.Map.entry("SILENT", 1L),
+                        java.util.Map.entry("OK", 2L), java.util.Map.entry("ANSWERS_THEN_THROWS", 1L),
+                        java.util.Map.entry("UNKNOWN", 1L));
     }
 
     private static String head(int len, int error, long u) { // expected header

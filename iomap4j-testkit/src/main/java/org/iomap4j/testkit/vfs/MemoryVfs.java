@@ -430,7 +430,12 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
                 i.mtimeSec = ch.mtimeSec();
                 i.mtimeNsec = 0;
             }
-            MemoryInode.touchCtime(i);
+            if (ch.ctimeSec() != null) {
+                i.ctimeSec = ch.ctimeSec();
+                i.ctimeNsec = 0;
+            } else {
+                MemoryInode.touchCtime(i);
+            }
             return i.attr();
         }
     }
