@@ -88,7 +88,8 @@ final class KillPriv {
         int mode = killed & 07777;
         return changes == null ? SetAttr.mode(mode)
                 : new SetAttr(mode, changes.uid(), changes.gid(), changes.sizeBytes(), changes.atimeSec(),
-                        changes.mtimeSec(), changes.atimeNow(), changes.mtimeNow(), changes.ctimeSec());
+                        changes.mtimeSec(), changes.atimeNow(), changes.mtimeNow(), changes.atimeNsec(), changes.mtimeNsec(),
+                        changes.ctimeSec(), changes.ctimeNsec());
     }
 
     /** Removes security.capability; whether there was one. */
