@@ -51,10 +51,13 @@ final class MountCommand implements Callable<Integer> {
 
     @Mixin
     CommonOptions common;
+    @Mixin
+    S3MountOptionsCli s3;
     @Spec
     CommandSpec spec;
     @Parameters(index = "0", arity = "0..1", paramLabel = "IMAGE",
-            description = "The ext2 image (default: iomapfs.img, created if absent).")
+            description = "The ext2 image (default: iomapfs.img, created if absent), or s3://BUCKET[/PREFIX] for an "
+                    + "S3 bucket (see --endpoint; credentials from the AWS environment variables or profile).")
     Path image;
     @Parameters(index = "1", arity = "0..1", paramLabel = "MOUNTPOINT", description = "Where to mount (default: ./mnt).")
     Path mountpoint;
@@ -148,6 +151,10 @@ final class MountCommand implements Callable<Integer> {
                 throw new FsException(Errno.EPERM, "--allow-other without root needs a line 'user_allow_other' in "
                         + "/etc/fuse.conf (or mount as root, where sharing is the default)");
             }
+        }
+        S3Url s3Url = S3Url.parse(image);
+        if (s3Url != null) {
+            return S3Mount.run(this, s3Url, shared);
         }
         if (!Files.exists(img)) {
             if (image != null) {

@@ -25,6 +25,18 @@ public final class BufferedIo {
     }
 
     /**
+     * Hook for reads that return more than asked (netfs: a server granule, a compressed extent): pastes the extra
+     * file bytes {@code [posBytes, posBytes + data.remaining())} into the page cache where nothing is cached yet
+     * (whole folios below i_size; the EOF folio zero-filled). Never waits for a lock; data's position is unchanged.
+     * The caller guarantees the bytes are current (no newer dirty data for them). See {@code BufferedRead}.
+     *
+     * @return bytes pasted
+     */
+    public static long pasteExtra(IomapInode inode, long posBytes, ByteBuffer data) {
+        return BufferedRead.pasteExtra(inode, posBytes, data);
+    }
+
+    /**
      * Writes {@code src.remaining()} bytes at {@code posBytes}, extending the file size if it ends past EOF.
      *
      * @return bytes written: all of them, or fewer if an error came after some progress

@@ -184,6 +184,66 @@ final class BufferedRead {
         }
     }
 
+    /**
+     * Pastes file bytes that a read returned beyond what was asked (a compressed extent, a server's larger
+     * granule) into the page cache, as btrfs' {@code add_ra_bio_pages} does for compressed reads: each part of
+     * {@code [posBytes, posBytes + data.remaining())} not cached yet gets new uptodate folios, as large as
+     * alignment and the range allow. Only whole folios are pasted, below i_size; the folio holding i_size is pasted
+     * when the data reaches i_size, zeroed past it. Whatever is cached (also a folio a reader has locked) is left
+     * alone. Never waits: the invalidate lock is only try-locked (a truncate or invalidation in progress: nothing
+     * is pasted), folios are only created, never locked while present. The caller vouches that the bytes are the
+     * file's current contents (no newer dirty data exists for them anywhere).
+     *
+     * @return bytes pasted (folio bytes made uptodate, zero tail included)
+     */
+    static long pasteExtra(IomapInode inode, long posBytes, ByteBuffer data) {
+        AddressSpace mapping = inode.mapping();
+        long dataEnd = posBytes + data.remaining();
+        long size = inode.sizeBytes();
+        int min = mapping.minFolioBytes();
+        long start = (posBytes + min - 1) & -(long) min;
+        long end = dataEnd >= size ? ((size + min - 1) & -(long) min) : (dataEnd & -(long) min);
+        if (start >= end || !mapping.invalidateLock().readLock().tryLock()) {
+            return 0;
+        }
+        long pasted = 0;
+        try {
+            long p = start;
+            while (p < end) {
+                int sz = Math.min(mapping.maxFolioBytes(), Integer.highestOneBit((int) Math.min(end - p, 1 << 30)));
+                while (sz > min && (p & (sz - 1)) != 0) {
+                    sz >>>= 1;
+                }
+                Folio f = null;
+                while (f == null && sz >= min) {
+                    f = mapping.tryAddLocked(p, sz);
+                    if (f == null) {
+                        sz >>>= 1;
+                    }
+                }
+                if (f == null) {
+                    p += min; // cached already (or being filled by a reader)
+                    continue;
+                }
+                try {
+                    int n = (int) Math.min(sz, Math.min(dataEnd, size) - p);
+                    f.copyIn(0, data, data.position() + (int) (p - posBytes), n);
+                    if (n < sz) {
+                        f.zero(n, sz);
+                    }
+                    f.setUptodate(0, f.nrBlocks());
+                    pasted += sz;
+                } finally {
+                    f.unlock();
+                }
+                p += sz;
+            }
+        } finally {
+            mapping.invalidateLock().readLock().unlock();
+        }
+        return pasted;
+    }
+
     /** One fill over a set of locked folios: the pending read request and the requests in flight. */
     private static final class ReadContext {
         private final IomapInode inode;

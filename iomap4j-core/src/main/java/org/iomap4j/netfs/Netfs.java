@@ -234,6 +234,16 @@ public final class Netfs implements AutoCloseable {
      * granules (several requests in parallel), which are then cached. Leaves dst's position at its limit.
      */
     void readBase(String key, ObjectVersion version, long posBytes, ByteBuffer dst) throws IOException {
+        readBase(key, version, posBytes, dst, null);
+    }
+
+    /**
+     * As {@link #readBase(String, ObjectVersion, long, ByteBuffer)}; every server reply that covered more than
+     * {@code dst} (whole granules, or more than asked) is also added to {@code fetched} (if not null), for the
+     * caller to paste into the page cache.
+     */
+    void readBase(String key, ObjectVersion version, long posBytes, ByteBuffer dst, List<RangeData> fetched)
+            throws IOException {
         if (version == null) {
             throw new FsException(Errno.EIO, "'" + key + "': read of bytes " + posBytes + " of an object with no version");
         }
@@ -300,6 +310,9 @@ public final class Netfs implements AutoCloseable {
             }
             dst.slice(origin + (int) (s - posBytes), (int) (e - s))
                     .put(rd.data().slice(rd.data().position() + (int) (s - rd.posBytes()), (int) (e - s)));
+            if (fetched != null && (rd.posBytes() < posBytes || rd.endBytes() > end)) {
+                fetched.add(rd);
+            }
         }
         if (first != null) {
             throw first;

@@ -15,10 +15,14 @@ import java.util.Objects;
  */
 public record NetfsConfig(Path cacheDir, int granuleBytes, long cacheLimitBytes, long retryMillis) {
     public static final int DEFAULT_GRANULE_BYTES = 1 << 20;
+    /** Smallest granule: 64 KiB. */
+    public static final int MIN_GRANULE_BYTES = 64 << 10;
+    /** Largest granule: 64 MiB. */
+    public static final int MAX_GRANULE_BYTES = 64 << 20;
 
     public NetfsConfig {
         Objects.requireNonNull(cacheDir, "cacheDir");
-        if (Integer.bitCount(granuleBytes) != 1 || granuleBytes < (64 << 10) || granuleBytes > (64 << 20)) {
+        if (Integer.bitCount(granuleBytes) != 1 || granuleBytes < MIN_GRANULE_BYTES || granuleBytes > MAX_GRANULE_BYTES) {
             throw new IllegalArgumentException("granule must be a power of two in [64 KiB, 64 MiB]: " + granuleBytes);
         }
         if (cacheLimitBytes < granuleBytes || retryMillis <= 0) {

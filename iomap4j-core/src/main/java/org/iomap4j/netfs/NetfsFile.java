@@ -45,6 +45,7 @@ public final class NetfsFile {
     private Map<String, String> attributes;
     private boolean discarded;
     private boolean pending;
+    private NetfsInode pageCacheHost;
 
     NetfsFile(Netfs netfs, String key, ObjectVersion base, Map<String, String> attributes) {
         this.netfs = netfs;
@@ -71,6 +72,15 @@ public final class NetfsFile {
         this.log = entry;
         this.changeGen = 1;
         this.device = new NetfsDevice(this);
+    }
+
+    /**
+     * The inode whose page cache takes the extra bytes of server reads (whole granules, or more than asked): they
+     * are pasted into folios not cached yet ({@link org.iomap4j.iomap.BufferedIo#pasteExtra}), so that the next
+     * read of them is a page-cache hit. Without a host the extra only goes to the local cache.
+     */
+    public synchronized void setPageCacheHost(NetfsInode host) {
+        this.pageCacheHost = host;
     }
 
     /** The device view the filesystem maps this file's bytes onto (address = file offset). */
@@ -214,6 +224,7 @@ public final class NetfsFile {
         ObjectVersion b;
         long valid;
         List<ByteRange> fromBase;
+        List<RangeData> fetched = new java.util.ArrayList<>();
         synchronized (this) {
             k = key;
             b = base;
@@ -229,7 +240,7 @@ public final class NetfsFile {
             long e = r.endBytes();
             long baseEnd = Math.min(e, valid);
             if (s < baseEnd) {
-                netfs.readBase(k, b, s, dst.slice(origin + (int) (s - posBytes), (int) (baseEnd - s)));
+                netfs.readBase(k, b, s, dst.slice(origin + (int) (s - posBytes), (int) (baseEnd - s)), fetched);
             }
             long zs = Math.max(s, baseEnd);
             if (zs < e) {
@@ -237,6 +248,38 @@ public final class NetfsFile {
             }
         }
         dst.position(dst.limit());
+        pasteFetched(b, fetched);
+    }
+
+    /**
+     * Pastes what server reads returned beyond the asked range into the page cache: only bytes of version
+     * {@code b} that are still the file's contents (the base is still {@code b}, below the valid part of the base
+     * and the size, not written locally). Under the monitor, so that no write-back of newer bytes slips in between
+     * the check and the paste; the paste never waits for a lock (it only creates folios), so holding the monitor
+     * keeps the lock order.
+     */
+    private void pasteFetched(ObjectVersion b, List<RangeData> fetched) {
+        if (fetched.isEmpty()) {
+            return;
+        }
+        synchronized (this) {
+            if (pageCacheHost == null || discarded || !java.util.Objects.equals(base, b)) {
+                return;
+            }
+            long limit = Math.min(baseValidBytes, sizeBytes);
+            for (RangeData rd : fetched) {
+                long s = rd.posBytes();
+                long e = Math.min(rd.endBytes(), limit);
+                if (s >= e) {
+                    continue;
+                }
+                for (ByteRange r : complement(s, e, dirty.within(s, e))) {
+                    ByteBuffer part = rd.data().slice(rd.data().position() + (int) (r.startBytes() - s),
+                            (int) r.lengthBytes());
+                    org.iomap4j.iomap.BufferedIo.pasteExtra(pageCacheHost, r.startBytes(), part);
+                }
+            }
+        }
     }
 
     private static List<ByteRange> complement(long start, long end, List<ByteRange> covered) {

@@ -207,6 +207,37 @@ public final class AddressSpace {
         }
     }
 
+    /**
+     * Creates and inserts a locked folio of exactly {@code sizeBytes} at {@code posBytes} if no cached folio
+     * overlaps that range, else returns null; never waits for a folio lock. Its blocks are not uptodate: the caller
+     * fills them, marks them uptodate and unlocks it. Caller holds the invalidate lock shared. Used to paste bytes
+     * a read returned beyond what was asked ({@code BufferedIo.pasteExtra}; the kernel's btrfs
+     * {@code add_ra_bio_pages} adds such folios with {@code filemap_add_folio}).
+     *
+     * @param posBytes  file offset, a multiple of {@code sizeBytes}
+     * @param sizeBytes a power of two from {@link #minFolioBytes()} to {@link #maxFolioBytes()}
+     * @throws IllegalArgumentException for a size or alignment outside those rules
+     */
+    public Folio tryAddLocked(long posBytes, int sizeBytes) {
+        if (Integer.bitCount(sizeBytes) != 1 || sizeBytes < minFolioBytes || sizeBytes > maxFolioBytes
+                || (posBytes & (sizeBytes - 1)) != 0 || posBytes < 0) {
+            throw new IllegalArgumentException("folio of " + sizeBytes + " bytes at " + posBytes + ": size must be a "
+                    + "power of two in [" + minFolioBytes + ", " + maxFolioBytes + "] and the position aligned to it");
+        }
+        Folio f;
+        synchronized (treeLock) {
+            if (!rangeFree(posBytes, sizeBytes)) {
+                return null;
+            }
+            f = new Folio(this, posBytes, sizeBytes, blkBits, cache.folioMemory(sizeBytes));
+            f.lock.lock();
+            folios.insert(f);
+            cachedBytes.addAndGet(sizeBytes);
+        }
+        cache.folioAdded(f);
+        return f;
+    }
+
     /** Creates and inserts a locked folio covering {@code posBytes}, or returns null if one appeared meanwhile. */
     private Folio tryCreateLocked(long posBytes, long lengthHintBytes) {
         long hint = Math.max(minFolioBytes, Math.min(maxFolioBytes, lengthHintBytes));

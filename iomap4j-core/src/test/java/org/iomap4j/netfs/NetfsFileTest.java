@@ -221,6 +221,56 @@ class NetfsFileTest {
     }
 
     @Test
+    void theExtraOfAReadIsPastedIntoThePageCacheExceptWhereWrittenLocally() throws Exception {
+        int size = (3 << 20) + 1234; // the last window ends at EOF, mid-block
+        byte[] data = random(new Random(2), size);
+        ObjectVersion v = store.put("big", data, Map.of());
+        MemoryBackend backend = new MemoryBackend(store);
+        backend.overRead = true;
+        try (Netfs nf = netfs(backend)) {
+            NetfsFile file = nf.file("big", v, Map.of());
+            Inode ino = new Inode(file);
+            file.setPageCacheHost(ino);
+            // Local bytes the server does not have: written back (in the dirty log), then dropped from the page
+            // cache; a later server read must not paste the server's old bytes over them.
+            byte[] mine = random(new Random(3), 8192);
+            ino.write(1_000_000 & ~4095, mine);
+            ino.fsync(); // uploads; write again and keep it local
+            byte[] model = data.clone();
+            System.arraycopy(mine, 0, model, 1_000_000 & ~4095, mine.length);
+            ObjectVersion v2 = file.version();
+            byte[] local = random(new Random(4), 4096);
+            ino.write(1_500_000 & ~4095, local);
+            System.arraycopy(local, 0, model, 1_500_000 & ~4095, local.length);
+            Writeback.writeAndWait(ino.mapping(), 0, Long.MAX_VALUE); // into the dirty log, no upload (no fsync)
+            assertThat(file.isDirty()).isTrue();
+            ino.dropCache();
+            nf.cache().invalidate("big"); // every base byte must come from the server again
+            assertThat(ino.mapping().cachedBytes()).isZero();
+
+            long before = backend.readRequests.get();
+            assertThat(ino.read(10_000, 100)).isEqualTo(Arrays.copyOfRange(model, 10_000, 10_100));
+            assertThat(backend.readRequests.get() - before).as("one server read of a 2 MiB window").isEqualTo(1);
+            assertThat(ino.mapping().cachedBytes()).as("the window's extra bytes are in the page cache")
+                    .isGreaterThanOrEqualTo((2L << 20) - 8192);
+            assertThat(v2).isEqualTo(file.version());
+            // Reading the whole window from the page cache needs no server and no local cache, and shows the
+            // local bytes, not the server's.
+            long reads = backend.readRequests.get();
+            nf.cache().invalidate("big");
+            // (not at 0, not where the last read ended: no readahead past the window)
+            assertThat(ino.read(4096, (2 << 20) - 8192)).isEqualTo(Arrays.copyOfRange(model, 4096, (2 << 20) - 4096));
+            assertThat(backend.readRequests.get()).isEqualTo(reads);
+            // The window holding EOF: pasted up to EOF, the rest of the last folio zeroes.
+            assertThat(ino.read((3 << 20) - 10, 5000)).isEqualTo(Arrays.copyOfRange(model, (3 << 20) - 10, size));
+            reads = backend.readRequests.get();
+            nf.cache().invalidate("big");
+            assertThat(ino.read(2 << 20, size - (2 << 20))).isEqualTo(Arrays.copyOfRange(model, 2 << 20, size));
+            assertThat(backend.readRequests.get()).isEqualTo(reads);
+        }
+    }
+
+    @Test
     void unreachableServerCachedReadsWorkUncachedReadsFailWritesAreKeptAndUploadedLater() throws Exception {
         Random r = new Random(2);
         byte[] data = random(r, 1 << 20);

@@ -492,14 +492,22 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         }
         String fromPrefix = names.dirPrefix(from);
         String toPrefix = names.dirPrefix(to);
-        List<String> keys = S3Listing.allKeys(backend.client(), backend.bucket(), fromPrefix);
+        List<String> keys = new java.util.ArrayList<>(S3Listing.allKeys(backend.client(), backend.bucket(),
+                fromPrefix));
+        // The directory's own marker: S3 lists it under its prefix, but some servers (s3proxy's filesystem store)
+        // list it only in the parent's listing; look it up so that it moves too (and is not left behind).
+        if (!keys.contains(fromPrefix) && backend.head(fromPrefix) != null) {
+            keys.addFirst(fromPrefix);
+        }
         for (String k : keys) {
             backend.copy(k, toPrefix + k.substring(fromPrefix.length()), null);
         }
         if (keys.isEmpty()) {
             backend.put(toPrefix, new byte[0], Map.of());
         }
-        for (String k : keys) {
+        // Deepest keys first, each directory's marker after what is below it: a crash part-way still shows every
+        // old directory that has entries left (and filesystem-backed servers drop a directory once it is empty).
+        for (String k : keys.reversed()) {
             backend.delete(k);
         }
         for (S3Inode f : inodes.files()) {

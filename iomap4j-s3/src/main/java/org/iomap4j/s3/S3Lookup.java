@@ -98,12 +98,17 @@ final class S3Lookup {
         if (!FileMode.isRegular(i.mode)) {
             return;
         }
+        NetfsFile created = null;
         synchronized (i) {
             if (!i.hasData()) {
-                NetfsFile f = netfs.file(key(i.path()), version, meta);
-                i.attach(f, pageCache.createMapping(i, NetfsIomapOps.INSTANCE));
-                return;
+                created = netfs.file(key(i.path()), version, meta);
+                i.attach(created, pageCache.createMapping(i, NetfsIomapOps.INSTANCE));
             }
+        }
+        if (created != null) {
+            // Outside the inode's monitor: the file's monitor comes first (it takes the inode's when pasting).
+            created.setPageCacheHost(i);
+            return;
         }
         revalidate(i, version);
     }

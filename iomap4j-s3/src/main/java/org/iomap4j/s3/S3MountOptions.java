@@ -64,4 +64,16 @@ public record S3MountOptions(URI endpoint, String region, String bucket, String 
         return new S3MountOptions(endpoint, region, bucket, prefix, accessKeyId, secretAccessKey, cacheDir,
                 cacheLimitBytes, granuleBytes, pageCacheBytes, partBytes, uid, gid, millis);
     }
+
+    /** Another signing region (null: us-east-1). */
+    public S3MountOptions withRegion(String newRegion) {
+        return new S3MountOptions(endpoint, newRegion, bucket, prefix, accessKeyId, secretAccessKey, cacheDir,
+                cacheLimitBytes, granuleBytes, pageCacheBytes, partBytes, uid, gid, retryMillis);
+    }
+
+    /** Owner shown for objects without uid/gid metadata (and of the root and implicit directories). */
+    public S3MountOptions withOwner(int newUid, int newGid) {
+        return new S3MountOptions(endpoint, region, bucket, prefix, accessKeyId, secretAccessKey, cacheDir,
+                cacheLimitBytes, granuleBytes, pageCacheBytes, partBytes, newUid, newGid, retryMillis);
+    }
 }

@@ -30,7 +30,7 @@ public final class CrashingMount {
     }
 
     public static void main(String[] args) throws Exception {
-        S3MountOptions o = S3FileSystemTest.options(args[1], "", Path.of(args[2]), URI.create(args[0]).getPort())
+        S3MountOptions o = S3Fixture.options(args[1], "", Path.of(args[2]), URI.create(args[0]).getPort())
                 .withRetryMillis(60_000);
         S3FileSystem fs = S3FileSystem.mount(o);
         FileHandle fh = fs.create(fs.rootIno(), args[4], 0644, Vfs.O_RDWR | Vfs.O_CREAT, 0, 0).handle();

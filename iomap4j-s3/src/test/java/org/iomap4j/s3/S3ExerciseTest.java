@@ -31,7 +31,7 @@ class S3ExerciseTest {
         long seed = System.nanoTime();
         try (S3Client oracle = server.oracle()) {
             oracle.createBucket(b -> b.bucket(bucket));
-            S3MountOptions o = S3FileSystemTest.options(bucket, "", tmp.resolve("cache"), server.port());
+            S3MountOptions o = S3Fixture.options(bucket, "", tmp.resolve("cache"), server.port());
             ExerciseConfig cfg = ExerciseConfig.of(seed, 800).withMaxSize(3 << 20);
             Exerciser.Result r;
             try (VfsTarget t = new VfsTarget("s3 bucket " + bucket, () -> S3FileSystem.mount(o),

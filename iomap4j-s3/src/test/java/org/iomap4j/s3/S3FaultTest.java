@@ -15,7 +15,6 @@ import java.util.concurrent.TimeUnit;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.vfs.FileHandle;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,29 +30,15 @@ import software.amazon.awssdk.services.s3.S3Client;
 class S3FaultTest {
     @TempDir
     static Path tmp;
+    static S3Fixture s3;
     static S3ProxyServer server;
     static S3Client oracle;
-    private static int buckets;
 
     @BeforeAll
     static void start() throws Exception {
-        server = S3ProxyServer.shared();
-        oracle = server.oracle();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        oracle.close();
-    }
-
-    private static String newBucket() {
-        String b = "fault-" + (++buckets);
-        oracle.createBucket(x -> x.bucket(b));
-        return b;
-    }
-
-    private static byte[] object(String bucket, String key) {
-        return oracle.getObjectAsBytes(b -> b.bucket(bucket).key(key)).asByteArray();
+        s3 = S3Fixture.get();
+        server = s3.server();
+        oracle = s3.oracle();
     }
 
     private static byte[] random(long seed, int n) {
@@ -69,12 +54,12 @@ class S3FaultTest {
 
     @Test
     void cutConnectionsCachedReadsWorkUncachedFailWritesAreUploadedOnReconnection() throws Exception {
-        String bucket = newBucket();
+        String bucket = s3.newBucket("fault");
         byte[] model = random(1, 3 << 20);
         byte[] original = model.clone();
         oracle.putObject(b -> b.bucket(bucket).key("f"), RequestBody.fromBytes(model));
         try (FaultProxy proxy = new FaultProxy(server.port());
-                S3FileSystem fs = S3FileSystem.mount(S3FileSystemTest.options(bucket, "", tmp.resolve("c-" + bucket),
+                S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", tmp.resolve("c-" + bucket),
                         proxy.port()))) {
             VfsPaths p = new VfsPaths(fs);
             FileHandle fh = p.open("f");
@@ -94,21 +79,21 @@ class S3FaultTest {
             System.arraycopy(w2, 0, m, 3 << 20, w2.length);
             fs.fsync(fh, false); // durable in the dirty log while disconnected
             assertThat(fs.netfs().pendingCount()).isEqualTo(1);
-            assertThat(Arrays.equals(object(bucket, "f"), original)).as("the server has the old version").isTrue();
+            assertThat(Arrays.equals(s3.object(bucket, "f"), original)).as("the server has the old version").isTrue();
             assertThat(fs.netfs().retryPending()).isFalse();
 
             proxy.heal();
             assertThat(fs.netfs().retryPending()).isTrue();
-            assertThat(object(bucket, "f")).isEqualTo(m);
+            assertThat(s3.object(bucket, "f")).isEqualTo(m);
             fs.release(fh);
         }
     }
 
     @Test
     void aConnectionCutInTheMiddleOfAnUploadIsRetriedAndTheBucketMatches() throws Exception {
-        String bucket = newBucket();
+        String bucket = s3.newBucket("fault");
         try (FaultProxy proxy = new FaultProxy(server.port());
-                S3FileSystem fs = S3FileSystem.mount(S3FileSystemTest.options(bucket, "", tmp.resolve("c-" + bucket),
+                S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", tmp.resolve("c-" + bucket),
                         proxy.port()))) {
             VfsPaths p = new VfsPaths(fs);
             FileHandle fh = p.create("big");
@@ -119,23 +104,23 @@ class S3FaultTest {
             assertThat(fs.netfs().pendingCount()).isEqualTo(1);
             proxy.heal();
             assertThat(fs.netfs().retryPending()).isTrue();
-            assertThat(object(bucket, "big")).isEqualTo(m);
+            assertThat(s3.object(bucket, "big")).isEqualTo(m);
             // and a random write into it now sends one part and copies the others
             byte[] w = random(5, 4096);
             p.write(fh, 7 << 20, w);
             System.arraycopy(w, 0, m, 7 << 20, w.length);
             fs.fsync(fh, false);
-            assertThat(object(bucket, "big")).isEqualTo(m);
+            assertThat(s3.object(bucket, "big")).isEqualTo(m);
             fs.release(fh);
         }
     }
 
     @Test
     void serverStoppedAndRestartedDuringReadsWritesAndFsync() throws Exception {
-        String bucket = newBucket();
+        String bucket = s3.newBucket("fault");
         byte[] a = random(6, 900_000);
         oracle.putObject(b -> b.bucket(bucket).key("a"), RequestBody.fromBytes(a));
-        try (S3FileSystem fs = S3FileSystem.mount(S3FileSystemTest.options(bucket, "", tmp.resolve("c-" + bucket),
+        try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", tmp.resolve("c-" + bucket),
                 server.port()))) {
             VfsPaths p = new VfsPaths(fs);
             FileHandle fh = p.open("a");
@@ -153,14 +138,14 @@ class S3FaultTest {
                 server.start();
             }
             assertThat(fs.netfs().retryPending()).isTrue();
-            assertThat(object(bucket, "a")).isEqualTo(a);
+            assertThat(s3.object(bucket, "a")).isEqualTo(a);
             fs.release(fh);
         }
     }
 
     @Test
     void fsyncdDataOfAKilledMountIsUploadedByTheNextMount() throws Exception {
-        String bucket = newBucket();
+        String bucket = s3.newBucket("fault");
         Path cache = tmp.resolve("c-" + bucket);
         try (FaultProxy proxy = new FaultProxy(server.port())) {
             String java = ProcessHandle.current().info().command().orElse("java");
@@ -181,11 +166,11 @@ class S3FaultTest {
                 assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
             }
         }
-        assertThat(object(bucket, "crashed")).as("the killed mount never reached the server").isEmpty();
-        try (S3FileSystem fs = S3FileSystem.mount(S3FileSystemTest.options(bucket, "", cache, server.port()))) {
+        assertThat(s3.object(bucket, "crashed")).as("the killed mount never reached the server").isEmpty();
+        try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", cache, server.port()))) {
             assertThat(fs.netfs().pendingCount()).isZero();
             assertThat(fs.netfs().unresolved()).isEmpty();
         }
-        assertThat(object(bucket, "crashed")).isEqualTo(CrashingMount.content());
+        assertThat(s3.object(bucket, "crashed")).isEqualTo(CrashingMount.content());
     }
 }

@@ -19,14 +19,11 @@ import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.FileMode;
 import org.iomap4j.vfs.SetAttr;
 import org.iomap4j.vfs.Vfs;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
-import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
  * The S3 filesystem through its {@link Vfs} against a real s3proxy; the oracles are a model of file contents and
@@ -35,48 +32,13 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 class S3FileSystemTest {
     @TempDir
     static Path tmp;
-    static S3ProxyServer server;
+    static S3Fixture s3;
     static S3Client oracle;
-    private static int buckets;
 
     @BeforeAll
     static void start() throws Exception {
-        server = S3ProxyServer.shared();
-        oracle = server.oracle();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        oracle.close();
-    }
-
-    static String newBucket() {
-        String b = "fs-test-" + (++buckets);
-        oracle.createBucket(x -> x.bucket(b));
-        return b;
-    }
-
-    static S3MountOptions options(String bucket, String prefix, Path cache, int port) {
-        return S3MountOptions.of(java.net.URI.create("http://127.0.0.1:" + port), bucket, prefix, cache)
-                .withCredentials(S3ProxyServer.IDENTITY, S3ProxyServer.CREDENTIAL)
-                .withCache(64L << 20, 256 << 10, 64L << 20).withPartBytes(S3Backend.MIN_PART_BYTES)
-                .withRetryMillis(200);
-    }
-
-    static byte[] object(String bucket, String key) {
-        try {
-            return oracle.getObjectAsBytes(b -> b.bucket(bucket).key(key)).asByteArray();
-        } catch (NoSuchKeyException e) {
-            return null;
-        }
-    }
-
-    static TreeSet<String> keys(String bucket) {
-        TreeSet<String> out = new TreeSet<>();
-        for (S3Object o : oracle.listObjectsV2Paginator(b -> b.bucket(bucket)).contents()) {
-            out.add(o.key());
-        }
-        return out;
+        s3 = S3Fixture.get();
+        oracle = s3.oracle();
     }
 
     private static byte[] random(Random r, int n) {
@@ -90,9 +52,9 @@ class S3FileSystemTest {
         long seed = System.nanoTime();
         System.out.println("seed " + seed);
         Random r = new Random(seed);
-        String bucket = newBucket();
+        String bucket = s3.newBucket("fs-test");
         Map<String, byte[]> model = new TreeMap<>();
-        try (S3FileSystem fs = S3FileSystem.mount(options(bucket, "", tmp.resolve("c-" + bucket), server.port()))) {
+        try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", tmp.resolve("c-" + bucket), s3.port()))) {
             VfsPaths p = new VfsPaths(fs);
             p.mkdir("d1");
             p.mkdir("d1/sub");
@@ -136,11 +98,11 @@ class S3FileSystemTest {
                     model.put(path, Arrays.copyOf(m, n));
                 } else if (kind == 8) {
                     fs.fsync(fh, false);
-                    assertThat(object(bucket, path)).as(what).isEqualTo(m);
+                    assertThat(s3.object(bucket, path)).as(what).isEqualTo(m);
                 } else if (kind == 9) {
                     fs.release(fh);
                     open.remove(path);
-                    assertThat(object(bucket, path)).as("last close uploads: " + what).isEqualTo(m);
+                    assertThat(s3.object(bucket, path)).as("last close uploads: " + what).isEqualTo(m);
                 } else if (kind == 10 && !path.equals("big")) {
                     fs.release(fh);
                     open.remove(path);
@@ -149,8 +111,8 @@ class S3FileSystemTest {
                     model.remove(path);
                     model.put(to, m);
                     names.set(names.indexOf(path), to);
-                    assertThat(object(bucket, path)).as(what).isNull();
-                    assertThat(object(bucket, to)).as(what).isEqualTo(m);
+                    assertThat(s3.object(bucket, path)).as(what).isNull();
+                    assertThat(s3.object(bucket, to)).as(what).isEqualTo(m);
                 } else {
                     assertThat(p.stat(path).sizeBytes()).as(what).isEqualTo(m.length);
                     String dir = path.contains("/") ? path.substring(0, path.lastIndexOf('/')) : "";
@@ -174,20 +136,20 @@ class S3FileSystemTest {
             }
         }
         for (Map.Entry<String, byte[]> e : model.entrySet()) {
-            assertThat(object(bucket, e.getKey())).as(e.getKey() + " (seed " + seed + ")").isEqualTo(e.getValue());
+            assertThat(s3.object(bucket, e.getKey())).as(e.getKey() + " (seed " + seed + ")").isEqualTo(e.getValue());
         }
         TreeSet<String> want = new TreeSet<>(model.keySet());
         want.add("d1/");
         want.add("d1/sub/");
-        assertThat(keys(bucket)).as("seed " + seed).isEqualTo(want);
+        assertThat(s3.keys(bucket)).as("seed " + seed).isEqualTo(want);
     }
 
     @Test
     void attributesLiveInObjectMetadataAndErrorsAreErrnos() throws Exception {
-        String bucket = newBucket();
+        String bucket = s3.newBucket("fs-test");
         oracle.putObject(b -> b.bucket(bucket).key("pre/x/foreign.txt"), RequestBody.fromString("made elsewhere"));
         Path cache = tmp.resolve("c-" + bucket);
-        try (S3FileSystem fs = S3FileSystem.mount(options(bucket, "pre", cache, server.port()))) {
+        try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "pre", cache, s3.port()))) {
             VfsPaths p = new VfsPaths(fs);
             assertThat(p.list("")).containsExactly("x");
             assertThat(p.stat("x").isDirectory()).isTrue();
@@ -210,7 +172,7 @@ class S3FileSystemTest {
             assertThatThrownBy(() -> fs.link(p.stat("x/mine").ino(), fs.rootIno(), "hard"))
                     .satisfies(e -> assertThat(((FsException) e).errno()).isEqualTo(Errno.EPERM));
         }
-        try (S3FileSystem fs = S3FileSystem.mount(options(bucket, "pre", cache, server.port()))) {
+        try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "pre", cache, s3.port()))) {
             var a = new VfsPaths(fs).stat("x/mine");
             assertThat(a.mode()).isEqualTo(FileMode.S_IFREG | 0600);
             assertThat(a.uid()).isEqualTo(1234);
@@ -221,11 +183,11 @@ class S3FileSystemTest {
 
     @Test
     void openRevalidatesSoAnotherClientsChangeIsNeverServedStale() throws Exception {
-        String bucket = newBucket();
+        String bucket = s3.newBucket("fs-test");
         byte[] v1 = random(new Random(1), 1 << 20);
         byte[] v2 = random(new Random(2), 1 << 20);
         oracle.putObject(b -> b.bucket(bucket).key("f"), RequestBody.fromBytes(v1));
-        try (S3FileSystem fs = S3FileSystem.mount(options(bucket, "", tmp.resolve("c-" + bucket), server.port()))) {
+        try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", tmp.resolve("c-" + bucket), s3.port()))) {
             VfsPaths p = new VfsPaths(fs);
             FileHandle fh = p.open("f");
             assertThat(p.read(fh, 0, 1 << 20)).isEqualTo(v1);
