@@ -57,20 +57,46 @@ public abstract class GenericVfs<I extends GenericVfs.FileInode> implements VfsW
     }
 
     private volatile boolean closed;
+    private BlockDevice dev;
+    private PageCache cache;
+    private InodeCache<I> icache;
+    private GenericFile<I> generic;
+    private IomapOps ops;
+    private long maxFileBytes;
 
-    /** The device the filesystem lives on (closed at unmount). */
-    protected abstract BlockDevice device();
+    /**
+     * Wires the filesystem's parts in (from its constructor, once they exist): the device it lives on (closed at
+     * unmount), its page cache and inode cache, the generic file over its mapping, and the largest file size.
+     */
+    protected final void init(BlockDevice dev, PageCache cache, InodeCache<I> icache, GenericFile<I> generic,
+            IomapOps ops, long maxFileBytes) {
+        this.dev = dev;
+        this.cache = cache;
+        this.icache = icache;
+        this.generic = generic;
+        this.ops = ops;
+        this.maxFileBytes = maxFileBytes;
+    }
 
-    protected abstract PageCache cache();
+    protected final BlockDevice device() {
+        return dev;
+    }
 
-    protected abstract InodeCache<I> icache();
+    public final PageCache cache() {
+        return cache;
+    }
 
-    protected abstract GenericFile<I> generic();
+    protected final InodeCache<I> icache() {
+        return icache;
+    }
 
-    protected abstract IomapOps iomapOps();
+    private GenericFile<I> generic() {
+        return generic;
+    }
 
-    /** The largest file size in bytes (EFBIG beyond). */
-    protected abstract long maxFileBytes();
+    private long maxFileBytes() {
+        return maxFileBytes;
+    }
 
     /** The regular file {@code ino}, pinned for the operation: EISDIR for a directory, ENOENT if unused. */
     protected abstract I fileInode(Pins pins, long ino) throws IOException;
@@ -229,8 +255,8 @@ public abstract class GenericVfs<I extends GenericVfs.FileInode> implements VfsW
         I i = inode(fh, false);
         i.rwsem.readLock().lock();
         try {
-            return whence == SEEK_DATA ? Seek.seekData(i, offsetBytes, iomapOps())
-                    : Seek.seekHole(i, offsetBytes, iomapOps());
+            return whence == SEEK_DATA ? Seek.seekData(i, offsetBytes, ops)
+                    : Seek.seekHole(i, offsetBytes, ops);
         } finally {
             i.rwsem.readLock().unlock();
         }

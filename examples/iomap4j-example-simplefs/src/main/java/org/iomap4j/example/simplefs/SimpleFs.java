@@ -1,21 +1,16 @@
 package org.iomap4j.example.simplefs;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
-import org.iomap4j.CorruptFilesystemException;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.block.BlockDevice;
 import org.iomap4j.fs.GenericFile;
 import org.iomap4j.fs.InodeCache;
 import org.iomap4j.fs.Pins;
-import org.iomap4j.fs.SuperOperations;
-import org.iomap4j.iomap.IomapOps;
 import org.iomap4j.pagecache.PageCache;
 import org.iomap4j.pagecache.PageCacheConfig;
 import org.iomap4j.vfs.DirEntry;
@@ -38,17 +33,13 @@ import org.iomap4j.vfs.StatFs;
  * <p>Lock order: the namespace monitor ({@code byName}), i_rwsem, the page cache's locks, the inode's monitor
  * (block map; never held from iomapBegin to iomapEnd), the allocator's monitor.
  */
-public final class SimpleFs extends GenericVfs<SimpleInode> implements SuperOperations<SimpleInode> {
+public final class SimpleFs extends GenericVfs<SimpleInode> {
     static final int BLOCK = 4096;
-    static final long MAGIC = 0x5346454c504d4953L; // "SIMPLEFS" read little-endian
     static final long MAX_BYTES = (long) SimpleInode.MAP_BLOCKS * SimpleInode.PER_MAP * BLOCK;
     private static final long ROOT = 1;
 
-    private final BlockDevice dev;
-    private final PageCache cache;
-    private final InodeCache<SimpleInode> icache;
     final SimpleMapping mapping;
-    private final GenericFile<SimpleInode> generic;
+    private final InodeCache<SimpleInode> icache;
     private final int inodeCount;
     private final long blockCount;
     private final Map<String, Long> byName = new ConcurrentHashMap<>();
@@ -57,16 +48,7 @@ public final class SimpleFs extends GenericVfs<SimpleInode> implements SuperOper
 
     /** Writes an empty simplefs with room for {@code inodes} files over all of {@code dev}. */
     public static void mkfs(BlockDevice dev, int inodes) throws IOException {
-        long blocks = Math.min(dev.sizeBytes() / BLOCK, Integer.MAX_VALUE);
-        if (inodes < 1 || 1 + (inodes + 7) / 8 >= blocks) {
-            throw new FsException(Errno.EINVAL, inodes + " inodes do not fit " + blocks + " blocks");
-        }
-        ByteBuffer sb = ByteBuffer.allocate(BLOCK).order(ByteOrder.LITTLE_ENDIAN);
-        dev.write(0, sb.putLong(0, MAGIC).putInt(8, BLOCK).putInt(12, inodes).putLong(16, blocks));
-        for (long b = 1; b < 1 + (inodes + 7) / 8; b++) {
-            dev.write(b * BLOCK, ByteBuffer.allocate(BLOCK));
-        }
-        dev.flush();
+        SimpleDisk.mkfs(dev, inodes);
     }
 
     /** Mounts the simplefs on {@code dev}, which it owns from now on ({@link #close()} closes it). */
@@ -75,102 +57,21 @@ public final class SimpleFs extends GenericVfs<SimpleInode> implements SuperOper
     }
 
     private SimpleFs(BlockDevice dev, PageCacheConfig cacheConfig) throws IOException {
-        this.dev = dev;
-        ByteBuffer sb = ByteBuffer.allocate(BLOCK).order(ByteOrder.LITTLE_ENDIAN);
-        dev.read(0, sb);
-        inodeCount = sb.getInt(12);
-        blockCount = sb.getLong(16);
-        if (sb.getLong(0) != MAGIC || sb.getInt(8) != BLOCK || inodeCount < 1 || blockCount > Integer.MAX_VALUE
-                || blockCount * BLOCK > dev.sizeBytes() || 1 + (inodeCount + 7) / 8 >= blockCount) {
-            throw new CorruptFilesystemException("simplefs superblock (block 0): bad magic, block size or geometry");
-        }
-        mapping = new SimpleMapping(this, dev, blockCount, 1 + (inodeCount + 7) / 8);
-        cache = new PageCache(cacheConfig);
-        icache = new InodeCache<>(this, cache, dev.isReadOnly(), "simplefs-flusher");
-        generic = new GenericFile<>(mapping, mapping, false, mapping);
-        for (long ino = 2; ino < inodeCount + 2L; ino++) {
-            SimpleInode i = load(ino);
+        SimpleDisk disk = new SimpleDisk(this, dev);
+        inodeCount = disk.inodeCount;
+        blockCount = disk.blockCount;
+        mapping = new SimpleMapping(this, dev, blockCount, disk.dataStart);
+        PageCache cache = new PageCache(cacheConfig);
+        icache = new InodeCache<>(disk, cache, dev.isReadOnly(), "simplefs-flusher");
+        init(dev, cache, icache, new GenericFile<>(mapping, mapping, false, mapping), mapping, MAX_BYTES);
+        for (long ino = 2; ino < inodeCount + 2L; ino++) { // rebuild the namespace and the block bitmap
+            SimpleInode i = disk.load(ino);
             if (i != null) {
                 byName.put(i.name, ino);
                 byIno.put(ino, i.name);
-                for (int p : i.mapBlk) {
-                    claim(ino, p);
-                }
-                for (int p : i.map) {
-                    claim(ino, p);
-                }
+                mapping.claim(i);
             }
         }
-    }
-
-    private void claim(long ino, int pblk) throws CorruptFilesystemException {
-        if (!mapping.claim(pblk)) {
-            throw new CorruptFilesystemException("simplefs inode " + ino + ": block " + pblk + " used twice");
-        }
-    }
-
-    // ---------------------------------------------------------------- inodes on disk (SuperOperations)
-
-    private long slotAddr(long ino) {
-        return BLOCK + (ino - 2) * SimpleInode.SLOT_BYTES;
-    }
-
-    /** Reads inode {@code ino} and its block map, checking every block number; null for a free slot. */
-    private SimpleInode load(long ino) throws IOException {
-        ByteBuffer slot = ByteBuffer.allocate(SimpleInode.SLOT_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        dev.read(slotAddr(ino), slot);
-        SimpleInode i = SimpleInode.decode(this, ino, slot);
-        ByteBuffer mb = ByteBuffer.allocate(BLOCK).order(ByteOrder.LITTLE_ENDIAN);
-        for (int k = 0; i != null && k < SimpleInode.MAP_BLOCKS; k++) {
-            int first = k * SimpleInode.PER_MAP;
-            if (i.mapBlk[k] != 0) {
-                checkBlock(ino, i.mapBlk[k]);
-                dev.read((long) i.mapBlk[k] * BLOCK, mb.clear());
-                mb.flip().asIntBuffer().get(i.map, first, SimpleInode.PER_MAP);
-                i.blocks++;
-            }
-            for (int l = first; l < first + SimpleInode.PER_MAP; l++) {
-                checkBlock(ino, i.map[l]);
-                i.blocks += i.map[l] != 0 ? 1 : 0;
-            }
-        }
-        return i;
-    }
-
-    private void checkBlock(long ino, int pblk) throws CorruptFilesystemException {
-        if (pblk != 0 && (pblk < 1 + (inodeCount + 7) / 8 || pblk >= blockCount)) {
-            throw new CorruptFilesystemException("simplefs inode " + ino + ": block " + pblk + " outside the data area");
-        }
-    }
-
-    @Override
-    public SimpleInode readInode(long ino) throws IOException {
-        SimpleInode i = ino >= 2 && ino < inodeCount + 2L ? load(ino) : null;
-        if (i == null) {
-            throw new FsException(Errno.ENOENT, "simplefs inode " + ino + " not in use");
-        }
-        return i;
-    }
-
-    @Override
-    public void writeInode(SimpleInode i) throws IOException {
-        ByteBuffer slot = ByteBuffer.allocate(SimpleInode.SLOT_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer mb = ByteBuffer.allocate(BLOCK).order(ByteOrder.LITTLE_ENDIAN);
-        synchronized (i) {
-            i.encode(slot);
-            for (int k = 0; k < SimpleInode.MAP_BLOCKS; k++) {
-                if (i.mapBlk[k] != 0) {
-                    mb.clear().asIntBuffer().put(i.map, k * SimpleInode.PER_MAP, SimpleInode.PER_MAP);
-                    dev.write((long) i.mapBlk[k] * BLOCK, mb);
-                }
-            }
-        }
-        dev.write(slotAddr(i.ino()), slot.clear());
-    }
-
-    /** Never called: without unlink no inode becomes unlinked. */
-    @Override
-    public void freeInode(SimpleInode inode) {
     }
 
     // ---------------------------------------------------------------- the namespace: one flat root directory
@@ -281,37 +182,5 @@ public final class SimpleFs extends GenericVfs<SimpleInode> implements SuperOper
     public StatFs statfs() {
         long free = mapping.freeBlocks();
         return new StatFs(BLOCK, blockCount, free, free, inodeCount, inodeCount - byIno.size(), 255);
-    }
-
-    // ---------------------------------------------------------------- what the generic file glue needs
-
-    @Override
-    protected BlockDevice device() {
-        return dev;
-    }
-
-    @Override
-    public PageCache cache() {
-        return cache;
-    }
-
-    @Override
-    protected InodeCache<SimpleInode> icache() {
-        return icache;
-    }
-
-    @Override
-    protected GenericFile<SimpleInode> generic() {
-        return generic;
-    }
-
-    @Override
-    protected IomapOps iomapOps() {
-        return mapping;
-    }
-
-    @Override
-    protected long maxFileBytes() {
-        return MAX_BYTES;
     }
 }

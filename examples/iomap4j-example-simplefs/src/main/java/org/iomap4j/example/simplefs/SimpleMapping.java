@@ -4,6 +4,8 @@ import static org.iomap4j.example.simplefs.SimpleFs.BLOCK;
 import static org.iomap4j.example.simplefs.SimpleInode.PER_MAP;
 
 import java.util.BitSet;
+import java.util.stream.IntStream;
+import org.iomap4j.CorruptFilesystemException;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.block.BlockDevice;
@@ -159,12 +161,15 @@ final class SimpleMapping implements IomapOps, WritebackOps, IomapDioOps, BlockT
         }
     }
 
-    /** Marks a block found in an inode's map at mount; a block claimed twice is corruption. */
-    boolean claim(int pblk) {
+    /** Marks the blocks of inode {@code i} used (mount); a block claimed twice is corruption. */
+    void claim(SimpleInode i) throws CorruptFilesystemException {
         synchronized (used) {
-            boolean fresh = pblk == 0 || !used.get(pblk);
-            used.set(pblk);
-            return fresh;
+            for (int p : IntStream.concat(IntStream.of(i.mapBlk), IntStream.of(i.map)).toArray()) {
+                if (p != 0 && used.get(p)) {
+                    throw new CorruptFilesystemException("simplefs inode " + i.ino() + ": block " + p + " used twice");
+                }
+                used.set(p);
+            }
         }
     }
 
