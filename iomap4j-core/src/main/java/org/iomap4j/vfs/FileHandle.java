@@ -1,7 +1,7 @@
 package org.iomap4j.vfs;
 
 /**
- * An open file, returned by {@link Vfs#open} and {@link Vfs#create}; passed back to read/write/fsync/release.
+ * An open file, returned by {@link Vfs#open} and {@link VfsWrite#create}; passed back to read/write/fsync/release.
  * Each handle reports a writeback error once through fsync (errseq). Implementations are filesystem-specific;
  * front ends treat it as opaque.
  */

@@ -1,6 +1,7 @@
 package org.iomap4j.nio;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
@@ -11,6 +12,7 @@ import java.nio.file.attribute.GroupPrincipal;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.UserDefinedFileAttributeView;
 import java.nio.file.attribute.UserPrincipal;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -20,14 +22,16 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.iomap4j.vfs.InodeAttr;
 import org.iomap4j.vfs.SetAttr;
+import org.iomap4j.vfs.Vfs;
+import org.iomap4j.vfs.VfsXattr;
 
 /**
  * The attribute views: "basic", "posix", "owner" and "unix" (the JDK's Linux names: {@code unix:ino},
  * {@code unix:mode}, {@code unix:nlink}, {@code unix:uid}, {@code unix:gid}, {@code unix:dev}, {@code unix:rdev},
  * {@code unix:ctime}), read from one {@link InodeAttr} and changed through {@link SetAttr}; {@code unix:dev} is 0
- * (the image is not a device of the host). There is no "user"
- * view: the Vfs offers no extended attributes yet ({@link #view} returns null for it, by-name access throws
- * UnsupportedOperationException), and no "dos" view.
+ * (the image is not a device of the host); and "user" ({@link UserXattrView}: the {@code user.} extended
+ * attributes) when the mounted Vfs offers {@link VfsXattr} (otherwise {@link #view} returns null for it and
+ * by-name access throws UnsupportedOperationException, as for "dos", which there is not).
  *
  * <p>Times: ext2 keeps seconds; a FileTime set is truncated to whole seconds. creationTime is the last-modified
  * time (ext2 has no birth time; the JDK on Linux does the same without statx birth time), and setting it is ignored.
@@ -36,6 +40,21 @@ final class Attributes {
     private Attributes() {}
 
     static final Set<String> SUPPORTED_VIEWS = Set.of("basic", "posix", "unix", "owner");
+
+    /** The views of a file system on {@code vfs}: {@link #SUPPORTED_VIEWS}, plus "user" with {@link VfsXattr}. */
+    static Set<String> supportedViews(Vfs vfs) {
+        if (vfs.capability(VfsXattr.class).isEmpty()) {
+            return SUPPORTED_VIEWS;
+        }
+        Set<String> s = new java.util.HashSet<>(SUPPORTED_VIEWS);
+        s.add("user");
+        return Set.copyOf(s);
+    }
+
+    /** The user view of {@code t}, or null when the Vfs has no extended attributes. */
+    private static UserXattrView userView(Target t) {
+        return t.fs().vfs().capability(VfsXattr.class).map(x -> new UserXattrView(t, x)).orElse(null);
+    }
 
     private static final List<String> BASIC = List.of("lastModifiedTime", "lastAccessTime", "creationTime", "size",
             "isRegularFile", "isDirectory", "isSymbolicLink", "isOther", "fileKey");
@@ -66,6 +85,9 @@ final class Attributes {
                     : type == FileOwnerAttributeView.class ? "owner" : "posix";
             return type.cast(new View(t, name));
         }
+        if (type == UserDefinedFileAttributeView.class) {
+            return type.cast(userView(t));
+        }
         return null;
     }
 
@@ -81,6 +103,9 @@ final class Attributes {
         int colon = spec.indexOf(':');
         String viewName = colon < 0 ? "basic" : spec.substring(0, colon);
         String list = colon < 0 ? spec : spec.substring(colon + 1);
+        if (viewName.equals("user")) {
+            return readUser(t, list);
+        }
         List<String> names = names(viewName);
         Attrs a = new Attrs(t.stat(), t.fs().image().toString());
         Map<String, Object> out = new LinkedHashMap<>();
@@ -93,6 +118,21 @@ final class Attributes {
                 out.put(n, value(a, n));
             } else {
                 throw new IllegalArgumentException("'" + n + "' not recognized in view '" + viewName + "'");
+            }
+        }
+        return out;
+    }
+
+    /** "user:a,b" or "user:*": each attribute's value as a byte[] (the JDK's Linux provider does the same). */
+    private static Map<String, Object> readUser(Target t, String list) throws IOException {
+        UserXattrView v = userView(t);
+        if (v == null) {
+            throw new UnsupportedOperationException("view 'user' not supported: the file system has no xattrs");
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        for (String n : list.split(",")) {
+            for (String each : n.equals("*") ? v.list() : List.of(n)) {
+                out.put(each, v.value(each));
             }
         }
         return out;
@@ -144,6 +184,14 @@ final class Attributes {
         int colon = spec.indexOf(':');
         String viewName = colon < 0 ? "basic" : spec.substring(0, colon);
         String name = colon < 0 ? spec : spec.substring(colon + 1);
+        if (viewName.equals("user")) {
+            UserXattrView u = userView(t);
+            if (u == null) {
+                throw new UnsupportedOperationException("view 'user' not supported: the file system has no xattrs");
+            }
+            u.write(name, value instanceof byte[] b ? ByteBuffer.wrap(b) : ((ByteBuffer) value).duplicate());
+            return;
+        }
         if (!names(viewName).contains(name)) {
             throw new IllegalArgumentException("'" + name + "' not recognized in view '" + viewName + "'");
         }

@@ -1,6 +1,7 @@
 package org.iomap4j.nio;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -15,6 +16,8 @@ import java.util.Map;
 import org.iomap4j.block.BlockDevice;
 import org.iomap4j.block.FileBlockDevice;
 import org.iomap4j.block.MappedBlockDevice;
+import org.iomap4j.iomap.Fiemap;
+import org.iomap4j.iomap.FiemapExtent;
 import org.iomap4j.ext.ExtFileSystem;
 import org.iomap4j.ext.ExtFormat;
 import org.iomap4j.ext.ExtFormatOptions;
@@ -129,6 +132,9 @@ final class ExtImages {
             }
             FileLock held = lock;
             BlockDevice device = dev;
+            ExtFileSystem mountedFs = fs;
+            MountedVfs.DaxMap dax = device instanceof MappedBlockDevice mapped
+                    ? (ino, off, size, writable) -> daxSegment(mountedFs, mapped, ino, off, size, writable) : null;
             MountedVfs m = new MountedVfs(fs, type, label, fs.isReadOnly(), () -> {
                 try {
                     if (held.isValid()) {
@@ -137,7 +143,7 @@ final class ExtImages {
                 } finally {
                     device.close();
                 }
-            });
+            }, dax);
             lock = null;
             dev = null;
             return m;
@@ -149,6 +155,50 @@ final class ExtImages {
                 dev.close();
             }
         }
+    }
+
+    /**
+     * {@link MountedVfs.DaxMap} of a dax mount: the file's extents over the range (fiemap, after writing back
+     * anything dirty) must be MAPPED blocks that follow each other on disk, starting at a block boundary; the slice
+     * of the image's mapping at their address is returned. The blocks stay the file's only while the caller does not
+     * truncate or punch the range (as with DAX in the kernel without layout leases).
+     */
+    private static MemorySegment daxSegment(ExtFileSystem fs, MappedBlockDevice dev, long ino, long offsetBytes,
+            long sizeBytes, boolean writable) throws IOException {
+        int bs = fs.statfs().blockSizeBytes();
+        if (offsetBytes % bs != 0) {
+            throw new UnsupportedOperationException("map offset " + offsetBytes + " of inode " + ino
+                    + " is not a multiple of the block size " + bs + " (DAX maps whole blocks)");
+        }
+        MemorySegment image = writable ? dev.segment() : dev.segment().asReadOnly();
+        if (sizeBytes == 0) {
+            return image.asSlice(0, 0);
+        }
+        long end = offsetBytes + sizeBytes;
+        long phys = -1;
+        long next = offsetBytes; // the next file byte that must follow on disk
+        int bad = FiemapExtent.UNWRITTEN | FiemapExtent.DELALLOC | FiemapExtent.DATA_INLINE | FiemapExtent.UNKNOWN
+                | FiemapExtent.NOT_ALIGNED | FiemapExtent.SHARED;
+        for (FiemapExtent e : fs.fiemap(ino, offsetBytes, sizeBytes, Fiemap.FLAG_SYNC)) {
+            long eEnd = e.logicalBytes() + e.lengthBytes();
+            if (eEnd <= next) {
+                continue;
+            }
+            if (e.logicalBytes() > next || (e.flags() & bad) != 0
+                    || (phys >= 0 && e.physicalBytes() + (next - e.logicalBytes()) != phys + (next - offsetBytes))) {
+                break;
+            }
+            if (phys < 0) {
+                phys = e.physicalBytes() + (offsetBytes - e.logicalBytes());
+            }
+            next = eEnd;
+            if (next >= end) {
+                return image.asSlice(phys, sizeBytes);
+            }
+        }
+        throw new UnsupportedOperationException("bytes " + offsetBytes + "+" + sizeBytes + " of inode " + ino
+                + " are not one contiguous run of written blocks on disk (a hole, unwritten or fragmented there): "
+                + "FileChannel.map cannot map them; read and write through the channel");
     }
 
     private static String label(ByteBuffer sb) {

@@ -312,22 +312,49 @@ final class VfsFileChannel extends FileChannel {
         return writeAt(src, position);
     }
 
-    /** Not supported yet; a DAX-backed map (a mount with {@code dax}) is planned. */
+    /** As {@link #map(MapMode, long, long, Arena)}, as a buffer (valid until the file system closes). */
     @Override
-    public MappedByteBuffer map(MapMode mode, long position, long size) {
-        throw mapUnsupported();
+    public MappedByteBuffer map(MapMode mode, long position, long size) throws IOException {
+        if (size > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("size " + size + " > Integer.MAX_VALUE");
+        }
+        return (MappedByteBuffer) daxMap(mode, position, size).asByteBuffer();
     }
 
-    /** Not supported yet; a DAX-backed map (a mount with {@code dax}) is planned. */
+    /**
+     * DAX: on a mount with {@code dax}, the range as a slice of the memory-mapped image, when it starts at a block
+     * boundary and its blocks are written and contiguous on disk. Loads and stores reach the image directly (the
+     * file's data is not page-cached on a dax mount, so channel reads and writes see them). The segment lives until
+     * the file system is closed, not until {@code arena} closes; it never changes the file's size or times.
+     *
+     * @throws UnsupportedOperationException on a mount without {@code dax}, for {@link MapMode#PRIVATE}, and for a
+     *                                       range that is unaligned, a hole, unwritten or fragmented on disk
+     */
     @Override
-    public MemorySegment map(MapMode mode, long offset, long size, Arena arena) {
-        throw mapUnsupported();
+    public MemorySegment map(MapMode mode, long offset, long size, Arena arena) throws IOException {
+        java.util.Objects.requireNonNull(arena, "arena");
+        return daxMap(mode, offset, size);
     }
 
-    private UnsupportedOperationException mapUnsupported() {
-        return new UnsupportedOperationException("FileChannel.map is not supported on iomap4j images yet ("
-                + path + "): a DAX-backed MemorySegment over block-aligned, contiguous extents is planned; read and "
-                + "write through the channel instead");
+    private MemorySegment daxMap(MapMode mode, long offset, long size) throws IOException {
+        if (offset < 0 || size < 0 || offset + size < 0) {
+            throw new IllegalArgumentException("bad map range " + offset + "+" + size);
+        }
+        boolean rw = mode == MapMode.READ_WRITE;
+        if (mode != MapMode.READ_ONLY && !rw) {
+            throw new UnsupportedOperationException("FileChannel.map mode " + mode + " (" + path
+                    + "): only READ_ONLY and READ_WRITE (shared) mappings of the image exist");
+        }
+        ensureReadable(); // a shared writable mapping needs a READ+WRITE channel, as on Linux
+        if (rw) {
+            ensureWritable();
+        }
+        MountedVfs.DaxMap dax = fs.mounted().dax();
+        if (dax == null) {
+            throw new UnsupportedOperationException("FileChannel.map needs a DAX mount (env \"dax\": true) (" + path
+                    + "): only then is the file's data read and written straight on the memory-mapped image");
+        }
+        return fs.op(path, null, () -> dax.map(ino, offset, size, rw));
     }
 
     @Override

@@ -68,12 +68,14 @@ final class VfsFileStore extends FileStore {
     @Override
     public boolean supportsFileAttributeView(Class<? extends FileAttributeView> type) {
         return type == BasicFileAttributeView.class || type == PosixFileAttributeView.class
-                || type == FileOwnerAttributeView.class;
+                || type == FileOwnerAttributeView.class
+                || (type == java.nio.file.attribute.UserDefinedFileAttributeView.class
+                        && Attributes.supportedViews(fs.vfs()).contains("user"));
     }
 
     @Override
     public boolean supportsFileAttributeView(String name) {
-        return Attributes.SUPPORTED_VIEWS.contains(name);
+        return Attributes.supportedViews(fs.vfs()).contains(name);
     }
 
     @Override

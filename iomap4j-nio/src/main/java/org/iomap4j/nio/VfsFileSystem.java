@@ -86,6 +86,11 @@ final class VfsFileSystem extends FileSystem {
     }
 
     /** Throws ReadOnlyFileSystemException on a read-only mount (checked before any change). */
+    /** The mounted image (Vfs, store facts, DAX mapper). */
+    MountedVfs mounted() {
+        return mounted;
+    }
+
     void checkWritable() {
         if (mounted.readOnly()) {
             throw Errors.readOnly(null);
@@ -261,7 +266,7 @@ final class VfsFileSystem extends FileSystem {
 
     @Override
     public Set<String> supportedFileAttributeViews() {
-        return Attributes.SUPPORTED_VIEWS;
+        return Attributes.supportedViews(vfs);
     }
 
     @Override

@@ -115,6 +115,8 @@ public abstract class VfsContractSupport {
             op.run();
         } catch (FsException e) {
             return e.errno();
+        } catch (org.opentest4j.TestAbortedException e) {
+            throw e; // a capability assumption inside op: skip the case, as outside
         } catch (Exception e) {
             throw new AssertionError("expected an FsException, got " + e, e);
         }

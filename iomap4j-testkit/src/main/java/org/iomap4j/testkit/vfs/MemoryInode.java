@@ -51,6 +51,9 @@ final class MemoryInode {
     // Symlinks.
     String target;
 
+    /** Extended attributes by full name ({@link MemoryXattrs}). */
+    final Map<String, byte[]> xattrs = new java.util.TreeMap<>();
+
     /** One directory entry. */
     record Entry(String name, long ino, int dtype) {
     }

@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
@@ -21,6 +22,7 @@ import org.iomap4j.vfs.VfsFallocate;
 import org.iomap4j.vfs.VfsNamespace;
 import org.iomap4j.vfs.VfsSeek;
 import org.iomap4j.vfs.VfsWrite;
+import org.iomap4j.vfs.VfsXattr;
 
 /**
  * An in-memory {@link Vfs} with {@link VfsWrite}, {@link VfsNamespace}, {@link VfsFallocate} and {@link VfsSeek}: a
@@ -41,7 +43,7 @@ import org.iomap4j.vfs.VfsWrite;
  * <p>{@link #close()} ends this mount: inodes left unlinked are freed and every later call fails with EIO;
  * {@link #remount()} is a new mount of the same contents (what survives an unmount). Thread-safe.
  */
-public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, VfsSeek {
+public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, VfsSeek, VfsXattr {
     /** The root directory's inode number. */
     public static final long ROOT_INO = 1;
     /** Largest file size in bytes (2^40). */
@@ -795,6 +797,36 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
                         + i.sizeBytes);
             }
             return i.seek(offsetBytes, whence == SEEK_DATA);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ xattrs (MemoryXattrs)
+
+    @Override
+    public byte[] getxattr(long ino, String name) throws IOException {
+        synchronized (store) {
+            return MemoryXattrs.get(inode(ino).xattrs, name);
+        }
+    }
+
+    @Override
+    public void setxattr(long ino, String name, byte[] value, int flags) throws IOException {
+        synchronized (store) {
+            MemoryXattrs.set(inode(ino).xattrs, name, value, flags);
+        }
+    }
+
+    @Override
+    public List<String> listxattr(long ino) throws IOException {
+        synchronized (store) {
+            return MemoryXattrs.list(inode(ino).xattrs);
+        }
+    }
+
+    @Override
+    public void removexattr(long ino, String name) throws IOException {
+        synchronized (store) {
+            MemoryXattrs.remove(inode(ino).xattrs, name);
         }
     }
 }
