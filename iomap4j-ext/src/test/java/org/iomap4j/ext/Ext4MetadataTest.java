@@ -190,9 +190,15 @@ class Ext4MetadataTest {
                 .hasMessageContaining("superblock").hasMessageContaining("checksum");
     }
 
-    @Test
-    void corruptDescriptorChecksumNamesTheGroup() throws Exception {
-        Path img = Ext2Tools.mkfsExt4(tmp.resolve("g.img"), 64L << 20, "-O", CSUM_NO_EXTENT);
+    /** crc32c (metadata_csum) and crc16 (gdt_csum) descriptor checksums, 32- and 64-byte descriptors. */
+    @ParameterizedTest(name = "mkfs.ext4 -O {0}")
+    @ValueSource(strings = {CSUM_NO_EXTENT, "^has_journal,^extent,^64bit,^metadata_csum,uninit_bg",
+        "^has_journal,64bit"})
+    void corruptDescriptorChecksumNamesTheGroup(String features) throws Exception {
+        Path img = Ext2Tools.mkfsExt4(tmp.resolve("g.img"), 64L << 20, "-O", features);
+        try (ExtFileSystem fs = mount(img)) {
+            assertThat(fs.isReadOnly()).isFalse(); // intact, and rewritten with checksums at unmount
+        }
         DiskSuperblock sb = superblock(img);
         long gdt = (sb.firstDataBlock() + 1) * sb.blockSizeBytes();
         flip(img, gdt + 3L * sb.descSizeBytes() + 0x10); // group 3's bg_used_dirs_count
