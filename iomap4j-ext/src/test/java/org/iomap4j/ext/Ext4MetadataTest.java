@@ -127,13 +127,19 @@ class Ext4MetadataTest {
      * change: directory block checksums are another room's), then e2fsck -fn clean — every bitmap, descriptor,
      * inode and superblock checksum we wrote is right — and debugfs reads the model's bytes.
      */
-    @ParameterizedTest(name = "block size {0}")
-    @ValueSource(strings = {"1024", "4096"})
-    void metadataCsumWritesAreFsckClean(String bs) throws Exception {
+    @ParameterizedTest(name = "block size {0}, extra features {1}")
+    @CsvSource({"1024, ''", "4096, ''", "2048, ',metadata_csum_seed'"})
+    void metadataCsumWritesAreFsckClean(String bs, String extra) throws Exception {
         long seed = 31 + bs.length();
-        System.out.println("metadata_csum workload seed " + seed + " block size " + bs);
+        System.out.println("metadata_csum workload seed " + seed + " block size " + bs + extra);
         Map<String, byte[]> model = new HashMap<>();
-        Path img = populated("c.img", CSUM_NO_EXTENT, bs, model, seed);
+        Path img = populated("c.img", CSUM_NO_EXTENT + extra, bs, model, seed);
+        if (!extra.isEmpty()) {
+            // A new uuid: checksums keep the s_checksum_seed they were made with (metadata_csum_seed).
+            Ext2Tools.run("tune2fs", "-U", "random", img.toString()).ok();
+            DiskSuperblock sb = superblock(img);
+            assertThat(sb.csumSeed()).isNotEqualTo(org.iomap4j.ext.disk.Crc32c.of(~0, sb.uuid(), 0, 16));
+        }
         Random rnd = new Random(seed);
         List<String> names = model.keySet().stream().sorted().toList();
         try (ExtFileSystem fs = mount(img)) {
