@@ -431,7 +431,8 @@ class Ext2WorkloadTest {
         "21, '-b 1024 -O ^has_journal,^extent,^64bit,^metadata_csum,uninit_bg'",
         "22, '-b 4096 -I 128 -O ^has_journal,^extent,^64bit,^metadata_csum,uninit_bg'",
         "23, '-b 2048 -O ^has_journal,^extent,^64bit,^metadata_csum,^flex_bg,uninit_bg'",
-        "24, '-b 1024 -I 128 -O ^has_journal,^extent,^64bit,^metadata_csum,^flex_bg,^uninit_bg'"})
+        "24, '-b 1024 -I 128 -O ^has_journal,^extent,^64bit,^metadata_csum,^flex_bg,^uninit_bg'",
+        "25, '-b 1024 -O ^has_journal,^extent,^64bit,^metadata_csum,uninit_bg,^resize_inode,sparse_super2'"})
     void ext4WorkloadMatchesModelAndIsFsckClean(long seed, String mkfsOpts) throws Exception {
         System.out.println("workload seed " + seed + " mkfs.ext4 " + mkfsOpts);
         Path img = Ext2Tools.mkfsExt4(tmp.resolve("w4.img"), 256L << 20, mkfsOpts.split(" "));

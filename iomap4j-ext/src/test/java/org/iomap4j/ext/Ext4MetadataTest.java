@@ -127,13 +127,19 @@ class Ext4MetadataTest {
      * change: directory block checksums are another room's), then e2fsck -fn clean — every bitmap, descriptor,
      * inode and superblock checksum we wrote is right — and debugfs reads the model's bytes.
      */
-    @ParameterizedTest(name = "block size {0}")
-    @ValueSource(strings = {"1024", "4096"})
-    void metadataCsumWritesAreFsckClean(String bs) throws Exception {
+    @ParameterizedTest(name = "block size {0}, extra features {1}")
+    @CsvSource({"1024, ''", "4096, ''", "2048, ',metadata_csum_seed'"})
+    void metadataCsumWritesAreFsckClean(String bs, String extra) throws Exception {
         long seed = 31 + bs.length();
-        System.out.println("metadata_csum workload seed " + seed + " block size " + bs);
+        System.out.println("metadata_csum workload seed " + seed + " block size " + bs + extra);
         Map<String, byte[]> model = new HashMap<>();
-        Path img = populated("c.img", CSUM_NO_EXTENT, bs, model, seed);
+        Path img = populated("c.img", CSUM_NO_EXTENT + extra, bs, model, seed);
+        if (!extra.isEmpty()) {
+            // A new uuid: checksums keep the s_checksum_seed they were made with (metadata_csum_seed).
+            Ext2Tools.run("tune2fs", "-U", "random", img.toString()).ok();
+            DiskSuperblock sb = superblock(img);
+            assertThat(sb.csumSeed()).isNotEqualTo(org.iomap4j.ext.disk.Crc32c.of(~0, sb.uuid(), 0, 16));
+        }
         Random rnd = new Random(seed);
         List<String> names = model.keySet().stream().sorted().toList();
         try (ExtFileSystem fs = mount(img)) {
@@ -190,9 +196,15 @@ class Ext4MetadataTest {
                 .hasMessageContaining("superblock").hasMessageContaining("checksum");
     }
 
-    @Test
-    void corruptDescriptorChecksumNamesTheGroup() throws Exception {
-        Path img = Ext2Tools.mkfsExt4(tmp.resolve("g.img"), 64L << 20, "-O", CSUM_NO_EXTENT);
+    /** crc32c (metadata_csum) and crc16 (gdt_csum) descriptor checksums, 32- and 64-byte descriptors. */
+    @ParameterizedTest(name = "mkfs.ext4 -O {0}")
+    @ValueSource(strings = {CSUM_NO_EXTENT, "^has_journal,^extent,^64bit,^metadata_csum,uninit_bg",
+        "^has_journal,64bit"})
+    void corruptDescriptorChecksumNamesTheGroup(String features) throws Exception {
+        Path img = Ext2Tools.mkfsExt4(tmp.resolve("g.img"), 64L << 20, "-O", features);
+        try (ExtFileSystem fs = mount(img)) {
+            assertThat(fs.isReadOnly()).isFalse(); // intact, and rewritten with checksums at unmount
+        }
         DiskSuperblock sb = superblock(img);
         long gdt = (sb.firstDataBlock() + 1) * sb.blockSizeBytes();
         flip(img, gdt + 3L * sb.descSizeBytes() + 0x10); // group 3's bg_used_dirs_count
@@ -247,6 +259,97 @@ class Ext4MetadataTest {
             assertThatThrownBy(() -> fs.mknod(fs.rootIno(), "n", 0100644, 0, 0, 0))
                     .isInstanceOf(CorruptFilesystemException.class)
                     .hasMessageContaining("block group 0: inode bitmap (block " + gd0.inodeBitmap() + ") checksum");
+        }
+    }
+
+    /**
+     * One file written until ENOSPC: every BLOCK_UNINIT group's bitmap is computed (superblock backups, GDT,
+     * reserved GDT, sparse_super2 backups), written and checksummed; e2fsck -fn is clean on the full image and
+     * debugfs reads back what was written.
+     */
+    @ParameterizedTest(name = "mkfs.ext4 -O {0}")
+    @ValueSource(strings = {CSUM_NO_EXTENT, "^has_journal,^extent,^64bit,^metadata_csum,uninit_bg",
+        "^has_journal,^extent,^64bit,^resize_inode,sparse_super2", "^has_journal,^extent,^64bit,^flex_bg"})
+    void fillingTheDiskInitializesEveryGroupFsckClean(String features) throws Exception {
+        Path src = Files.createDirectories(tmp.resolve("fill-src"));
+        Files.write(src.resolve("big"), new byte[1]);
+        Path img = Ext2Tools.mkfsExt4(tmp.resolve("fill.img"), 24L << 20, "-b", "1024", "-O", features, "-d",
+                src.toString());
+        byte[] chunk = new byte[256 << 10];
+        new Random(11).nextBytes(chunk);
+        long written = 0;
+        try (ExtFileSystem fs = mount(img)) {
+            long ino = fs.lookupPath("/big").ino();
+            FileHandle fh = fs.open(ino, Vfs.O_RDWR);
+            try {
+                while (true) {
+                    ByteBuffer b = ByteBuffer.wrap(chunk);
+                    try {
+                        while (b.hasRemaining()) {
+                            written += fs.write(fh, written, b);
+                        }
+                    } catch (FsException e) {
+                        assertThat(e.errno()).isEqualTo(Errno.ENOSPC);
+                        break;
+                    }
+                }
+            } finally {
+                fs.release(fh);
+            }
+            assertThat(fs.statfs().freeBlocks()).as("the disk is full").isLessThan(64);
+        }
+        Ext2Tools.assertFsckClean(img);
+        byte[] back = Ext2Tools.debugfsDump(img, "/big", tmp);
+        assertThat((long) back.length).isEqualTo(written).isGreaterThan(18L << 20);
+        for (int off = 0; off < back.length; off += chunk.length) {
+            int n = Math.min(chunk.length, back.length - off);
+            assertThat(Arrays.equals(back, off, off + n, chunk, 0, n)).as("bytes at " + off).isTrue();
+        }
+        for (String line : Ext2Tools.run("dumpe2fs", img.toString()).ok().stdout().lines()
+                .filter(l -> l.startsWith("Group ")).toList()) {
+            assertThat(line).as("no group left uninitialized on a full disk").doesNotContain("BLOCK_UNINIT");
+        }
+    }
+
+    /**
+     * The kernel's ext4 writes a tree on a metadata_csum image (its inode, bitmap, descriptor and directory
+     * checksums); iomap4j verifies and reads all of it, rewrites some files, and the kernel reads the result.
+     */
+    @Test
+    void kernelWrittenCsumImageIsVerifiedReadAndRewritten() throws Exception {
+        String why = Ext2Tools.loopMountUnavailableReason();
+        Assumptions.assumeTrue(why == null, "kernel loop mount unavailable: " + why);
+        Path img = Ext2Tools.mkfsExt4(tmp.resolve("k.img"), 64L << 20, "-O", CSUM_NO_EXTENT);
+        Random rnd = new Random(17);
+        Map<String, TreeModel.Node> kernelTree;
+        try (Ext2Tools.LoopMount m = Ext2Tools.LoopMount.mount(img, tmp, false, "ext4")) {
+            for (int d = 0; d < 5; d++) {
+                Path dir = Files.createDirectories(m.root().resolve("d" + d + "/sub"));
+                for (int k = 0; k < 8; k++) {
+                    byte[] data = new byte[rnd.nextInt(4) == 0 ? rnd.nextInt(400_000) : rnd.nextInt(5000)];
+                    rnd.nextBytes(data);
+                    Files.write((k % 2 == 0 ? dir : dir.getParent()).resolve("f" + k), data);
+                }
+                Files.createSymbolicLink(dir.resolve("l"), Path.of("../f1"));
+            }
+            kernelTree = Ext2WorkloadTest.kernelTree(m.root());
+        }
+        Map<String, TreeModel.Node> expected = new java.util.TreeMap<>(kernelTree);
+        try (ExtFileSystem fs = mount(img)) {
+            assertThat(TreeModel.capture(fs)).isEqualTo(kernelTree);
+            for (String p : List.of("/d0/f1", "/d3/sub/f4", "/d4/f7")) {
+                byte[] d = new byte[70_000];
+                rnd.nextBytes(d);
+                long ino = fs.lookupPath(p).ino();
+                fs.setattr(ino, SetAttr.size(0));
+                writeAt(fs, ino, 0, d);
+                TreeModel.Node n = expected.get(p);
+                expected.put(p, new TreeModel.Node(n.mode(), n.nlink(), d.length, d, null));
+            }
+        }
+        Ext2Tools.assertFsckClean(img);
+        try (Ext2Tools.LoopMount m = Ext2Tools.LoopMount.mount(img, tmp, true, "ext4")) {
+            assertThat(Ext2WorkloadTest.kernelTree(m.root())).isEqualTo(expected);
         }
     }
 

@@ -346,16 +346,21 @@ final class Attributes {
             return new Attrs(t.stat(), t.fs().image().toString());
         }
 
-        /** Seconds only (ext2); a null time is left unchanged; creation time is ignored (ext2 has none). */
+        /**
+         * With nanoseconds (the filesystem keeps what its inodes can hold: ext4's large inodes all of them, ext2's
+         * whole seconds); a null time is left unchanged; creation time is ignored (not settable, as on Linux).
+         */
         @Override
         public void setTimes(FileTime lastModifiedTime, FileTime lastAccessTime, FileTime createTime)
                 throws IOException {
             if (lastModifiedTime == null && lastAccessTime == null) {
                 return;
             }
-            Long m = lastModifiedTime == null ? null : lastModifiedTime.to(TimeUnit.SECONDS);
-            Long a = lastAccessTime == null ? null : lastAccessTime.to(TimeUnit.SECONDS);
-            t.set(SetAttr.times(a, m));
+            java.time.Instant m = lastModifiedTime == null ? null : lastModifiedTime.toInstant();
+            java.time.Instant a = lastAccessTime == null ? null : lastAccessTime.toInstant();
+            t.set(new SetAttr(null, null, null, null, a == null ? null : a.getEpochSecond(),
+                    m == null ? null : m.getEpochSecond(), false, false, a == null ? 0 : a.getNano(),
+                    m == null ? 0 : m.getNano()));
         }
 
         @Override

@@ -116,13 +116,20 @@ class ExtFileSystemProviderTest {
             assertThatThrownBy(() -> ro.provider().checkAccess(ro.getPath("/hello.txt"), AccessMode.WRITE))
                     .isInstanceOf(AccessDeniedException.class);
         }
-        // an ext4 image made by mke2fs (extents): recognised, refused with the reason, the image named
+        // a default ext4 image made by mke2fs (journaled): opened read-only (the journal is not written yet)
         Path ext4 = tmp.resolve("ext4.img");
         HostTools.Result mk = HostTools.run(List.of("mke2fs", "-q", "-F", "-t", "ext4", ext4.toString(), "16M"));
         assertThat(mk.exit()).as(mk.output()).isZero();
-        assertThatThrownBy(() -> FileSystems.newFileSystem(ext4)).isInstanceOf(FileSystemException.class)
-                .hasMessageContaining(ext4.toString()).hasMessageContaining("cannot mount ext4 image");
+        try (FileSystem j = FileSystems.newFileSystem(ext4)) {
+            assertThat(j.isReadOnly()).isTrue();
+        }
         assertThat(HostTools.fsck(ext4).exit()).isZero(); // untouched
+        // a feature the driver cannot serve at all (encrypt): refused with the reason, the image named
+        HostTools.Result enc = HostTools.run(List.of("debugfs", "-w", "-R", "feature encrypt", ext4.toString()));
+        assertThat(enc.exit()).as(enc.output()).isZero();
+        assertThatThrownBy(() -> FileSystems.newFileSystem(ext4)).isInstanceOf(FileSystemException.class)
+                .hasMessageContaining(ext4.toString()).hasMessageContaining("cannot mount ext4 image")
+                .hasMessageContaining("encrypt");
                 Path notExt = tmp.resolve("plain.bin");
         Files.write(notExt, new byte[8192]);
         assertThatThrownBy(() -> FileSystems.newFileSystem(notExt))
