@@ -105,7 +105,7 @@ final class ExerciseCommand implements Callable<Integer> {
             boolean root = "root".equals(System.getProperty("user.name"));
             target = new PathTarget(where.dir.resolve("iomapfs-exercise.dat"), 4096,
                     EnumSet.of(Capability.ZERO_RANGE, Capability.PUNCH_HOLE, Capability.DIRECT_IO,
-                            Capability.SEEK_DATA_HOLE, Capability.DROP_CACHES), null, root);
+                            Capability.SEEK_DATA_HOLE, Capability.DROP_CACHES, Capability.PREALLOCATE), null, root);
         }
         out.println("exercise: target " + target.describe() + ", seed " + s + ", " + ops + " ops, max size "
                 + maxSizeBytes + " bytes");

@@ -40,6 +40,34 @@ class ExerciseMountTest {
         Ext2Tools.assertFsckClean(img);
     }
 
+    /**
+     * The same through a FUSE mount of an {@code mke2fs -t ext4} image (journal, 64bit, metadata_csum and flex_bg
+     * off): the exercised file is extent-mapped, so fallocate mode 0 and KEEP_SIZE (unwritten extents) are in the
+     * mix, besides zero range, punch, O_DIRECT and SEEK_DATA/SEEK_HOLE.
+     */
+    @Test
+    void exerciseThroughTheFuseMount_ofAnExtentImage_withPreallocation() throws Exception {
+        long seed = Long.getLong("exercise.seed", new Random().nextLong());
+        Path img = tmp.resolve("e4.img");
+        Ext2Tools.sparseImage(img, 128L << 20);
+        Ext2Tools.run("mke2fs", "-q", "-F", "-t", "ext4", "-O",
+                "^has_journal,^64bit,^metadata_csum,^flex_bg,^huge_file,^dir_nlink,^extra_isize", "-b", "4096",
+                img.toString()).ok(); // 4 KiB blocks: the --dir exerciser models 4 KiB granularity
+        Path mnt = Files.createDirectory(tmp.resolve("mnt4"));
+        long ops = Math.min(ops(), 20_000);
+        try (MountedImage m = MountedImage.start(img, mnt)) {
+            Cli.Run r = Cli.run("exercise", "--dir", mnt.toString(), "--seed", Long.toString(seed), "--ops",
+                    Long.toString(ops), "--max-size", "256K");
+            assertThat(r.exit()).as("seed " + seed + "\n" + r).isZero();
+            assertThat(r.out()).contains("passed: " + ops + " ops").containsPattern("FALLOCATE=[1-9]");
+            System.out.println(r.out());
+            assertThat(Cli.run("umount", mnt.toString()).exit()).isZero();
+            assertThat(m.awaitExit()).isZero();
+        }
+        Ext2Tools.assertFsckClean(img);
+        assertThat(Ext2Tools.debugfs(img, "stat /iomapfs-exercise.dat").ok().stdout()).contains("EXTENTS:");
+    }
+
     @Test
     void exerciseOnAnImage_withRemounts_andReplayOfItsLog() throws Exception {
         Path img = tmp.resolve("t.img");

@@ -231,8 +231,9 @@ final class ExtFile {
 
     /**
      * lseek(2) SEEK_DATA / SEEK_HOLE through the core's {@link Seek} over the block mapping (REPORT mappings
-     * never allocate). ext2 has no unwritten extents, so mapped blocks are data and holes (sparse pointers,
-     * missing indirect blocks) are holes; there is an implicit hole at EOF.
+     * never allocate). Mapped blocks are data and holes (sparse pointers, missing indirect blocks, gaps between
+     * extents) are holes; there is an implicit hole at EOF. Unwritten extents are holes except for blocks cached
+     * in the page cache (written but not yet converted, or read), as the kernel's iomap seek decides.
      *
      * @throws FsException ENXIO at or past EOF (or for SEEK_DATA with no data after the offset); EINVAL for
      *                     another whence
