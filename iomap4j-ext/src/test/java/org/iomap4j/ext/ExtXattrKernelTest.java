@@ -411,6 +411,19 @@ class ExtXattrKernelTest {
         Ext2Tools.assertFsckClean(img);
     }
 
+    /** An ext2 image made without ext_attr gets the feature with its first attribute, as the kernel does. */
+    @Test
+    void imageWithoutExtAttr_getsTheFeature() throws Exception {
+        Path img = Ext2Tools.mke2fs(tmp.resolve("noea.img"), 8L << 20, "-b", "1024", "-I", "128", "-O", "^ext_attr");
+        assertThat(Ext2Tools.run("dumpe2fs", "-h", img.toString()).ok().stdout()).doesNotContain("ext_attr");
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
+            fs.setxattr(touch(fs, fs.rootIno(), "f"), "user.k", bytes("v"), 0);
+        }
+        assertThat(Ext2Tools.run("dumpe2fs", "-h", img.toString()).ok().stdout()).contains("ext_attr");
+        Ext2Tools.assertFsckClean(img);
+        assertThat(Ext2Tools.debugfs(img, "ea_list f").ok().stdout()).contains("user.k (1) = \"v\"");
+    }
+
     @Test
     void errorContract() throws Exception {
         Path img = Ext2Tools.mke2fs(tmp.resolve("err.img"), 8L << 20, "-b", "1024", "-I", "256");
