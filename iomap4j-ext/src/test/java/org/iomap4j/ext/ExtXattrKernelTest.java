@@ -453,6 +453,11 @@ class ExtXattrKernelTest {
             fs.setxattr(f, "system.posix_acl_access", ACL_EQUIV, 0);
             assertThat(fs.getattr(f).mode() & 0777).isEqualTo(0751);
             assertErrno(() -> fs.getxattr(f, "system.posix_acl_access"), Errno.ENODATA);
+            fs.removexattr(f, "system.posix_acl_access"); // absent: no error, as on the kernel's ext4
+            fs.removexattr(d, "system.posix_acl_default");
+            fs.setxattr(d, "system.posix_acl_default", ACL_DEF, VfsXattr.XATTR_CREATE);
+            fs.setxattr(d, "system.posix_acl_default", ACL_DEF, VfsXattr.XATTR_CREATE); // flags ignored for ACLs
+            assertThat(fs.getxattr(d, "system.posix_acl_default")).isEqualTo(ACL_DEF);
         }
         Ext2Tools.assertFsckClean(img);
         try (ExtFileSystem fs = ExtFileSystem.mount(img, new ExtMountOptions(true, 1L << 20, 64 << 10, 256L << 10))) {
