@@ -55,7 +55,8 @@ final class ExtAcl {
     }
 
     /**
-     * setxattr of an ACL name with a posix_acl_xattr value ({@code value} null: remove).
+     * setxattr of an ACL name with a posix_acl_xattr value ({@code value} null: remove; an absent ACL is no
+     * error). {@code flags} are ignored, as vfs_set_acl ignores them.
      *
      * @throws FsException EINVAL for a malformed or invalid ACL, EACCES for a default ACL on a non-directory
      */
@@ -71,7 +72,7 @@ final class ExtAcl {
             throw new FsException(Errno.EOPNOTSUPP, "ACL on symlink inode " + i.ino);
         }
         if (value == null) {
-            xattr.set(i, name, null, flags, false);
+            xattr.set(i, name, null, 0, true); // removing an absent ACL succeeds (ext4_set_acl with NULL)
             return;
         }
         List<Entry> acl;
@@ -85,30 +86,27 @@ final class ExtAcl {
             return;
         }
         validate(acl, i.ino);
-        if (access) {
-            int[] mode = {0};
-            boolean notEquiv = equivMode(acl, mode);
-            int gid;
-            i.lock.lock();
-            try {
-                int m = (i.disk.mode() & ~0777) | mode[0];
-                Caller c = Caller.current();
-                gid = i.disk.gid();
-                if (c.uid() != 0 && c.gid() != gid) {
-                    m &= ~02000; // S_ISGID
-                }
-                i.disk.setMode(m);
-                i.disk.setCtime(ExtSuper.now());
-            } finally {
-                i.lock.unlock();
-            }
-            fs.markDirty(i);
-            if (!notEquiv) {
-                xattr.set(i, name, null, 0, true);
-                return;
-            }
+        if (!access) {
+            xattr.set(i, name, PosixAcl.encodeDisk(acl), 0, false); // ACL flags are ignored, as vfs_set_acl does
+            return;
         }
-        xattr.set(i, name, PosixAcl.encodeDisk(acl), flags, false);
+        int[] mode = {0};
+        boolean notEquiv = equivMode(acl, mode);
+        // ext4_set_acl: the xattr first, the mode only once it is stored (ENOSPC leaves both as they were).
+        xattr.set(i, name, notEquiv ? PosixAcl.encodeDisk(acl) : null, 0, true);
+        i.lock.lock();
+        try {
+            int m = (i.disk.mode() & ~0777) | mode[0];
+            Caller c = Caller.current();
+            if (c.uid() != 0 && c.gid() != i.disk.gid()) {
+                m &= ~02000; // S_ISGID: posix_acl_update_mode's in_group_or_capable check
+            }
+            i.disk.setMode(m);
+            i.disk.setCtime(ExtSuper.now());
+        } finally {
+            i.lock.unlock();
+        }
+        fs.markDirty(i);
     }
 
     /** posix_acl_valid: one each of USER_OBJ, GROUP_OBJ, OTHER; MASK with named entries; no duplicate ids. */

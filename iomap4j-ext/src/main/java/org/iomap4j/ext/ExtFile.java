@@ -203,7 +203,7 @@ final class ExtFile {
                 i.lock.unlock();
             }
             fs.markDirty(i);
-            if (ch.mode() != null) fs.acl.chmod(i);
+            if (ch.mode() != null) { fs.acl.chmod(i); } // posix_acl_chmod
             a = fs.inodes.attr(i);
         }
         fs.icache.writeback().writebackPendingEvictions();

@@ -411,6 +411,19 @@ class ExtXattrKernelTest {
         Ext2Tools.assertFsckClean(img);
     }
 
+    /** An ext2 image made without ext_attr gets the feature with its first attribute, as the kernel does. */
+    @Test
+    void imageWithoutExtAttr_getsTheFeature() throws Exception {
+        Path img = Ext2Tools.mke2fs(tmp.resolve("noea.img"), 8L << 20, "-b", "1024", "-I", "128", "-O", "^ext_attr");
+        assertThat(Ext2Tools.run("dumpe2fs", "-h", img.toString()).ok().stdout()).doesNotContain("ext_attr");
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
+            fs.setxattr(touch(fs, fs.rootIno(), "f"), "user.k", bytes("v"), 0);
+        }
+        assertThat(Ext2Tools.run("dumpe2fs", "-h", img.toString()).ok().stdout()).contains("ext_attr");
+        Ext2Tools.assertFsckClean(img);
+        assertThat(Ext2Tools.debugfs(img, "ea_list f").ok().stdout()).contains("user.k (1) = \"v\"");
+    }
+
     @Test
     void errorContract() throws Exception {
         Path img = Ext2Tools.mke2fs(tmp.resolve("err.img"), 8L << 20, "-b", "1024", "-I", "256");
@@ -440,6 +453,11 @@ class ExtXattrKernelTest {
             fs.setxattr(f, "system.posix_acl_access", ACL_EQUIV, 0);
             assertThat(fs.getattr(f).mode() & 0777).isEqualTo(0751);
             assertErrno(() -> fs.getxattr(f, "system.posix_acl_access"), Errno.ENODATA);
+            fs.removexattr(f, "system.posix_acl_access"); // absent: no error, as on the kernel's ext4
+            fs.removexattr(d, "system.posix_acl_default");
+            fs.setxattr(d, "system.posix_acl_default", ACL_DEF, VfsXattr.XATTR_CREATE);
+            fs.setxattr(d, "system.posix_acl_default", ACL_DEF, VfsXattr.XATTR_CREATE); // flags ignored for ACLs
+            assertThat(fs.getxattr(d, "system.posix_acl_default")).isEqualTo(ACL_DEF);
         }
         Ext2Tools.assertFsckClean(img);
         try (ExtFileSystem fs = ExtFileSystem.mount(img, new ExtMountOptions(true, 1L << 20, 64 << 10, 256L << 10))) {
