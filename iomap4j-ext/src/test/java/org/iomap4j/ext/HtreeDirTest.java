@@ -35,9 +35,9 @@ class HtreeDirTest {
     void hundredThousandEntriesStayIndexedValidAndVisibleToTheKernel() throws Exception {
         // 1 KiB blocks make a two-level index of the 100,000; the long form (millions) needs 4 KiB blocks to fit
         // two levels without large_dir.
-        boolean big = ENTRIES > 200_000;
+        boolean longForm = ENTRIES > 200_000;
         Path img = HtreeTestImages.mkfsExt4(tmp.resolve("big.img"), Math.max(192L << 20, ENTRIES * 512L),
-                HtreeTestImages.EXT4_NO_CSUM, "-b", big ? "4096" : "1024", "-I", "128", "-N",
+                HtreeTestImages.EXT4_NO_CSUM, "-b", longForm ? "4096" : "1024", "-I", "128", "-N",
                 String.valueOf(ENTRIES + 2000));
         Map<String, Long> model = new TreeMap<>();
         long bigIno;
