@@ -292,6 +292,10 @@ final class Directories {
 
     /** Finds {@code name}; null if absent. Reads the index path and one leaf, or one block of a linear dir. */
     Slot find(ExtInode dir, byte[] name) throws IOException {
+        if (name.length <= 2 && name[0] == '.' && (name.length == 1 || name[1] == '.')) {
+            // "." and ".." live only in block 0 (also an htree's root): __ext4_find_entry.
+            return findLinear(dir, name, 0, 1);
+        }
         if (isDx(dir)) {
             return dx.find(dir, name);
         }

@@ -28,10 +28,26 @@ import org.iomap4j.vfs.Vfs;
  * link, unlink, rmdir, rename and readdir over {@link Directories}, plus the library's path resolution
  * ({@link #lookupPath}, {@link #walkTree}). Each operation opens one {@link Pins} scope for the inodes it gets.
  *
- * <p>Lock order: {@link ExtFileSystem#nsLock} (shared for lookup/readdir, exclusive for every namespace change;
- * for directories it is also their i_rwsem) → {@link ExtInode#lock} → {@link ExtGroups} monitor (allocators) → buffer locks. Pins are dropped
- * after the namespace lock is released; modifying operations then write back pending evictions if too many wait
- * (no lock held).
+ * <p>Per-directory locking, as the kernel's VFS does (fs/namei.c lock_rename, vfs_rmdir): a directory's
+ * {@link org.iomap4j.fs.Inode#rwsem} is its i_rwsem — shared for lookup and readdir, exclusive for a change of its
+ * entries — so operations in different directories run in parallel. Lock order, outermost first:
+ * <ol>
+ *   <li>{@link ExtFileSystem#nsLock} shared by every namespace operation (exclusive only for freeing an unlinked
+ *       inode and at unmount, which must not overlap any of them);</li>
+ *   <li>{@link #renameLock} (s_vfs_rename_mutex; renames only). While holding it alone, a rename reads the ".."
+ *       chains of both parents, one directory's shared lock at a time;</li>
+ *   <li>parent directories: one for create/mknod/mkdir/symlink/link/unlink/rmdir; for rename both parents, an
+ *       ancestor before its descendant, otherwise old before new;</li>
+ *   <li>child directories, after their parents: rmdir's victim; rename's source directory when it changes
+ *       parent and a replaced target directory, by inode number (a target that is an ancestor of the source is
+ *       ENOTEMPTY before it is locked, the source's subtree holding the new parent is EINVAL);</li>
+ *   <li>{@link ExtInode#lock} (link counts: a new hard link checks and counts under it, see {@link #takeLink})
+ *       → {@link ExtGroups} monitor (allocators) → buffer locks.</li>
+ * </ol>
+ * A non-directory's i_rwsem is not taken (its data writers hold it).
+ *
+ * <p>Pins are dropped after the locks are released; modifying operations then write back pending evictions if
+ * too many wait (no lock held).
  */
 final class ExtNamei {
     /** Most hard links to a non-directory (EXT2_LINK_MAX, as the ext2 semantics tests expect). */
@@ -43,6 +59,8 @@ final class ExtNamei {
     static final int DIR_LINK_MAX = 65000;
 
     private final ExtFileSystem fs;
+    /** s_vfs_rename_mutex: one rename at a time, so ".." chains are stable while a rename looks at them. */
+    private final java.util.concurrent.locks.ReentrantLock renameLock = new java.util.concurrent.locks.ReentrantLock();
 
     ExtNamei(ExtFileSystem fs) {
         this.fs = fs;
@@ -74,9 +92,11 @@ final class ExtNamei {
             byte[] nb = nameBytes(comp);
             Directories.Slot s;
             fs.nsLock.readLock().lock();
+            cur.rwsem.readLock().lock();
             try {
                 s = fs.dirs.find(cur, nb);
             } finally {
+                cur.rwsem.readLock().unlock();
                 fs.nsLock.readLock().unlock();
             }
             if (s == null) {
@@ -118,6 +138,7 @@ final class ExtNamei {
             List<Map.Entry<String, ExtInode>> children = new ArrayList<>();
             String prefix = e.getKey().endsWith("/") ? e.getKey() : e.getKey() + "/";
             fs.nsLock.readLock().lock();
+            inode.rwsem.readLock().lock();
             try {
                 fs.dirs.iterate(inode, 0, (pos, recLen, ino, block, off) -> {
                     int nl = DirEntryCodec.nameLen(block, off);
@@ -128,6 +149,7 @@ final class ExtNamei {
                     return true;
                 });
             } finally {
+                inode.rwsem.readLock().unlock();
                 fs.nsLock.readLock().unlock();
             }
             for (int i = children.size() - 1; i >= 0; i--) {
@@ -166,6 +188,7 @@ final class ExtNamei {
             byte[] nb = nameBytes(name);
             ExtInode child;
             fs.nsLock.readLock().lock();
+            dir.rwsem.readLock().lock();
             try {
                 Directories.Slot s = fs.dirs.find(dir, nb);
                 if (s == null) {
@@ -174,6 +197,7 @@ final class ExtNamei {
                 child = fs.inodes.igetChild(pins, s.ino(), dir);
                 fs.icache.ref(child);
             } finally {
+                dir.rwsem.readLock().unlock();
                 fs.nsLock.readLock().unlock();
             }
             return fs.inodes.attr(child);
@@ -220,12 +244,12 @@ final class ExtNamei {
             ExtInode dir = fs.inodes.dirInode(pins, dirIno);
             byte[] nb = nameBytes(name);
             ExtInode inode;
-            fs.nsLock.writeLock().lock();
+            lockDir(dir);
             try {
                 inode = createLocked(pins, dir, nb, mode, uid, gid, init);
                 fs.icache.ref(inode);
             } finally {
-                fs.nsLock.writeLock().unlock();
+                unlockDir(dir);
             }
             a = fs.inodes.attr(inode);
         }
@@ -341,24 +365,22 @@ final class ExtNamei {
             }
             ExtInode dir = fs.inodes.dirInode(pins, newDirIno);
             byte[] nb = nameBytes(newName);
-            fs.nsLock.writeLock().lock();
+            lockDir(dir);
             try {
                 if (fs.dirs.find(dir, nb) != null) {
                     throw new FsException(Errno.EEXIST, "'" + newName + "' exists in directory inode " + newDirIno);
                 }
-                int n = fs.inodes.links(i);
-                if (n == 0) {
-                    throw new FsException(Errno.ENOENT, "inode " + ino + " was removed");
+                takeLink(i);
+                try {
+                    fs.dirs.add(dir, nb, ino, DirEntryCodec.fileTypeOfMode(i.mode()));
+                } catch (IOException | RuntimeException e) {
+                    fs.inodes.addLinks(i, -1, true);
+                    throw e;
                 }
-                if (n >= LINK_MAX) {
-                    throw new FsException(Errno.EMLINK, "inode " + ino + " has " + LINK_MAX + " links");
-                }
-                fs.dirs.add(dir, nb, ino, DirEntryCodec.fileTypeOfMode(i.mode()));
-                fs.inodes.addLinks(i, 1, true);
                 fs.inodes.touchMtimeCtime(dir);
                 fs.icache.ref(i);
             } finally {
-                fs.nsLock.writeLock().unlock();
+                unlockDir(dir);
             }
             a = fs.inodes.attr(i);
         }
@@ -371,7 +393,7 @@ final class ExtNamei {
         try (Pins pins = fs.icache.pins()) {
             ExtInode dir = fs.inodes.dirInode(pins, dirIno);
             byte[] nb = nameBytes(name);
-            fs.nsLock.writeLock().lock();
+            lockDir(dir);
             try {
                 Directories.Slot s = fs.dirs.find(dir, nb);
                 if (s == null) {
@@ -386,7 +408,7 @@ final class ExtNamei {
                 fs.inodes.addLinks(i, -1, true);
                 fs.inodes.maybeFree(i);
             } finally {
-                fs.nsLock.writeLock().unlock();
+                unlockDir(dir);
             }
         }
         fs.icache.writeback().writebackPendingEvictions();
@@ -403,7 +425,7 @@ final class ExtNamei {
             if (name.equals("..")) {
                 throw new FsException(Errno.ENOTEMPTY, "rmdir of '..'");
             }
-            fs.nsLock.writeLock().lock();
+            lockDir(dir);
             try {
                 Directories.Slot s = fs.dirs.find(dir, nb);
                 if (s == null) {
@@ -413,16 +435,22 @@ final class ExtNamei {
                 if (!victim.isDir()) {
                     throw new FsException(Errno.ENOTDIR, "'" + name + "' is not a directory");
                 }
-                if (!fs.dirs.isEmpty(victim)) {
-                    throw new FsException(Errno.ENOTEMPTY, "directory '" + name + "' (inode " + victim.ino + ") not empty");
+                victim.rwsem.writeLock().lock(); // parent before child
+                try {
+                    if (!fs.dirs.isEmpty(victim)) {
+                        throw new FsException(Errno.ENOTEMPTY, "directory '" + name + "' (inode " + victim.ino
+                                + ") not empty");
+                    }
+                    fs.dirs.remove(dir, s);
+                    fs.inodes.touchMtimeCtime(dir);
+                    fs.inodes.addLinks(victim, -fs.inodes.links(victim), true);
+                    decCount(dir);
+                    fs.inodes.maybeFree(victim);
+                } finally {
+                    victim.rwsem.writeLock().unlock();
                 }
-                fs.dirs.remove(dir, s);
-                fs.inodes.touchMtimeCtime(dir);
-                fs.inodes.addLinks(victim, -fs.inodes.links(victim), true);
-                decCount(dir);
-                fs.inodes.maybeFree(victim);
             } finally {
-                fs.nsLock.writeLock().unlock();
+                unlockDir(dir);
             }
         }
         fs.icache.writeback().writebackPendingEvictions();
@@ -448,8 +476,20 @@ final class ExtNamei {
         if (oldName.equals(".") || oldName.equals("..") || newName.equals(".") || newName.equals("..")) {
             throw new FsException(Errno.EINVAL, "rename of '.' or '..'");
         }
-        fs.nsLock.writeLock().lock();
+        fs.nsLock.readLock().lock();
+        renameLock.lock();
+        List<ExtInode> locked = new ArrayList<>(4);
         try {
+            // Every rename holds renameLock, so the ".." chains cannot change under us (lock_rename's premise).
+            List<ExtInode> oldChain = ancestors(pins, oldDir);
+            List<ExtInode> newChain = oldDir == newDir ? oldChain : ancestors(pins, newDir);
+            // Parents: an ancestor before its descendant, else old before new (renameLock excludes the cycle).
+            boolean newFirst = oldDir != newDir && oldChain.contains(newDir);
+            lockAll(locked, newFirst ? newDir : oldDir, newFirst ? oldDir : newDir);
+            if (fs.inodes.links(oldDir) == 0 || fs.inodes.links(newDir) == 0) {
+                throw new FsException(Errno.ENOENT, "directory inode " + (fs.inodes.links(oldDir) == 0 ? oldDirIno
+                        : newDirIno) + " was removed");
+            }
             Directories.Slot os = fs.dirs.find(oldDir, oldNb);
             if (os == null) {
                 throw new FsException(Errno.ENOENT, "'" + oldName + "' not found in directory inode " + oldDirIno);
@@ -466,9 +506,22 @@ final class ExtNamei {
             boolean srcDir = src.isDir();
             // The VFS's order of checks (fs/namei.c do_renameat2): EINVAL for a move into the own subtree
             // comes before the type and emptiness checks on the target.
-            if (srcDir && oldDir != newDir) {
-                checkNotAncestor(pins, src, newDir);
+            if (srcDir && oldDir != newDir && newChain.contains(src)) {
+                throw new FsException(Errno.EINVAL, "cannot move directory inode " + src.ino + " into its own subtree");
             }
+            if (target != null && target.isDir() && oldChain.contains(target)) {
+                // lock_rename's trap: the target is an ancestor of the source, so it is not empty.
+                throw new FsException(Errno.ENOTEMPTY, "directory '" + newName + "' not empty");
+            }
+            // Children after parents: a directory moving to another parent (its ".." changes), a replaced one.
+            ExtInode c1 = srcDir && oldDir != newDir ? src : null;
+            ExtInode c2 = target != null && target.isDir() ? target : null;
+            if (c1 != null && c2 != null && c2.ino < c1.ino) {
+                ExtInode t = c1;
+                c1 = c2;
+                c2 = t;
+            }
+            lockAll(locked, c1, c2);
             if (target != null) {
                 if (srcDir && !target.isDir()) {
                     throw new FsException(Errno.ENOTDIR, "'" + newName + "' is not a directory");
@@ -523,8 +576,89 @@ final class ExtNamei {
                 fs.inodes.maybeFree(target);
             }
         } finally {
-            fs.nsLock.writeLock().unlock();
+            for (int i = locked.size() - 1; i >= 0; i--) {
+                locked.get(i).rwsem.writeLock().unlock();
+            }
+            renameLock.unlock();
+            fs.nsLock.readLock().unlock();
         }
+    }
+
+    /** Locks the non-null directories, in the order given, recording them for the unlock. */
+    private static void lockAll(List<ExtInode> locked, ExtInode a, ExtInode b) {
+        for (ExtInode d : new ExtInode[] {a, b}) {
+            if (d != null && !locked.contains(d)) {
+                d.rwsem.writeLock().lock();
+                locked.add(d);
+            }
+        }
+    }
+
+    /**
+     * {@code dir} and its ancestors up to the root, read through the ".." entries, one directory's lock (shared)
+     * at a time; the caller holds {@link #renameLock}, so the chain is stable.
+     *
+     * @throws CorruptFilesystemException if the chain does not reach the root or meets a non-directory
+     */
+    private List<ExtInode> ancestors(Pins pins, ExtInode dir) throws IOException {
+        List<ExtInode> chain = new ArrayList<>();
+        ExtInode cur = dir;
+        for (long steps = 0; steps <= fs.geo.inodesCount(); steps++) {
+            chain.add(cur);
+            if (cur.ino == ExtFileSystem.ROOT_INO) {
+                return chain;
+            }
+            Directories.Slot dd;
+            cur.rwsem.readLock().lock();
+            try {
+                dd = fs.dirs.find(cur, new byte[] {'.', '.'});
+            } finally {
+                cur.rwsem.readLock().unlock();
+            }
+            if (dd == null) {
+                throw new CorruptFilesystemException("directory inode " + cur.ino + " has no '..' entry");
+            }
+            ExtInode up = fs.inodes.igetChild(pins, dd.ino(), cur);
+            if (!up.isDir()) {
+                throw new CorruptFilesystemException("'..' of a directory is inode " + up.ino + ", not a directory");
+            }
+            cur = up;
+        }
+        throw new CorruptFilesystemException("'..' chain from directory inode " + dir.ino + " does not reach the root");
+    }
+
+    /** Takes the shared namespace lock and the directory's i_rwsem exclusively (a change in that directory). */
+    private void lockDir(ExtInode dir) {
+        fs.nsLock.readLock().lock();
+        dir.rwsem.writeLock().lock();
+    }
+
+    private void unlockDir(ExtInode dir) {
+        dir.rwsem.writeLock().unlock();
+        fs.nsLock.readLock().unlock();
+    }
+
+    /**
+     * A new link to a non-directory: ENOENT once its count reached 0 (an unlink elsewhere freed it), EMLINK at
+     * {@link #LINK_MAX}; checked and counted under the inode's lock, since its other names live in directories
+     * this operation does not lock (vfs_link takes the inode's i_rwsem for this).
+     */
+    private void takeLink(ExtInode i) throws FsException {
+        i.lock.lock();
+        try {
+            int n = i.disk.linksCount();
+            if (n == 0) {
+                throw new FsException(Errno.ENOENT, "inode " + i.ino + " was removed");
+            }
+            if (n >= LINK_MAX) {
+                throw new FsException(Errno.EMLINK, "inode " + i.ino + " has " + LINK_MAX + " links");
+            }
+            i.setLinksCount(n + 1);
+            i.disk.setCtime(ExtSuper.now());
+        } finally {
+            i.lock.unlock();
+        }
+        fs.markDirty(i);
     }
 
     /**
@@ -556,32 +690,12 @@ final class ExtNamei {
         }
     }
 
-    /** EINVAL if {@code dir} is {@code src} or below it (walks ".." up to the root, bounded). */
-    private void checkNotAncestor(Pins pins, ExtInode src, ExtInode dir) throws IOException {
-        ExtInode cur = dir;
-        for (long steps = 0; steps <= fs.geo.inodesCount(); steps++) {
-            if (cur == src) {
-                throw new FsException(Errno.EINVAL, "cannot move directory inode " + src.ino + " into its own subtree");
-            }
-            if (cur.ino == ExtFileSystem.ROOT_INO) {
-                return;
-            }
-            Directories.Slot dd = fs.dirs.find(cur, new byte[] {'.', '.'});
-            if (dd == null) {
-                throw new CorruptFilesystemException("directory inode " + cur.ino + " has no '..' entry");
-            }
-            cur = fs.inodes.igetChild(pins, dd.ino(), cur);
-            if (!cur.isDir()) {
-                throw new CorruptFilesystemException("'..' of a directory is inode " + cur.ino + ", not a directory");
-            }
-        }
-        throw new CorruptFilesystemException("'..' chain from directory inode " + dir.ino + " does not reach the root");
-    }
 
     void readdir(long dirIno, long offset, Vfs.DirSink sink) throws IOException {
         try (Pins pins = fs.icache.pins()) {
             ExtInode dir = fs.inodes.dirInode(pins, dirIno);
             fs.nsLock.readLock().lock();
+            dir.rwsem.readLock().lock();
             try {
                 fs.dirs.iterate(dir, offset, (pos, recLen, ino, block, off) -> {
                     int nl = DirEntryCodec.nameLen(block, off);
@@ -591,6 +705,7 @@ final class ExtNamei {
                     return sink.accept(new DirEntry(name, ino, dtype, pos + recLen));
                 });
             } finally {
+                dir.rwsem.readLock().unlock();
                 fs.nsLock.readLock().unlock();
             }
             fs.inodes.touchAtime(dir);
@@ -609,7 +724,7 @@ final class ExtNamei {
             byte[] nb = nameBytes(name);
             ExtInode inode;
             boolean existed = false;
-            fs.nsLock.writeLock().lock();
+            lockDir(dir);
             try {
                 Directories.Slot s = fs.dirs.find(dir, nb);
                 if (s != null) {
@@ -624,7 +739,7 @@ final class ExtNamei {
                 }
                 fs.icache.ref(inode);
             } finally {
-                fs.nsLock.writeLock().unlock();
+                unlockDir(dir);
             }
             ExtFile.Handle h;
             try {

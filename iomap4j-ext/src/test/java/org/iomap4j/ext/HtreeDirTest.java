@@ -33,8 +33,12 @@ class HtreeDirTest {
 
     @Test
     void hundredThousandEntriesStayIndexedValidAndVisibleToTheKernel() throws Exception {
-        Path img = HtreeTestImages.mkfsExt4(tmp.resolve("big.img"), 192L << 20, HtreeTestImages.EXT4_NO_CSUM,
-                "-b", "1024", "-N", String.valueOf(ENTRIES + 2000));
+        // 1 KiB blocks make a two-level index of the 100,000; the long form (millions) needs 4 KiB blocks to fit
+        // two levels without large_dir.
+        boolean longForm = ENTRIES > 200_000;
+        Path img = HtreeTestImages.mkfsExt4(tmp.resolve("big.img"), Math.max(192L << 20, ENTRIES * 512L),
+                HtreeTestImages.EXT4_NO_CSUM, "-b", longForm ? "4096" : "1024", "-I", "128", "-N",
+                String.valueOf(ENTRIES + 2000));
         Map<String, Long> model = new TreeMap<>();
         long bigIno;
         int maxReads;
