@@ -103,9 +103,11 @@ final class MountCommand implements Callable<Integer> {
                     + "iomapfs caches file data itself, and the host's readahead over the image costs more device "
                     + "time than it saves (default ${DEFAULT-VALUE}; 0: every read through the host's cache).")
     long directReadMinBytes;
-    @Option(names = "--no-writeback-cache", description = "Send every write to iomapfs at once instead of letting "
-            + "the kernel cache writes and send them in large batches (FUSE writeback cache, on by default).")
-    boolean noWritebackCache;
+    @Option(names = "--writeback-cache", negatable = true, defaultValue = "false", fallbackValue = "true",
+            description = "Let the kernel cache writes and send them to iomapfs in large batches (FUSE writeback "
+                    + "cache; off by default: with it a full image reports ENOSPC only at fsync/close, not at "
+                    + "write).")
+    boolean writebackCache;
     @Option(names = "--cache-timeout", defaultValue = "" + DEFAULT_CACHE_TIMEOUT_SECONDS, paramLabel = "SECONDS",
             description = "How long the kernel caches names and attributes (default ${DEFAULT-VALUE}: the image is "
                     + "locked while mounted, every change passes through the kernel).")
@@ -203,7 +205,7 @@ final class MountCommand implements Callable<Integer> {
         try {
             mount = FuseMount.mount(opened.vfs(), mnt.toAbsolutePath(), FuseOptions.builder().readOnly(mountReadOnly)
                     .allowOther(shared).defaultPermissions(true).suid(suid).dev(dev).fusermount(fusermount)
-                    .threads(threads).debug(common.debug).writebackCache(!noWritebackCache)
+                    .threads(threads).debug(common.debug).writebackCache(writebackCache)
                     .entryTimeout(cacheTimeout).attrTimeout(cacheTimeout).negativeTimeout(cacheTimeout)
                     .spinAfterReply(java.time.Duration.ofNanos(spinMicros * 1000L))
                     .fsName(img.toAbsolutePath().toString()).subtype("iomapfs").build());

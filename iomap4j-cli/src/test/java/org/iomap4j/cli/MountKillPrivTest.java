@@ -12,10 +12,11 @@ import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 import org.iomap4j.ext.Ext2Tools;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * FUSE_HANDLE_KILLPRIV_V2 through a real {@code iomapfs mount} (writeback cache on, the default): the server strips
+ * FUSE_HANDLE_KILLPRIV_V2 through a real {@code iomapfs mount}, with and without the writeback cache: the server strips
  * setuid/setgid when the kernel asks (a write or truncate by a user without CAP_FSETID, an O_TRUNC open, a chown),
  * following setattr_should_drop_suidgid: S_ISUID always, S_ISGID with group execute or for a caller outside the
  * file's group. The oracle is the kernel's own
@@ -43,8 +44,9 @@ class MountKillPrivTest {
             printf b >> wroot && chown 1:1 c6755 c2764
             """;
 
-    @Test
-    void suidAndSgidAreKilledAsByTheKernelsExt2() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"--writeback-cache", "--no-writeback-cache"})
+    void suidAndSgidAreKilledAsByTheKernelsExt2(String cacheOption) throws Exception {
         assumeThat(OtherUser.canSwitch()).as("needs root to run commands as nobody").isTrue();
         String loopReason = Ext2Tools.loopMountUnavailableReason();
         assumeThat(loopReason).as("kernel ext2 on loop: " + loopReason).isNull();
@@ -65,7 +67,7 @@ class MountKillPrivTest {
             assertThat(Cli.run("mkfs", img.toString(), "--size", "16M").exit()).isZero();
             Path mnt = Files.createDirectory(dir.resolve("mnt"));
             Map<String, Integer> seen;
-            try (MountedImage m = MountedImage.start(img, mnt, "--warmup-ms", "0")) {
+            try (MountedImage m = MountedImage.start(img, mnt, "--warmup-ms", "0", cacheOption)) {
                 seen = runScenario(mnt);
                 assertThat(Cli.run("umount", mnt.toString()).exit()).isZero();
                 assertThat(m.awaitExit()).isZero();

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * fsx-style coherence through a real {@code iomapfs mount} with the FUSE writeback cache (the default): seeded random
+ * fsx-style coherence through a real {@code iomapfs mount --writeback-cache} (the FUSE writeback cache): seeded random
  * buffered writes and reads, mmap writes and reads (MAP_SHARED, sometimes msync'd), O_DIRECT writes and reads,
  * truncates and punched holes on one file, three open descriptions at once; every read is compared with a byte
  * model, and after unmount the file in the image (debugfs dump) must equal the model. Catches stale mmap pages after
@@ -48,7 +48,7 @@ class MountMmapCoherenceTest {
         Path img = tmp.resolve("t.img");
         assertThat(Cli.run("mkfs", img.toString(), "--size", "64M").exit()).isZero();
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
-        try (MountedImage m = MountedImage.start(img, mnt, "--warmup-ms", "0")) {
+        try (MountedImage m = MountedImage.start(img, mnt, "--warmup-ms", "0", "--writeback-cache")) {
             Path f = mnt.resolve("fsx");
             int i = 0;
             String last = "";
@@ -75,6 +75,28 @@ class MountMmapCoherenceTest {
         assertThat(onDisk.length).as("size in the image, seed " + seed).isEqualTo(size);
         assertThat(Arrays.equals(onDisk, 0, (int) size, model, 0, (int) size)).as("contents in the image, seed " + seed)
                 .isTrue();
+        Ext2Tools.assertFsckClean(img);
+    }
+
+    /**
+     * The testkit's exerciser (buffered and O_DIRECT reads and writes, truncate, zero range, punch, SEEK_DATA/HOLE,
+     * drop_caches) through a {@code --writeback-cache} mount, then e2fsck; ExerciseMountTest runs it without.
+     */
+    @Test
+    void exerciserThroughAWritebackCachedMount_matchesTheModel() throws Exception {
+        long seed = Long.getLong("exercise.seed", new Random().nextLong());
+        long ops = Long.getLong("exercise.ops", 30_000);
+        Path img = tmp.resolve("x.img");
+        assertThat(Cli.run("mkfs", img.toString(), "--size", "128M").exit()).isZero();
+        Path mnt = Files.createDirectory(tmp.resolve("xmnt"));
+        try (MountedImage m = MountedImage.start(img, mnt, "--warmup-ms", "0", "--writeback-cache")) {
+            Cli.Run r = Cli.run("exercise", "--dir", mnt.toString(), "--seed", Long.toString(seed), "--ops",
+                    Long.toString(ops), "--max-size", "256K");
+            assertThat(r.exit()).as("seed " + seed + "\n" + r).isZero();
+            assertThat(r.out()).contains("passed: " + ops + " ops");
+            assertThat(Cli.run("umount", mnt.toString()).exit()).isZero();
+            assertThat(m.awaitExit()).isZero();
+        }
         Ext2Tools.assertFsckClean(img);
     }
 

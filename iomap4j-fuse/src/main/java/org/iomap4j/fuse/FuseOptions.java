@@ -15,7 +15,10 @@ import java.util.Objects;
  * @param attrTimeout        how long the kernel caches attributes (default 1 s)
  * @param negativeTimeout    how long the kernel caches "name absent" (default 1 s; zero disables)
  * @param writebackCache     negotiate FUSE_WRITEBACK_CACHE (the kernel caches writes, sends them in large
- *                           WRITEs and owns size and mtime); on by default
+ *                           WRITEs and owns size and mtime); off by default, because ENOSPC then surfaces in
+ *                           writeback (at fsync/close) instead of at write(2): a writer that never closes, such
+ *                           as {@code dd if=/dev/zero}, fills the kernel's cache forever (MountSparseDioTest
+ *                           ran 19 minutes to an apparent 296 GB file on a full 16 MiB image)
  * @param debug              log every request and its result at INFO
  * @param fsName             the mount source shown in /proc/mounts (e.g. the image path)
  * @param subtype            the type suffix: the mount shows as {@code fuse.<subtype>}
@@ -80,7 +83,7 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
     }
 
     /**
-     * Read-write, default_permissions, nosuid, nodev, 4 threads, 1 s timeouts, writeback cache, source "iomap4j",
+     * Read-write, default_permissions, nosuid, nodev, 4 threads, 1 s timeouts, no writeback cache, source "iomap4j",
      * no spin; mount(2) as root, else fusermount3 with auto_unmount.
      */
     public static FuseOptions defaults() {
@@ -100,7 +103,7 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
         private Duration entryTimeout = Duration.ofSeconds(1);
         private Duration attrTimeout = Duration.ofSeconds(1);
         private Duration negativeTimeout = Duration.ofSeconds(1);
-        private boolean writebackCache = true;
+        private boolean writebackCache;
         private boolean debug;
         private String fsName = "iomap4j";
         private String subtype = "iomap4j";
