@@ -204,7 +204,20 @@ class S3MountTest {
         Cli.Run missing = Cli.run("mount", "s3://no-such-bucket-here", mnt.toString(), "--endpoint",
                 s3.endpoint().toString(), "--cache-dir", tmp.resolve("c").toString(), "--warmup-ms", "0");
         assertThat(missing.exit()).as(missing.toString()).isEqualTo(1);
-        assertThat(missing.err()).as(missing.toString()).contains("no-such-bucket-here");
-        System.out.println("missing bucket: " + missing.err());
+        assertThat(missing.err()).as("this JVM has no AWS credentials: " + missing)
+                .contains("no-such-bucket-here", "no AWS credentials found", "AWS_ACCESS_KEY_ID");
+        // With credentials (the SDK's chain also reads the aws.accessKeyId system properties): ENOENT
+        System.setProperty("aws.accessKeyId", S3ProxyServer.IDENTITY);
+        System.setProperty("aws.secretAccessKey", S3ProxyServer.CREDENTIAL);
+        try {
+            Cli.Run nobucket = Cli.run("mount", "s3://no-such-bucket-here", mnt.toString(), "--endpoint",
+                    s3.endpoint().toString(), "--cache-dir", tmp.resolve("c").toString(), "--warmup-ms", "0");
+            assertThat(nobucket.exit()).as(nobucket.toString()).isEqualTo(1);
+            assertThat(nobucket.err()).as(nobucket.toString()).contains("no-such-bucket-here", "404");
+            System.out.println("missing bucket: " + nobucket.err());
+        } finally {
+            System.clearProperty("aws.accessKeyId");
+            System.clearProperty("aws.secretAccessKey");
+        }
     }
 }
