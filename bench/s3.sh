@@ -213,8 +213,8 @@ done
 
 {
   echo "# bench/s3.sh on $(date -u +%Y-%m-%dT%H:%MZ): SEQ_MIB=$SEQ_MIB RAND_MIB=$RAND_MIB RAND_WRITES=$RAND_WRITES NFILES=$NFILES"
-  echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); s3fs $(s3fs --version | head -1 | awk '{print $(NF-4)}'), $(rclone version | head -1)"
-  printf "| job | %s |" "${KINDS[@]}"
+  echo "# $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); s3fs $(s3fs --version | head -1 | grep -o 'V[0-9.]*'), $(rclone version | head -1)"
+  printf "| job |"; for k in "${KINDS[@]}"; do printf " %s |" "$k"; done
   for k in "${KINDS[@]:1}"; do printf " %s/%s |" "$k" "${KINDS[0]}"; done; echo
   printf "|---|"; for _ in "${KINDS[@]}" "${KINDS[@]:1}"; do printf -- "---|"; done; echo
   for job in seq-write seq-read-cold seq-read-cached rand-write files-create files-list files-stat files-read; do

@@ -53,7 +53,7 @@ final class S3Mount {
             fs = S3FileSystem.mount(opts);
         } catch (IOException | RuntimeException e) {
             Mountpoint.removeIfCreated(mnt, createdMountpoint);
-            if (e instanceof FsException fe && fe.errno() == Errno.EACCES) {
+            if (e instanceof FsException fe && fe.errno() == Errno.EACCES && !fe.getMessage().contains("AWS_")) {
                 throw new FsException(Errno.EACCES, url + ": access denied (credentials come from AWS_ACCESS_KEY_ID/"
                         + "AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws/credentials): " + fe.getMessage(), fe);
             }

@@ -1,6 +1,7 @@
 package org.iomap4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -14,6 +15,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.iomap4j.ext.Ext2Tools;
+import org.iomap4j.s3.FaultProxy;
 import org.iomap4j.s3.S3Fixture;
 import org.iomap4j.s3.S3ProxyServer;
 import org.junit.jupiter.api.Test;
@@ -34,12 +36,16 @@ class S3MountTest {
     }
 
     private MountedImage mount(S3Fixture s3, String url, Path mnt, Path cache) throws Exception {
+        return mount(s3.endpoint().toString(), url, mnt, cache);
+    }
+
+    private MountedImage mount(String endpoint, String url, Path mnt, Path cache) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of("env", "AWS_ACCESS_KEY_ID=" + S3ProxyServer.IDENTITY,
                 "AWS_SECRET_ACCESS_KEY=" + S3ProxyServer.CREDENTIAL, "AWS_PROFILE=none-iomap4j-test",
                 "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", java,
                 "--enable-native-access=ALL-UNNAMED", "-Xmx1g", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName(), "mount", url, mnt.toString(), "--endpoint", s3.endpoint().toString(),
+                Main.class.getName(), "mount", url, mnt.toString(), "--endpoint", endpoint,
                 "--cache-dir", cache.toString(), "--part-size", "5M", "--granule", "256K", "--warmup-ms", "0"));
         return MountedImage.startCommand(cmd, null, mnt);
     }
@@ -147,6 +153,48 @@ class S3MountTest {
     }
 
     @Test
+    void whileTheServerIsCutOffCachedFilesAreReadableAndFsyncdWritesAreUploadedOnReconnection() throws Exception {
+        MountedImage.requireFuse();
+        S3Fixture s3 = S3Fixture.get();
+        String bucket = s3.newBucket("cli-offline");
+        Random rnd = new Random(18);
+        byte[] cached = new byte[1 << 20];
+        byte[] uncached = new byte[1 << 20];
+        rnd.nextBytes(cached);
+        rnd.nextBytes(uncached);
+        s3.oracle().putObject(b -> b.bucket(bucket).key("cached.bin"), RequestBody.fromBytes(cached));
+        s3.oracle().putObject(b -> b.bucket(bucket).key("uncached.bin"), RequestBody.fromBytes(uncached));
+        Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+        byte[] model = cached.clone();
+        try (FaultProxy proxy = new FaultProxy(s3.port());
+                MountedImage m = mount("http://127.0.0.1:" + proxy.port(), "s3://" + bucket, mnt, tmp.resolve("c"))) {
+            assertThat(Files.readAllBytes(mnt.resolve("cached.bin"))).isEqualTo(cached);
+            assertThat(Files.size(mnt.resolve("uncached.bin"))).isEqualTo(uncached.length);
+            proxy.cut();
+            assertThat(Files.readAllBytes(mnt.resolve("cached.bin"))).as("cached, offline: " + m.output)
+                    .isEqualTo(cached);
+            assertThatThrownBy(() -> Files.readAllBytes(mnt.resolve("uncached.bin"))).as("uncached, offline")
+                    .isInstanceOf(java.io.IOException.class).hasMessageContaining("Input/output error");
+            byte[] patch = new byte[10_000];
+            rnd.nextBytes(patch);
+            try (FileChannel ch = FileChannel.open(mnt.resolve("cached.bin"), StandardOpenOption.WRITE)) {
+                ch.write(java.nio.ByteBuffer.wrap(patch), 12_288);
+                ch.force(true); // succeeds: durable in the cache directory's dirty log
+            }
+            System.arraycopy(patch, 0, model, 12_288, patch.length);
+            assertThat(Files.readAllBytes(mnt.resolve("cached.bin"))).isEqualTo(model);
+            assertThat(s3.object(bucket, "cached.bin")).as("not on the server yet").isEqualTo(cached);
+            proxy.heal();
+            Cli.Run um = Cli.run("umount", mnt.toString());
+            assertThat(um.exit()).as(um.toString()).isZero();
+            assertThat(m.awaitExit()).as(m.output.toString()).isZero();
+            assertThat(m.output.toString()).contains("every change is in s3://" + bucket);
+        }
+        assertThat(s3.object(bucket, "cached.bin")).as("uploaded after reconnection").isEqualTo(model);
+        assertThat(s3.object(bucket, "uncached.bin")).isEqualTo(uncached);
+    }
+
+    @Test
     void badS3UrlsAndAMissingBucketAreClearErrors() throws Exception {
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
         Cli.Run bad = Cli.run("mount", "s3://A_B", mnt.toString());
@@ -156,7 +204,20 @@ class S3MountTest {
         Cli.Run missing = Cli.run("mount", "s3://no-such-bucket-here", mnt.toString(), "--endpoint",
                 s3.endpoint().toString(), "--cache-dir", tmp.resolve("c").toString(), "--warmup-ms", "0");
         assertThat(missing.exit()).as(missing.toString()).isEqualTo(1);
-        assertThat(missing.err()).as(missing.toString()).contains("no-such-bucket-here");
-        System.out.println("missing bucket: " + missing.err());
+        assertThat(missing.err()).as("this JVM has no AWS credentials: " + missing)
+                .contains("no-such-bucket-here", "no AWS credentials found", "AWS_ACCESS_KEY_ID");
+        // With credentials (the SDK's chain also reads the aws.accessKeyId system properties): ENOENT
+        System.setProperty("aws.accessKeyId", S3ProxyServer.IDENTITY);
+        System.setProperty("aws.secretAccessKey", S3ProxyServer.CREDENTIAL);
+        try {
+            Cli.Run nobucket = Cli.run("mount", "s3://no-such-bucket-here", mnt.toString(), "--endpoint",
+                    s3.endpoint().toString(), "--cache-dir", tmp.resolve("c").toString(), "--warmup-ms", "0");
+            assertThat(nobucket.exit()).as(nobucket.toString()).isEqualTo(1);
+            assertThat(nobucket.err()).as(nobucket.toString()).contains("no-such-bucket-here", "404");
+            System.out.println("missing bucket: " + nobucket.err());
+        } finally {
+            System.clearProperty("aws.accessKeyId");
+            System.clearProperty("aws.secretAccessKey");
+        }
     }
 }

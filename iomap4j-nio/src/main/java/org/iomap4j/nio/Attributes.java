@@ -360,7 +360,7 @@ final class Attributes {
             java.time.Instant a = lastAccessTime == null ? null : lastAccessTime.toInstant();
             t.set(new SetAttr(null, null, null, null, a == null ? null : a.getEpochSecond(),
                     m == null ? null : m.getEpochSecond(), false, false, a == null ? 0 : a.getNano(),
-                    m == null ? 0 : m.getNano()));
+                    m == null ? 0 : m.getNano(), null, 0));
         }
 
         @Override

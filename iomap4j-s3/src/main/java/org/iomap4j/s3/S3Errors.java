@@ -10,7 +10,8 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
  * S3 failures as errnos: 404 (NoSuchKey, NoSuchBucket) is ENOENT, 412 (PreconditionFailed: If-Match or
- * x-amz-copy-source-if-match did not hold) is ESTALE, 403 is EACCES, any other service error EIO, and a failure to
+ * x-amz-copy-source-if-match did not hold) is ESTALE, 403 and missing credentials are EACCES, any other service
+ * error EIO, and a failure to
  * reach the endpoint (client-side: connection refused or reset, timeout) {@link BackendUnavailableException}.
  * Status codes: docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html.
  */
@@ -36,6 +37,12 @@ final class S3Errors {
                 case 403 -> new FsException(Errno.EACCES, msg, s3);
                 default -> new FsException(Errno.EIO, msg, s3);
             };
+        }
+        if (c instanceof SdkClientException sce && sce.getMessage() != null
+                && sce.getMessage().startsWith("Unable to load credentials")) {
+            // The SDK's default chain found nothing: one line saying where credentials come from, not the chain.
+            return new FsException(Errno.EACCES, what + ": no AWS credentials found (set AWS_ACCESS_KEY_ID and "
+                    + "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials)", sce);
         }
         if (c instanceof SdkClientException sce) {
             return new BackendUnavailableException(what + ": server unreachable: " + sce.getMessage(), sce);

@@ -15,7 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * every open connection and refuses new ones (accepted and closed at once) until {@link #heal()}. Threads are
  * virtual and end with their sockets.
  */
-final class FaultProxy implements AutoCloseable {
+public final class FaultProxy implements AutoCloseable {
     private final ServerSocket server;
     private final int targetPort;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
@@ -24,31 +24,31 @@ final class FaultProxy implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong budget = new java.util.concurrent.atomic.AtomicLong(-1);
     private volatile boolean closed;
 
-    FaultProxy(int targetPort) throws IOException {
+    public FaultProxy(int targetPort) throws IOException {
         this.targetPort = targetPort;
         this.server = new ServerSocket();
         server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         Thread.ofVirtual().name("fault-proxy-accept").start(this::acceptLoop);
     }
 
-    int port() {
+    public int port() {
         return server.getLocalPort();
     }
 
-    void cut() {
+    public void cut() {
         cut = true;
         for (Socket s : open) {
             closeQuietly(s);
         }
     }
 
-    void heal() {
+    public void heal() {
         budget.set(-1);
         cut = false;
     }
 
     /** Cuts every connection once {@code bytes} more bytes went from the client to the server (mid-request). */
-    void cutAfterUpstreamBytes(long bytes) {
+    public void cutAfterUpstreamBytes(long bytes) {
         budget.set(bytes);
     }
 
