@@ -28,12 +28,25 @@ public final class Main implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required");
     }
 
-    /** Builds the command line with iomapfs' exit-code and error conventions; binary output goes to stdout. */
+    /**
+     * Builds the command line with iomapfs' exit-code and error conventions; binary output goes to stdout.
+     *
+     * @param out where commands print their output
+     * @param err where errors and usage go
+     * @return the command line, ready to {@code execute}
+     */
     public static CommandLine commandLine(PrintWriter out, PrintWriter err) {
         return commandLine(out, err, new java.io.FileOutputStream(java.io.FileDescriptor.out));
     }
 
-    /** As {@link #commandLine(PrintWriter, PrintWriter)}, with file bytes ({@code cat}) written to {@code binaryOut}. */
+    /**
+     * As {@link #commandLine(PrintWriter, PrintWriter)}, with file bytes ({@code cat}) written to {@code binaryOut}.
+     *
+     * @param out       where commands print their output
+     * @param err       where errors and usage go
+     * @param binaryOut where {@code cat} writes file bytes
+     * @return the command line, ready to {@code execute}
+     */
     public static CommandLine commandLine(PrintWriter out, PrintWriter err, java.io.OutputStream binaryOut) {
         CommandLine.IFactory defaults = CommandLine.defaultFactory();
         CommandLine cl = new CommandLine(new Main(), new CommandLine.IFactory() {
@@ -94,6 +107,11 @@ public final class Main implements Runnable {
         return m == null ? ex.toString() : m;
     }
 
+    /**
+     * The {@code iomapfs} command: runs the subcommand and exits with its code.
+     *
+     * @param args the command line
+     */
     public static void main(String[] args) {
         // The library modules log through System.Logger, which goes to java.util.logging's console handler
         // (stderr, INFO and above). One line per record, like iomapfs' own messages, unless the user chose a format.

@@ -85,12 +85,12 @@ final class VfsFileSystem extends FileSystem {
         }
     }
 
-    /** Throws ReadOnlyFileSystemException on a read-only mount (checked before any change). */
     /** The mounted image (Vfs, store facts, DAX mapper). */
     MountedVfs mounted() {
         return mounted;
     }
 
+    /** Throws ReadOnlyFileSystemException on a read-only mount (checked before any change). */
     void checkWritable() {
         if (mounted.readOnly()) {
             throw Errors.readOnly(null);

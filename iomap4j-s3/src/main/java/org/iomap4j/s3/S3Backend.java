@@ -47,6 +47,8 @@ public final class S3Backend implements NetfsBackend {
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
 
     /**
+     * A backend on one bucket.
+     *
      * @param s3        a client for the endpoint (closed by {@link #close()})
      * @param bucket    the bucket
      * @param partBytes multipart part size in bytes, at least {@link #MIN_PART_BYTES}
@@ -60,15 +62,30 @@ public final class S3Backend implements NetfsBackend {
         this.partBytes = partBytes;
     }
 
+    /**
+     * The SDK client (closed with this backend).
+     *
+     * @return the client
+     */
     public S3Client client() {
         return s3;
     }
 
+    /**
+     * The bucket name.
+     *
+     * @return the bucket
+     */
     public String bucket() {
         return bucket;
     }
 
-    /** An object's version and user metadata, from HeadObject. */
+    /**
+     * An object's version and user metadata, from HeadObject.
+     *
+     * @param version  ETag and size
+     * @param metadata user metadata (x-amz-meta-*)
+     */
     public record ObjectInfo(ObjectVersion version, Map<String, String> metadata) {
     }
 
@@ -219,7 +236,13 @@ public final class S3Backend implements NetfsBackend {
         }
     }
 
-    /** HeadObject: the object's version and metadata, or null if there is no such key. */
+    /**
+     * HeadObject: the object's version and metadata, or null if there is no such key.
+     *
+     * @param key the object key
+     * @return version and metadata, or null
+     * @throws IOException mapped S3 errors (EACCES, EIO...) other than a missing key
+     */
     public ObjectInfo head(String key) throws IOException {
         try {
             HeadObjectResponse r = s3.headObject(b -> b.bucket(bucket).key(key));
@@ -233,7 +256,15 @@ public final class S3Backend implements NetfsBackend {
         }
     }
 
-    /** PUT of a small object (an empty file, a directory marker, a symlink). */
+    /**
+     * PUT of a small object (an empty file, a directory marker, a symlink).
+     *
+     * @param key      the object key
+     * @param data     the whole object
+     * @param metadata user metadata
+     * @return the stored version
+     * @throws IOException mapped S3 errors
+     */
     public ObjectVersion put(String key, byte[] data, Map<String, String> metadata) throws IOException {
         try {
             String etag = s3.putObject(b -> b.bucket(bucket).key(key).metadata(metadata), RequestBody.fromBytes(data))
@@ -247,6 +278,12 @@ public final class S3Backend implements NetfsBackend {
     /**
      * Server-side copy {@code from} -> {@code to} (CopyObject, objects up to 5 GiB), with {@code metadata} replacing
      * the source's when not null.
+     *
+     * @param from     source key
+     * @param to       destination key
+     * @param metadata replacement user metadata, or null to keep the source's
+     * @return the destination's version
+     * @throws IOException mapped S3 errors; EIO if the copy left no object
      */
     public ObjectVersion copy(String from, String to, Map<String, String> metadata) throws IOException {
         try {
@@ -266,7 +303,12 @@ public final class S3Backend implements NetfsBackend {
         }
     }
 
-    /** DeleteObject (a missing key is not an error: S3 deletes are idempotent). */
+    /**
+     * DeleteObject (a missing key is not an error: S3 deletes are idempotent).
+     *
+     * @param key the object key
+     * @throws IOException mapped S3 errors
+     */
     public void delete(String key) throws IOException {
         try {
             s3.deleteObject(b -> b.bucket(bucket).key(key));

@@ -74,6 +74,8 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
      * Mounts the bucket: opens the local cache (uploading what a crashed earlier mount left in its dirty log, see
      * {@link Netfs#open}) and checks that the bucket answers.
      *
+     * @param options where the bucket is, how to sign, the caches
+     * @return the mounted filesystem (close it to unmount)
      * @throws IOException ENOENT if the bucket does not exist, EIO if the server cannot be reached or the cache
      *                     directory is unusable
      */
@@ -95,7 +97,11 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         }
     }
 
-    /** The netfs context (pending uploads, unresolved conflicts, local cache statistics). */
+    /**
+     * The netfs context (pending uploads, unresolved conflicts, local cache statistics).
+     *
+     * @return the netfs context of this mount
+     */
     public Netfs netfs() {
         return netfs;
     }

@@ -29,6 +29,7 @@ public record S3MountOptions(URI endpoint, String region, String bucket, String 
         String secretAccessKey, Path cacheDir, long cacheLimitBytes, int granuleBytes, long pageCacheBytes,
         long partBytes, int uid, int gid, long retryMillis) {
 
+    /** Checks the bucket and cache directory, normalises the prefix, defaults the region, checks the part size. */
     public S3MountOptions {
         Objects.requireNonNull(bucket, "bucket");
         Objects.requireNonNull(cacheDir, "cacheDir");
@@ -39,27 +40,62 @@ public record S3MountOptions(URI endpoint, String region, String bucket, String 
         }
     }
 
-    /** Defaults: 1 GiB local cache, 1 MiB granules, 256 MiB page cache, 8 MiB parts, uid/gid 0, retry every 2 s. */
+    /**
+     * Defaults: 1 GiB local cache, 1 MiB granules, 256 MiB page cache, 8 MiB parts, uid/gid 0, retry every 2 s.
+     *
+     * @param endpoint S3 endpoint URL, or null for AWS's regional default
+     * @param bucket   bucket name
+     * @param prefix   key prefix shown as the root ("" or null for the whole bucket)
+     * @param cacheDir local cache and dirty-log directory
+     * @return the options
+     */
     public static S3MountOptions of(URI endpoint, String bucket, String prefix, Path cacheDir) {
         return new S3MountOptions(endpoint, null, bucket, prefix, null, null, cacheDir, 1L << 30,
                 NetfsConfig.DEFAULT_GRANULE_BYTES, 256L << 20, 8L << 20, 0, 0, 2000);
     }
 
+    /**
+     * These options with static credentials.
+     *
+     * @param accessKey access key id
+     * @param secretKey its secret
+     * @return the new options
+     */
     public S3MountOptions withCredentials(String accessKey, String secretKey) {
         return new S3MountOptions(endpoint, region, bucket, prefix, accessKey, secretKey, cacheDir, cacheLimitBytes,
                 granuleBytes, pageCacheBytes, partBytes, uid, gid, retryMillis);
     }
 
+    /**
+     * These options with other cache sizes.
+     *
+     * @param limitBytes bound of the local cache's clean data in bytes
+     * @param granule    local cache granule in bytes
+     * @param pageCache  page cache budget in bytes
+     * @return the new options
+     */
     public S3MountOptions withCache(long limitBytes, int granule, long pageCache) {
         return new S3MountOptions(endpoint, region, bucket, prefix, accessKeyId, secretAccessKey, cacheDir, limitBytes,
                 granule, pageCache, partBytes, uid, gid, retryMillis);
     }
 
+    /**
+     * These options with another multipart part size.
+     *
+     * @param part part size in bytes (at least 5 MiB)
+     * @return the new options
+     */
     public S3MountOptions withPartBytes(long part) {
         return new S3MountOptions(endpoint, region, bucket, prefix, accessKeyId, secretAccessKey, cacheDir,
                 cacheLimitBytes, granuleBytes, pageCacheBytes, part, uid, gid, retryMillis);
     }
 
+    /**
+     * These options with another upload retry interval.
+     *
+     * @param millis retry interval in milliseconds while the server is unreachable
+     * @return the new options
+     */
     public S3MountOptions withRetryMillis(long millis) {
         return new S3MountOptions(endpoint, region, bucket, prefix, accessKeyId, secretAccessKey, cacheDir,
                 cacheLimitBytes, granuleBytes, pageCacheBytes, partBytes, uid, gid, millis);

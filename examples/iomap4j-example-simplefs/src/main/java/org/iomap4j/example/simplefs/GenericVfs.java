@@ -36,20 +36,39 @@ import org.iomap4j.vfs.VfsWrite;
  */
 public abstract class GenericVfs<I extends GenericVfs.FileInode> implements VfsWrite, VfsSeek, VfsFallocate {
 
+    /** For subclasses, which call {@link #init} once their parts exist. */
+    protected GenericVfs() {
+    }
+
     /** An inode with the attributes setattr changes (guarded by the inode's monitor when changed together). */
     public abstract static class FileInode extends Inode {
+        /** st_mode: file type and permission bits. */
         protected volatile int mode;
+        /** Owner. */
         protected volatile int uid;
+        /** Group. */
         protected volatile int gid;
+        /** Access time, seconds since the epoch. */
         protected volatile long atime;
+        /** Modification time, seconds since the epoch. */
         protected volatile long mtime;
+        /** Change time, seconds since the epoch. */
         protected volatile long ctime;
 
+        /**
+         * An inode with all attributes 0.
+         *
+         * @param ino the inode number
+         */
         protected FileInode(long ino) {
             super(ino);
         }
 
-        /** stat(2) of this inode. */
+        /**
+         * stat(2) of this inode.
+         *
+         * @return the attributes now
+         */
         public abstract InodeAttr attr();
     }
 
@@ -67,6 +86,13 @@ public abstract class GenericVfs<I extends GenericVfs.FileInode> implements VfsW
     /**
      * Wires the filesystem's parts in (from its constructor, once they exist): the device it lives on (closed at
      * unmount), its page cache and inode cache, the generic file over its mapping, and the largest file size.
+     *
+     * @param dev          the device the filesystem lives on
+     * @param cache        its page cache
+     * @param icache       its inode cache
+     * @param generic      the generic file over its mapping
+     * @param ops          its mapping (for SEEK_DATA/SEEK_HOLE)
+     * @param maxFileBytes the largest file size in bytes (EFBIG beyond)
      */
     protected final void init(BlockDevice dev, PageCache cache, InodeCache<I> icache, GenericFile<I> generic,
             IomapOps ops, long maxFileBytes) {
@@ -78,14 +104,29 @@ public abstract class GenericVfs<I extends GenericVfs.FileInode> implements VfsW
         this.maxFileBytes = maxFileBytes;
     }
 
+    /**
+     * The device the filesystem lives on.
+     *
+     * @return the device
+     */
     protected final BlockDevice device() {
         return dev;
     }
 
+    /**
+     * The page cache (tests drop its clean folios).
+     *
+     * @return the page cache
+     */
     public final PageCache cache() {
         return cache;
     }
 
+    /**
+     * The inode cache.
+     *
+     * @return the inode cache
+     */
     protected final InodeCache<I> icache() {
         return icache;
     }
@@ -98,13 +139,30 @@ public abstract class GenericVfs<I extends GenericVfs.FileInode> implements VfsW
         return maxFileBytes;
     }
 
-    /** The regular file {@code ino}, pinned for the operation: EISDIR for a directory, ENOENT if unused. */
+    /**
+     * The regular file {@code ino}, pinned for the operation.
+     *
+     * @param pins the operation's pins
+     * @param ino  the inode number
+     * @return the cached inode
+     * @throws IOException EISDIR for a directory, ENOENT for an unused number, device errors
+     */
     protected abstract I fileInode(Pins pins, long ino) throws IOException;
 
+    /**
+     * The time now.
+     *
+     * @return whole seconds since the epoch
+     */
     protected static long now() {
         return Instant.now().getEpochSecond();
     }
 
+    /**
+     * Refuses changes on a read-only mount.
+     *
+     * @throws FsException EROFS on a read-only mount
+     */
     protected final void checkWritable() throws FsException {
         if (device().isReadOnly()) {
             throw new FsException(Errno.EROFS, "mounted read-only");
@@ -123,7 +181,14 @@ public abstract class GenericVfs<I extends GenericVfs.FileInode> implements VfsW
         }
     }
 
-    /** Opens {@code i} (pinned by the caller): O_TRUNC truncates; the handle holds the inode in the cache. */
+    /**
+     * Opens {@code i} (pinned by the caller): O_TRUNC truncates; the handle holds the inode in the cache.
+     *
+     * @param i         the file
+     * @param openFlags the open(2) flags
+     * @return the new handle
+     * @throws IOException EROFS for a write open of a read-only mount, errors of the truncate
+     */
     protected final FileHandle open(I i, int openFlags) throws IOException {
         if ((openFlags & (O_ACCMODE | O_TRUNC)) != O_RDONLY) {
             checkWritable();
@@ -179,7 +244,12 @@ public abstract class GenericVfs<I extends GenericVfs.FileInode> implements VfsW
         }
     }
 
-    /** Sets ctime (and mtime) to now and marks the inode dirty. */
+    /**
+     * Sets ctime (and mtime) to now and marks the inode dirty.
+     *
+     * @param i        the inode
+     * @param mtimeToo also set the mtime
+     */
     protected final void touch(I i, boolean mtimeToo) {
         long t = now();
         i.mtime = mtimeToo ? t : i.mtime;

@@ -46,12 +46,25 @@ public final class SimpleFs extends GenericVfs<SimpleInode> {
     private final ConcurrentSkipListMap<Long, String> byIno = new ConcurrentSkipListMap<>();
     private final long mountTime = now();
 
-    /** Writes an empty simplefs with room for {@code inodes} files over all of {@code dev}. */
+    /**
+     * Writes an empty simplefs with room for {@code inodes} files over all of {@code dev}.
+     *
+     * @param dev    the device (its size decides the block count)
+     * @param inodes the number of inodes (files)
+     * @throws IOException EINVAL if they do not fit, device errors
+     */
     public static void mkfs(BlockDevice dev, int inodes) throws IOException {
         SimpleDisk.mkfs(dev, inodes);
     }
 
-    /** Mounts the simplefs on {@code dev}, which it owns from now on ({@link #close()} closes it). */
+    /**
+     * Mounts the simplefs on {@code dev}, which it owns from now on ({@link #close()} closes it).
+     *
+     * @param dev         the device holding a simplefs
+     * @param cacheConfig the page cache's budget and folio size
+     * @return the mounted filesystem
+     * @throws IOException CorruptFilesystemException for a damaged image (naming the block or inode), device errors
+     */
     public static SimpleFs mount(BlockDevice dev, PageCacheConfig cacheConfig) throws IOException {
         return new SimpleFs(dev, cacheConfig);
     }

@@ -16,6 +16,12 @@ import org.iomap4j.pagecache.PageCacheConfig;
 public final class SimpleFsMain {
     private SimpleFsMain() {}
 
+    /**
+     * Mounts and serves until unmounted.
+     *
+     * @param args IMAGE MOUNTPOINT [--mkfs SIZE_MIB]
+     * @throws Exception when mkfs, mount or serving fails
+     */
     public static void main(String[] args) throws Exception {
         if (args.length != 2 && !(args.length == 4 && args[2].equals("--mkfs"))) {
             System.err.println("usage: SimpleFsMain IMAGE MOUNTPOINT [--mkfs SIZE_MIB]");
