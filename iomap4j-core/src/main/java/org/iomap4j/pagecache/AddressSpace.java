@@ -368,6 +368,70 @@ public final class AddressSpace {
     }
 
     /**
+     * The start of the first dirty block in {@code [startBytes, endBytes)} (clamped to {@code startBytes}), or
+     * {@code endBytes} if none is dirty: where a delalloc filesystem's report of a hole meets data that only the
+     * page cache holds. Takes folio locks one at a time.
+     */
+    public long nextDirtyBytes(long startBytes, long endBytes) {
+        for (Folio f : folioRange(startBytes, endBytes)) {
+            if (f.nrDirty == 0) {
+                continue;
+            }
+            f.lock.lock();
+            try {
+                if (f.removed) {
+                    continue;
+                }
+                long s = Math.max(startBytes, f.posBytes);
+                long e = Math.min(endBytes, f.endBytes());
+                if (s < e) {
+                    int from = f.blockOf(s);
+                    int to = f.blockOf(e - 1) + 1;
+                    int b = f.nextDirty(from, to);
+                    if (b < to) {
+                        return Math.max(startBytes, f.posBytes + ((long) b << f.blkBits));
+                    }
+                }
+            } finally {
+                f.lock.unlock();
+            }
+        }
+        return endBytes;
+    }
+
+    /**
+     * The start of the first block at or after {@code startBytes} (and before {@code endBytes}) that is not dirty
+     * in the cache (an uncached block is not dirty), or {@code endBytes}. Takes folio locks one at a time.
+     */
+    public long nextCleanBytes(long startBytes, long endBytes) {
+        long bs = host.blockSizeBytes();
+        long pos = startBytes;
+        while (pos < endBytes) {
+            Folio f = lookup(pos);
+            if (f == null) {
+                return pos;
+            }
+            f.lock.lock();
+            try {
+                if (f.removed) {
+                    return pos;
+                }
+                long e = Math.min(endBytes, f.endBytes());
+                int from = f.blockOf(pos);
+                int to = f.blockOf(e - 1) + 1;
+                int b = f.nextClean(from, to);
+                if (b < to) {
+                    return Math.max(pos, f.posBytes + ((long) b << f.blkBits));
+                }
+                pos = Math.max(pos + 1, (f.posBytes + ((long) to << f.blkBits)) & -bs);
+            } finally {
+                f.lock.unlock();
+            }
+        }
+        return endBytes;
+    }
+
+    /**
      * The first byte in {@code [startBytes, endBytes)} that lies in an uptodate (or dirty) cached block, or -1:
      * what SEEK_DATA reports inside an UNWRITTEN extent (iomap's page-cache seek).
      */

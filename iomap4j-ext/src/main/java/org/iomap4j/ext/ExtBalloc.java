@@ -14,7 +14,16 @@ import org.iomap4j.vfs.Caller;
  * block lands right after its previous one, and the root reserve ({@code s_r_blocks_count}) refused to
  * unprivileged callers as ext2_has_free_blocks does.
  *
- * <p>Lock: every allocation and free holds the {@link ExtGroups} monitor; bitmap buffer locks nest inside it.
+ * <p>Delayed allocation (ext4's s_dirtyclusters_counter, fs/ext4/balloc.c ext4_claim_free_clusters): dirty
+ * page-cache blocks of a DELALLOC mapping hold reservations ({@link #reserveDelalloc}, counted by the page cache,
+ * given back by {@link #releaseDelalloc}); while any are held every other allocation leaves those blocks, and on
+ * extent filesystems ext4's metadata reserve ({@code metaReserveBlocks}: 2% of the blocks, at most 4096,
+ * s_resv_clusters), free.
+ * Writeback of delalloc blocks ({@link #DELALLOC_WRITEBACK} bound) allocates from exactly that space, so it never
+ * fails with ENOSPC for data whose write succeeded.
+ *
+ * <p>Lock: every allocation, free and reservation holds the {@link ExtGroups} monitor (a leaf with respect to
+ * folio locks: reservations are taken with a folio locked); bitmap buffer locks nest inside it.
  */
 final class ExtBalloc {
     private final ExtGroups groups;
@@ -23,6 +32,12 @@ final class ExtBalloc {
     private final long reservedBlocks;
     private final int resuid;
     private final int resgid;
+    /** Blocks reserved by dirty delalloc page-cache blocks; guarded by the {@link ExtGroups} monitor. */
+    private long delallocReserved;
+    private final long metaReserveBlocks;
+
+    /** Bound to true while writeback allocates delalloc blocks: they may use the reserved space. */
+    static final ScopedValue<Boolean> DELALLOC_WRITEBACK = ScopedValue.newInstance();
 
     /**
      * @param reservedBlocks s_r_blocks_count: blocks only a privileged caller may take ({@link #mayUseReserved})
@@ -30,6 +45,14 @@ final class ExtBalloc {
      * @param resgid         s_def_resgid: a group (other than 0) whose members may use them
      */
     ExtBalloc(ExtGroups groups, long reservedBlocks, int resuid, int resgid) {
+        this(groups, reservedBlocks, resuid, resgid, 0);
+    }
+
+    /**
+     * @param metaReserveBlocks blocks kept for metadata that delalloc writeback allocates (0 without extents)
+     */
+    ExtBalloc(ExtGroups groups, long reservedBlocks, int resuid, int resgid, long metaReserveBlocks) {
+        this.metaReserveBlocks = Math.max(0, metaReserveBlocks);
         this.groups = groups;
         this.gds = groups.gds;
         this.geo = groups.geo;
@@ -56,8 +79,17 @@ final class ExtBalloc {
         if (freeBlocks == 0) {
             throw new FsException(Errno.ENOSPC, "no free blocks");
         }
+        long held = heldForDelalloc();
+        if (held > 0) {
+            long usable = freeBlocks - held;
+            if (usable <= 0) {
+                throw new FsException(Errno.ENOSPC, "no free blocks: the " + freeBlocks + " left are reserved ("
+                        + delallocReserved + " for delayed allocation, " + metaReserveBlocks + " for metadata)");
+            }
+            maxCount = Math.min(maxCount, usable);
+        }
         if (!mayUseReserved(Caller.current())) {
-            long usable = freeBlocks - reservedBlocks;
+            long usable = freeBlocks - reservedBlocks - held;
             if (usable <= 0) {
                 throw new FsException(Errno.ENOSPC, "no free blocks for uid " + Caller.current().uid() + ": the "
                         + freeBlocks + " left are within the " + reservedBlocks + " reserved for root");
@@ -96,7 +128,8 @@ final class ExtBalloc {
     long allocBlockBackward(long goal) throws IOException {
         synchronized (groups) {
             if (groups.freeBlocks == 0 || (!mayUseReserved(Caller.current())
-                    && groups.freeBlocks - reservedBlocks <= 0)) {
+                    && groups.freeBlocks - reservedBlocks <= 0)
+                    || groups.freeBlocks - heldForDelalloc() <= 0) {
                 throw new FsException(Errno.ENOSPC, "no free blocks for a tree block");
             }
             if (goal < geo.firstDataBlock() || goal >= geo.blocksCount()) {
@@ -133,6 +166,57 @@ final class ExtBalloc {
             }
             throw new FsException(Errno.ENOSPC, "no free blocks (bitmaps full although counts say "
                     + groups.freeBlocks + " free)");
+        }
+    }
+
+    /**
+     * Reserves {@code nrBlocks} for dirty delalloc blocks (MappingHost.reserveDelalloc; called with a folio
+     * locked): ENOSPC unless that many blocks are free beyond the reservations already held, the metadata reserve
+     * and, for an unprivileged caller, the root reserve (ext4_claim_free_clusters).
+     *
+     * @throws FsException ENOSPC, naming what is free and what is reserved
+     */
+    void reserveDelalloc(long nrBlocks) throws FsException {
+        Caller caller = Caller.current();
+        synchronized (groups) {
+            long avail = groups.freeBlocks - delallocReserved - metaReserveBlocks
+                    - (mayUseReserved(caller) ? 0 : reservedBlocks);
+            if (avail < nrBlocks) {
+                throw new FsException(Errno.ENOSPC, "no space for " + nrBlocks + " more delayed-allocation blocks: "
+                        + groups.freeBlocks + " free, " + delallocReserved + " reserved for dirty data, "
+                        + metaReserveBlocks + " for metadata" + (mayUseReserved(caller) ? ""
+                                : ", " + reservedBlocks + " for root"));
+            }
+            delallocReserved += nrBlocks;
+        }
+    }
+
+    /** Gives back reservations taken by {@link #reserveDelalloc} (writeback mapped the blocks, or they were dropped). */
+    void releaseDelalloc(long nrBlocks) {
+        synchronized (groups) {
+            if (nrBlocks > delallocReserved) {
+                throw new IllegalStateException("releasing " + nrBlocks + " delayed-allocation blocks but only "
+                        + delallocReserved + " are reserved");
+            }
+            delallocReserved -= nrBlocks;
+        }
+    }
+
+    /**
+     * Blocks an allocation outside delalloc writeback must leave free: the reservations, plus the metadata reserve
+     * while any are held (their writeback may need extent tree blocks). Groups monitor held.
+     */
+    private long heldForDelalloc() {
+        if (DELALLOC_WRITEBACK.orElse(false) || delallocReserved == 0) {
+            return 0;
+        }
+        return delallocReserved + metaReserveBlocks;
+    }
+
+    /** Blocks held by delalloc reservations now. */
+    long delallocReservedBlocks() {
+        synchronized (groups) {
+            return delallocReserved;
         }
     }
 

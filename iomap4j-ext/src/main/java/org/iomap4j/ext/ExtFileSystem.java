@@ -105,6 +105,12 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     final boolean dax;
     /** Mounted noatime: reads never update atime (else relatime, {@link ExtInodeTable#touchAtime}). */
     final boolean noatime;
+    /**
+     * Delayed allocation for extent-mapped regular files (mount option, default on; off with DAX): buffered writes
+     * into holes are DELALLOC mappings whose blocks the page cache reserves ({@link ExtBalloc#reserveDelalloc})
+     * and writeback allocates.
+     */
+    final boolean delalloc;
     private final long maxRegularSizeBytes;
     private final boolean readOnly;
     private final String readOnlyReason;
@@ -161,6 +167,7 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
             throw new FsException(Errno.EINVAL, "dax needs a byte-addressable device (MappedBlockDevice), not " + dev);
         }
         this.dax = opts.dax();
+        this.delalloc = opts.delalloc() && !opts.dax();
         this.noatime = opts.noatime();
         this.dioOps = new ExtDioOps(this);
         DiskSuperblock sb = ExtSuper.readSuperblock(dev);
@@ -184,7 +191,8 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
             GroupDescriptor[] gds = ExtSuper.readGroupDescriptors(bcache, geo, sb);
             this.sup = new ExtSuper(this, sb, gds);
             this.groups = new ExtGroups(bcache, gds, geo, sb);
-            this.balloc = new ExtBalloc(groups, sb.reservedBlocksCount(), sb.defResuid(), sb.defResgid());
+            this.balloc = new ExtBalloc(groups, sb.reservedBlocksCount(), sb.defResuid(), sb.defResgid(),
+                    sb.hasIncompat(org.iomap4j.ext.disk.Features.INCOMPAT_EXTENTS) ? Math.min(geo.blocksCount() / 50, 4096) : 0);
             this.ialloc = new ExtIalloc(groups);
             this.indirectMap = new BlockMap(this, bcache);
             this.extentTree = new ExtentTree(this, bcache);

@@ -133,4 +133,15 @@ final class ExtInode extends Inode {
     public String toString() {
         return "ext2 inode " + ino;
     }
+
+    /** Delayed allocation: a dirty block of a DELALLOC mapping reserves space (core page cache, seed 003). */
+    @Override
+    public void reserveDelalloc(long nrBlocks) throws java.io.IOException {
+        fs.balloc.reserveDelalloc(nrBlocks);
+    }
+
+    @Override
+    public void releaseDelalloc(long nrBlocks) {
+        fs.balloc.releaseDelalloc(nrBlocks);
+    }
 }

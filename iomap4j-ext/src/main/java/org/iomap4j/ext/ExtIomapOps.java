@@ -60,6 +60,11 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
                     + Integer.toOctalString(inode.mode()) + ")");
         }
         boolean dax = IomapOpFlags.has(opFlags, IomapOpFlags.DAX);
+        boolean report = IomapOpFlags.has(opFlags, IomapOpFlags.REPORT);
+        if (usesDelalloc(inode) && !dax && !IomapOpFlags.has(opFlags, IomapOpFlags.DIRECT)
+                && (alloc || report)) {
+            return mapDelalloc(inode, posBytes, lengthBytes, alloc);
+        }
         if (alloc && inode.blockMapping instanceof ExtentTree && inode.isRegular()) {
             // Extent files write into unwritten extents, converted at I/O completion (ioendCompleted, the direct
             // I/O's endIo): a crash before the data is on disk leaves zeroes, never stale blocks. DAX has no
@@ -225,8 +230,58 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
     }
 
     @Override
-    public Iomap mapBlocks(IomapInode inode, long posBytes, long lengthBytes) throws IOException {
-        return map((ExtInode) inode, posBytes, lengthBytes, false);
+    public Iomap mapBlocks(IomapInode ii, long posBytes, long lengthBytes) throws IOException {
+        ExtInode inode = (ExtInode) ii;
+        if (!usesDelalloc(inode)) {
+            return map(inode, posBytes, lengthBytes, false);
+        }
+        // Dirty data over a hole is delayed allocation (punch and truncate drop the cache before freeing): allocate
+        // the whole dirty run now, as unwritten extents converted at I/O completion (ext4's delalloc with
+        // dioread_nolock), from the space its reservations kept free. The page cache gives the reservations back
+        // after this returns.
+        try {
+            return ScopedValue.where(ExtBalloc.DELALLOC_WRITEBACK, Boolean.TRUE)
+                    .call(() -> map(inode, posBytes, lengthBytes, true, true));
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
+    }
+
+    /** Delayed allocation applies to extent-mapped regular files on a read-write mount with {@code delalloc}. */
+    private boolean usesDelalloc(ExtInode inode) {
+        return fs.delalloc && inode.isRegular() && inode.blockMapping instanceof ExtentTree;
+    }
+
+    /**
+     * A buffered write or a report on a delalloc file: mapped and unwritten extents as they are; a hole is DELALLOC
+     * for a write (the core reserves each block it dirties) and, for a report (SEEK_DATA/HOLE, FIEMAP), DELALLOC
+     * where the page cache holds dirty blocks not yet allocated (what ext4's extent status tree records as
+     * delayed) and HOLE elsewhere.
+     */
+    private Iomap mapDelalloc(ExtInode inode, long posBytes, long lengthBytes, boolean write) throws IOException {
+        Iomap m = map(inode, posBytes, lengthBytes, false);
+        if (m.type() != org.iomap4j.iomap.IomapType.HOLE) {
+            return m;
+        }
+        if (write) {
+            return Iomap.builder(org.iomap4j.iomap.IomapType.DELALLOC, m.offsetBytes(), m.lengthBytes())
+                    .validityCookie(m.validityCookie()).build();
+        }
+        long start = Math.max(posBytes, m.offsetBytes());
+        long end = m.offsetBytes() + m.lengthBytes();
+        if (end < 0) {
+            end = Long.MAX_VALUE;
+        }
+        org.iomap4j.pagecache.AddressSpace mapping = inode.mapping();
+        long dirty = mapping.nextDirtyBytes(start, end);
+        if (dirty > start) {
+            return Iomap.hole(start, dirty - start, m.validityCookie());
+        }
+        long clean = mapping.nextCleanBytes(start, end);
+        return Iomap.builder(org.iomap4j.iomap.IomapType.DELALLOC, start, clean - start)
+                .validityCookie(m.validityCookie()).build();
     }
 
     @Override

@@ -20,7 +20,7 @@ import org.iomap4j.pagecache.PageCacheConfig;
  *                      org.iomap4j.block.FileBlockDevice#enableDirectReads}); 0 keeps every read buffered
  */
 public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes,
-        boolean dax, boolean noatime, int directReadMinBytes) {
+        boolean dax, boolean noatime, int directReadMinBytes, boolean delalloc) {
 
     /** Default {@link #directReadMinBytes}: reads this large are throughput-bound, smaller ones latency-bound. */
     public static final int DEFAULT_DIRECT_READ_MIN_BYTES = 64 << 10;
@@ -33,6 +33,12 @@ public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioByt
         if (directReadMinBytes < 0) {
             throw new IllegalArgumentException("direct-read threshold must be >= 0: " + directReadMinBytes);
         }
+    }
+
+    /** With delayed allocation for extent files (ext4's default; {@code nodelalloc} is {@code delalloc = false}). */
+    public ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes,
+            boolean dax, boolean noatime, int directReadMinBytes) {
+        this(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes, true);
     }
 
     /** Without DAX, relatime, every device read buffered. */
@@ -50,24 +56,34 @@ public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioByt
     }
 
     public ExtMountOptions withReadOnly(boolean ro) {
-        return new ExtMountOptions(ro, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes);
+        return new ExtMountOptions(ro, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes, delalloc);
     }
 
     public ExtMountOptions withCache(long bytes, int folioBytes) {
-        return new ExtMountOptions(readOnly, bytes, folioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes);
+        return new ExtMountOptions(readOnly, bytes, folioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes, delalloc);
     }
 
     public ExtMountOptions withDax(boolean on) {
-        return new ExtMountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, on, noatime, directReadMinBytes);
+        return new ExtMountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, on, noatime, directReadMinBytes, delalloc);
     }
 
     public ExtMountOptions withNoatime(boolean on) {
-        return new ExtMountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, on, directReadMinBytes);
+        return new ExtMountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, on, directReadMinBytes, delalloc);
     }
 
     /** The same options with device reads of at least {@code minBytes} going direct (0: none). */
     public ExtMountOptions withDirectReadMin(int minBytes) {
-        return new ExtMountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, minBytes);
+        return new ExtMountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, minBytes, delalloc);
+    }
+
+    /**
+     * The same options with delayed allocation on or off for extent-mapped regular files: buffered writes reserve
+     * space at write() and allocate at writeback (large contiguous extents), as ext4's default {@code delalloc};
+     * off ({@code nodelalloc}), they allocate unwritten extents at write().
+     */
+    public ExtMountOptions withDelalloc(boolean on) {
+        return new ExtMountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime,
+                directReadMinBytes, on);
     }
 
     PageCacheConfig pageCacheConfig() {

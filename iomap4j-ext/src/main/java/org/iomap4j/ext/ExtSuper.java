@@ -315,7 +315,7 @@ final class ExtSuper {
     StatFs statfs() throws IOException {
         ExtGeometry geo = fs.geo;
         long overhead = overheadBlocks();
-        long free = fs.groups.freeBlocks();
+        long free = Math.max(0, fs.groups.freeBlocks() - fs.balloc.delallocReservedBlocks()); // ext4_statfs: minus dirty clusters
         long reserved;
         boolean extents;
         synchronized (sbLock) {

@@ -83,9 +83,10 @@ class ExtJournalReplayTest {
         assertThat(sha256(image)).as("a read-only mount never writes the device").isEqualTo(before);
         assertThat(dumpe2fsField(image, "Filesystem features")).contains("needs_recovery");
 
-        // Read-write: replay onto the device, then needs_recovery cleared.
+        // Read-write: replay onto the device, then needs_recovery cleared. The mount itself then serves the image
+        // read-only, naming has_journal, until journaled writes exist (issue 13 item 8).
         try (ExtFileSystem fs = ExtFileSystem.mount(image, ExtMountOptions.defaults())) {
-            assertThat(fs.readOnlyReason()).isNull();
+            assertThat(fs.readOnlyReason()).contains("has_journal");
         }
         assertThat(dumpe2fsField(image, "Filesystem features")).doesNotContain("needs_recovery");
         assertThat(dumpe2fsField(image, "Journal start")).isEqualTo("0");
