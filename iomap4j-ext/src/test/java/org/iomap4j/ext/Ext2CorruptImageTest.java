@@ -92,10 +92,10 @@ class Ext2CorruptImageTest {
     @Test
     void unsupportedIncompatFeatureRefusesTheMountNamingIt() throws Exception {
         Path img = fresh("i.img");
-        patch(img, 1024 + 96, (byte) 0x42, (byte) 0, (byte) 0, (byte) 0); // filetype | extent
+        patch(img, 1024 + 96, (byte) 0x02, (byte) 0, (byte) 0x01, (byte) 0); // filetype | encrypt (extent is served)
         FsException e = fails(() -> mount(img).close());
         assertThat(e.errno()).isEqualTo(Errno.EINVAL);
-        assertThat(e.getMessage()).contains("extent");
+        assertThat(e.getMessage()).contains("encrypt");
         patch(img, 1024 + 96, (byte) 0x06, (byte) 0, (byte) 0, (byte) 0); // filetype | needs_recovery
         assertThat(fails(() -> mount(img).close()).getMessage()).contains("recovery");
     }

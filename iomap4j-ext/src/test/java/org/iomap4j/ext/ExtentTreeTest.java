@@ -154,4 +154,29 @@ class ExtentTreeTest {
         String stat = Ext2Tools.debugfs(img, "stat /frag").ok().stdout();
         assertThat(stat).contains("Blockcount: 4"); // two 1 KiB data blocks, no tree block
     }
+
+    /** DAX on an extent file: writes into preallocated (unwritten) extents are zeroed and converted in iomapBegin. */
+    @Test
+    void daxWritesIntoUnwrittenExtentsConvertThem() throws IOException {
+        Path img = ExtentImages.mkfsExt4(tmp.resolve("dax.img"), 16L << 20, 1024);
+        long ino;
+        byte[] model = new byte[200_000];
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults().withDax(true))) {
+            Vfs.Created c = fs.create(ExtFileSystem.ROOT_INO, "d", 0100644, Vfs.O_RDWR, 0, 0);
+            ino = c.attr().ino();
+            fs.fallocate(c.handle(), 0, 0, 150_000);
+            byte[] d = new byte[30_000];
+            new Random(3).nextBytes(d);
+            writeFully(fs, c.handle(), 50_500, d);
+            System.arraycopy(d, 0, model, 50_500, d.length);
+            writeFully(fs, c.handle(), 170_000, d); // a hole past EOF: allocated initialized
+            System.arraycopy(d, 0, model, 170_000, d.length);
+            assertThat(readAll(fs, c.handle(), 300_000)).isEqualTo(model);
+            List<ExtentLeaf> t = treeOf(fs, ino);
+            assertThat(t).anyMatch(ExtentLeaf::unwritten).anyMatch(e -> !e.unwritten());
+            fs.release(c.handle());
+        }
+        Ext2Tools.assertFsckClean(img);
+        assertThat(Arrays.equals(Ext2Tools.debugfsDump(img, "/d", tmp), model)).isTrue();
+    }
 }
