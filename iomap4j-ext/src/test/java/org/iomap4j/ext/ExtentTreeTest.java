@@ -1,6 +1,7 @@
 package org.iomap4j.ext;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -178,5 +179,31 @@ class ExtentTreeTest {
         }
         Ext2Tools.assertFsckClean(img);
         assertThat(Arrays.equals(Ext2Tools.debugfsDump(img, "/d", tmp), model)).isTrue();
+    }
+
+    /** fallocate past the free space: ENOSPC at fallocate, nothing leaked, writes into the allocated part work. */
+    @Test
+    void fallocateBeyondFreeSpaceIsEnospcAndLeaksNothing() throws IOException {
+        Path img = ExtentImages.mkfsExt4(tmp.resolve("full.img"), 8L << 20, 1024);
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
+            long freeBefore = fs.statfs().freeBlocks();
+            Vfs.Created c = fs.create(ExtFileSystem.ROOT_INO, "big", 0100644, Vfs.O_RDWR, 0, 0);
+            assertThatThrownBy(() -> fs.fallocate(c.handle(), Vfs.FALLOC_FL_KEEP_SIZE, 0, 64L << 20))
+                    .isInstanceOfSatisfying(org.iomap4j.FsException.class,
+                            e -> assertThat(e.errno()).isEqualTo(org.iomap4j.Errno.ENOSPC));
+            assertThat(fs.statfs().freeBlocks()).as("blocks beyond EOF given back").isEqualTo(freeBefore);
+            fs.fallocate(c.handle(), 0, 0, 2 << 20);
+            assertThat(treeOf(fs, c.attr().ino())).allMatch(ExtentLeaf::unwritten);
+            byte[] d = new byte[1 << 20];
+            Arrays.fill(d, (byte) 9);
+            writeFully(fs, c.handle(), 512 << 10, d);
+            fs.fsync(c.handle(), false);
+            byte[] all = readAll(fs, c.handle(), 3 << 20);
+            assertThat(all).hasSize(2 << 20);
+            assertThat(Arrays.copyOfRange(all, 512 << 10, (512 << 10) + d.length)).isEqualTo(d);
+            assertThat(Arrays.copyOf(all, 512 << 10)).containsOnly(0);
+            fs.release(c.handle());
+        }
+        Ext2Tools.assertFsckClean(img);
     }
 }
