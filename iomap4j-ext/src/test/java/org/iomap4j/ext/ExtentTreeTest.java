@@ -1,6 +1,7 @@
 package org.iomap4j.ext;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -153,5 +154,56 @@ class ExtentTreeTest {
         assertThat(ExtentImages.debugfsDepth(img, "/frag")).isEqualTo(0);
         String stat = Ext2Tools.debugfs(img, "stat /frag").ok().stdout();
         assertThat(stat).contains("Blockcount: 4"); // two 1 KiB data blocks, no tree block
+    }
+
+    /** DAX on an extent file: writes into preallocated (unwritten) extents are zeroed and converted in iomapBegin. */
+    @Test
+    void daxWritesIntoUnwrittenExtentsConvertThem() throws IOException {
+        Path img = ExtentImages.mkfsExt4(tmp.resolve("dax.img"), 16L << 20, 1024);
+        long ino;
+        byte[] model = new byte[200_000];
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults().withDax(true))) {
+            Vfs.Created c = fs.create(ExtFileSystem.ROOT_INO, "d", 0100644, Vfs.O_RDWR, 0, 0);
+            ino = c.attr().ino();
+            fs.fallocate(c.handle(), 0, 0, 150_000);
+            byte[] d = new byte[30_000];
+            new Random(3).nextBytes(d);
+            writeFully(fs, c.handle(), 50_500, d);
+            System.arraycopy(d, 0, model, 50_500, d.length);
+            writeFully(fs, c.handle(), 170_000, d); // a hole past EOF: allocated initialized
+            System.arraycopy(d, 0, model, 170_000, d.length);
+            assertThat(readAll(fs, c.handle(), 300_000)).isEqualTo(model);
+            List<ExtentLeaf> t = treeOf(fs, ino);
+            assertThat(t).anyMatch(ExtentLeaf::unwritten).anyMatch(e -> !e.unwritten());
+            fs.release(c.handle());
+        }
+        Ext2Tools.assertFsckClean(img);
+        assertThat(Arrays.equals(Ext2Tools.debugfsDump(img, "/d", tmp), model)).isTrue();
+    }
+
+    /** fallocate past the free space: ENOSPC at fallocate, nothing leaked, writes into the allocated part work. */
+    @Test
+    void fallocateBeyondFreeSpaceIsEnospcAndLeaksNothing() throws IOException {
+        Path img = ExtentImages.mkfsExt4(tmp.resolve("full.img"), 8L << 20, 1024);
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
+            long freeBefore = fs.statfs().freeBlocks();
+            Vfs.Created c = fs.create(ExtFileSystem.ROOT_INO, "big", 0100644, Vfs.O_RDWR, 0, 0);
+            assertThatThrownBy(() -> fs.fallocate(c.handle(), Vfs.FALLOC_FL_KEEP_SIZE, 0, 64L << 20))
+                    .isInstanceOfSatisfying(org.iomap4j.FsException.class,
+                            e -> assertThat(e.errno()).isEqualTo(org.iomap4j.Errno.ENOSPC));
+            assertThat(fs.statfs().freeBlocks()).as("blocks beyond EOF given back").isEqualTo(freeBefore);
+            fs.fallocate(c.handle(), 0, 0, 2 << 20);
+            assertThat(treeOf(fs, c.attr().ino())).allMatch(ExtentLeaf::unwritten);
+            byte[] d = new byte[1 << 20];
+            Arrays.fill(d, (byte) 9);
+            writeFully(fs, c.handle(), 512 << 10, d);
+            fs.fsync(c.handle(), false);
+            byte[] all = readAll(fs, c.handle(), 3 << 20);
+            assertThat(all).hasSize(2 << 20);
+            assertThat(Arrays.copyOfRange(all, 512 << 10, (512 << 10) + d.length)).isEqualTo(d);
+            assertThat(Arrays.copyOf(all, 512 << 10)).containsOnly(0);
+            fs.release(c.handle());
+        }
+        Ext2Tools.assertFsckClean(img);
     }
 }
