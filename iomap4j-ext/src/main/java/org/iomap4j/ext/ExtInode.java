@@ -134,14 +134,24 @@ final class ExtInode extends Inode {
         return "ext2 inode " + ino;
     }
 
+    /** Blocks of this inode's dirty data reserved but not yet allocated (ext4's i_reserved_data_blocks). */
+    private final java.util.concurrent.atomic.AtomicLong delallocBlocks = new java.util.concurrent.atomic.AtomicLong();
+
     /** Delayed allocation: a dirty block of a DELALLOC mapping reserves space (core page cache, seed 003). */
     @Override
     public void reserveDelalloc(long nrBlocks) throws java.io.IOException {
         fs.balloc.reserveDelalloc(nrBlocks);
+        delallocBlocks.addAndGet(nrBlocks);
     }
 
     @Override
     public void releaseDelalloc(long nrBlocks) {
+        delallocBlocks.addAndGet(-nrBlocks);
         fs.balloc.releaseDelalloc(nrBlocks);
+    }
+
+    /** Reserved delalloc blocks, counted in st_blocks as ext4_getattr does. */
+    long delallocBlocks() {
+        return delallocBlocks.get();
     }
 }

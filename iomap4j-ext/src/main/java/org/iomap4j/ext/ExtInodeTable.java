@@ -228,7 +228,7 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
             InodeTimestamp m = d.mtimeTs();
             InodeTimestamp c = d.ctimeTs();
             return new InodeAttr(i.ino, d.mode(), d.linksCount(), d.uid(), d.gid(), rdev, i.sizeBytes(),
-                    blocks512(d), geo.blockSizeBytes(), a.seconds(), a.nanos(), m.seconds(), m.nanos(), c.seconds(),
+                    blocks512(d) + i.delallocBlocks() * (geo.blockSizeBytes() / 512), geo.blockSizeBytes(), a.seconds(), a.nanos(), m.seconds(), m.nanos(), c.seconds(),
                     c.nanos(), d.generation());
         } finally {
             i.lock.unlock();

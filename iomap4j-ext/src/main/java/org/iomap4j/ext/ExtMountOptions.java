@@ -35,10 +35,13 @@ public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioByt
         }
     }
 
-    /** With delayed allocation for extent files (ext4's default; {@code nodelalloc} is {@code delalloc = false}). */
+    /**
+     * Without delayed allocation (extent files allocate unwritten extents at write()); {@link #withDelalloc} turns
+     * it on. Not the default yet: the crash-point test still finds stale blocks after a crash with delalloc.
+     */
     public ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes,
             boolean dax, boolean noatime, int directReadMinBytes) {
-        this(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes, true);
+        this(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes, false);
     }
 
     /** Without DAX, relatime, every device read buffered. */

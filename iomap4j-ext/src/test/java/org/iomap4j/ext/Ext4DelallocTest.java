@@ -37,7 +37,7 @@ class Ext4DelallocTest {
     @Test
     void writesReserveWithoutAllocating_truncateGivesBack_fsyncAllocatesFewExtents() throws IOException {
         Path img = Ext2Tools.mkfsExt4(tmp.resolve("d.img"), 256L << 20, "-b", "4096", "-O", "^has_journal");
-        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults().withDelalloc(true))) {
             long free0 = fs.groups.freeBlocks();
             Vfs.Created c = fs.create(ExtFileSystem.ROOT_INO, "f", 0100644, Vfs.O_RDWR, 0, 0);
             FileHandle h = c.handle();
@@ -49,6 +49,8 @@ class Ext4DelallocTest {
             assertThat(fs.balloc.delallocReservedBlocks()).as("16 MiB of 4 KiB blocks reserved").isEqualTo(4096);
             assertThat(fs.groups.freeBlocks()).as("nothing allocated before writeback").isEqualTo(free0);
             assertThat(fs.statfs().freeBlocks()).as("statfs counts the reservation").isEqualTo(free0 - 4096);
+            assertThat(fs.getattr(c.attr().ino()).blocks512()).as("st_blocks counts it too (ext4_getattr)")
+                    .isEqualTo(4096L * 8);
             fs.setattr(c.attr().ino(), org.iomap4j.vfs.SetAttr.size(4L << 20));
             assertThat(fs.balloc.delallocReservedBlocks()).as("truncate gives back what it drops").isEqualTo(1024);
             fs.fallocate(h, Vfs.FALLOC_FL_PUNCH_HOLE | Vfs.FALLOC_FL_KEEP_SIZE, 0, 1 << 20);
@@ -75,7 +77,7 @@ class Ext4DelallocTest {
         Random rnd = new Random(seed);
         List<byte[]> contents = new ArrayList<>();
         FsException enospc = null;
-        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults().withDelalloc(true))) {
             List<FileHandle> handles = new ArrayList<>();
             for (int f = 0; f < 40 && enospc == null; f++) {
                 Vfs.Created c = fs.create(ExtFileSystem.ROOT_INO, "f" + f, 0100644, Vfs.O_RDWR, 0, 0);

@@ -48,6 +48,11 @@ class ExtVfsContractTest extends VfsContract {
         }
     }
 
+    /** The mount options every case mounts with (a subclass varies them). */
+    protected ExtMountOptions mountOptions() {
+        return ExtMountOptions.defaults();
+    }
+
     @Override
     protected Vfs mount() throws IOException {
         image = Ext2Tools.sparseImage(tempDir.resolve("contract.img"), 64L << 20);
@@ -57,13 +62,13 @@ class ExtVfsContractTest extends VfsContract {
         if (extents()) {
             enableExtentFeature(image);
         }
-        return ExtFileSystem.mount(image, ExtMountOptions.defaults());
+        return ExtFileSystem.mount(image, mountOptions());
     }
 
     @Override
     protected Vfs remount(Vfs vfs) throws IOException {
         vfs.close();
-        return ExtFileSystem.mount(image, ExtMountOptions.defaults());
+        return ExtFileSystem.mount(image, mountOptions());
     }
 
     @AfterEach
