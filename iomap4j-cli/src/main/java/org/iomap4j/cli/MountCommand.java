@@ -89,6 +89,9 @@ final class MountCommand implements Callable<Integer> {
     int threads;
     @Option(names = "--noatime", description = "Never update access times (default: relatime, as the kernel's ext2).")
     boolean noatime;
+    @Option(names = "--delalloc", description = "Delayed allocation for extent files (ext4): writes reserve space and "
+            + "writeback allocates large extents (default: unwritten extents allocated at write()).")
+    boolean delalloc;
     @Option(names = "--spin-us", defaultValue = "0", paramLabel = "US",
             description = "Microseconds a request thread polls for the next request before sleeping (default "
                     + "${DEFAULT-VALUE}: never). Can save a thread wake-up per request at queue depth 1 on a VM.")
@@ -174,7 +177,7 @@ final class MountCommand implements Callable<Integer> {
         boolean createdMountpoint = Mountpoint.check(mnt, mountpoint == null, nonempty);
         ExtMountOptions opts = ExtMountOptions.defaults().withReadOnly(readOnly)
                 .withCache(cacheBytes, (int) maxFolioBytes).withDax(dax).withNoatime(noatime)
-                .withDirectReadMin((int) directReadMinBytes);
+                .withDirectReadMin((int) directReadMinBytes).withDelalloc(delalloc);
         OpenImage opened;
         try {
             opened = OpenImage.open(img, readOnly, opts);
