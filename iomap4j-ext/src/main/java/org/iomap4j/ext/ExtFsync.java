@@ -94,6 +94,11 @@ final class ExtFsync {
             return;
         }
         GenericFile.writeAndWait(i, h.cursor());
+        // Data before metadata: a flush here makes every completed data write durable before any inode or extent
+        // block that points at it (or converts it from unwritten) is written, this file's and any other's that
+        // shares an inode-table or tree block. Without it a crash can keep the metadata and lose the data, and
+        // the file shows whatever the blocks held before (stale data).
+        fs.device.flush();
         fs.icache.writeback().clearDirty(i);
         try {
             fs.inodes.writeInode(i);

@@ -359,6 +359,7 @@ final class ExtSuper {
     /** sync(2) of a read-write mount, in the write order of the class comment; then evicts clean pending inodes. */
     void sync() throws IOException {
         fs.pageCache.syncAll();
+        fs.device.flush(); // data durable before the metadata that points at it or converts it (see ExtFsync)
         fs.icache.writeback().writeDirtyInodes(); // evicts each unused dropped inode right after writing it
         fs.groups.writeDescriptors();
         writeSuperblock();

@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** The independent oracles of these tests: e2fsck and the kernel's ext2 through a loop mount. */
+/** The independent oracles of these tests: e2fsck and the kernel's ext4 driver (ext2/ext4) through a loop mount. */
 final class HostTools {
     private HostTools() {}
 
@@ -42,6 +42,16 @@ final class HostTools {
                 Map.of("create", true, "size", sizeBytes));
     }
 
+    /** {@code mkfs.ext4 -q -F -O FEATURES -b 4096} on a new sparse file of {@code sizeBytes}. */
+    static Result mkfsExt4(Path image, long sizeBytes, String features) throws IOException, InterruptedException {
+        try (var ch = java.nio.channels.FileChannel.open(image, java.nio.file.StandardOpenOption.CREATE_NEW,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(0);
+            ch.write(java.nio.ByteBuffer.allocate(1), sizeBytes - 1);
+        }
+        return run(List.of("mkfs.ext4", "-q", "-F", "-O", features, "-b", "4096", image.toString()));
+    }
+
     /** Why a loop mount cannot run here, or null if it can (root and a loop device). */
     static String loopMountUnavailable() {
         if (!"root".equals(System.getProperty("user.name"))) {
@@ -60,7 +70,7 @@ final class HostTools {
         LoopMount(Path image, Path dir) throws IOException, InterruptedException {
             this.dir = dir;
             Files.createDirectories(dir);
-            Result r = run(List.of("mount", "-t", "ext2", "-o", "loop,ro", image.toString(), dir.toString()));
+            Result r = run(List.of("mount", "-o", "loop,ro", image.toString(), dir.toString())); // ext2 or ext4
             if (r.exit() != 0) {
                 throw new IOException("mount -o loop,ro " + image + " failed: " + r.output());
             }

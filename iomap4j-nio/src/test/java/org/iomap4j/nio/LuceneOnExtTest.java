@@ -32,10 +32,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A real client no one here wrote: Apache Lucene's NIOFSDirectory on a directory inside an ext2 image, through the
+ * A real client no one here wrote: Apache Lucene's NIOFSDirectory on a directory inside an ext4 image
+ * ({@code mkfs.ext4 -O ^has_journal,^metadata_csum}: extents, htree, 64bit, flex_bg; with metadata_csum an entry
+ * that readdir lists is not found by lookup during Lucene's commit, an open bug of issue 13:
+ * {@code -Diomap4j.lucene.mkfsO=^has_journal} reproduces it), through the
  * provider only (FileChannel reads, output streams, atomic renames, directory fsync, NativeFSLockFactory's channel
  * lock). Oracles: exact hit counts computed from how the documents were generated, e2fsck -fn, and the kernel's
- * ext2 through a read-only loop mount showing the same index files with the same bytes.
+ * ext4 through a read-only loop mount showing the same index files with the same bytes.
  */
 class LuceneOnExtTest {
     static final int DOCS = 100_000;
@@ -59,7 +62,10 @@ class LuceneOnExtTest {
         Path image = tmp.resolve("lucene.img");
         Map<String, byte[]> files = new TreeMap<>();
         long t0 = System.nanoTime();
-        try (FileSystem fs = HostTools.create(image, 256L << 20)) {
+        HostTools.Result mkfs = HostTools.mkfsExt4(image, 256L << 20,
+                System.getProperty("iomap4j.lucene.mkfsO", "^has_journal,^metadata_csum"));
+        assertThat(mkfs.exit()).as(mkfs.output()).isZero();
+        try (FileSystem fs = FileSystems.newFileSystem(image)) {
             Path idx = fs.getPath("/data/index");
             try (Directory dir = new NIOFSDirectory(idx)) {
                 IndexWriterConfig cfg = new IndexWriterConfig(new StandardAnalyzer()).setRAMBufferSizeMB(64);

@@ -12,6 +12,14 @@ import org.iomap4j.vfs.Vfs;
  * simplefs lacks ({@code VfsNamespace}: directories, unlink, rename, links) skip by the contract's assumptions.
  */
 class SimpleFsVfsContractTest extends VfsContract {
+    /** simplefs punches and zeroes; it has no preallocation (EOPNOTSUPP, which the contract checks). */
+    @Override
+    protected boolean supportsFallocateMode(int mode) {
+        int zeroRange = org.iomap4j.vfs.Vfs.FALLOC_FL_ZERO_RANGE;
+        int keep = org.iomap4j.vfs.Vfs.FALLOC_FL_KEEP_SIZE;
+        return mode == (org.iomap4j.vfs.Vfs.FALLOC_FL_PUNCH_HOLE | keep) || (mode & ~keep) == zeroRange;
+    }
+
     private Path image;
 
     @Override
