@@ -56,6 +56,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     private final S3InodeTable inodes;
     private final S3Lookup names;
     private final ReentrantLock namespaceLock = new ReentrantLock();
+    private final S3Freshness fresh = new S3Freshness();
     /** Last listing per directory inode, reused by readdir calls that continue at an offset. */
     private final Map<Long, List<DirEntry>> listings = new ConcurrentHashMap<>();
 
@@ -161,8 +162,10 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     @Override
     public InodeAttr lookup(long dirIno, String name) throws IOException {
         S3Inode d = dir(dirIno);
+        long gen = fresh.generation();
         S3Inode i = names.find(S3Lookup.child(d.path(), name));
         if (i == null) {
+            fresh.absent(S3Lookup.child(d.path(), name), gen);
             throw new FsException(Errno.ENOENT, "'" + S3Lookup.child(d.path(), name) + "' not found in s3://"
                     + options.bucket() + "/" + options.prefix());
         }
@@ -278,7 +281,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         String path = S3Lookup.child(d.path(), name);
         namespaceLock.lock();
         try {
-            S3Inode existing = names.find(path);
+            S3Inode existing = fresh.recentlyAbsent(path) ? null : names.find(path);
             if (existing != null) {
                 if (excl) {
                     throw new FsException(Errno.EEXIST, "'" + path + "' exists");
@@ -292,6 +295,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
             int fmode = FileMode.S_IFREG | (mode & FileMode.PERM_MASK);
             Map<String, String> meta = S3Attrs.of(fmode, uid, gid, now);
             ObjectVersion v = backend.put(names.key(path), new byte[0], meta);
+            fresh.changed(path);
             S3Inode i = names.fileInode(path, new S3Backend.ObjectInfo(v, meta));
             listings.remove(d.ino());
             return i;
@@ -315,9 +319,10 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         String path = S3Lookup.child(d.path(), name);
         namespaceLock.lock();
         try {
-            if (names.find(path) != null) {
+            if (!fresh.recentlyAbsent(path) && names.find(path) != null) {
                 throw new FsException(Errno.EEXIST, "'" + path + "' exists");
             }
+            fresh.changed(path);
             S3Inode made = make.make(path);
             listings.remove(d.ino());
             return referenced(made);
@@ -438,6 +443,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         String to = S3Lookup.child(nd.path(), newName);
         namespaceLock.lock();
         try {
+            fresh.changed(to);
             S3Inode src = names.find(from);
             if (src == null) {
                 throw new FsException(Errno.ENOENT, "'" + from + "' not found");
@@ -608,8 +614,9 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         synchronized (i) {
             first = i.openCount == 0;
         }
-        if (first || !i.hasData()) {
-            // Close-to-open consistency: see the server's current version (a cached one is kept offline).
+        if ((first || !i.hasData()) && !(i.hasData() && S3Freshness.isFresh(i.validatedNanos))) {
+            // Close-to-open consistency: see the server's current version (a cached one is kept offline), unless
+            // the server told it less than S3Freshness.FRESH_NANOS ago (typically the lookup just before).
             try {
                 S3Backend.ObjectInfo info = backend.head(names.key(i.path()));
                 if (info == null && !i.hasData()) {

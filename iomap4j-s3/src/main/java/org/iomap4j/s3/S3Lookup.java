@@ -90,6 +90,7 @@ final class S3Lookup {
             }
         }
         attachData(i, info.version(), meta);
+        i.validatedNanos = System.nanoTime();
         return i;
     }
 
