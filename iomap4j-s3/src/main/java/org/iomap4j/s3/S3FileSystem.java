@@ -60,7 +60,11 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     /** Last listing per directory inode, reused by readdir calls that continue at an offset. */
     private final Map<Long, List<DirEntry>> listings = new ConcurrentHashMap<>();
 
-    private S3FileSystem(S3MountOptions options, S3Backend backend, Netfs netfs, PageCache pageCache) {
+    private final S3RequestCounts requestCounts;
+
+    private S3FileSystem(S3MountOptions options, S3Backend backend, Netfs netfs, PageCache pageCache,
+            S3RequestCounts requestCounts) {
+        this.requestCounts = requestCounts;
         this.options = options;
         this.backend = backend;
         this.netfs = netfs;
@@ -81,7 +85,8 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
      *                     directory is unusable
      */
     public static S3FileSystem mount(S3MountOptions options) throws IOException {
-        S3Backend backend = new S3Backend(S3Clients.create(options), options.bucket(), options.partBytes());
+        S3RequestCounts counts = new S3RequestCounts();
+        S3Backend backend = new S3Backend(S3Clients.create(options, counts), options.bucket(), options.partBytes());
         try {
             try {
                 backend.client().headBucket(b -> b.bucket(options.bucket()));
@@ -91,11 +96,20 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
             Netfs netfs = Netfs.open(backend, new NetfsConfig(options.cacheDir(), options.granuleBytes(),
                     options.cacheLimitBytes(), options.retryMillis()));
             PageCache pc = new PageCache(PageCacheConfig.of(options.pageCacheBytes(), 2 << 20));
-            return new S3FileSystem(options, backend, netfs, pc);
+            return new S3FileSystem(options, backend, netfs, pc, counts);
         } catch (IOException | RuntimeException e) {
             backend.close();
             throw e;
         }
+    }
+
+    /**
+     * The S3 requests this mount made so far, by SDK operation name ("HeadObject", "PutObject", "ListObjectsV2"...).
+     *
+     * @return a sorted snapshot of the counts
+     */
+    public Map<String, Long> requestCounts() {
+        return requestCounts.snapshot();
     }
 
     /**
