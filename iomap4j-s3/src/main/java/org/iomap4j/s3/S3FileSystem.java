@@ -713,6 +713,18 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         Writeback.fsync(i, 0, Long.MAX_VALUE, null, f.device());
     }
 
+    /**
+     * close() of a writable handle uploads the file's changes (close-to-open: the data is on the server when close
+     * returns; FUSE's release comes after close has returned). Offline the data stays queued in the dirty log.
+     */
+    @Override
+    public void flush(FileHandle fh) throws IOException {
+        S3Inode i = inodeOf(fh);
+        if ((fh.openFlags() & O_ACCMODE) != O_RDONLY && !i.unlinked) {
+            commit(i);
+        }
+    }
+
     /** The last close of a changed file uploads it (close-to-open); offline it stays queued in the dirty log. */
     @Override
     public void release(FileHandle fh) throws IOException {
