@@ -163,7 +163,7 @@ public final class DirtyLog {
             return recovered;
         }
 
-        private FileChannel data() throws IOException {
+        private synchronized FileChannel data() throws IOException { // parts are read concurrently
             if (data == null) {
                 data = FileChannel.open(dir.resolve(id + ".data"), StandardOpenOption.CREATE, StandardOpenOption.READ,
                         StandardOpenOption.WRITE);

@@ -293,6 +293,17 @@ public final class LocalCache {
         }
     }
 
+    /**
+     * Whether a granule file of {@code key} is indexed, whatever its version (a hint for readahead: a stale or
+     * damaged granule is still a miss at {@link #read}).
+     */
+    public boolean mayHold(String key, long granule) {
+        String n = nameOf(key, granule);
+        synchronized (lru) {
+            return lru.containsKey(n);
+        }
+    }
+
     /** Removes one granule of {@code key}, whatever its version. */
     public void dropGranule(String key, long granule) {
         drop(nameOf(key, granule));

@@ -244,6 +244,20 @@ public final class Netfs implements AutoCloseable {
      */
     void readBase(String key, ObjectVersion version, long posBytes, ByteBuffer dst, List<RangeData> fetched)
             throws IOException {
+        readBase(key, version, posBytes, dst, fetched, 0);
+    }
+
+    /** Granules per server request of readahead beyond the asked range (several requests go in parallel). */
+    private static final int AHEAD_GRANULES_PER_READ = 2;
+
+    /**
+     * As {@link #readBase(String, ObjectVersion, long, ByteBuffer, List)}, and if anything must come from the
+     * server, also fetches up to {@code aheadBytes} beyond the asked range (whole granules not in the local cache,
+     * in parallel requests of {@link #AHEAD_GRANULES_PER_READ} granules): stored in the local cache and added to
+     * {@code fetched}. A failed readahead request is ignored.
+     */
+    void readBase(String key, ObjectVersion version, long posBytes, ByteBuffer dst, List<RangeData> fetched,
+            long aheadBytes) throws IOException {
         if (version == null) {
             throw new FsException(Errno.EIO, "'" + key + "': read of bytes " + posBytes + " of an object with no version");
         }
@@ -274,6 +288,23 @@ public final class Netfs implements AutoCloseable {
             dst.position(dst.limit());
             return;
         }
+        int asked = missRuns.size();
+        if (aheadBytes > 0) {
+            long gsz = config.granuleBytes();
+            long gEnd = Math.min((version.sizeBytes() + gsz - 1) / gsz, (end + aheadBytes + gsz - 1) / gsz);
+            long lastAsked = missRuns.getLast()[1];
+            for (long g = Math.max(g1 + 1, lastAsked); g < gEnd; g++) {
+                if (cache.mayHold(key, g)) {
+                    continue;
+                }
+                long[] last = missRuns.size() > asked ? missRuns.getLast() : null;
+                if (last != null && last[1] == g && g - last[0] < AHEAD_GRANULES_PER_READ) {
+                    last[1] = g + 1;
+                } else {
+                    missRuns.add(new long[] {g, g + 1});
+                }
+            }
+        }
         List<CompletableFuture<RangeData>> reads = new ArrayList<>();
         for (long[] run : missRuns) {
             long s = run[0] * config.granuleBytes();
@@ -283,6 +314,20 @@ public final class Netfs implements AutoCloseable {
         IOException first = null;
         for (int i = 0; i < reads.size(); i++) {
             RangeData rd;
+            if (i >= asked) { // readahead: cache and paste what came, ignore what failed
+                try {
+                    rd = reads.get(i).join();
+                } catch (CompletionException | java.util.concurrent.CancellationException ex) {
+                    continue;
+                }
+                if (rd.version().equals(version)) {
+                    storeGranules(key, rd);
+                    if (fetched != null) {
+                        fetched.add(rd);
+                    }
+                }
+                continue;
+            }
             try {
                 rd = reads.get(i).join();
             } catch (CompletionException | java.util.concurrent.CancellationException ex) {

@@ -46,6 +46,11 @@ public final class NetfsFile {
     private boolean discarded;
     private boolean pending;
     private NetfsInode pageCacheHost;
+    /** Where the next read of a sequential reader is expected (end of the last server fetch), or -1. */
+    private long seqNextBytes = -1;
+
+    /** Granules fetched ahead of a sequential reader that misses the local cache (pasted into the page cache). */
+    static final int READAHEAD_GRANULES = 8;
 
     NetfsFile(Netfs netfs, String key, ObjectVersion base, Map<String, String> attributes) {
         this.netfs = netfs;
@@ -225,7 +230,13 @@ public final class NetfsFile {
         long valid;
         List<ByteRange> fromBase;
         List<RangeData> fetched = new java.util.ArrayList<>();
+        long gsz = netfs.cache().granuleBytes();
+        long ahead;
         synchronized (this) {
+            // Sequential: from the start, or near where the last fetch (with its readahead) ended.
+            boolean seq = posBytes == 0 || (seqNextBytes >= 0 && Math.abs(posBytes - seqNextBytes) <= gsz);
+            ahead = seq ? READAHEAD_GRANULES * gsz : 0;
+            seqNextBytes = end + ahead;
             k = key;
             b = base;
             valid = baseValidBytes;
@@ -240,7 +251,8 @@ public final class NetfsFile {
             long e = r.endBytes();
             long baseEnd = Math.min(e, valid);
             if (s < baseEnd) {
-                netfs.readBase(k, b, s, dst.slice(origin + (int) (s - posBytes), (int) (baseEnd - s)), fetched);
+                netfs.readBase(k, b, s, dst.slice(origin + (int) (s - posBytes), (int) (baseEnd - s)), fetched,
+                        ahead);
             }
             long zs = Math.max(s, baseEnd);
             if (zs < e) {

@@ -133,6 +133,16 @@ public interface Vfs extends AutoCloseable {
     /** Makes the file's data (and with {@code !dataOnly} its metadata) durable; reports writeback errors once. */
     void fsync(FileHandle fh, boolean dataOnly) throws IOException;
 
+    /**
+     * A close() of a descriptor of the handle (FUSE FLUSH: synchronous with the close, possibly several times per
+     * handle, before {@link #release}). A network filesystem writes back and uploads here so that the data is on the
+     * server when close() returns (close-to-open consistency); block filesystems need nothing.
+     *
+     * @throws IOException the errno close() returns (EIO of a failed upload)
+     */
+    default void flush(FileHandle fh) throws IOException {
+    }
+
     /** Closes a handle; an unlinked file with no references left is freed. */
     void release(FileHandle fh) throws IOException;
 

@@ -221,6 +221,44 @@ class NetfsFileTest {
     }
 
     @Test
+    void aSequentialColdReadFetchesGranulesAheadAndARandomReadDoesNot() throws Exception {
+        byte[] data = random(new Random(5), 4 << 20);
+        ObjectVersion v = store.put("seq", data, Map.of());
+        MemoryBackend backend = new MemoryBackend(store);
+        try (Netfs nf = netfs(backend)) {
+            NetfsFile file = nf.file("seq", v, Map.of());
+            Inode ino = new Inode(file);
+            file.setPageCacheHost(ino);
+            assertThat(ino.read(0, 4096)).isEqualTo(Arrays.copyOf(data, 4096));
+            int window = nf.cache().granuleCount();
+            System.out.println("granules cached after a 4 KiB read at 0: " + window + ", requests "
+                    + backend.readRequests.get());
+            assertThat(window).as("at least " + NetfsFile.READAHEAD_GRANULES + " granules ahead of the read")
+                    .isGreaterThanOrEqualTo(NetfsFile.READAHEAD_GRANULES + 1);
+            long pasted = ino.mapping().cachedBytes();
+            assertThat(pasted).as("the readahead is in the page cache").isGreaterThanOrEqualTo(
+                    (long) NetfsFile.READAHEAD_GRANULES * G);
+            // the whole object, read sequentially: right, and in far fewer requests than granules
+            for (int pos = 4096; pos < data.length; pos += 128 << 10) {
+                int n = Math.min(128 << 10, data.length - pos);
+                assertThat(ino.read(pos, n)).isEqualTo(Arrays.copyOfRange(data, pos, pos + n));
+            }
+            assertThat(nf.cache().granuleCount()).isEqualTo(data.length / G);
+            long seqRequests = backend.readRequests.get();
+            System.out.println("sequential read of " + data.length / G + " granules: " + seqRequests + " requests");
+
+            // a random read elsewhere (another file, cold): only its own granules
+            ObjectVersion v2 = store.put("rand", data, Map.of());
+            NetfsFile f2 = nf.file("rand", v2, Map.of());
+            Inode i2 = new Inode(f2);
+            int before = nf.cache().granuleCount();
+            assertThat(i2.read(2_500_000, 100)).isEqualTo(Arrays.copyOfRange(data, 2_500_000, 2_500_100));
+            assertThat(nf.cache().granuleCount() - before).as("no readahead for a read in the middle")
+                    .isLessThanOrEqualTo((int) (i2.mapping().cachedBytes() / G) + 2);
+        }
+    }
+
+    @Test
     void theExtraOfAReadIsPastedIntoThePageCacheExceptWhereWrittenLocally() throws Exception {
         int size = (3 << 20) + 1234; // the last window ends at EOF, mid-block
         byte[] data = random(new Random(2), size);

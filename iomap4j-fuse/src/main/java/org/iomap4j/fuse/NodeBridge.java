@@ -199,7 +199,10 @@ final class NodeBridge {
         put(t, new Op<>(READLINK, "READLINK", 0, false, Empty::decode, this::readlink));
         put(t, new Op<>(OPEN, "OPEN", OpenIn.SIZE, false, r -> OpenIn.decode(r, openFlagsAbi), this::open));
         put(t, new Op<>(READ, "READ", ReadIn.SIZE, false, ReadIn::decode, this::read));
-        put(t, new Op<>(FLUSH, "FLUSH", 8, false, FuseIn.FlushIn::decode, (req, in, reply) -> reply.empty()));
+        put(t, new Op<>(FLUSH, "FLUSH", 8, false, FuseIn.FlushIn::decode, (req, in, reply) -> {
+            vfs.flush(file(in.fh(), req).handle());
+            reply.empty();
+        }));
         put(t, new Op<>(FSYNC, "FSYNC", FsyncIn.SIZE, false, FsyncIn::decode, (req, in, reply) -> {
             vfs.fsync(file(in.fh(), req).handle(), in.dataOnly());
             reply.empty();

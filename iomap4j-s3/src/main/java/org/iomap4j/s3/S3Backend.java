@@ -40,6 +40,8 @@ public final class S3Backend implements NetfsBackend {
     /** S3's smallest part except the last. */
     public static final long MIN_PART_BYTES = 5L << 20;
     private static final int MAX_PARTS = 10_000;
+    /** Parts of one multipart upload sent at once. */
+    static final int PARTS_IN_FLIGHT = 6;
 
     private final S3Client s3;
     private final String bucket;
@@ -196,28 +198,45 @@ public final class S3Backend implements NetfsBackend {
             throw S3Errors.map(what, e);
         }
         boolean done = false;
+        // Parts go up concurrently, at most PARTS_IN_FLIGHT at a time (each holds one part's bytes in memory).
+        java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(PARTS_IN_FLIGHT);
+        List<CompletableFuture<CompletedPart>> pending = new ArrayList<>();
         try {
-            List<CompletedPart> parts = new ArrayList<>();
             int n = 1;
             for (long p = 0; p < plan.sizeBytes() || n == 1; p += part, n++) {
                 long len = Math.min(part, plan.sizeBytes() - p);
                 int partNo = n;
                 long pos = p;
-                String etag;
-                if (len > 0 && plan.unchanged(pos, len)) {
-                    etag = s3.uploadPartCopy(b -> b.sourceBucket(bucket).sourceKey(plan.key())
-                            .copySourceIfMatch(plan.base().tag())
-                            .copySourceRange("bytes=" + pos + "-" + (pos + len - 1))
-                            .destinationBucket(bucket).destinationKey(plan.key()).uploadId(uploadId)
-                            .partNumber(partNo)).copyPartResult().eTag();
-                } else {
-                    ByteBuffer body = ByteBuffer.allocate((int) len);
-                    plan.source().read(pos, body);
-                    body.flip();
-                    etag = s3.uploadPart(b -> b.bucket(bucket).key(plan.key()).uploadId(uploadId).partNumber(partNo),
-                            RequestBody.fromByteBuffer(body)).eTag();
+                if (!pending.isEmpty() && pending.stream().anyMatch(CompletableFuture::isCompletedExceptionally)) {
+                    break; // a part failed: stop sending (the join below reports it)
                 }
-                parts.add(CompletedPart.builder().partNumber(partNo).eTag(etag).build());
+                try {
+                    inFlight.acquire();
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new FsException(Errno.EINTR, what + " interrupted");
+                }
+                pending.add(CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return uploadOnePart(plan, uploadId, partNo, pos, len);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    } finally {
+                        inFlight.release();
+                    }
+                }, executor));
+            }
+            List<CompletedPart> parts = new ArrayList<>();
+            for (CompletableFuture<CompletedPart> f : pending) {
+                try {
+                    parts.add(f.join());
+                } catch (java.util.concurrent.CompletionException ce) {
+                    for (CompletableFuture<CompletedPart> g : pending) {
+                        g.cancel(false);
+                    }
+                    Throwable c = unwrap(plan.key(), ce);
+                    throw c instanceof IOException io ? io : S3Errors.map(what, c);
+                }
             }
             String etag = s3.completeMultipartUpload(b -> b.bucket(bucket).key(plan.key()).uploadId(uploadId)
                     .multipartUpload(CompletedMultipartUpload.builder().parts(parts).build())).eTag();
@@ -227,12 +246,43 @@ public final class S3Backend implements NetfsBackend {
             throw S3Errors.map(what, e);
         } finally {
             if (!done) {
+                for (CompletableFuture<CompletedPart> f : pending) {
+                    try {
+                        f.join(); // let every started part finish before the abort
+                    } catch (RuntimeException ignored) {
+                        // reported above
+                    }
+                }
                 try {
                     s3.abortMultipartUpload(b -> b.bucket(bucket).key(plan.key()).uploadId(uploadId));
                 } catch (RuntimeException ignored) {
                     // the server is probably unreachable; a bucket lifecycle rule cleans abandoned uploads
                 }
             }
+        }
+    }
+
+    /** One part: UploadPartCopy from the base when the plan leaves it unchanged, else UploadPart of its bytes. */
+    private CompletedPart uploadOnePart(WritePlan plan, String uploadId, int partNo, long pos, long len)
+            throws IOException {
+        try {
+            String etag;
+            if (len > 0 && plan.unchanged(pos, len)) {
+                etag = s3.uploadPartCopy(b -> b.sourceBucket(bucket).sourceKey(plan.key())
+                        .copySourceIfMatch(plan.base().tag())
+                        .copySourceRange("bytes=" + pos + "-" + (pos + len - 1))
+                        .destinationBucket(bucket).destinationKey(plan.key()).uploadId(uploadId)
+                        .partNumber(partNo)).copyPartResult().eTag();
+            } else {
+                ByteBuffer body = ByteBuffer.allocate((int) len);
+                plan.source().read(pos, body);
+                body.flip();
+                etag = s3.uploadPart(b -> b.bucket(bucket).key(plan.key()).uploadId(uploadId).partNumber(partNo),
+                        RequestBody.fromByteBuffer(body)).eTag();
+            }
+            return CompletedPart.builder().partNumber(partNo).eTag(etag).build();
+        } catch (RuntimeException e) {
+            throw S3Errors.map("part " + partNo + " of s3://" + bucket + "/" + plan.key(), e);
         }
     }
 

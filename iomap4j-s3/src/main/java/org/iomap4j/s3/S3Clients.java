@@ -21,6 +21,11 @@ final class S3Clients {
      * only where S3 requires them (several S3-compatible servers reject the SDK's default trailing checksums).
      */
     static S3Client create(S3MountOptions o) {
+        return create(o, new S3RequestCounts());
+    }
+
+    /** As {@link #create(S3MountOptions)}, counting requests into {@code counts}. */
+    static S3Client create(S3MountOptions o, S3RequestCounts counts) {
         var b = S3Client.builder()
                 .region(Region.of(o.region()))
                 .forcePathStyle(true)
@@ -30,7 +35,7 @@ final class S3Clients {
                         .connectionTimeout(Duration.ofSeconds(2))
                         .socketTimeout(Duration.ofSeconds(30))
                         .maxConnections(64))
-                .overrideConfiguration(c -> c.retryStrategy(r -> r.maxAttempts(2)));
+                .overrideConfiguration(c -> c.retryStrategy(r -> r.maxAttempts(2)).addExecutionInterceptor(counts));
         if (o.endpoint() != null) {
             b.endpointOverride(o.endpoint());
         }

@@ -56,10 +56,15 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     private final S3InodeTable inodes;
     private final S3Lookup names;
     private final ReentrantLock namespaceLock = new ReentrantLock();
+    private final S3Freshness fresh = new S3Freshness();
     /** Last listing per directory inode, reused by readdir calls that continue at an offset. */
     private final Map<Long, List<DirEntry>> listings = new ConcurrentHashMap<>();
 
-    private S3FileSystem(S3MountOptions options, S3Backend backend, Netfs netfs, PageCache pageCache) {
+    private final S3RequestCounts requestCounts;
+
+    private S3FileSystem(S3MountOptions options, S3Backend backend, Netfs netfs, PageCache pageCache,
+            S3RequestCounts requestCounts) {
+        this.requestCounts = requestCounts;
         this.options = options;
         this.backend = backend;
         this.netfs = netfs;
@@ -80,7 +85,8 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
      *                     directory is unusable
      */
     public static S3FileSystem mount(S3MountOptions options) throws IOException {
-        S3Backend backend = new S3Backend(S3Clients.create(options), options.bucket(), options.partBytes());
+        S3RequestCounts counts = new S3RequestCounts();
+        S3Backend backend = new S3Backend(S3Clients.create(options, counts), options.bucket(), options.partBytes());
         try {
             try {
                 backend.client().headBucket(b -> b.bucket(options.bucket()));
@@ -90,11 +96,20 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
             Netfs netfs = Netfs.open(backend, new NetfsConfig(options.cacheDir(), options.granuleBytes(),
                     options.cacheLimitBytes(), options.retryMillis()));
             PageCache pc = new PageCache(PageCacheConfig.of(options.pageCacheBytes(), 2 << 20));
-            return new S3FileSystem(options, backend, netfs, pc);
+            return new S3FileSystem(options, backend, netfs, pc, counts);
         } catch (IOException | RuntimeException e) {
             backend.close();
             throw e;
         }
+    }
+
+    /**
+     * The S3 requests this mount made so far, by SDK operation name ("HeadObject", "PutObject", "ListObjectsV2"...).
+     *
+     * @return a sorted snapshot of the counts
+     */
+    public Map<String, Long> requestCounts() {
+        return requestCounts.snapshot();
     }
 
     /**
@@ -161,8 +176,10 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     @Override
     public InodeAttr lookup(long dirIno, String name) throws IOException {
         S3Inode d = dir(dirIno);
+        long gen = fresh.generation();
         S3Inode i = names.find(S3Lookup.child(d.path(), name));
         if (i == null) {
+            fresh.absent(S3Lookup.child(d.path(), name), gen);
             throw new FsException(Errno.ENOENT, "'" + S3Lookup.child(d.path(), name) + "' not found in s3://"
                     + options.bucket() + "/" + options.prefix());
         }
@@ -278,7 +295,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         String path = S3Lookup.child(d.path(), name);
         namespaceLock.lock();
         try {
-            S3Inode existing = names.find(path);
+            S3Inode existing = fresh.recentlyAbsent(path) ? null : names.find(path);
             if (existing != null) {
                 if (excl) {
                     throw new FsException(Errno.EEXIST, "'" + path + "' exists");
@@ -292,6 +309,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
             int fmode = FileMode.S_IFREG | (mode & FileMode.PERM_MASK);
             Map<String, String> meta = S3Attrs.of(fmode, uid, gid, now);
             ObjectVersion v = backend.put(names.key(path), new byte[0], meta);
+            fresh.changed(path);
             S3Inode i = names.fileInode(path, new S3Backend.ObjectInfo(v, meta));
             listings.remove(d.ino());
             return i;
@@ -315,9 +333,10 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         String path = S3Lookup.child(d.path(), name);
         namespaceLock.lock();
         try {
-            if (names.find(path) != null) {
+            if (!fresh.recentlyAbsent(path) && names.find(path) != null) {
                 throw new FsException(Errno.EEXIST, "'" + path + "' exists");
             }
+            fresh.changed(path);
             S3Inode made = make.make(path);
             listings.remove(d.ino());
             return referenced(made);
@@ -438,6 +457,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         String to = S3Lookup.child(nd.path(), newName);
         namespaceLock.lock();
         try {
+            fresh.changed(to);
             S3Inode src = names.find(from);
             if (src == null) {
                 throw new FsException(Errno.ENOENT, "'" + from + "' not found");
@@ -608,8 +628,9 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         synchronized (i) {
             first = i.openCount == 0;
         }
-        if (first || !i.hasData()) {
-            // Close-to-open consistency: see the server's current version (a cached one is kept offline).
+        if ((first || !i.hasData()) && !(i.hasData() && S3Freshness.isFresh(i.validatedNanos))) {
+            // Close-to-open consistency: see the server's current version (a cached one is kept offline), unless
+            // the server told it less than S3Freshness.FRESH_NANOS ago (typically the lookup just before).
             try {
                 S3Backend.ObjectInfo info = backend.head(names.key(i.path()));
                 if (info == null && !i.hasData()) {
@@ -690,6 +711,18 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         }
         f.setAttributes(meta(i));
         Writeback.fsync(i, 0, Long.MAX_VALUE, null, f.device());
+    }
+
+    /**
+     * close() of a writable handle uploads the file's changes (close-to-open: the data is on the server when close
+     * returns; FUSE's release comes after close has returned). Offline the data stays queued in the dirty log.
+     */
+    @Override
+    public void flush(FileHandle fh) throws IOException {
+        S3Inode i = inodeOf(fh);
+        if ((fh.openFlags() & O_ACCMODE) != O_RDONLY && !i.unlinked) {
+            commit(i);
+        }
     }
 
     /** The last close of a changed file uploads it (close-to-open); offline it stays queued in the dirty log. */

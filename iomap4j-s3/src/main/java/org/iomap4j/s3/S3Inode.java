@@ -27,6 +27,8 @@ final class S3Inode implements NetfsInode {
     int mtimeNsec;
     long ctimeSec;
     long lookups;
+    /** System.nanoTime() when the server last told this inode's attributes (HEAD, create, upload), 0 never. */
+    volatile long validatedNanos;
     int openCount;
     boolean unlinked;
     private volatile long sizeBytes;

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.netfs.BackendUnavailableException;
@@ -90,6 +91,7 @@ final class S3Lookup {
             }
         }
         attachData(i, info.version(), meta);
+        i.validatedNanos = System.nanoTime();
         return i;
     }
 
@@ -144,14 +146,22 @@ final class S3Lookup {
      */
     S3Inode find(String path) throws IOException {
         try {
-            S3Backend.ObjectInfo info = backend.head(key(path));
+            // The three questions go out at once (one round trip of latency, not three): the object, the first key
+            // below the prefix, and the directory marker (which some servers leave out of listings).
+            String prefix = dirPrefix(path);
+            CompletableFuture<S3Backend.ObjectInfo> object = async(() -> backend.head(key(path)));
+            CompletableFuture<List<String>> below = async(() -> S3Listing.keys(backend.client(), backend.bucket(),
+                    prefix, 1));
+            CompletableFuture<S3Backend.ObjectInfo> markerHead = prefix.isEmpty()
+                    ? CompletableFuture.completedFuture(null) : async(() -> backend.head(prefix));
+            S3Backend.ObjectInfo info = join(object);
             if (info != null) {
                 return fileInode(path, info);
             }
-            String prefix = dirPrefix(path);
-            List<String> keys = S3Listing.keys(backend.client(), backend.bucket(), prefix, 1);
-            // An empty directory is only its marker, which some servers leave out of listings: ask for it too.
-            S3Backend.ObjectInfo marker = keys.isEmpty() || keys.getFirst().equals(prefix) ? backend.head(prefix) : null;
+            List<String> keys = join(below);
+            // The marker's answer only counts when the listing does not settle it (an error of an unneeded HEAD,
+            // e.g. of "x/" where x is a file on a filesystem-backed server, is ignored).
+            S3Backend.ObjectInfo marker = keys.isEmpty() || keys.getFirst().equals(prefix) ? join(markerHead) : null;
             if (keys.isEmpty() && marker == null) {
                 return null;
             }
@@ -162,6 +172,40 @@ final class S3Lookup {
                 return known;
             }
             throw e;
+        }
+    }
+
+    @FunctionalInterface
+    private interface IoCall<T> {
+        T call() throws IOException;
+    }
+
+    private static final java.util.concurrent.ExecutorService LOOKUPS =
+            java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+
+    private static <T> CompletableFuture<T> async(IoCall<T> c) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return c.call();
+            } catch (IOException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        }, LOOKUPS);
+    }
+
+    /** The result, or the IOException the call threw (BackendUnavailableException included). */
+    private static <T> T join(CompletableFuture<T> f) throws IOException {
+        try {
+            return f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof IOException io) {
+                throw io;
+            }
+            if (c instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new FsException(Errno.EIO, "lookup: " + c, c);
         }
     }
 }

@@ -55,7 +55,9 @@ class S3FaultTest {
     @Test
     void cutConnectionsCachedReadsWorkUncachedFailWritesAreUploadedOnReconnection() throws Exception {
         String bucket = s3.newBucket("fault");
-        byte[] model = random(1, 3 << 20);
+        // Larger than a sequential read's readahead (8 granules of 256 KiB past the read), so that its end stays
+        // uncached.
+        byte[] model = random(1, 8 << 20);
         byte[] original = model.clone();
         oracle.putObject(b -> b.bucket(bucket).key("f"), RequestBody.fromBytes(model));
         try (FaultProxy proxy = new FaultProxy(server.port());
@@ -69,14 +71,14 @@ class S3FaultTest {
             proxy.cut();
             assertThat(p.read(fh, 4096, 500_000)).as("local cache, server cut off")
                     .isEqualTo(Arrays.copyOfRange(model, 4096, 504_096));
-            assertEio(() -> p.read(fh, 2 << 20, 100));
+            assertEio(() -> p.read(fh, 7 << 20, 100));
             byte[] w1 = random(2, 64 << 10);
             p.write(fh, 128 << 10, w1); // cached region
             byte[] w2 = random(3, 8192);
-            p.write(fh, 3 << 20, w2); // extends the file: whole blocks, no server read needed
+            p.write(fh, 8 << 20, w2); // extends the file: whole blocks, no server read needed
             System.arraycopy(w1, 0, model, 128 << 10, w1.length);
-            byte[] m = Arrays.copyOf(model, (3 << 20) + 8192);
-            System.arraycopy(w2, 0, m, 3 << 20, w2.length);
+            byte[] m = Arrays.copyOf(model, (8 << 20) + 8192);
+            System.arraycopy(w2, 0, m, 8 << 20, w2.length);
             fs.fsync(fh, false); // durable in the dirty log while disconnected
             assertThat(fs.netfs().pendingCount()).isEqualTo(1);
             assertThat(Arrays.equals(s3.object(bucket, "f"), original)).as("the server has the old version").isTrue();
@@ -118,7 +120,7 @@ class S3FaultTest {
     @Test
     void serverStoppedAndRestartedDuringReadsWritesAndFsync() throws Exception {
         String bucket = s3.newBucket("fault");
-        byte[] a = random(6, 900_000);
+        byte[] a = random(6, 4_000_000); // more than the first read and its readahead
         oracle.putObject(b -> b.bucket(bucket).key("a"), RequestBody.fromBytes(a));
         try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", tmp.resolve("c-" + bucket),
                 server.port()))) {
@@ -128,7 +130,7 @@ class S3FaultTest {
             server.stop();
             try {
                 assertThat(p.read(fh, 0, 300_000)).isEqualTo(Arrays.copyOf(a, 300_000));
-                assertEio(() -> p.read(fh, 800_000, 10));
+                assertEio(() -> p.read(fh, 3_900_000, 10));
                 byte[] w = random(7, 4096);
                 p.write(fh, 4096, w);
                 System.arraycopy(w, 0, a, 4096, w.length);

@@ -198,4 +198,72 @@ class S3FileSystemTest {
             fs.release(fh);
         }
     }
+
+    private static long delta(Map<String, Long> before, Map<String, Long> after, String op) {
+        return after.getOrDefault(op, 0L) - before.getOrDefault(op, 0L);
+    }
+
+    @Test
+    void aCreateAfterANegativeLookupIsOnePutAndAnOpenAfterALookupNeedsNoHead() throws Exception {
+        String bucket = s3.newBucket("fs-test");
+        try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", tmp.resolve("c-" + bucket), s3.port()))) {
+            VfsPaths p = new VfsPaths(fs);
+            long root = fs.rootIno();
+            var ns = fs.capability(org.iomap4j.vfs.VfsWrite.class).orElseThrow();
+            // What the kernel does for open(O_CREAT): a lookup (absent), then create; write; release.
+            assertThatThrownBy(() -> fs.lookup(root, "new")).isInstanceOf(FsException.class);
+            Map<String, Long> c0 = fs.requestCounts();
+            FileHandle fh = ns.create(root, "new", 0644, Vfs.O_RDWR | Vfs.O_CREAT, 0, 0).handle();
+            byte[] data = random(new Random(7), 1024);
+            p.write(fh, 0, data);
+            fs.release(fh);
+            Map<String, Long> c1 = fs.requestCounts();
+            System.out.println("create+write+release after a lookup: " + c0 + " -> " + c1);
+            assertThat(delta(c0, c1, "HeadObject") + delta(c0, c1, "ListObjectsV2")).as("no second lookup")
+                    .isZero();
+            assertThat(delta(c0, c1, "PutObject")).as("the create's PUT and the release's upload").isEqualTo(2);
+            assertThat(s3.object(bucket, "new")).isEqualTo(data);
+
+            // created and not written: one PUT, none on release
+            assertThatThrownBy(() -> fs.lookup(root, "empty")).isInstanceOf(FsException.class);
+            Map<String, Long> c1b = fs.requestCounts();
+            fh = ns.create(root, "empty", 0644, Vfs.O_RDWR | Vfs.O_CREAT, 0, 0).handle();
+            fs.release(fh);
+            Map<String, Long> c2 = fs.requestCounts();
+            assertThat(delta(c1b, c2, "PutObject")).isEqualTo(1);
+            assertThat(delta(c1b, c2, "HeadObject")).isZero();
+            assertThat(s3.object(bucket, "empty")).isEmpty();
+
+            // an open right after the lookup that HEADed the object: no second HEAD
+            long newIno = p.stat("new").ino(); // the lookup HEADs the object
+            Map<String, Long> c3a = fs.requestCounts();
+            FileHandle rh = fs.open(newIno, Vfs.O_RDONLY);
+            Map<String, Long> c3 = fs.requestCounts();
+            assertThat(delta(c3a, c3, "HeadObject")).as("no HEAD of its own").isZero();
+            assertThat(p.read(rh, 0, 1024)).isEqualTo(data);
+            fs.release(rh);
+            // attributes older than the freshness window: the open asks the server again (close-to-open)
+            long ino = p.stat("new").ino();
+            Thread.sleep(S3Freshness.FRESH_NANOS / 1_000_000 + 100);
+            byte[] other = random(new Random(8), 2048);
+            oracle.putObject(b -> b.bucket(bucket).key("new"), RequestBody.fromBytes(other));
+            Map<String, Long> c4 = fs.requestCounts();
+            rh = fs.open(ino, Vfs.O_RDONLY);
+            assertThat(delta(c4, fs.requestCounts(), "HeadObject")).isEqualTo(1);
+            assertThat(p.read(rh, 0, 4096)).isEqualTo(other);
+            fs.release(rh);
+
+            // the shortcut never hides a name: no lookup before the create, or a mkdir of this mount since
+            oracle.putObject(b -> b.bucket(bucket).key("theirs"), RequestBody.fromBytes(new byte[] {1}));
+            assertThatThrownBy(() -> ns.create(root, "theirs", 0644, Vfs.O_RDWR | Vfs.O_CREAT | Vfs.O_EXCL, 0, 0))
+                    .isInstanceOf(FsException.class)
+                    .satisfies(e -> assertThat(((FsException) e).errno()).isEqualTo(Errno.EEXIST));
+            assertThatThrownBy(() -> fs.lookup(root, "d")).isInstanceOf(FsException.class);
+            p.mkdir("d");
+            assertThatThrownBy(() -> ns.create(root, "d", 0644, Vfs.O_RDWR | Vfs.O_CREAT, 0, 0))
+                    .isInstanceOf(FsException.class)
+                    .satisfies(e -> assertThat(((FsException) e).errno()).isEqualTo(Errno.EISDIR));
+            assertThat(s3.object(bucket, "theirs")).containsExactly(1);
+        }
+    }
 }
