@@ -148,6 +148,13 @@ final class Directories {
      */
     byte[] readBlock(ExtInode dir, long lblk) throws IOException {
         blockReads.increment();
+        if (ExtInline.isInline(dir)) {
+            if (lblk != 0) {
+                throw new CorruptFilesystemException("directory inode " + dir.ino + ": inline directory has no block "
+                        + lblk);
+            }
+            return fs.inline.dirBlock(dir);
+        }
         byte[] block = new byte[bs];
         ByteBuffer dst = ByteBuffer.wrap(block);
         long pos = lblk * bs;
@@ -194,6 +201,12 @@ final class Directories {
                 }
                 DirBlockTail.update(inodeSeed(dir), block);
             }
+        }
+        if (ExtInline.isInline(dir)) {
+            if (lblk != 0) {
+                throw new IllegalStateException("directory inode " + dir.ino + ": inline directory grows past block 0");
+            }
+            fs.inline.convertDir(dir); // the changed synthesized block becomes block 0
         }
         // Taken before the write: appending a block changes the size the index is checked against.
         DirIndex idx = existingIndex(dir);
