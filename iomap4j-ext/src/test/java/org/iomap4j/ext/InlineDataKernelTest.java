@@ -21,6 +21,8 @@ import org.iomap4j.vfs.SetAttr;
 import org.iomap4j.vfs.Vfs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * inline_data against the kernel's ext4 (the oracle): the kernel writes small files, small directories and a
@@ -37,10 +39,14 @@ class InlineDataKernelTest {
 
     /** The kernel-made image and the bytes it wrote per path. */
     private Path kernelImage(Map<String, byte[]> files) throws IOException {
+        return kernelImage(files, "4096", "^has_journal,inline_data");
+    }
+
+    private Path kernelImage(Map<String, byte[]> files, String blockSize, String features) throws IOException {
         String why = Ext2Tools.loopMountUnavailableReason();
         assumeTrue(why == null, why);
-        Path img = Ext2Tools.mkfsExt4(tmp.resolve("inline.img"), 64L << 20, "-O", "^has_journal,inline_data",
-                "-b", "4096", "-I", "256");
+        Path img = Ext2Tools.mkfsExt4(tmp.resolve("inline.img"), 64L << 20, "-O", features,
+                "-b", blockSize, "-I", "256");
         long seed = System.nanoTime();
         System.out.println("InlineDataKernelTest seed " + seed);
         Random rnd = new Random(seed);
@@ -58,6 +64,7 @@ class InlineDataKernelTest {
             files.put("/two/y", randomFile(rnd, two.resolve("y"), 70));
             files.put("/two/z", randomFile(rnd, two.resolve("z"), 0));
             Files.createDirectory(m.root.resolve("empty"));
+            Files.createDirectory(m.root.resolve("empty2"));
             Path grow = Files.createDirectory(m.root.resolve("grow"));
             for (int k = 0; k < 40; k++) {
                 files.put("/grow/name-" + k, randomFile(rnd, grow.resolve("name-" + k), k));
@@ -137,10 +144,11 @@ class InlineDataKernelTest {
         Ext2Tools.assertFsckClean(img); // a read-write mount that only read leaves the image as it was
     }
 
-    @Test
-    void writesConvertToBlocksAndTheKernelReadsThemBack() throws Exception {
+    @ParameterizedTest
+    @CsvSource({"4096, '^has_journal,inline_data'", "1024, '^has_journal,^metadata_csum,inline_data'"})
+    void writesConvertToBlocksAndTheKernelReadsThemBack(String blockSize, String features) throws Exception {
         Map<String, byte[]> files = new TreeMap<>();
-        Path img = kernelImage(files);
+        Path img = kernelImage(files, blockSize, features);
         Random rnd = new Random(7);
         Map<String, byte[]> expect = new TreeMap<>(files);
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
@@ -184,6 +192,13 @@ class InlineDataKernelTest {
             long empty = fs.lookup(root, "empty").ino();
             fs.mkdir(empty, "d", 0755, 0, 0);
             fs.rename(small, "sub", empty, "sub", 0); // a directory moves: its inline ".." changes
+            long sub = fs.lookup(empty, "sub").ino();
+            assertThat(fs.lookup(sub, "..").ino()).isEqualTo(empty);
+            fs.unlink(two, "z");
+            expect.remove("/two/z");
+            fs.link(fs.lookup(root, "f30").ino(), two, "f30link");
+            expect.put("/two/f30link", expect.get("/f30"));
+            fs.rmdir(root, "empty2"); // an inline directory goes away without converting
             for (String k : List.copyOf(expect.keySet())) {
                 if (k.startsWith("/small/sub/")) {
                     expect.put(k.replace("/small/sub/", "/empty/sub/"), expect.remove(k));
@@ -202,8 +217,9 @@ class InlineDataKernelTest {
             assertThat(kernel.get(e.getKey())).as("kernel " + e.getKey()).isNotNull();
             assertThat(kernel.get(e.getKey()).content()).as("kernel " + e.getKey()).isEqualTo(e.getValue());
         }
-        assertThat(kernel).containsKeys("/empty/d", "/empty/sub", "/small/bb", "/grow/name-39")
-                .doesNotContainKeys("/small/a", "/small/sub", "/two/y");
+        assertThat(kernel).containsKeys("/empty/d", "/empty/sub", "/small/bb", "/grow/name-39", "/two/f30link")
+                .doesNotContainKeys("/small/a", "/small/sub", "/two/y", "/two/z", "/empty2");
+        assertThat(kernel.get("/two/f30link").nlink()).isEqualTo(2);
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
             assertThat(TreeModel.capture(fs)).isEqualTo(kernel);
         }
