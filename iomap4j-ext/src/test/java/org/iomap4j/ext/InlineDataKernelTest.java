@@ -65,6 +65,10 @@ class InlineDataKernelTest {
             files.put("/two/z", randomFile(rnd, two.resolve("z"), 0));
             Files.createDirectory(m.root.resolve("empty"));
             Files.createDirectory(m.root.resolve("empty2"));
+            Path mid = Files.createDirectory(m.root.resolve("mid")); // entries spill from i_block into system.data
+            for (int k = 0; k < 6; k++) {
+                files.put("/mid/m-000" + k, randomFile(rnd, mid.resolve("m-000" + k), 3));
+            }
             Path grow = Files.createDirectory(m.root.resolve("grow"));
             for (int k = 0; k < 40; k++) {
                 files.put("/grow/name-" + k, randomFile(rnd, grow.resolve("name-" + k), k));
@@ -79,6 +83,10 @@ class InlineDataKernelTest {
                     .contains("Size of inline data");
         }
         assertThat(Ext2Tools.debugfs(img, "stat /grow").stdout()).doesNotContain("Size of inline data");
+        var midSize = java.util.regex.Pattern.compile("Size of inline data: (\\d+)")
+                .matcher(Ext2Tools.debugfs(img, "stat /mid").stdout());
+        assertThat(midSize.find()).as("/mid is inline").isTrue();
+        assertThat(Integer.parseInt(midSize.group(1))).as("/mid uses system.data").isGreaterThan(60);
         return img;
     }
 
@@ -198,7 +206,18 @@ class InlineDataKernelTest {
             expect.remove("/two/z");
             fs.link(fs.lookup(root, "f30").ino(), two, "f30link");
             expect.put("/two/f30link", expect.get("/f30"));
-            fs.rmdir(root, "empty2"); // an inline directory goes away without converting
+            fs.rmdir(root, "empty2");
+            long midDir = fs.lookup(root, "mid").ino();
+            fs.unlink(midDir, "m-0005"); // an entry kept in system.data
+            expect.remove("/mid/m-0005");
+            fs.rename(midDir, "m-0004", midDir, "renamed-in-mid", 0);
+            expect.put("/mid/renamed-in-mid", expect.remove("/mid/m-0004"));
+            for (int k = 0; k < 300; k++) { // grows well past one block after converting
+                Vfs.Created g = fs.create(midDir, "grown-by-iomap4j-" + k, 0644, Vfs.O_RDWR, 0, 0);
+                fs.release(g.handle());
+                fs.forget(g.attr().ino(), 1);
+                expect.put("/mid/grown-by-iomap4j-" + k, new byte[0]);
+            } // an inline directory goes away without converting
             for (String k : List.copyOf(expect.keySet())) {
                 if (k.startsWith("/small/sub/")) {
                     expect.put(k.replace("/small/sub/", "/empty/sub/"), expect.remove(k));
@@ -218,7 +237,7 @@ class InlineDataKernelTest {
             assertThat(kernel.get(e.getKey()).content()).as("kernel " + e.getKey()).isEqualTo(e.getValue());
         }
         assertThat(kernel).containsKeys("/empty/d", "/empty/sub", "/small/bb", "/grow/name-39", "/two/f30link")
-                .doesNotContainKeys("/small/a", "/small/sub", "/two/y", "/two/z", "/empty2");
+                .doesNotContainKeys("/small/a", "/small/sub", "/two/y", "/two/z", "/empty2", "/mid/m-0005", "/mid/m-0004");
         assertThat(kernel.get("/two/f30link").nlink()).isEqualTo(2);
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
             assertThat(TreeModel.capture(fs)).isEqualTo(kernel);
