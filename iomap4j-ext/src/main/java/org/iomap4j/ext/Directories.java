@@ -153,7 +153,10 @@ final class Directories {
                 throw new CorruptFilesystemException("directory inode " + dir.ino + ": inline directory has no block "
                         + lblk);
             }
-            return fs.inline.dirBlock(dir);
+            byte[] b = fs.inline.dirBlock(dir);
+            if (b != null) {
+                return b;
+            } // converted meanwhile: read block 0
         }
         byte[] block = new byte[bs];
         ByteBuffer dst = ByteBuffer.wrap(block);

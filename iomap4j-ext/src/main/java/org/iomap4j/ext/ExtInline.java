@@ -37,6 +37,12 @@ import org.iomap4j.iomap.IomapType;
  */
 final class ExtInline {
     private final ExtFileSystem fs;
+    /**
+     * Held by a conversion from start to end and by readers while they copy inline bytes, so a reader never sees
+     * an inode half converted (system.data gone, data not yet in its block). Outermost of this room's locks:
+     * before the xattr room's lock and {@link ExtInode#lock}; never held while taking a folio lock.
+     */
+    private final java.util.concurrent.locks.ReentrantLock convertLock = new java.util.concurrent.locks.ReentrantLock();
 
     ExtInline(ExtFileSystem fs) {
         this.fs = fs;
@@ -94,9 +100,21 @@ final class ExtInline {
         }
     }
 
-    /** A read or report mapping of an inline regular file at {@code posBytes}: INLINE up to i_size, then a hole. */
+    /**
+     * A read or report mapping of an inline regular file at {@code posBytes}: INLINE up to i_size, then a hole;
+     * null if the inode was converted meanwhile (map it as a block file).
+     */
     Iomap iomap(ExtInode i, long posBytes, long lengthBytes) throws IOException {
-        byte[] data = content(i);
+        byte[] data;
+        convertLock.lock();
+        try {
+            if (!isInline(i)) {
+                return null;
+            }
+            data = content(i);
+        } finally {
+            convertLock.unlock();
+        }
         long cookie = i.mapSeq();
         if (posBytes >= data.length) {
             return Iomap.hole(posBytes, Math.max(1, Math.min(lengthBytes, Long.MAX_VALUE - posBytes)), cookie);
@@ -110,10 +128,21 @@ final class ExtInline {
      * one spanning the rest of the usable bytes; a zeroed checksum tail with metadata_csum (fs/ext4/inline.c
      * ext4_convert_inline_data_nolock / ext4_finish_convert_inline_dir build the same shape).
      *
+     * Null if the directory was converted meanwhile (read its block 0).
+     *
      * @throws CorruptFilesystemException naming the directory inode for a bad entry chain in i_block or system.data
      */
     byte[] dirBlock(ExtInode dir) throws IOException {
-        byte[] content = content(dir);
+        byte[] content;
+        convertLock.lock();
+        try {
+            if (!isInline(dir)) {
+                return null;
+            }
+            content = content(dir);
+        } finally {
+            convertLock.unlock();
+        }
         int bs = fs.geo.blockSizeBytes();
         if (content.length < InlineData.DOTDOT_BYTES) {
             throw new CorruptFilesystemException("directory inode " + dir.ino + ": inline i_size " + content.length
@@ -187,6 +216,18 @@ final class ExtInline {
         if (!isInline(i)) {
             return;
         }
+        convertLock.lock();
+        try {
+            convertLocked(i);
+        } finally {
+            convertLock.unlock();
+        }
+    }
+
+    private void convertLocked(ExtInode i) throws IOException {
+        if (!isInline(i)) {
+            return;
+        }
         fs.checkWritable();
         byte[] data = content(i);
         if (i.isDir()) {
@@ -219,9 +260,14 @@ final class ExtInline {
      */
     void convertDir(ExtInode dir) throws IOException {
         fs.checkWritable();
-        content(dir); // the inline area must be sound before it is dropped
-        switchToBlocks(dir);
-        dir.setSizeBytes(0);
+        convertLock.lock();
+        try {
+            content(dir); // the inline area must be sound before it is dropped
+            switchToBlocks(dir);
+            dir.setSizeBytes(0);
+        } finally {
+            convertLock.unlock();
+        }
     }
 
     /** Drops system.data and turns i_block into an empty block map; the inode's data is then in no block. */

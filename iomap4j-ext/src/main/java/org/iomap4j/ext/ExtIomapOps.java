@@ -57,9 +57,13 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
         }
         if (ExtInline.isInline(inode) && inode.isRegular()) {
             if (!IomapOpFlags.has(opFlags, IomapOpFlags.WRITE) || IomapOpFlags.has(opFlags, IomapOpFlags.REPORT)) {
-                return fs.inline.iomap(inode, posBytes, lengthBytes);
+                Iomap m = fs.inline.iomap(inode, posBytes, lengthBytes);
+                if (m != null) {
+                    return m;
+                } // converted meanwhile: map its blocks
+            } else {
+                fs.inline.convert(inode); // ext4_convert_inline_data on the first write (or zeroing)
             }
-            fs.inline.convert(inode); // ext4_convert_inline_data on the first write (or zeroing)
         }
         if (!inode.hasBlockMap()) {
             throw new FsException(Errno.EINVAL, "inode " + inode.ino + " has no block map (mode 0"
