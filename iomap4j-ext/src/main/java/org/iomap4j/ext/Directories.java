@@ -84,6 +84,9 @@ final class Directories {
     }
 
     long nrBlocks(ExtInode dir) {
+        if (ExtInline.isInline(dir)) {
+            return 1; // served as one synthesized block (ExtInline.dirBlock), whatever its inline i_size
+        }
         return (dir.sizeBytes() + bs - 1) / bs;
     }
 
