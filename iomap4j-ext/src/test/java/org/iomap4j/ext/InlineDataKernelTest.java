@@ -150,6 +150,16 @@ class InlineDataKernelTest {
             assertThat(fs.lookup(small, "bb").sizeBytes()).isEqualTo(12);
         }
         Ext2Tools.assertFsckClean(img); // a read-write mount that only read leaves the image as it was
+        byte[] before = Files.readAllBytes(img);
+        try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults().withReadOnly(true))) {
+            assertThat(TreeModel.capture(fs)).isEqualTo(kernel);
+            long f = fs.lookup(ExtFileSystem.ROOT_INO, "f100").ino();
+            FileHandle h = fs.open(f, Vfs.O_RDONLY);
+            assertThat(fs.fiemap(f, 0, Long.MAX_VALUE, 0)).singleElement()
+                    .satisfies(e -> assertThat(e.flags() & org.iomap4j.iomap.FiemapExtent.DATA_INLINE).isNotZero());
+            fs.release(h);
+        }
+        assertThat(Arrays.equals(Files.readAllBytes(img), before)).as("a read-only mount writes nothing").isTrue();
     }
 
     @ParameterizedTest
