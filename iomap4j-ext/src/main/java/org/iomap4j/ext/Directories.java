@@ -84,6 +84,9 @@ final class Directories {
     }
 
     long nrBlocks(ExtInode dir) {
+        if (ExtInline.isInline(dir)) {
+            return 1; // served as one synthesized block (ExtInline.dirBlock), whatever its inline i_size
+        }
         return (dir.sizeBytes() + bs - 1) / bs;
     }
 
@@ -148,6 +151,16 @@ final class Directories {
      */
     byte[] readBlock(ExtInode dir, long lblk) throws IOException {
         blockReads.increment();
+        if (ExtInline.isInline(dir)) {
+            if (lblk != 0) {
+                throw new CorruptFilesystemException("directory inode " + dir.ino + ": inline directory has no block "
+                        + lblk);
+            }
+            byte[] b = fs.inline.dirBlock(dir);
+            if (b != null) {
+                return b;
+            } // converted meanwhile: read block 0
+        }
         byte[] block = new byte[bs];
         ByteBuffer dst = ByteBuffer.wrap(block);
         long pos = lblk * bs;
@@ -194,6 +207,12 @@ final class Directories {
                 }
                 DirBlockTail.update(inodeSeed(dir), block);
             }
+        }
+        if (ExtInline.isInline(dir)) {
+            if (lblk != 0) {
+                throw new IllegalStateException("directory inode " + dir.ino + ": inline directory grows past block 0");
+            }
+            fs.inline.convertDir(dir); // the changed synthesized block becomes block 0
         }
         // Taken before the write: appending a block changes the size the index is checked against.
         DirIndex idx = existingIndex(dir);

@@ -220,6 +220,7 @@ final class ExtFile {
         }
         i.beginWrite();
         try {
+            fs.inline.convert(i);
             generic.truncateSetsize(i, newSize);
             fs.inodes.touchMtimeCtime(i);
         } finally {
@@ -355,6 +356,14 @@ final class ExtFile {
             throw new FsException(Errno.EOPNOTSUPP, "PUNCH_HOLE needs KEEP_SIZE");
         }
         ExtInode i = h.inode;
+        if (ExtInline.isInline(i)) {
+            i.beginWrite();
+            try {
+                fs.inline.convert(i);
+            } finally {
+                i.endWrite();
+            }
+        }
         boolean extents = i.blockMapping instanceof ExtentTree;
         if (!punch && !zero && keepSize && !extents) {
             throw new FsException(Errno.EOPNOTSUPP, "ext2 cannot preallocate beyond EOF (no unwritten extents): "

@@ -100,6 +100,8 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     final ExtFile file;
     final ExtFsync fsyncRoom;
     final ExtXattr xattr;
+    /** Inline data: reads and conversion to blocks. */
+    final ExtInline inline = new ExtInline(this);
     final ExtAcl acl;
     /** Regular-file data goes through {@link Dax} on the mapped device (mount option dax). */
     final boolean dax;
@@ -237,6 +239,9 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
      * inode with EXT4_EXTENTS_FL, else the indirect tree.
      */
     ExtBlockMapping blockMappingFor(DiskInode disk) {
+        if ((disk.flags() & DiskInode.FL_INLINE_DATA) != 0) {
+            return ExtInline.MAPPING;
+        }
         return (disk.flags() & DiskInode.FL_EXTENTS) != 0 ? extentTree : indirectMap;
     }
 

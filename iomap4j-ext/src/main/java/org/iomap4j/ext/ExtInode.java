@@ -26,9 +26,10 @@ final class ExtInode extends Inode {
     final ReentrantLock lock = new ReentrantLock();
     /**
      * How i_block maps logical to physical blocks (ext4_map_blocks' choice by EXT4_EXTENTS_FL), chosen when the
-     * inode is loaded or created.
+     * inode is loaded or created; {@link ExtInline#MAPPING} for an inline-data inode until it is converted
+     * (written under {@link #lock} and i_rwsem).
      */
-    final ExtBlockMapping blockMapping;
+    volatile ExtBlockMapping blockMapping;
     /** Block-map sequence counter: bumped by every allocation and free; the iomap validity cookie. */
     private volatile long mapSeq;
     private volatile long sizeBytes;

@@ -196,6 +196,14 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
                     + " exceeds the filesystem size");
         }
         long aclBlocks = d.fileAcl() != 0 ? geo.blockSizeBytes() / 512 : 0;
+        if ((d.flags() & DiskInode.FL_INLINE_DATA) != 0) {
+            // inline_data: i_block plus system.data, which lives in the inode body (ExtInline checks the rest).
+            if (size > DiskInode.I_BLOCK_BYTES + (long) fs.sup.disk().inodeSize()) {
+                throw new CorruptFilesystemException("inode " + ino + ": inline-data i_size " + size
+                        + " exceeds i_block plus the inode body");
+            }
+            return;
+        }
         if (type == FileMode.S_IFLNK && blocks512 - aclBlocks == 0 && size >= DiskInode.I_BLOCK_BYTES) {
             throw new CorruptFilesystemException("inode " + ino + ": fast symlink of size " + size + " (max 59)");
         }

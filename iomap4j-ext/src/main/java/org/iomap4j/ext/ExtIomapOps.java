@@ -55,6 +55,16 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
                         + " beyond the maximum file size " + fs.maxFileSizeBytes(inode));
             }
         }
+        if (ExtInline.isInline(inode) && inode.isRegular()) {
+            if (!IomapOpFlags.has(opFlags, IomapOpFlags.WRITE) || IomapOpFlags.has(opFlags, IomapOpFlags.REPORT)) {
+                Iomap m = fs.inline.iomap(inode, posBytes, lengthBytes);
+                if (m != null) {
+                    return m;
+                } // converted meanwhile: map its blocks
+            } else {
+                fs.inline.convert(inode); // ext4_convert_inline_data on the first write (or zeroing)
+            }
+        }
         if (!inode.hasBlockMap()) {
             throw new FsException(Errno.EINVAL, "inode " + inode.ino + " has no block map (mode 0"
                     + Integer.toOctalString(inode.mode()) + ")");

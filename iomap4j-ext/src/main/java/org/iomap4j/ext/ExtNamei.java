@@ -336,6 +336,9 @@ final class ExtNamei {
             throw new FsException(Errno.EINVAL, "inode " + ino + " is not a symlink");
         }
         int size = (int) i.sizeBytes();
+        if (ExtInline.isInline(i)) {
+            return new String(fs.inline.content(i), StandardCharsets.UTF_8);
+        }
         if (i.isFastSymlink()) {
             byte[] b;
             i.lock.lock();
