@@ -35,15 +35,25 @@ public interface WritebackOps extends Writepages {
      * Maps dirty file bytes at {@code posBytes} for writeback: MAPPED (or UNWRITTEN, to be converted at
      * completion). A DELALLOC range must be allocated here, from the space its blocks' reservations kept free
      * (do not check the reservations again: the core gives each block's reservation back through
-     * {@link org.iomap4j.pagecache.MappingHost#releaseDelalloc} right after this call, or after it failed). HOLE means the block was freed behind the cache's
+     * {@link org.iomap4j.pagecache.MappingHost#releaseDelalloc} right after this call, or after it failed). HOLE means
+     *     the block was freed behind the cache's
      * back (punch/truncate raced): the core skips it. INLINE is an error (EIO).
      *
      * @param posBytes    first dirty byte
      * @param lengthBytes length of the dirty run starting there (a hint: the mapping may be shorter or longer)
+     * @param inode the file
+     * @return the mapping covering {@code posBytes}
+     * @throws IOException ENOSPC must not happen here (space was reserved at write); EIO for a device error
      */
     Iomap mapBlocks(IomapInode inode, long posBytes, long lengthBytes) throws IOException;
 
-    /** True if {@code iomap}, returned earlier by {@link #mapBlocks}, still describes the file. */
+    /**
+     * True if {@code iomap}, returned earlier by {@link #mapBlocks}, still describes the file.
+     *
+     * @param inode the file
+     * @param iomap the mapping to check
+     * @return false if the file's block map changed since (the core maps again)
+     */
     default boolean mappingValid(IomapInode inode, Iomap iomap) {
         return true;
     }
@@ -51,6 +61,11 @@ public interface WritebackOps extends Writepages {
     /**
      * Called when the device write of {@code ioend} finished, with its error or null: converts UNWRITTEN,
      * updates the on-disk size, etc. Default: nothing.
+     *
+     * @param inode the file
+     * @param ioend the completed write range
+     * @param error the write error, or null on success
+     * @throws IOException if the completion work fails; recorded as a writeback error
      */
     default void ioendCompleted(IomapInode inode, Ioend ioend, Throwable error) throws IOException {
     }
