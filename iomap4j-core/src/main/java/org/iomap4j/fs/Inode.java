@@ -8,7 +8,8 @@ import org.iomap4j.pagecache.AddressSpace;
  * The generic part of an in-memory inode (the kernel's {@code struct inode}): the number, i_rwsem, the page cache
  * ({@code i_mapping}) created on first use, and the reference state the {@link InodeCache} keeps (i_count split
  * into lookup references, open handles and per-operation pins; i_state's I_FREEING/I_WILL_FREE as
- * {@link #isEvicted()} and the cache's freed state). A filesystem extends it with its on-disk fields and block-map state.
+ * {@link #isEvicted()} and the cache's freed state). A filesystem extends it with its on-disk fields and block-map
+ *     state.
  *
  * <p>Locks: {@link #rwsem} is the outermost per-file lock (shared for reads, exclusive for writes, truncate,
  * fallocate), taken by the filesystem's file operations; the reference counters are guarded by the owning
@@ -39,6 +40,11 @@ public abstract class Inode implements IomapInode {
     /** The link count reached 0 (never goes back). Set by the operation that dropped the last link. */
     private volatile boolean unlinked;
 
+    /**
+     * An in-memory inode with no page cache yet.
+     *
+     * @param ino the inode number
+     */
     protected Inode(long ino) {
         this.ino = ino;
     }
@@ -48,7 +54,11 @@ public abstract class Inode implements IomapInode {
         return ino;
     }
 
-    /** Creates this inode's page cache on first use (the filesystem's PageCache and writeback ops). */
+    /**
+     * Creates this inode's page cache on first use (the filesystem's PageCache and writeback ops).
+     *
+     * @return the new page cache
+     */
     protected abstract AddressSpace createMapping();
 
     /**
@@ -75,7 +85,11 @@ public abstract class Inode implements IomapInode {
         return m;
     }
 
-    /** The page cache if one was created, else null (no data was ever cached). */
+    /**
+     * The page cache if one was created, else null (no data was ever cached).
+     *
+     * @return the page cache, or null
+     */
     public final AddressSpace mappingIfCreated() {
         return mapping;
     }
@@ -83,6 +97,8 @@ public abstract class Inode implements IomapInode {
     /**
      * Takes the page cache away from this object for eviction or free (the caller removes it from the page
      * cache); later {@link #mapping()} calls throw. Returns the mapping, or null if none was created.
+     *
+     * @return the detached page cache, or null if none was created
      */
     public final AddressSpace detachMapping() {
         synchronized (this) {
@@ -104,12 +120,20 @@ public abstract class Inode implements IomapInode {
         rwsem.writeLock().unlock();
     }
 
-    /** See {@link #dataSeq}. */
+    /**
+     * See {@link #dataSeq}.
+     *
+     * @return the current data sequence number
+     */
     public final long dataSeq() {
         return dataSeq;
     }
 
-    /** True once the link count reached 0 (the inode is freed when its last user is gone). */
+    /**
+     * True once the link count reached 0 (the inode is freed when its last user is gone).
+     *
+     * @return true if unlinked
+     */
     public final boolean isUnlinked() {
         return unlinked;
     }
@@ -119,7 +143,11 @@ public abstract class Inode implements IomapInode {
         unlinked = true;
     }
 
-    /** Removed from the inode cache: this object must not be used any more. */
+    /**
+     * Removed from the inode cache: this object must not be used any more.
+     *
+     * @return true if evicted
+     */
     public final boolean isEvicted() {
         return evicted;
     }
