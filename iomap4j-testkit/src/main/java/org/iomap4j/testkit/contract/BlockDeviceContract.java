@@ -30,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * What every {@link BlockDevice} promises (its class contract): sizes and alignment, exact round trips through
  * {@code ByteBuffer}s and {@code MemorySegment}s at byte and block granularity, vectored {@link Bio}s that complete
  * their futures (exceptionally with a {@link DeviceIOException} on error, one request in the stats however many
- * buffers), flush, discard leaving everything outside its range alone (and zeroes inside when the implementation says so), concurrent
+ * buffers), flush, discard leaving everything outside its range alone (and zeroes inside when the implementation says
+ *     so), concurrent
  * requests from many threads, ranges off the device refused with an
  * {@link IOException} naming the address and transferring nothing, read-only devices refusing writes with EROFS,
  * and no I/O after close.
@@ -51,12 +52,20 @@ public abstract class BlockDeviceContract {
     /**
      * A new writable device of at least {@code sizeBytes} bytes (the same if the implementation can), zero-filled
      * or not (the contract writes before it reads).
+     *
+     * @param sizeBytes the smallest device size wanted, in bytes
+     * @return the device; the suite closes it
+     * @throws IOException if it cannot be created
      */
     protected abstract BlockDevice newDevice(long sizeBytes) throws IOException;
 
     /**
      * Closes {@code device} and opens what it stored read-only, or returns null when this implementation has no
      * read-only mode (the read-only case then skips). Default: null.
+     *
+     * @param device the device to close
+     * @return the same storage read-only, or null if the implementation cannot reopen (those cases are skipped)
+     * @throws IOException if closing or reopening fails
      */
     protected BlockDevice reopenReadOnly(BlockDevice device) throws IOException {
         return null;
@@ -65,6 +74,8 @@ public abstract class BlockDeviceContract {
     /**
      * True if this implementation documents that a discarded range reads back as zeroes (the interface leaves it
      * unspecified); the discard case then checks it. Default: false.
+     *
+     * @return true if discarded ranges read back as zeroes
      */
     protected boolean discardReadsZeroes() {
         return false;

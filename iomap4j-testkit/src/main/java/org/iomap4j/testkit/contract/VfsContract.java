@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
  * unmount), and every case runs against that filesystem. The namespace cases are in {@link VfsNamespaceCases};
  * here: open flags (O_TRUNC, O_APPEND, O_EXCL), read/write/EOF/sparse reads, setattr (size, mode, times),
  * unlinked-but-open files, the reference rules of lookup/forget, statfs, fallocate and SEEK_DATA/SEEK_HOLE when
- * offered, remount, concurrent creators, writers and listers in one directory, and a seeded random sequence of operations checked against a model of names and contents
+ * offered, remount, concurrent creators, writers and listers in one directory, and a seeded random sequence of
+ *     operations checked against a model of names and contents
  * ({@link VfsModelSequence}; the seed is printed).
  *
  * <p>Oracles: contents are checked against bytes the case wrote; freeing is observed through
@@ -254,6 +255,9 @@ public abstract class VfsContract extends VfsNamespaceCases {
     /**
      * Whether the filesystem under test serves fallocate {@code mode} (e.g. ext2 without extents has no
      * KEEP_SIZE preallocation). Default: every mode. A mode declared unsupported must fail with EOPNOTSUPP.
+     *
+     * @param mode a fallocate mode
+     * @return true if supported (false skips the cases using it)
      */
     protected boolean supportsFallocateMode(int mode) {
         return true;
