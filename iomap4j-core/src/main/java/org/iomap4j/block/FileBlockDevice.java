@@ -155,8 +155,7 @@ public final class FileBlockDevice extends AbstractBlockDevice {
 
     /**
      * Serves reads of at least {@code minBytes} bytes that are aligned (4096 bytes, or the host file store's block
-     * size if larger) in device address, length and memory (a direct {@link ByteBuffer}) through a second descriptor of
-     *     the image opened O_DIRECT (see the class
+     * size if larger) in device address, length and memory (a direct {@link ByteBuffer}) through a second descriptor of the image opened O_DIRECT (see the class
      * comment). Smaller or unaligned reads stay buffered. Has no effect on a device opened O_DIRECT already.
      *
      * @param minBytes smallest read, in bytes, that goes direct (> 0)

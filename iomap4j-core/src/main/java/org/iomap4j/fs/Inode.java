@@ -8,8 +8,7 @@ import org.iomap4j.pagecache.AddressSpace;
  * The generic part of an in-memory inode (the kernel's {@code struct inode}): the number, i_rwsem, the page cache
  * ({@code i_mapping}) created on first use, and the reference state the {@link InodeCache} keeps (i_count split
  * into lookup references, open handles and per-operation pins; i_state's I_FREEING/I_WILL_FREE as
- * {@link #isEvicted()} and the cache's freed state). A filesystem extends it with its on-disk fields and block-map
- *     state.
+ * {@link #isEvicted()} and the cache's freed state). A filesystem extends it with its on-disk fields and block-map state.
  *
  * <p>Locks: {@link #rwsem} is the outermost per-file lock (shared for reads, exclusive for writes, truncate,
  * fallocate), taken by the filesystem's file operations; the reference counters are guarded by the owning

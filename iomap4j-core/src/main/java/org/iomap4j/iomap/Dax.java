@@ -14,8 +14,7 @@ import org.iomap4j.block.MappedBlockDevice;
  * <p>Rules: reads clip to EOF and zero-fill HOLE, UNWRITTEN and NEW ranges; writes need MAPPED or UNWRITTEN storage
  * (HOLE and DELALLOC are a filesystem bug, EIO) and zero every part of a NEW or UNWRITTEN mapping they do not
  * cover (sub-block head and tail, blocks allocated beyond the write) before copying; zeroRange zeroes a whole NEW
- * mapping (for filesystems that allocate on ZERO), so that a newly allocated block never shows stale bytes; a write
- *     past EOF sets i_size after the
+ * mapping (for filesystems that allocate on ZERO), so that a newly allocated block never shows stale bytes; a write past EOF sets i_size after the
  * copy of each mapping. There is no revalidation (no cache that could go stale). {@link #fsync} forces the mapped
  * device ranges of the file.
  *

@@ -35,8 +35,7 @@ public interface WritebackOps extends Writepages {
      * Maps dirty file bytes at {@code posBytes} for writeback: MAPPED (or UNWRITTEN, to be converted at
      * completion). A DELALLOC range must be allocated here, from the space its blocks' reservations kept free
      * (do not check the reservations again: the core gives each block's reservation back through
-     * {@link org.iomap4j.pagecache.MappingHost#releaseDelalloc} right after this call, or after it failed). HOLE means
-     *     the block was freed behind the cache's
+     * {@link org.iomap4j.pagecache.MappingHost#releaseDelalloc} right after this call, or after it failed). HOLE means the block was freed behind the cache's
      * back (punch/truncate raced): the core skips it. INLINE is an error (EIO).
      *
      * @param posBytes    first dirty byte

@@ -44,8 +44,7 @@ import java.util.zip.CRC32C;
  * fsync'd (a lost granule is a miss).
  *
  * <p>LRU: the order is kept in memory; at start it is rebuilt from the files' modification times, i.e. store order
- * (hits of an earlier mount are not remembered). Thread-safe: the index is guarded by its monitor, file I/O runs
- *     outside
+ * (hits of an earlier mount are not remembered). Thread-safe: the index is guarded by its monitor, file I/O runs outside
  * it; a reader racing an eviction sees a miss.
  */
 public final class LocalCache {

@@ -67,10 +67,8 @@ import org.iomap4j.vfs.VfsXattr;
  *
  * <p>Lock order (outermost first): {@link #nsLock} (namespace: shared for every namespace operation, exclusive
  * only to free an unlinked inode and at unmount) → ExtNamei's rename lock → directories' i_rwsem
- * ({@link org.iomap4j.fs.Inode#rwsem}, parent before child; see ExtNamei) → a file's {@link org.iomap4j.fs.Inode#rwsem}
- *     → the
- * core's invalidate and folio locks → {@link ExtInode#lock} (block map and on-disk fields) → the {@link ExtGroups}
- *     monitor →
+ * ({@link org.iomap4j.fs.Inode#rwsem}, parent before child; see ExtNamei) → a file's {@link org.iomap4j.fs.Inode#rwsem} → the
+ * core's invalidate and folio locks → {@link ExtInode#lock} (block map and on-disk fields) → the {@link ExtGroups} monitor →
  * {@code ExtSuper.sbLock} → buffer locks → the buffer cache's monitor. The inode cache's lock is a leaf: nothing
  * is acquired while it is held. {@link InodeWriteback}'s batch lock is taken with no other lock held.
  */

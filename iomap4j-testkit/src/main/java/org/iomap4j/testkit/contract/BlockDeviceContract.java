@@ -30,8 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * What every {@link BlockDevice} promises (its class contract): sizes and alignment, exact round trips through
  * {@code ByteBuffer}s and {@code MemorySegment}s at byte and block granularity, vectored {@link Bio}s that complete
  * their futures (exceptionally with a {@link DeviceIOException} on error, one request in the stats however many
- * buffers), flush, discard leaving everything outside its range alone (and zeroes inside when the implementation says
- *     so), concurrent
+ * buffers), flush, discard leaving everything outside its range alone (and zeroes inside when the implementation says so), concurrent
  * requests from many threads, ranges off the device refused with an
  * {@link IOException} naming the address and transferring nothing, read-only devices refusing writes with EROFS,
  * and no I/O after close.

@@ -26,8 +26,7 @@ import org.junit.jupiter.api.Test;
  * unmount), and every case runs against that filesystem. The namespace cases are in {@link VfsNamespaceCases};
  * here: open flags (O_TRUNC, O_APPEND, O_EXCL), read/write/EOF/sparse reads, setattr (size, mode, times),
  * unlinked-but-open files, the reference rules of lookup/forget, statfs, fallocate and SEEK_DATA/SEEK_HOLE when
- * offered, remount, concurrent creators, writers and listers in one directory, and a seeded random sequence of
- *     operations checked against a model of names and contents
+ * offered, remount, concurrent creators, writers and listers in one directory, and a seeded random sequence of operations checked against a model of names and contents
  * ({@link VfsModelSequence}; the seed is printed).
  *
  * <p>Oracles: contents are checked against bytes the case wrote; freeing is observed through
