@@ -12,10 +12,18 @@ import org.iomap4j.Errno;
  * power of two in [512, 65536] (IllegalArgumentException otherwise).
  */
 public abstract class AbstractBlockDevice implements BlockDevice {
+    /** Request counters; {@link #read}/{@link #write}/{@link #flush}/{@link #discard} count into it. */
     protected final DeviceStats stats = new DeviceStats();
+    /** Smallest addressable unit in bytes (a power of two). */
     protected final int logicalBlockSize;
+    /** True if writes fail with EROFS. */
     protected final boolean readOnly;
 
+    /**
+     * A device with the given logical block size.
+     * @param logicalBlockSize smallest addressable unit in bytes (a power of two, 512..65536)
+     * @param readOnly true to refuse writes with EROFS
+     */
     protected AbstractBlockDevice(int logicalBlockSize, boolean readOnly) {
         if (Integer.bitCount(logicalBlockSize) != 1 || logicalBlockSize < 512 || logicalBlockSize > 65536) {
             throw new IllegalArgumentException("logical block size must be a power of two in [512, 65536]: "
@@ -25,10 +33,20 @@ public abstract class AbstractBlockDevice implements BlockDevice {
         this.readOnly = readOnly;
     }
 
-    /** Reads {@code dst.remaining()} bytes at a checked address; no counting. */
+    /**
+     * Reads {@code dst.remaining()} bytes at a checked address; no counting.
+     * @param devAddrBytes device byte address, already range-checked
+     * @param dst buffer filled from its position to its limit
+     * @throws IOException if the read fails (EIO)
+     */
     protected abstract void readAt(long devAddrBytes, ByteBuffer dst) throws IOException;
 
-    /** Writes {@code src.remaining()} bytes at a checked address; no counting. */
+    /**
+     * Writes {@code src.remaining()} bytes at a checked address; no counting.
+     * @param devAddrBytes device byte address, already range-checked and writable
+     * @param src bytes written, from its position to its limit
+     * @throws IOException if the write fails (EIO)
+     */
     protected abstract void writeAt(long devAddrBytes, ByteBuffer src) throws IOException;
 
     @Override
@@ -46,6 +64,11 @@ public abstract class AbstractBlockDevice implements BlockDevice {
         return stats;
     }
 
+    /**
+     * Refuses a write on a read-only device.
+     * @param devAddrBytes device byte address of the refused write (named in the error)
+     * @throws IOException ({@link DeviceIOException}, EROFS) if the device is read-only
+     */
     protected void checkWritable(long devAddrBytes) throws IOException {
         if (readOnly) {
             throw new DeviceIOException(Errno.EROFS, devAddrBytes, "device is read-only", null);

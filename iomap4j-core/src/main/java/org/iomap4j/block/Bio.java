@@ -16,8 +16,17 @@ import java.util.Objects;
 public record Bio(Op op, long devAddrBytes, List<ByteBuffer> buffers) {
 
     /** Direction of a request. */
-    public enum Op { READ, WRITE }
+    public enum Op {
+        /** Device to memory. */
+        READ,
+        /** Memory to device. */
+        WRITE
+    }
 
+    /**
+     * Validates and copies the buffer list (the list is immutable; the buffers are shared).
+     * @throws IllegalArgumentException if {@code devAddrBytes} is negative
+     */
     public Bio {
         Objects.requireNonNull(op);
         buffers = List.copyOf(buffers);
@@ -26,7 +35,10 @@ public record Bio(Op op, long devAddrBytes, List<ByteBuffer> buffers) {
         }
     }
 
-    /** Total bytes over all buffers. */
+    /**
+     * Total bytes over all buffers.
+     * @return the request length in bytes: the sum of the buffers' {@code remaining()}
+     */
     public long lengthBytes() {
         long n = 0;
         for (ByteBuffer b : buffers) {
@@ -35,10 +47,22 @@ public record Bio(Op op, long devAddrBytes, List<ByteBuffer> buffers) {
         return n;
     }
 
+    /**
+     * A read of {@code buffers} from {@code devAddrBytes}.
+     * @param devAddrBytes device byte address of the first byte
+     * @param buffers the memory to fill, in device order
+     * @return the request
+     */
     public static Bio read(long devAddrBytes, ByteBuffer... buffers) {
         return new Bio(Op.READ, devAddrBytes, List.of(buffers));
     }
 
+    /**
+     * A write of {@code buffers} at {@code devAddrBytes}.
+     * @param devAddrBytes device byte address of the first byte
+     * @param buffers the bytes to write, in device order
+     * @return the request
+     */
     public static Bio write(long devAddrBytes, ByteBuffer... buffers) {
         return new Bio(Op.WRITE, devAddrBytes, List.of(buffers));
     }

@@ -28,59 +28,110 @@ import java.util.concurrent.CompletableFuture;
  */
 public interface BlockDevice extends AutoCloseable {
 
-    /** Smallest addressable unit in bytes (a power of two, 512..65536). */
+    /**
+     * Smallest addressable unit in bytes (a power of two, 512..65536).
+     * @return the logical block size in bytes
+     */
     int logicalBlockSize();
 
-    /** Capacity in bytes. */
+    /**
+     * Capacity in bytes.
+     * @return the device size in bytes
+     */
     long sizeBytes();
 
-    /** True if writes are refused with {@link org.iomap4j.Errno#EROFS}. */
+    /**
+     * True if writes are refused with {@link org.iomap4j.Errno#EROFS}.
+     * @return true if the device refuses writes
+     */
     boolean isReadOnly();
 
-    /** True if addresses, lengths and memory must be aligned to {@link #logicalBlockSize()} (O_DIRECT). */
+    /**
+     * True if addresses, lengths and memory must be aligned to {@link #logicalBlockSize()} (O_DIRECT).
+     * @return true if every request must be aligned to the logical block size
+     */
     default boolean requiresAlignment() {
         return false;
     }
 
-    /** Reads {@code dst.remaining()} bytes at {@code devAddrBytes} into {@code dst}, advancing its position. */
+    /**
+     * Reads {@code dst.remaining()} bytes at {@code devAddrBytes} into {@code dst}, advancing its position.
+     * @param devAddrBytes device byte address of the first byte read
+     * @param dst buffer filled from its position to its limit
+     * @throws IOException if the range lies outside the device ({@link DeviceIOException}, EINVAL) or the read fails
+     *     (EIO)
+     */
     void read(long devAddrBytes, ByteBuffer dst) throws IOException;
 
-    /** Writes {@code src.remaining()} bytes from {@code src} at {@code devAddrBytes}, advancing its position. */
+    /**
+     * Writes {@code src.remaining()} bytes from {@code src} at {@code devAddrBytes}, advancing its position.
+     * @param devAddrBytes device byte address of the first byte written
+     * @param src bytes written, from its position to its limit
+     * @throws IOException if the device is read-only (EROFS), the range lies outside it, or the write fails (EIO)
+     */
     void write(long devAddrBytes, ByteBuffer src) throws IOException;
 
-    /** Reads {@code dst.byteSize()} bytes at {@code devAddrBytes} into {@code dst}. */
+    /**
+     * Reads {@code dst.byteSize()} bytes at {@code devAddrBytes} into {@code dst}.
+     * @param devAddrBytes device byte address of the first byte read
+     * @param dst memory filled, all of its {@code byteSize()} bytes
+     * @throws IOException if the range lies outside the device or the read fails (EIO)
+     */
     default void read(long devAddrBytes, MemorySegment dst) throws IOException {
         read(devAddrBytes, dst.asByteBuffer());
     }
 
-    /** Writes the whole of {@code src} at {@code devAddrBytes}. */
+    /**
+     * Writes the whole of {@code src} at {@code devAddrBytes}.
+     * @param devAddrBytes device byte address of the first byte written
+     * @param src memory written, all of its {@code byteSize()} bytes
+     * @throws IOException if the device is read-only (EROFS), the range lies outside it, or the write fails (EIO)
+     */
     default void write(long devAddrBytes, MemorySegment src) throws IOException {
         write(devAddrBytes, src.asByteBuffer());
     }
 
-    /** Durability barrier: every write completed before this call is durable when it returns. */
+    /**
+     * Durability barrier: every write completed before this call is durable when it returns.
+     * @throws IOException if the device could not make earlier writes durable (EIO); they must be treated as lost
+     */
     void flush() throws IOException;
 
     /**
      * Tells the device that {@code [devAddrBytes, devAddrBytes + lengthBytes)} holds nothing of value. Contents
      * read afterwards are unspecified (zeroes on a file device that punches holes).
+     * @param devAddrBytes device byte address of the first discarded byte
+     * @param lengthBytes length of the discarded range in bytes
+     * @throws IOException if the device is read-only (EROFS) or the range lies outside it
      */
     void discard(long devAddrBytes, long lengthBytes) throws IOException;
 
     /**
      * Starts a vectored request; see the class contract. The default runs it synchronously on the calling thread
      * and returns a completed future.
+     * @param bio the request; its buffers' positions advance as it completes
+     * @return a future completed when the whole request is done, or completed exceptionally with the
+     *     {@link IOException} that failed it
      */
     CompletableFuture<Void> submit(Bio bio);
 
-    /** Request and byte counters since creation (or the last {@link DeviceStats#reset()}). */
+    /**
+     * Request and byte counters since creation (or the last {@link DeviceStats#reset()}).
+     * @return the device's live counters
+     */
     DeviceStats stats();
 
     /** Flushes nothing; releases the device. Further calls fail. */
     @Override
     void close() throws IOException;
 
-    /** Checks {@code [devAddrBytes, devAddrBytes + lengthBytes)} lies on the device; throws naming the range. */
+    /**
+     * Checks {@code [devAddrBytes, devAddrBytes + lengthBytes)} lies on the device; throws naming the range.
+     * @param devAddrBytes device byte address of the first byte of the range
+     * @param lengthBytes length of the range in bytes
+     * @throws IOException ({@link DeviceIOException}, EINVAL) if the range is negative or ends beyond {@link
+     *     #sizeBytes()}
+     */
     default void checkRange(long devAddrBytes, long lengthBytes) throws IOException {
         if (devAddrBytes < 0 || lengthBytes < 0 || devAddrBytes > sizeBytes() - lengthBytes) {
             throw new DeviceIOException(devAddrBytes,

@@ -19,44 +19,60 @@ public final class DeviceStats {
     public DeviceStats() {
     }
 
+    /**
+     * Counts one read request.
+     * @param bytes its length in bytes
+     */
     public void countRead(long bytes) {
         readRequests.increment();
         bytesRead.add(bytes);
     }
 
+    /**
+     * Counts one write request.
+     * @param bytes its length in bytes
+     */
     public void countWrite(long bytes) {
         writeRequests.increment();
         bytesWritten.add(bytes);
     }
 
+    /** Counts one flush (durability barrier). */
     public void countFlush() {
         flushes.increment();
     }
 
+    /** Counts one discard request. */
     public void countDiscard() {
         discards.increment();
     }
 
+    /** {@return read requests counted} */
     public long readRequests() {
         return readRequests.sum();
     }
 
+    /** {@return write requests counted} */
     public long writeRequests() {
         return writeRequests.sum();
     }
 
+    /** {@return bytes read over all read requests} */
     public long bytesRead() {
         return bytesRead.sum();
     }
 
+    /** {@return bytes written over all write requests} */
     public long bytesWritten() {
         return bytesWritten.sum();
     }
 
+    /** {@return flushes counted} */
     public long flushes() {
         return flushes.sum();
     }
 
+    /** {@return discard requests counted} */
     public long discards() {
         return discards.sum();
     }

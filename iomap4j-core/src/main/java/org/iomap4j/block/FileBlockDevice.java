@@ -63,7 +63,13 @@ public final class FileBlockDevice extends AbstractBlockDevice {
         this.direct = direct;
     }
 
-    /** Opens an existing image read-write (or read-only), buffered, with 512-byte logical blocks. */
+    /**
+     * Opens an existing image read-write (or read-only), buffered, with 512-byte logical blocks.
+     * @param path the image file; it must exist
+     * @param readOnly true to open it read-only (writes fail with EROFS)
+     * @return the open device; close it to close the file
+     * @throws IOException if the file cannot be opened
+     */
     public static FileBlockDevice open(Path path, boolean readOnly) throws IOException {
         return open(path, readOnly, false);
     }
@@ -74,6 +80,9 @@ public final class FileBlockDevice extends AbstractBlockDevice {
      * @param direct open with O_DIRECT; the logical block size becomes 4096 so that any request aligned for the
      *               device is aligned for the host file system
      * @throws org.iomap4j.FsException ENOENT/EACCES/EROFS as the open fails, naming the path
+     * @param path the image file; it must exist
+     * @param readOnly true to open it read-only (writes fail with EROFS)
+     * @return the open device; close it to close the file
      */
     public static FileBlockDevice open(Path path, boolean readOnly, boolean direct) throws IOException {
         Set<OpenOption> opts = new HashSet<>();
@@ -103,7 +112,13 @@ public final class FileBlockDevice extends AbstractBlockDevice {
         return new FileBlockDevice(path, ch, size - size % lbs, lbs, readOnly, direct);
     }
 
-    /** Creates (or truncates) a sparse image file of {@code sizeBytes} and opens it read-write. */
+    /**
+     * Creates (or truncates) a sparse image file of {@code sizeBytes} and opens it read-write.
+     * @param path the image file, created if absent and truncated to {@code sizeBytes}
+     * @param sizeBytes device size in bytes (a multiple of 512)
+     * @return the open read-write device
+     * @throws IOException if the file cannot be created or sized
+     */
     public static FileBlockDevice create(Path path, long sizeBytes) throws IOException {
         if (sizeBytes <= 0 || sizeBytes % 512 != 0) {
             throw new IllegalArgumentException("image size " + sizeBytes + " not a positive multiple of 512");
@@ -115,11 +130,15 @@ public final class FileBlockDevice extends AbstractBlockDevice {
         return open(path, false, false);
     }
 
+    /** {@return the image file this device reads and writes} */
     public Path path() {
         return path;
     }
 
-    /** The underlying channel (for file locking by front ends). */
+    /**
+     * The underlying channel (for file locking by front ends).
+     * @return the open file channel; closed with the device
+     */
     public FileChannel channel() {
         return channel;
     }
@@ -173,12 +192,18 @@ public final class FileBlockDevice extends AbstractBlockDevice {
         return true;
     }
 
-    /** True while large aligned reads go through the O_DIRECT descriptor ({@link #enableDirectReads}). */
+    /**
+     * True while large aligned reads go through the O_DIRECT descriptor ({@link #enableDirectReads}).
+     * @return true if large aligned reads use O_DIRECT
+     */
     public boolean directReadsEnabled() {
         return directReadChannel != null;
     }
 
-    /** Reads served by the O_DIRECT descriptor since the device was opened. */
+    /**
+     * Reads served by the O_DIRECT descriptor since the device was opened.
+     * @return the number of O_DIRECT reads
+     */
     public long directReadCount() {
         return directReads.sum();
     }

@@ -10,13 +10,21 @@ import java.util.concurrent.CompletableFuture;
  * queue, a request trace, a gate in a test) and forward the rest. Subclasses override what they change.
  */
 public abstract class ForwardingBlockDevice implements BlockDevice {
+    /** The device every call is forwarded to. */
     protected final BlockDevice inner;
 
+    /**
+     * A device that forwards every call to {@code inner}; subclasses override what they change.
+     * @param inner the wrapped device (closed with this one)
+     */
     protected ForwardingBlockDevice(BlockDevice inner) {
         this.inner = inner;
     }
 
-    /** The wrapped device. */
+    /**
+     * The wrapped device.
+     * @return the wrapped device
+     */
     public BlockDevice inner() {
         return inner;
     }

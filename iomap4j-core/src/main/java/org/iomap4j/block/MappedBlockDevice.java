@@ -37,6 +37,9 @@ public final class MappedBlockDevice extends AbstractBlockDevice {
      *
      * @throws IOException when the file cannot be opened or mapped; {@link DeviceIOException} (EINVAL) for a bad
      *                     size
+     * @param file the image file
+     * @param readOnly true to map it read-only (writes fail with EROFS)
+     * @return the open device; close it to unmap and close the file
      */
     public static MappedBlockDevice open(Path file, boolean readOnly) throws IOException {
         FileChannel ch = readOnly ? FileChannel.open(file, StandardOpenOption.READ)
@@ -62,12 +65,18 @@ public final class MappedBlockDevice extends AbstractBlockDevice {
         }
     }
 
-    /** The open image file (for file locking by front ends); closed with the device. */
+    /**
+     * The open image file (for file locking by front ends); closed with the device.
+     * @return the image's file channel
+     */
     public FileChannel channel() {
         return channel;
     }
 
-    /** The mapping: device byte {@code a} is {@code segment().get(JAVA_BYTE, a)}. Invalid after {@link #close}. */
+    /**
+     * The mapping: device byte {@code a} is {@code segment().get(JAVA_BYTE, a)}. Invalid after {@link #close}.
+     * @return the mapped segment, {@code sizeBytes()} long
+     */
     public MemorySegment segment() {
         return segment;
     }
@@ -110,7 +119,12 @@ public final class MappedBlockDevice extends AbstractBlockDevice {
         stats.countWrite(src.byteSize());
     }
 
-    /** Forces {@code [devAddrBytes, devAddrBytes + lengthBytes)} of the mapping to the file (msync of a range). */
+    /**
+     * Forces {@code [devAddrBytes, devAddrBytes + lengthBytes)} of the mapping to the file (msync of a range).
+     * @param devAddrBytes device byte address of the first byte to force
+     * @param lengthBytes length of the range in bytes
+     * @throws IOException if the range lies outside the device or msync fails (EIO)
+     */
     public void force(long devAddrBytes, long lengthBytes) throws IOException {
         checkRange(devAddrBytes, lengthBytes);
         checkOpen(devAddrBytes);

@@ -15,7 +15,11 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
     private final MemorySegment memory;
     private volatile boolean closed;
 
-    /** A zero-filled device of {@code sizeBytes} (a multiple of {@code logicalBlockSize}). */
+    /**
+     * A zero-filled device of {@code sizeBytes} (a multiple of {@code logicalBlockSize}).
+     * @param sizeBytes device size in bytes
+     * @param logicalBlockSize smallest addressable unit in bytes (a power of two)
+     */
     public MemoryBlockDevice(long sizeBytes, int logicalBlockSize) {
         super(logicalBlockSize, false);
         if (sizeBytes <= 0 || sizeBytes % logicalBlockSize != 0) {
@@ -24,6 +28,10 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
         this.memory = arena.allocate(sizeBytes, 4096);
     }
 
+    /**
+     * A zero-filled device of {@code sizeBytes} with 512-byte logical blocks.
+     * @param sizeBytes device size in bytes (a multiple of 512)
+     */
     public MemoryBlockDevice(long sizeBytes) {
         this(sizeBytes, 512);
     }
@@ -33,7 +41,10 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
         return memory.byteSize();
     }
 
-    /** The whole device as a segment (for byte-addressable/DAX access and tests). */
+    /**
+     * The whole device as a segment (for byte-addressable/DAX access and tests).
+     * @return a segment over the device's memory (writes through it bypass the request counters)
+     */
     public MemorySegment segment() {
         return memory;
     }
@@ -75,7 +86,10 @@ public final class MemoryBlockDevice extends AbstractBlockDevice {
         stats.countDiscard();
     }
 
-    /** Copies the whole device to a byte array (tests). */
+    /**
+     * Copies the whole device to a byte array (tests).
+     * @return a copy of the device contents, {@code sizeBytes()} bytes
+     */
     public byte[] toByteArray() {
         return memory.toArray(ValueLayout.JAVA_BYTE);
     }

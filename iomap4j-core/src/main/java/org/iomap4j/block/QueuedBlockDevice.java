@@ -21,6 +21,8 @@ public final class QueuedBlockDevice extends ForwardingBlockDevice {
     private final ExecutorService queue;
 
     /**
+     * Wraps {@code inner} with a queue of {@code queueDepth} worker threads.
+     *
      * @param inner      the device requests run on
      * @param queueDepth most requests executing at once (&ge; 1)
      */

@@ -31,17 +31,29 @@ public final class Buffer implements AutoCloseable {
         this.data = new byte[blockSizeBytes];
     }
 
-    /** The physical block number (in units of the cache's block size). */
+    /**
+     * The physical block number (in units of the cache's block size).
+     *
+     * @return the block number, in cache blocks from device byte 0
+     */
     public long pblk() {
         return pblk;
     }
 
-    /** A little-endian view of the whole block, position 0, limit = block size; writes go to the cache. */
+    /**
+     * A little-endian view of the whole block, position 0, limit = block size; writes go to the cache.
+     *
+     * @return a fresh little-endian view; read or write it only under {@link #lock()}
+     */
     public ByteBuffer data() {
         return ByteBuffer.wrap(data).order(java.nio.ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** The backing array (block-size bytes). Same locking rules as {@link #data()}. */
+    /**
+     * The backing array (block-size bytes). Same locking rules as {@link #data()}.
+     *
+     * @return the block's bytes, shared with the cache (not a copy)
+     */
     public byte[] array() {
         return data;
     }
@@ -51,6 +63,11 @@ public final class Buffer implements AutoCloseable {
         lock.lock();
     }
 
+    /**
+     * Releases the content lock taken by {@link #lock()}.
+     *
+     * @throws IllegalMonitorStateException if the calling thread does not hold it
+     */
     public void unlock() {
         lock.unlock();
     }
@@ -60,6 +77,7 @@ public final class Buffer implements AutoCloseable {
         cache.markDirty(this);
     }
 
+    /** {@return true if the block was modified and not yet written (or, with a journal, not yet checkpointed)} */
     public boolean isDirty() {
         synchronized (cache) {
             return dirty;

@@ -39,6 +39,12 @@ public final class BufferCache implements AutoCloseable {
     /** Called with the dirty blocks about to be written, in address order. */
     @FunctionalInterface
     public interface WriteOrderHook {
+        /**
+         * Called before the device write of {@code pblks}; the writes wait for it.
+         *
+         * @param pblks the dirty block numbers about to be written, ascending
+         * @throws IOException to fail the write (the blocks stay dirty)
+         */
         void beforeWrite(long[] pblks) throws IOException;
     }
 
@@ -53,6 +59,9 @@ public final class BufferCache implements AutoCloseable {
     private boolean closed;
 
     /**
+     * A cache over {@code device} with no journal (metadata is written in place by {@link #syncDirty}).
+     *
+     * @param device         the device cached; not closed by {@link #close()}
      * @param blockSizeBytes metadata block size, a multiple of the device's logical block size
      * @param budgetBytes    soft memory limit for cached blocks
      */
@@ -66,15 +75,21 @@ public final class BufferCache implements AutoCloseable {
         this.budgetBytes = Math.max(budgetBytes, 16L * blockSizeBytes);
     }
 
+    /** {@return the device this cache reads and writes} */
     public BlockDevice device() {
         return device;
     }
 
+    /** {@return the cache block size in bytes} */
     public int blockSizeBytes() {
         return blockSizeBytes;
     }
 
-    /** Number of blocks on the device, in this cache's block size. */
+    /**
+     * Number of blocks on the device, in this cache's block size.
+     *
+     * @return {@code device().sizeBytes() / blockSizeBytes()}
+     */
     public long deviceBlocks() {
         return device.sizeBytes() / blockSizeBytes;
     }
@@ -106,6 +121,8 @@ public final class BufferCache implements AutoCloseable {
      * Returns block {@code pblk}, read from the device if not cached. The caller must {@link Buffer#close()} it.
      *
      * @throws IOException a device error (the buffer is not cached as uptodate), or a block outside the device
+     * @param pblk block number in cache blocks
+     * @return the buffer, uptodate, holding one reference
      */
     public Buffer read(long pblk) throws IOException {
         checkBlock(pblk);
@@ -141,6 +158,10 @@ public final class BufferCache implements AutoCloseable {
     /**
      * Returns block {@code pblk} zero-filled and uptodate without reading it: for a block just allocated, whose
      * old contents are meaningless. The caller fills it, marks it dirty and closes it.
+     *
+     * @param pblk block number in cache blocks
+     * @return the buffer, zero-filled and uptodate, holding one reference
+     * @throws IOException if {@code pblk} lies beyond the device
      */
     public Buffer getZeroed(long pblk) throws IOException {
         checkBlock(pblk);
@@ -190,6 +211,8 @@ public final class BufferCache implements AutoCloseable {
     /**
      * The block was freed: forget its contents and any pending write (the kernel's bforget), so a later
      * reallocation as a data block is not overwritten by stale metadata.
+     *
+     * @param pblk block number in cache blocks
      */
     public void forget(long pblk) {
         BufferJournal j = journal;
@@ -242,26 +265,48 @@ public final class BufferCache implements AutoCloseable {
         }
     }
 
-    /** The attached journal, or null (metadata is written in place by {@link #syncDirty}). */
+    /**
+     * The attached journal, or null (metadata is written in place by {@link #syncDirty}).
+     *
+     * @return the journal, or null
+     */
     public BufferJournal journal() {
         return journal;
     }
 
-    /** Bytes held by cached buffers. */
+    /**
+     * Bytes held by cached buffers.
+     *
+     * @return the sum of the cached buffers' sizes in bytes
+     */
     public synchronized long cachedBytes() {
         return (long) buffers.size() * blockSizeBytes;
     }
 
-    /** Number of dirty buffers. */
+    /**
+     * Number of dirty buffers.
+     *
+     * @return the number of buffers waiting to be written
+     */
     public synchronized int dirtyCount() {
         return dirty.size();
     }
 
+    /**
+     * Sets the hook called before each group of dirty blocks is written (tests use it to record or fail write order).
+     *
+     * @param hook the hook, or null for none
+     */
     public void setWriteOrderHook(WriteOrderHook hook) {
         this.writeOrderHook = hook;
     }
 
-    /** Writes one buffer now if it is dirty (no device flush). */
+    /**
+     * Writes one buffer now if it is dirty (no device flush).
+     *
+     * @param b the buffer; written only if dirty, then clean
+     * @throws IOException if the device write fails (the buffer stays dirty)
+     */
     public void writeBuffer(Buffer b) throws IOException {
         writeRuns(List.of(List.of(b)));
     }
@@ -269,6 +314,8 @@ public final class BufferCache implements AutoCloseable {
     /**
      * Writes every dirty buffer, ascending by block, one device request per run of consecutive blocks. A failed
      * run stays dirty and the first error is thrown after every run was tried.
+     *
+     * @throws IOException the first device write error; failed runs stay dirty
      */
     public void syncDirty() throws IOException {
         syncDirtyMatching(b -> true);
@@ -285,6 +332,9 @@ public final class BufferCache implements AutoCloseable {
      *   <li>the roots ({@code isRoot}: for ext2 the inode-table blocks), which point into the rest.</li>
      * </ol>
      * The caller adds the final device flush. Errors: as {@link #syncDirty()}, per phase.
+     *
+     * @param isRoot true for a block that others point to and that must be written last (a superblock)
+     * @throws IOException the first device write or flush error; unwritten blocks stay dirty
      */
     public void syncDirtyOrdered(java.util.function.LongPredicate isRoot) throws IOException {
         if (syncDirtyMatching(b -> b.fresh && !isRoot.test(b.pblk())) > 0) {
@@ -395,7 +445,11 @@ public final class BufferCache implements AutoCloseable {
         }
     }
 
-    /** {@link #syncDirty()} and then the device's durability barrier. */
+    /**
+     * {@link #syncDirty()} and then the device's durability barrier.
+     *
+     * @throws IOException if a write or the device flush fails
+     */
     public void flush() throws IOException {
         syncDirty();
         device.flush();

@@ -65,34 +65,72 @@ public final class BufferJournal implements AutoCloseable {
 
     /** The on-disk log a journal writes to (jbd2's, for ext3/ext4). Called by one committer at a time. */
     public interface Log {
-        /** The id the first transaction gets. */
+        /**
+         * The id the first transaction gets.
+         *
+         * @return the first transaction id
+         */
         long firstTid();
 
-        /** The largest number of buffers one transaction may hold (jbd2: a quarter of the log). */
+        /**
+         * The largest number of buffers one transaction may hold (jbd2: a quarter of the log).
+         *
+         * @return the most buffers per transaction (&ge; 1)
+         */
         int maxTransactionBuffers();
 
-        /** Log blocks free now. */
+        /**
+         * Log blocks free now.
+         *
+         * @return free log blocks
+         */
         long freeBlocks();
 
-        /** Log blocks a transaction of {@code buffers} images and {@code revokes} revoke records takes. */
+        /**
+         * Log blocks a transaction of {@code buffers} images and {@code revokes} revoke records takes.
+         *
+         * @param buffers block images in the transaction
+         * @param revokes revoke records in the transaction
+         * @return the log blocks needed, descriptors and commit block included
+         */
         long blocksNeeded(int buffers, int revokes);
 
         /**
          * Writes transaction {@code tid} (its ids are consecutive) and makes it durable: when this returns, replay
          * after a crash restores every image. Called only when {@link #freeBlocks()} covers it.
+         *
+         * @param tid the transaction id
+         * @param images the block images by block number (pblk), ascending
+         * @param revokes block numbers revoked by this transaction
+         * @throws IOException if the log write or flush fails; the journal aborts
          */
         void commit(long tid, SortedMap<Long, byte[]> images, Set<Long> revokes) throws IOException;
 
-        /** Every transaction through {@code tid} is written in place and flushed: free their log space. */
+        /**
+         * Every transaction through {@code tid} is written in place and flushed: free their log space.
+         *
+         * @param throughTid the newest checkpointed transaction id
+         * @throws IOException if the log superblock write fails
+         */
         void checkpointed(long throughTid) throws IOException;
 
-        /** Everything is checkpointed: mark the log empty (unmount). */
+        /**
+         * Everything is checkpointed: mark the log empty (unmount).
+         *
+         * @throws IOException if the log superblock write fails
+         */
         void markClean() throws IOException;
     }
 
     /** data=ordered: writes back (and waits for) the data of the inodes a committing transaction names. */
     @FunctionalInterface
     public interface OrderedData {
+        /**
+         * Writes back the data of {@code inodes} and waits for it, before the commit block is written.
+         *
+         * @param inodes the filesystem's keys passed to {@link JournalHandle#orderData}
+         * @throws IOException if a data write fails; the commit fails with it
+         */
         void writeAndWait(Set<Object> inodes) throws IOException;
     }
 
@@ -162,6 +200,10 @@ public final class BufferJournal implements AutoCloseable {
      *
      * @param orderedData writes back data for data=ordered, or null (data=writeback)
      * @throws IllegalStateException dirty buffers, or a journal already attached
+     * @param cache the buffer cache to journal; it must have no dirty buffers
+     * @param log the on-disk log (for ext4, the jbd2 journal)
+     * @param commitInterval time between periodic commits
+     * @return the attached journal, commit thread started
      */
     public static BufferJournal attach(BufferCache cache, Log log, OrderedData orderedData, Duration commitInterval) {
         if (commitInterval.isNegative() || commitInterval.isZero()) {
@@ -180,6 +222,8 @@ public final class BufferJournal implements AutoCloseable {
      *
      * @throws IllegalArgumentException credits not in {@code [1, maxTransactionBuffers]}
      * @throws FsException EIO if the journal aborted after a log write error, or is closed
+     * @param credits the most distinct buffers this handle may dirty
+     * @return the handle; close it to end the operation
      */
     public JournalHandle start(int credits) throws FsException {
         if (credits < 1 || credits > maxTxBuffers) {
@@ -215,7 +259,11 @@ public final class BufferJournal implements AutoCloseable {
         }
     }
 
-    /** The calling thread's open handle on this journal, or null. */
+    /**
+     * The calling thread's open handle on this journal, or null.
+     *
+     * @return the open handle, or null
+     */
     public JournalHandle currentHandle() {
         return current.get();
     }
@@ -319,7 +367,11 @@ public final class BufferJournal implements AutoCloseable {
         }
     }
 
-    /** The running transaction's id (what an operation that just ran must have committed for fsync). */
+    /**
+     * The running transaction's id (what an operation that just ran must have committed for fsync).
+     *
+     * @return the running transaction id
+     */
     public long runningTid() {
         state.lock();
         try {
@@ -329,7 +381,11 @@ public final class BufferJournal implements AutoCloseable {
         }
     }
 
-    /** The newest durable transaction id. */
+    /**
+     * The newest durable transaction id.
+     *
+     * @return the newest committed transaction id
+     */
     public long committedTid() {
         state.lock();
         try {
@@ -345,6 +401,7 @@ public final class BufferJournal implements AutoCloseable {
      *
      * @throws IllegalStateException called with an open handle on {@code tid} (it could never commit)
      * @throws IOException the log write failed (the journal is aborted)
+     * @param tid the transaction id to make durable
      */
     public void commitAndWait(long tid) throws IOException {
         JournalHandle h = current.get();
@@ -371,12 +428,20 @@ public final class BufferJournal implements AutoCloseable {
         }
     }
 
-    /** Commits the running transaction (sync). */
+    /**
+     * Commits the running transaction (sync).
+     *
+     * @throws IOException if the log write fails (the journal aborts)
+     */
     public void commitAll() throws IOException {
         commitAndWait(runningTid());
     }
 
-    /** Writes every committed transaction in place, flushes, and frees the log. */
+    /**
+     * Writes every committed transaction in place, flushes, and frees the log.
+     *
+     * @throws IOException if an in-place write, the device flush or the log update fails
+     */
     public void checkpoint() throws IOException {
         commitLock.lock();
         try {
@@ -386,7 +451,11 @@ public final class BufferJournal implements AutoCloseable {
         }
     }
 
-    /** Commits since attach, checkpoints since attach. */
+    /**
+     * Commits since attach, checkpoints since attach.
+     *
+     * @return a two-element array: {commits, checkpoints}
+     */
     public long[] stats() {
         state.lock();
         try {

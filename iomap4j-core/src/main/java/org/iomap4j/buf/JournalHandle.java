@@ -24,17 +24,29 @@ public final class JournalHandle implements AutoCloseable {
         this.credits = credits;
     }
 
-    /** The transaction id this handle's changes commit in (the id {@link BufferJournal#commitAndWait} takes). */
+    /**
+     * The transaction id this handle's changes commit in (the id {@link BufferJournal#commitAndWait} takes).
+     *
+     * @return the transaction id
+     */
     public long tid() {
         return transaction.tid;
     }
 
-    /** Credits the handle was started with: at most this many distinct buffers may join the transaction. */
+    /**
+     * Credits the handle was started with: at most this many distinct buffers may join the transaction.
+     *
+     * @return the credits reserved
+     */
     public int credits() {
         return credits;
     }
 
-    /** Credits used so far. */
+    /**
+     * Credits used so far.
+     *
+     * @return the number of distinct buffers dirtied through this handle
+     */
     public int usedCredits() {
         return usedCredits;
     }
@@ -43,6 +55,8 @@ public final class JournalHandle implements AutoCloseable {
      * data=ordered: the data of {@code inode} (a filesystem's own key, passed back to its
      * {@link BufferJournal.OrderedData}) is written back before this transaction's commit block. Call when the
      * operation made metadata point at newly written data blocks (a block map change).
+     *
+     * @param inode the filesystem's key for the inode whose data must reach the disk first
      */
     public void orderData(Object inode) {
         journal.orderData(this, inode);
@@ -52,6 +66,8 @@ public final class JournalHandle implements AutoCloseable {
      * The block {@code pblk} was freed: forget its buffer and pending checkpoint writes, and write a revoke record
      * in this transaction if an older copy of it is in the log (so that replay never writes it over the block's
      * next owner). {@link BufferCache#forget} does this for the calling thread's handle.
+     *
+     * @param pblk the freed block number, in cache blocks
      */
     public void revoke(long pblk) {
         journal.cache.forget(pblk);

@@ -21,12 +21,20 @@ public interface BlockTruncateOps<I extends IomapInode> {
      * left mapping nothing. The page cache beyond was already dropped and i_size already set.
      *
      * @throws IOException device errors; the filesystem stays consistent (blocks may be leaked, never reused twice)
+     * @param inode the file
+     * @param firstLblk first logical block (in filesystem blocks) to free
      */
     void truncateBlocks(I inode, long firstLblk) throws IOException;
 
     /**
      * Frees the blocks mapped in {@code [startLblk, endLblk)} (a hole punch); i_size does not change. The cached
      * whole blocks of the range were already written back and dropped.
+     *
+     * @param inode the file
+     * @param startLblk first logical block of the hole, in filesystem blocks
+     * @param endLblk exclusive end logical block
+     * @throws IOException EIO, EUCLEAN for a corrupt block map, ENOSPC when a split needs a block the filesystem cannot
+     *     find
      */
     void punchBlocks(I inode, long startLblk, long endLblk) throws IOException;
 }

@@ -40,7 +40,14 @@ import org.iomap4j.iomap.Writeback;
  */
 public final class GenericFile<I extends IomapInode> {
     /** How a file's data moves: through the page cache, O_DIRECT to the device, or DAX on a mapped device. */
-    public enum IoMode { BUFFERED, DIRECT, DAX }
+    public enum IoMode {
+        /** Through the page cache (fs/iomap/buffered-io.c). */
+        BUFFERED,
+        /** O_DIRECT: between the caller's buffer and the device (fs/iomap/direct-io.c). */
+        DIRECT,
+        /** Loads and stores on a mapped device (fs/dax.c). */
+        DAX
+    }
 
     private final IomapOps ops;
     private final IomapDioOps dioOps;
@@ -48,8 +55,13 @@ public final class GenericFile<I extends IomapInode> {
     private final BlockTruncateOps<I> blockOps;
 
     /**
+     * The generic file operations of a filesystem, over its mapping operations.
+     *
      * @param dax regular-file data goes through {@link Dax} (truncatePage and zeroing on the mapping, not the
      *            cache)
+     * @param ops the filesystem's iomap operations
+     * @param dioOps the filesystem's direct I/O hooks
+     * @param blockOps the filesystem's block truncate and punch
      */
     public GenericFile(IomapOps ops, IomapDioOps dioOps, boolean dax, BlockTruncateOps<I> blockOps) {
         this.ops = ops;
@@ -65,6 +77,10 @@ public final class GenericFile<I extends IomapInode> {
      *
      * @return bytes read, 0 at EOF
      * @throws FsException EINVAL for an unaligned O_DIRECT request; I/O errors from the device
+     * @param inode the file
+     * @param posBytes file byte offset of the first byte read
+     * @param dst buffer filled from its position
+     * @param mode how the data moves
      */
     public int read(I inode, long posBytes, ByteBuffer dst, IoMode mode) throws IOException {
         return switch (mode) {
@@ -82,6 +98,11 @@ public final class GenericFile<I extends IomapInode> {
      *
      * @return bytes written; {@code src}'s position advances by it
      * @throws FsException EFBIG at or beyond {@code maxSizeBytes}; ENOSPC, EIO from the filesystem or device
+     * @param inode the file
+     * @param posBytes file byte offset of the first byte written
+     * @param src the bytes, from its position to its limit
+     * @param mode how the data moves
+     * @param maxSizeBytes the filesystem's largest file size in bytes (EFBIG beyond)
      */
     public int write(I inode, long posBytes, ByteBuffer src, IoMode mode, long maxSizeBytes) throws IOException {
         if (posBytes >= maxSizeBytes) {
@@ -136,6 +157,12 @@ public final class GenericFile<I extends IomapInode> {
      * logical block size, else EINVAL as on Linux; an unaligned caller buffer (FUSE payloads) is bounced through an
      * aligned one. At or past EOF it returns 0 before the alignment check (a caller that keeps reading after a
      * short read clipped at an unaligned EOF gets 0, not EINVAL).
+     *
+     * @param inode the file
+     * @param posBytes file byte offset (aligned)
+     * @param dst buffer filled from its position (length and address aligned)
+     * @return bytes read, 0 at EOF
+     * @throws IOException EINVAL for misalignment, EIO for a device error
      */
     public int directRead(I inode, long posBytes, ByteBuffer dst) throws IOException {
         if (posBytes >= inode.sizeBytes()) {
@@ -161,6 +188,12 @@ public final class GenericFile<I extends IomapInode> {
      * part is written back and dropped from it before returning (generic_file_direct_write's fallback), so the
      * O_DIRECT caller still finds its data on the device. An error in the fallback after direct progress ends the
      * write short.
+     *
+     * @param inode the file
+     * @param posBytes file byte offset (aligned)
+     * @param src the bytes, from its position to its limit (length and address aligned)
+     * @return bytes written
+     * @throws IOException EINVAL for misalignment, ENOSPC, EFBIG, EIO
      */
     public int directWrite(I inode, long posBytes, ByteBuffer src) throws IOException {
         int align = dioOps.dioAlignmentBytes(inode);
@@ -210,6 +243,10 @@ public final class GenericFile<I extends IomapInode> {
      * exclusive holder: {@link Inode#dataSeq()}).
      *
      * @param closed true once the filesystem is unmounting (no more read-ahead)
+     * @param inode the file
+     * @param rwsem the inode's I/O lock
+     * @param dataSeq the inode's data sequence ({@link org.iomap4j.fs.Inode#dataSeq()})
+     * @return the read-ahead source for {@link DirectReadahead}
      */
     public DirectReadahead.Source readaheadSource(I inode, ReentrantReadWriteLock rwsem, LongSupplier dataSeq,
             BooleanSupplier closed) {
@@ -235,7 +272,13 @@ public final class GenericFile<I extends IomapInode> {
 
     // ---------------------------------------------------------------- truncate, zero, punch
 
-    /** Zeroes from a new EOF to the end of its block: in the cache, or on the mapping under DAX. */
+    /**
+     * Zeroes from a new EOF to the end of its block: in the cache, or on the mapping under DAX.
+     *
+     * @param inode the file
+     * @param posBytes the new EOF, a file byte offset
+     * @throws IOException EIO reading the block, or an iomapBegin error
+     */
     public void truncatePage(I inode, long posBytes) throws IOException {
         if (dax) {
             Dax.truncatePage(inode, posBytes, ops);
@@ -244,7 +287,14 @@ public final class GenericFile<I extends IomapInode> {
         }
     }
 
-    /** Makes a byte range read as zeroes without allocating: in the cache, or on the mapping under DAX. */
+    /**
+     * Makes a byte range read as zeroes without allocating: in the cache, or on the mapping under DAX.
+     *
+     * @param inode the file
+     * @param posBytes file byte offset of the range
+     * @param lengthBytes range length in bytes
+     * @throws IOException EIO reading a partial block, or an iomapBegin error
+     */
     public void zeroData(I inode, long posBytes, long lengthBytes) throws IOException {
         if (lengthBytes <= 0) {
             return;
@@ -261,6 +311,10 @@ public final class GenericFile<I extends IomapInode> {
      * is taken here). Shrinking: the tail of the new EOF block is zeroed, i_size set, the cache beyond dropped,
      * then {@link BlockTruncateOps#truncateBlocks} frees the blocks from the first one wholly beyond. Growing:
      * i_size set, the old EOF block's tail zeroed; the new range is a hole.
+     *
+     * @param inode the file
+     * @param newSizeBytes the new i_size in bytes
+     * @throws IOException a writeback error, or what {@link BlockTruncateOps#truncateBlocks} throws
      */
     public void truncateSetsize(I inode, long newSizeBytes) throws IOException {
         int bs = inode.blockSizeBytes();
@@ -286,6 +340,10 @@ public final class GenericFile<I extends IomapInode> {
     /**
      * Raises i_size to {@code newSizeBytes}, zeroing the old EOF block's tail (as truncate does when growing).
      * Caller holds the rwsem and the invalidate lock exclusively.
+     *
+     * @param inode the file
+     * @param newSizeBytes the new i_size in bytes, at least the current one
+     * @throws IOException EIO reading the old EOF block
      */
     public void growSize(I inode, long newSizeBytes) throws IOException {
         long oldSize = inode.sizeBytes();
@@ -299,6 +357,9 @@ public final class GenericFile<I extends IomapInode> {
      * Frees blocks a failed or short write (or fallocate) left beyond EOF: drops the cache beyond i_size and calls
      * {@link BlockTruncateOps#truncateBlocks} (the kernel's ext2_write_failed). Caller holds the rwsem
      * exclusively; takes the invalidate lock.
+     *
+     * @param inode the file
+     * @throws IOException what {@link BlockTruncateOps#truncateBlocks} throws
      */
     public void trimBeyondEof(I inode) throws IOException {
         long size = inode.sizeBytes();
@@ -318,6 +379,11 @@ public final class GenericFile<I extends IomapInode> {
      * straddling EOF too); partial edge blocks are zeroed ({@link #zeroData}); whole blocks are written back and
      * dropped from the cache (so neither a later read nor writeback touches them), then
      * {@link BlockTruncateOps#punchBlocks} frees them.
+     *
+     * @param inode the file
+     * @param startBytes file byte offset of the hole
+     * @param endBytes exclusive end, a file byte offset
+     * @throws IOException a writeback error, or what {@link BlockTruncateOps#punchBlocks} throws
      */
     public void punchHole(I inode, long startBytes, long endBytes) throws IOException {
         long size = inode.sizeBytes();
@@ -348,6 +414,10 @@ public final class GenericFile<I extends IomapInode> {
     /**
      * The data half of fsync (file_write_and_wait_range): writes the file's dirty data back and waits. A writeback
      * error is reported through {@code cursor} (which advances, so each handle sees it once) and thrown.
+     *
+     * @param inode the file
+     * @param cursor the handle's error cursor, or null to throw this pass's error directly
+     * @throws IOException a writeback error not yet reported through {@code cursor} (EIO)
      */
     public static void writeAndWait(IomapInode inode, ErrSeq.Cursor cursor) throws IOException {
         try {

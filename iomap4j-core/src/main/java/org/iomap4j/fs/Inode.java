@@ -39,6 +39,11 @@ public abstract class Inode implements IomapInode {
     /** The link count reached 0 (never goes back). Set by the operation that dropped the last link. */
     private volatile boolean unlinked;
 
+    /**
+     * An in-memory inode with no page cache yet.
+     *
+     * @param ino the inode number
+     */
     protected Inode(long ino) {
         this.ino = ino;
     }
@@ -48,7 +53,11 @@ public abstract class Inode implements IomapInode {
         return ino;
     }
 
-    /** Creates this inode's page cache on first use (the filesystem's PageCache and writeback ops). */
+    /**
+     * Creates this inode's page cache on first use (the filesystem's PageCache and writeback ops).
+     *
+     * @return the new page cache
+     */
     protected abstract AddressSpace createMapping();
 
     /**
@@ -75,7 +84,11 @@ public abstract class Inode implements IomapInode {
         return m;
     }
 
-    /** The page cache if one was created, else null (no data was ever cached). */
+    /**
+     * The page cache if one was created, else null (no data was ever cached).
+     *
+     * @return the page cache, or null
+     */
     public final AddressSpace mappingIfCreated() {
         return mapping;
     }
@@ -83,6 +96,8 @@ public abstract class Inode implements IomapInode {
     /**
      * Takes the page cache away from this object for eviction or free (the caller removes it from the page
      * cache); later {@link #mapping()} calls throw. Returns the mapping, or null if none was created.
+     *
+     * @return the detached page cache, or null if none was created
      */
     public final AddressSpace detachMapping() {
         synchronized (this) {
@@ -104,12 +119,20 @@ public abstract class Inode implements IomapInode {
         rwsem.writeLock().unlock();
     }
 
-    /** See {@link #dataSeq}. */
+    /**
+     * See {@link #dataSeq}.
+     *
+     * @return the current data sequence number
+     */
     public final long dataSeq() {
         return dataSeq;
     }
 
-    /** True once the link count reached 0 (the inode is freed when its last user is gone). */
+    /**
+     * True once the link count reached 0 (the inode is freed when its last user is gone).
+     *
+     * @return true if unlinked
+     */
     public final boolean isUnlinked() {
         return unlinked;
     }
@@ -119,7 +142,11 @@ public abstract class Inode implements IomapInode {
         unlinked = true;
     }
 
-    /** Removed from the inode cache: this object must not be used any more. */
+    /**
+     * Removed from the inode cache: this object must not be used any more.
+     *
+     * @return true if evicted
+     */
     public final boolean isEvicted() {
         return evicted;
     }

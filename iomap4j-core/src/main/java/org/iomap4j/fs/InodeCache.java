@@ -64,8 +64,12 @@ public final class InodeCache<I extends Inode> {
     private final boolean readOnly;
 
     /**
+     * An inode cache reading inodes through {@code ops}.
+     *
      * @param readOnly no inode is ever written: pending evictions are not written back
      * @param flusherName name of the pending-eviction flusher thread
+     * @param ops the filesystem's inode operations
+     * @param pageCache the page cache the inodes' mappings live in
      */
     public InodeCache(SuperOperations<I> ops, PageCache pageCache, boolean readOnly, String flusherName) {
         this.ops = ops;
@@ -74,7 +78,11 @@ public final class InodeCache<I extends Inode> {
         this.writeback = new InodeWriteback<>(this, ops, flusherName);
     }
 
-    /** The dirty-inode set and pending-eviction writeback of this cache. */
+    /**
+     * The dirty-inode set and pending-eviction writeback of this cache.
+     *
+     * @return the inode writeback
+     */
     public InodeWriteback<I> writeback() {
         return writeback;
     }
@@ -83,27 +91,47 @@ public final class InodeCache<I extends Inode> {
         return readOnly;
     }
 
-    /** Most unused unreferenced inodes kept in the LRU (default 1024). */
+    /**
+     * Most unused unreferenced inodes kept in the LRU (default 1024).
+     *
+     * @return the limit
+     */
     public int unusedInodeLimit() {
         return unusedInodeLimit;
     }
 
-    /** Sets {@link #unusedInodeLimit()}; takes effect as inodes next become unused (a negative value means 0). */
+    /**
+     * Sets {@link #unusedInodeLimit()}; takes effect as inodes next become unused (a negative value means 0).
+     *
+     * @param n the new limit
+     */
     public void setUnusedInodeLimit(int n) {
         unusedInodeLimit = n;
     }
 
-    /** Above this many pending evictions, modifying operations write them back (default 4096). */
+    /**
+     * Above this many pending evictions, modifying operations write them back (default 4096).
+     *
+     * @return the limit
+     */
     public int pendingEvictionLimit() {
         return pendingEvictionLimit;
     }
 
-    /** Sets {@link #pendingEvictionLimit()}; checked at the next trigger (a negative value means 0). */
+    /**
+     * Sets {@link #pendingEvictionLimit()}; checked at the next trigger (a negative value means 0).
+     *
+     * @param n the new limit
+     */
     public void setPendingEvictionLimit(int n) {
         pendingEvictionLimit = n;
     }
 
-    /** A new per-operation pin scope; close it when the operation ends (try-with-resources). */
+    /**
+     * A new per-operation pin scope; close it when the operation ends (try-with-resources).
+     *
+     * @return the pin scope
+     */
     public Pins pins() {
         return new Pins(this);
     }
@@ -115,6 +143,9 @@ public final class InodeCache<I extends Inode> {
      *
      * @throws FsException EINTR if interrupted while an older copy is being evicted
      * @throws IOException from {@link SuperOperations#readInode}
+     * @param pins the operation's pin scope
+     * @param ino the inode number
+     * @return the inode, pinned
      */
     public I iget(Pins pins, long ino) throws IOException {
         while (true) {
@@ -143,7 +174,13 @@ public final class InodeCache<I extends Inode> {
         }
     }
 
-    /** Caches a newly allocated inode (new_inode + insert_inode_hash) pinned for {@code pins}'s operation. */
+    /**
+     * Caches a newly allocated inode (new_inode + insert_inode_hash) pinned for {@code pins}'s operation.
+     *
+     * @param pins the operation's pin scope
+     * @param inode the new inode
+     * @return the cached inode, pinned
+     */
     public I insertNew(Pins pins, I inode) {
         synchronized (lock) {
             icache.put(inode.ino(), inode);
@@ -151,28 +188,45 @@ public final class InodeCache<I extends Inode> {
         }
     }
 
-    /** The cached inode {@code ino} or null, without pinning (for forget and tests). */
+    /**
+     * The cached inode {@code ino} or null, without pinning (for forget and tests).
+     *
+     * @param ino the inode number
+     * @return the inode, or null
+     */
     public I peek(long ino) {
         synchronized (lock) {
             return icache.get(ino);
         }
     }
 
-    /** A snapshot of every cached inode (unmount). */
+    /**
+     * A snapshot of every cached inode (unmount).
+     *
+     * @return the cached inodes
+     */
     public List<I> snapshot() {
         synchronized (lock) {
             return new ArrayList<>(icache.values());
         }
     }
 
-    /** Inodes cached now. */
+    /**
+     * Inodes cached now.
+     *
+     * @return the inode count
+     */
     public int size() {
         synchronized (lock) {
             return icache.size();
         }
     }
 
-    /** Unused dirty inodes waiting to become clean for eviction. */
+    /**
+     * Unused dirty inodes waiting to become clean for eviction.
+     *
+     * @return the pending eviction count
+     */
     public int pendingEvictionCount() {
         synchronized (lock) {
             return evictPending.size();
@@ -197,7 +251,11 @@ public final class InodeCache<I extends Inode> {
 
     // ---------------------------------------------------------------- references
 
-    /** A lookup reference (FUSE's nlookup): the inode stays cached until {@link #forget} drops it. */
+    /**
+     * A lookup reference (FUSE's nlookup): the inode stays cached until {@link #forget} drops it.
+     *
+     * @param i the inode looked up
+     */
     public void ref(I i) {
         synchronized (lock) {
             i.lookupRefs++;
@@ -205,7 +263,11 @@ public final class InodeCache<I extends Inode> {
         }
     }
 
-    /** An open handle: the inode stays cached until {@link #release}. */
+    /**
+     * An open handle: the inode stays cached until {@link #release}.
+     *
+     * @param i the inode opened
+     */
     public void open(I i) {
         synchronized (lock) {
             i.openCount++;
@@ -221,6 +283,10 @@ public final class InodeCache<I extends Inode> {
      * <p>Whether to free is decided by {@link Inode#isUnlinked()}, set by the unlinking operation while it has the
      * inode pinned: if this reads it false, that operation has not unpinned yet and its {@link Pins#close()} sees
      * the references dropped here (both under the lock) and frees the inode.
+     *
+     * @param ino the inode number
+     * @param count references dropped
+     * @throws IOException what {@link SuperOperations#freeInode} throws
      */
     public void forget(long ino, long count) throws IOException {
         I i;
@@ -242,7 +308,12 @@ public final class InodeCache<I extends Inode> {
         }
     }
 
-    /** Drops an open handle of {@code i} (iput for RELEASE); as {@link #forget}. */
+    /**
+     * Drops an open handle of {@code i} (iput for RELEASE); as {@link #forget}.
+     *
+     * @param i the inode
+     * @throws IOException what {@link SuperOperations#freeInode} throws
+     */
     public void release(I i) throws IOException {
         boolean last;
         synchronized (lock) {
@@ -265,6 +336,9 @@ public final class InodeCache<I extends Inode> {
      * Claims an unlinked inode for freeing if nobody uses it any more (no reference, handle or pin) and nobody
      * claimed it before. The caller (holding its namespace lock) then frees it on disk and calls
      * {@link #removeFreed}.
+     *
+     * @param i the unlinked inode
+     * @return true if the caller now owns freeing it
      */
     public boolean startFreeing(I i) {
         synchronized (lock) {
@@ -279,6 +353,9 @@ public final class InodeCache<I extends Inode> {
     /**
      * Claims {@code i} for freeing regardless of users (unmount's orphans, undoing a half-created inode); false if
      * it was claimed before.
+     *
+     * @param i the inode
+     * @return true if the caller now owns freeing it
      */
     public boolean claimFreeing(I i) {
         synchronized (lock) {
@@ -290,7 +367,12 @@ public final class InodeCache<I extends Inode> {
         }
     }
 
-    /** True once {@code i} was claimed for freeing. */
+    /**
+     * True once {@code i} was claimed for freeing.
+     *
+     * @param i the inode
+     * @return true if claimed for freeing
+     */
     public boolean isFreeing(I i) {
         synchronized (lock) {
             return i.freed;
@@ -300,6 +382,8 @@ public final class InodeCache<I extends Inode> {
     /**
      * Takes a freed inode out of the cache (its page cache was already removed by the caller) and clears its
      * dirty mark; an {@link #iget} that read the number before must not cache what it read.
+     *
+     * @param i the freed inode
      */
     public void removeFreed(I i) {
         writeback.clearDirty(i);

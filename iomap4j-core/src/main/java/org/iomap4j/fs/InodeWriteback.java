@@ -24,6 +24,8 @@ import org.iomap4j.iomap.Writeback;
  *
  * <p>Lock order: {@code pendingWriteLock} is taken with no other lock held; inside it: the cache's lock (pins),
  * folio locks (data writeback), then whatever {@link SuperOperations#writeInode} takes (inode and buffer locks).
+ *
+ * @param <I> the filesystem's inode class
  */
 public final class InodeWriteback<I extends Inode> {
     private static final System.Logger LOG = System.getLogger(InodeWriteback.class.getName());
@@ -54,17 +56,30 @@ public final class InodeWriteback<I extends Inode> {
         this.flusher = Executors.newSingleThreadExecutor(Thread.ofPlatform().daemon().name(flusherName, 0).factory());
     }
 
-    /** mark_inode_dirty: the in-memory inode differs from its metadata buffer; it is not evicted until written. */
+    /**
+     * mark_inode_dirty: the in-memory inode differs from its metadata buffer; it is not evicted until written.
+     *
+     * @param inode the dirtied inode
+     */
     public void markInodeDirty(I inode) {
         dirty.add(inode);
     }
 
-    /** True if {@code inode} is in the dirty set. */
+    /**
+     * True if {@code inode} is in the dirty set.
+     *
+     * @param inode the inode
+     * @return true if it waits to be written
+     */
     public boolean isDirty(I inode) {
         return dirty.contains(inode);
     }
 
-    /** Drops the dirty mark (the inode was freed, or the caller writes it itself). */
+    /**
+     * Drops the dirty mark (the inode was freed, or the caller writes it itself).
+     *
+     * @param inode the inode
+     */
     public void clearDirty(I inode) {
         dirty.remove(inode);
     }
@@ -72,6 +87,9 @@ public final class InodeWriteback<I extends Inode> {
     /**
      * write_inode of one inode if it is dirty: clears the mark, then {@link SuperOperations#writeInode}; the mark
      * is set again if that fails.
+     *
+     * @param inode the inode
+     * @throws IOException from {@link SuperOperations#writeInode} (EIO, EUCLEAN)
      */
     public void writeInodeIfDirty(I inode) throws IOException {
         if (dirty.remove(inode)) {
@@ -88,6 +106,8 @@ public final class InodeWriteback<I extends Inode> {
      * Writes every dirty inode (sync). Each is pinned meanwhile: between leaving the dirty set and reaching the
      * buffer it is neither dirty nor written, and must not be evicted then. Unpinning evicts an unused dropped
      * inode that is clean now, right after its inode was written. A failed write leaves the inode dirty.
+     *
+     * @throws IOException the first error from {@link SuperOperations#writeInode}; the failed inodes stay dirty
      */
     public void writeDirtyInodes() throws IOException {
         for (I inode : dirty) {
@@ -212,7 +232,12 @@ public final class InodeWriteback<I extends Inode> {
         }
     }
 
-    /** Tests: waits until the flusher thread has run everything queued so far. */
+    /**
+     * Tests: waits until the flusher thread has run everything queued so far.
+     *
+     * @throws InterruptedException if the wait is interrupted
+     * @throws ExecutionException if a queued flush failed
+     */
     public void awaitFlusher() throws InterruptedException, ExecutionException {
         flusher.submit(() -> { }).get();
     }
@@ -231,7 +256,13 @@ public final class InodeWriteback<I extends Inode> {
         flusher.shutdownNow();
     }
 
-    /** shutdown() (no interrupt), then waits up to {@code minutes}; a task still running is logged, not killed. */
+    /**
+     * shutdown() (no interrupt), then waits up to {@code minutes}; a task still running is logged, not killed.
+     *
+     * @param executor the executor to stop
+     * @param minutes how long to wait, in minutes
+     * @param what the executor's name, for the log message
+     */
     public static void stopAndWait(ExecutorService executor, int minutes, String what) {
         executor.shutdown();
         try {

@@ -20,6 +20,13 @@ public record NewInodeOwner(int mode, int uid, int gid) {
     /**
      * The owner of an inode created by {@code uid}/{@code gid} with {@code mode} in a directory of mode
      * {@code dirMode} (full st_mode) and group {@code dirGid}.
+     *
+     * @param dirMode st_mode of the parent directory
+     * @param dirGid group of the parent directory
+     * @param mode st_mode asked for the new inode
+     * @param uid the creating user
+     * @param gid the creating user's group
+     * @return the new inode's mode, uid and gid
      */
     public static NewInodeOwner of(int dirMode, int dirGid, int mode, int uid, int gid) {
         if ((dirMode & FileMode.S_ISGID) == 0) {

@@ -22,18 +22,25 @@ public interface SuperOperations<I extends Inode> {
      *
      * @throws org.iomap4j.CorruptFilesystemException for an inode not in use or with impossible fields, naming it
      * @throws IOException                            device errors
+     * @param ino the inode number
+     * @return the in-memory inode
      */
     I readInode(long ino) throws IOException;
 
     /**
      * Copies the in-memory inode into its metadata buffer (write_inode): it reaches the device with the next
      * metadata sync. The inode's dirty mark was cleared before the call and is set again if this throws.
+     *
+     * @param inode the inode to write
+     * @throws IOException EIO reading the inode table block
      */
     void writeInode(I inode) throws IOException;
 
     /**
      * A linked inode left the cache (evict_inode for i_nlink &gt; 0): its page cache was already removed; drop
      * any other in-memory state the filesystem keeps for it (a directory index). Must not block on I/O.
+     *
+     * @param inode the evicted inode
      */
     default void evictInode(I inode) {
     }
@@ -42,6 +49,9 @@ public interface SuperOperations<I extends Inode> {
      * The last reference, handle and pin of an unlinked inode ({@link Inode#isUnlinked()}) are gone: free it on
      * disk (the kernel's iput_final → evict → ext2_evict_inode with i_nlink == 0). The implementation takes its
      * namespace lock and uses {@link InodeCache#startFreeing} to claim the inode once.
+     *
+     * @param inode the inode to free
+     * @throws IOException EIO or EUCLEAN while freeing its blocks or inode
      */
     void freeInode(I inode) throws IOException;
 }

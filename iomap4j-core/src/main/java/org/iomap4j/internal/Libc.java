@@ -51,14 +51,25 @@ public final class Libc {
 
     /** A failed libc call: the call as text and its errno (Linux numbering, asm-generic/errno-base.h). */
     public static final class ErrnoException extends IOException {
+        /** The C errno value. */
         private final int errno;
 
+        /**
+         * A failure of {@code call} with {@code errno}.
+         *
+         * @param call the call as text, e.g. {@code "open(/tmp/x)"}
+         * @param errno the C errno value
+         */
         public ErrnoException(String call, int errno) {
             super(call + " failed: errno " + errno);
             this.errno = errno;
         }
 
-        /** The C errno value. */
+        /**
+         * The C errno value.
+         *
+         * @return the errno
+         */
         public int errno() {
             return errno;
         }
@@ -69,6 +80,10 @@ public final class Libc {
      * {@code options} (e.g. {@code Linker.Option.firstVariadicArg} for open/ioctl/fcntl).
      *
      * @throws UnsupportedOperationException if the C library has no such symbol
+     * @param symbol the C function name
+     * @param descriptor its C signature
+     * @param options linker options
+     * @return the downcall handle
      */
     public static MethodHandle downcall(String symbol, FunctionDescriptor descriptor, Linker.Option... options) {
         return LINKER.downcallHandle(find(symbol), descriptor, options);
@@ -77,6 +92,11 @@ public final class Libc {
     /**
      * As {@link #downcall}, with errno captured: the handle takes a call-state segment (from
      * {@link #allocateCallState}) as its first argument; read it with {@link #errno(MemorySegment)}.
+     *
+     * @param symbol the C function name
+     * @param descriptor its C signature (without the call-state argument)
+     * @param options linker options
+     * @return the downcall handle, taking the call-state segment first
      */
     public static MethodHandle downcallWithErrno(String symbol, FunctionDescriptor descriptor,
             Linker.Option... options) {
@@ -85,12 +105,22 @@ public final class Libc {
         return LINKER.downcallHandle(find(symbol), descriptor, all);
     }
 
-    /** A call-state segment for one errno-capturing call, allocated in {@code arena}. */
+    /**
+     * A call-state segment for one errno-capturing call, allocated in {@code arena}.
+     *
+     * @param arena the arena owning the segment
+     * @return the call-state segment
+     */
     public static MemorySegment allocateCallState(Arena arena) {
         return arena.allocate(CALL_STATE);
     }
 
-    /** The errno an errno-capturing call left in {@code callState}. */
+    /**
+     * The errno an errno-capturing call left in {@code callState}.
+     *
+     * @param callState the segment passed to the call
+     * @return the errno value
+     */
     public static int errno(MemorySegment callState) {
         return (int) ERRNO.get(callState, 0L);
     }
@@ -119,7 +149,17 @@ public final class Libc {
         java.util.Objects.requireNonNull(Mem.MMAP);
     }
 
-    /** mmap(2) with address hint {@code addr} (0: none); returns the address or {@link #MAP_FAILED}. */
+    /**
+     * mmap(2) with address hint {@code addr} (0: none); returns the address or {@link #MAP_FAILED}.
+     *
+     * @param addr address hint, 0 for none
+     * @param lengthBytes mapping length in bytes
+     * @param prot PROT_* bits
+     * @param flags MAP_* bits
+     * @param fd the file descriptor mapped (-1 for anonymous memory)
+     * @param offsetBytes file byte offset of the mapping (page aligned)
+     * @return the mapping's address, or {@link #MAP_FAILED}
+     */
     public static long mmap(long addr, long lengthBytes, int prot, int flags, int fd, long offsetBytes) {
         try {
             return (long) Mem.MMAP.invokeExact(addr, lengthBytes, prot, flags, fd, offsetBytes);
@@ -128,7 +168,13 @@ public final class Libc {
         }
     }
 
-    /** munmap(2); returns 0 or -1. */
+    /**
+     * munmap(2); returns 0 or -1.
+     *
+     * @param addr the mapping's address
+     * @param lengthBytes its length in bytes
+     * @return 0, or -1 on failure
+     */
     public static int munmap(long addr, long lengthBytes) {
         try {
             return (int) Mem.MUNMAP.invokeExact(addr, lengthBytes);
@@ -137,7 +183,14 @@ public final class Libc {
         }
     }
 
-    /** madvise(2); returns 0 or -1. */
+    /**
+     * madvise(2); returns 0 or -1.
+     *
+     * @param addr the range's address (page aligned)
+     * @param lengthBytes its length in bytes
+     * @param advice an MADV_* value
+     * @return 0, or -1 on failure
+     */
     public static int madvise(long addr, long lengthBytes, int advice) {
         try {
             return (int) Mem.MADVISE.invokeExact(addr, lengthBytes, advice);
@@ -167,6 +220,9 @@ public final class Libc {
      * open(2) of {@code path} with {@code flags} (e.g. {@link #O_RDWR}); returns the file descriptor.
      *
      * @throws ErrnoException with the call's errno
+     * @param path the file
+     * @param flags open(2) flags
+     * @return the new file descriptor
      */
     public static int open(Path path, int flags) throws IOException {
         try (Arena a = Arena.ofConfined()) {
@@ -181,7 +237,12 @@ public final class Libc {
         }
     }
 
-    /** close(2). @throws ErrnoException with the call's errno */
+    /**
+     * close(2).
+     *
+     * @param fd the file descriptor
+     * @throws IOException ({@link ErrnoException}) with the call's errno
+     */
     public static void close(int fd) throws IOException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = allocateCallState(a);
@@ -198,6 +259,10 @@ public final class Libc {
      * (FALLOC_FL_* of linux/falloc.h).
      *
      * @throws ErrnoException with the call's errno (EOPNOTSUPP 95 where the filesystem lacks the mode)
+     * @param fd the file descriptor
+     * @param mode FALLOC_FL_* bits, or 0
+     * @param offsetBytes file byte offset of the range
+     * @param lengthBytes range length in bytes
      */
     public static void fallocate(int fd, int mode, long offsetBytes, long lengthBytes) throws IOException {
         try (Arena a = Arena.ofConfined()) {
@@ -216,6 +281,10 @@ public final class Libc {
      * file offset in bytes.
      *
      * @throws ErrnoException with the call's errno (ENXIO 6 past the last data/hole)
+     * @param fd the file descriptor
+     * @param offsetBytes the offset in bytes
+     * @param whence SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA or SEEK_HOLE
+     * @return the new file offset in bytes
      */
     public static long lseek(int fd, long offsetBytes, int whence) throws IOException {
         try (Arena a = Arena.ofConfined()) {
@@ -230,7 +299,13 @@ public final class Libc {
         }
     }
 
-    /** ftruncate(2) to {@code sizeBytes}. @throws ErrnoException with the call's errno */
+    /**
+     * ftruncate(2) to {@code sizeBytes}.
+     *
+     * @param fd the file descriptor
+     * @param sizeBytes the new size in bytes
+     * @throws IOException ({@link ErrnoException}) with the call's errno
+     */
     public static void ftruncate(int fd, long sizeBytes) throws IOException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = allocateCallState(a);

@@ -19,6 +19,10 @@ public final class BufferedIo {
      *
      * @return bytes read (0 at or past EOF); dst's position advances by as much
      * @throws IOException an I/O error from the device (the blocks stay not uptodate) or the filesystem
+     * @param inode the file
+     * @param posBytes file byte offset of the first byte read
+     * @param dst buffer filled from its position
+     * @param ops the filesystem's mapping operations
      */
     public static int read(IomapInode inode, long posBytes, ByteBuffer dst, IomapOps ops) throws IOException {
         return BufferedRead.read(inode, posBytes, dst, ops);
@@ -31,6 +35,9 @@ public final class BufferedIo {
      * The caller guarantees the bytes are current (no newer dirty data for them). See {@code BufferedRead}.
      *
      * @return bytes pasted
+     * @param inode the file
+     * @param posBytes file byte offset of {@code data}'s first byte
+     * @param data the extra file bytes, from its position to its limit
      */
     public static long pasteExtra(IomapInode inode, long posBytes, ByteBuffer data) {
         return BufferedRead.pasteExtra(inode, posBytes, data);
@@ -41,6 +48,10 @@ public final class BufferedIo {
      *
      * @return bytes written: all of them, or fewer if an error came after some progress
      * @throws IOException if nothing could be written (ENOSPC, EFBIG, EIO, ...)
+     * @param inode the file
+     * @param posBytes file byte offset of the first byte written
+     * @param src the bytes, from its position to its limit
+     * @param ops the filesystem's mapping operations
      */
     public static int write(IomapInode inode, long posBytes, ByteBuffer src, IomapOps ops) throws IOException {
         return BufferedWrite.write(inode, posBytes, src, ops);
@@ -51,6 +62,12 @@ public final class BufferedIo {
      * cache are skipped; dirty cache over them is written back and the range mapped again; everything else is
      * zeroed in the cache and dirtied. Iterates with {@link org.iomap4j.iomap.IomapOpFlags#ZERO}. Does not change
      * i_size.
+     *
+     * @param inode the file
+     * @param posBytes file byte offset of the range
+     * @param lengthBytes range length in bytes
+     * @param ops the filesystem's mapping operations
+     * @throws IOException from the filesystem's iomapBegin/iomapEnd, or EIO reading a partial block
      */
     public static void zeroRange(IomapInode inode, long posBytes, long lengthBytes, IomapOps ops) throws IOException {
         BufferedWrite.zeroRange(inode, posBytes, lengthBytes, ops);
@@ -64,13 +81,24 @@ public final class BufferedIo {
      * filesystem must return SHARED + srcmap for shared blocks and must not allocate holes.
      *
      * @throws org.iomap4j.FsException EINVAL for a negative range; device errors reading the srcmap
+     * @param inode the file
+     * @param posBytes file byte offset of the range
+     * @param lengthBytes range length in bytes
+     * @param ops the filesystem's mapping operations
      */
     public static void fileUnshare(IomapInode inode, long posBytes, long lengthBytes, IomapOps ops)
             throws IOException {
         BufferedWrite.unshare(inode, posBytes, lengthBytes, ops);
     }
 
-    /** Zeroes from {@code posBytes} (a new EOF) to the end of its filesystem block. */
+    /**
+     * Zeroes from {@code posBytes} (a new EOF) to the end of its filesystem block.
+     *
+     * @param inode the file
+     * @param posBytes the new EOF, a file byte offset
+     * @param ops the filesystem's mapping operations
+     * @throws IOException from the filesystem's iomapBegin/iomapEnd, or EIO reading the block
+     */
     public static void truncatePage(IomapInode inode, long posBytes, IomapOps ops) throws IOException {
         BufferedWrite.truncatePage(inode, posBytes, ops);
     }

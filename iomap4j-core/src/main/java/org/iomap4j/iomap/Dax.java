@@ -29,6 +29,10 @@ public final class Dax {
      *
      * @return bytes read (0 at or past EOF); dst's position advances by as much
      * @throws FsException EIO for a mapping not on a {@link MappedBlockDevice} or a DELALLOC mapping
+     * @param inode the file
+     * @param posBytes file byte offset of the first byte read
+     * @param dst buffer filled from its position
+     * @param ops the filesystem's mapping operations
      */
     public static int read(IomapInode inode, long posBytes, ByteBuffer dst, IomapOps ops) throws IOException {
         if (posBytes < 0) {
@@ -69,6 +73,10 @@ public final class Dax {
      *
      * @return bytes written: all, or fewer when the filesystem stopped part-way (ENOSPC after progress)
      * @throws IOException when nothing could be written (ENOSPC, EFBIG, EIO)
+     * @param inode the file
+     * @param posBytes file byte offset of the first byte written
+     * @param src the bytes, from its position to its limit
+     * @param ops the filesystem's mapping operations
      */
     public static int write(IomapInode inode, long posBytes, ByteBuffer src, IomapOps ops) throws IOException {
         if (posBytes < 0) {
@@ -132,6 +140,12 @@ public final class Dax {
      * Makes {@code [posBytes, posBytes + lengthBytes)} read as zeroes by storing zeroes into MAPPED blocks; HOLE
      * and UNWRITTEN ranges already read as zero and are skipped (iterates with {@link IomapOpFlags#ZERO}, which
      * never allocates). Does not change i_size.
+     *
+     * @param inode the file
+     * @param posBytes file byte offset of the range
+     * @param lengthBytes range length in bytes
+     * @param ops the filesystem's mapping operations
+     * @throws IOException from the filesystem's iomapBegin/iomapEnd
      */
     public static void zeroRange(IomapInode inode, long posBytes, long lengthBytes, IomapOps ops)
             throws IOException {
@@ -152,7 +166,14 @@ public final class Dax {
                 });
     }
 
-    /** Zeroes from {@code posBytes} (a new EOF) to the end of its filesystem block (dax_truncate_page). */
+    /**
+     * Zeroes from {@code posBytes} (a new EOF) to the end of its filesystem block (dax_truncate_page).
+     *
+     * @param inode the file
+     * @param posBytes the new EOF, a file byte offset
+     * @param ops the filesystem's mapping operations
+     * @throws IOException from the filesystem's iomapBegin/iomapEnd
+     */
     public static void truncatePage(IomapInode inode, long posBytes, IomapOps ops) throws IOException {
         int bs = inode.blockSizeBytes();
         long blockEnd = Math.floorDiv(posBytes, bs) * bs + bs;
@@ -164,6 +185,12 @@ public final class Dax {
     /**
      * Forces the device ranges under the file's {@code [startBytes, endBytes)} to stable storage (what fsync of a
      * DAX file does: the data is already on the device, only CPU-cache/mapping write-back remains).
+     *
+     * @param inode the file
+     * @param startBytes file byte offset of the range
+     * @param endBytes exclusive end of the range, a file byte offset
+     * @param ops the filesystem's mapping operations
+     * @throws IOException from iomapBegin, or EIO when the device cannot force the range
      */
     public static void fsync(IomapInode inode, long startBytes, long endBytes, IomapOps ops) throws IOException {
         long end = Math.min(endBytes, inode.sizeBytes());

@@ -70,6 +70,12 @@ public final class DirectIo {
      *
      * @return bytes read (0 at/after EOF); dst's position advances by as much
      * @throws FsException EINVAL for misalignment, EAGAIN under NOWAIT, EIO (with the device address) on errors
+     * @param inode the file
+     * @param posBytes file byte offset of the first byte read (aligned to {@link IomapDioOps#dioAlignmentBytes})
+     * @param dst buffer filled from its position (length and address aligned)
+     * @param ops the filesystem's mapping operations
+     * @param dioOps the filesystem's direct I/O hooks
+     * @param dioFlags {@link #DSYNC}, {@link #NOWAIT}, {@link #OVERWRITE_ONLY} bits, or 0
      */
     public static long read(IomapInode inode, long posBytes, ByteBuffer dst, IomapOps ops, IomapDioOps dioOps,
             int dioFlags) throws IOException {
@@ -79,6 +85,15 @@ public final class DirectIo {
     /**
      * Like {@link #read} but returns once every device request is submitted; the future completes with the byte
      * count (dst's position is advanced at completion). Mapping errors are thrown directly.
+     *
+     * @param inode the file
+     * @param posBytes file byte offset of the first byte read (aligned)
+     * @param dst buffer filled from its position (length and address aligned)
+     * @param ops the filesystem's mapping operations
+     * @param dioOps the filesystem's direct I/O hooks
+     * @param dioFlags {@link #DSYNC}, {@link #NOWAIT}, {@link #OVERWRITE_ONLY} bits, or 0
+     * @return a future completing with bytes read (0 at/after EOF), or exceptionally with the I/O error
+     * @throws IOException EINVAL for misalignment, EAGAIN under NOWAIT, or an error from iomapBegin before submission
      */
     public static CompletableFuture<Long> readAsync(IomapInode inode, long posBytes, ByteBuffer dst, IomapOps ops,
             IomapDioOps dioOps, int dioFlags) throws IOException {
@@ -133,6 +148,12 @@ public final class DirectIo {
      * @return bytes written: all, or fewer when the filesystem stopped part-way (ENOSPC, ENOTBLK after progress)
      * @throws FsException EINVAL for misalignment; ENOTBLK (fall back to buffered) or another errno when nothing
      *                     was written; EIO from the device
+     * @param inode the file
+     * @param posBytes file byte offset of the first byte written (aligned)
+     * @param src the bytes, from its position to its limit (length and address aligned)
+     * @param ops the filesystem's mapping operations
+     * @param dioOps the filesystem's direct I/O hooks
+     * @param dioFlags {@link #DSYNC}, {@link #NOWAIT}, {@link #OVERWRITE_ONLY} bits, or 0
      */
     public static long write(IomapInode inode, long posBytes, ByteBuffer src, IomapOps ops, IomapDioOps dioOps,
             int dioFlags) throws IOException {
@@ -142,6 +163,15 @@ public final class DirectIo {
     /**
      * Like {@link #write}; returns after submission unless the write extends the file or zeroes sub-blocks
      * (those complete before returning, as the kernel's FORCE_WAIT).
+     *
+     * @param inode the file
+     * @param posBytes file byte offset of the first byte written (aligned)
+     * @param src the bytes, from its position to its limit (length and address aligned)
+     * @param ops the filesystem's mapping operations
+     * @param dioOps the filesystem's direct I/O hooks
+     * @param dioFlags {@link #DSYNC}, {@link #NOWAIT}, {@link #OVERWRITE_ONLY} bits, or 0
+     * @return a future completing with bytes written, or exceptionally with the I/O error
+     * @throws IOException EINVAL for misalignment, EAGAIN under NOWAIT, or an error from iomapBegin before submission
      */
     public static CompletableFuture<Long> writeAsync(IomapInode inode, long posBytes, ByteBuffer src, IomapOps ops,
             IomapDioOps dioOps, int dioFlags) throws IOException {

@@ -33,7 +33,11 @@ public final class DirectReadahead implements AutoCloseable {
 
     /** How the filesystem reads for a read-ahead. */
     public interface Source {
-        /** The file's current data sequence (see the class comment). */
+        /**
+         * The file's current data sequence (see the class comment).
+         *
+         * @return the current data sequence number
+         */
         long dataSeq();
 
         /**
@@ -41,6 +45,10 @@ public final class DirectReadahead implements AutoCloseable {
          * shared lock without waiting, if {@link #dataSeq()} still equals {@code expectedSeq} under it.
          *
          * @return bytes read (clipped at EOF), or -1 when the lock was not free at once or the sequence moved
+         * @param posBytes file byte offset of the first byte read
+         * @param dst buffer filled from its position
+         * @param expectedSeq the data sequence the read-ahead was started under
+         * @throws IOException EIO from the device read
          */
         long tryReadShared(long posBytes, ByteBuffer dst, long expectedSeq) throws IOException;
     }
@@ -48,6 +56,14 @@ public final class DirectReadahead implements AutoCloseable {
     /** A synchronous direct read into the caller's buffer (the fallback), returning bytes read. */
     @FunctionalInterface
     public interface SyncRead {
+        /**
+         * Reads {@code dst.remaining()} bytes at {@code posBytes} directly.
+         *
+         * @param posBytes file byte offset of the first byte read
+         * @param dst buffer filled from its position
+         * @return bytes read (0 at/after EOF)
+         * @throws IOException what the direct read throws (EIO, EINVAL)
+         */
         int read(long posBytes, ByteBuffer dst) throws IOException;
     }
 
@@ -88,6 +104,8 @@ public final class DirectReadahead implements AutoCloseable {
     private long hits;
 
     /**
+     * A read-ahead helper for one open file.
+     *
      * @param source     the filesystem's reads for this file
      * @param executor   runs read-aheads (platform threads: they block on device I/O)
      * @param maxBytes   largest read that is read ahead, in bytes (the buffer's size; FUSE's max_read)
@@ -114,6 +132,9 @@ public final class DirectReadahead implements AutoCloseable {
      * @param sizeBytes i_size under that lock
      * @return bytes read, as {@code syncRead} would return them; {@code dst}'s position advanced by as many
      * @throws IOException what {@code syncRead} throws
+     * @param posBytes file byte offset of the first byte read
+     * @param dst buffer filled from its position
+     * @param syncRead the direct read used when no read-ahead matches
      */
     public int read(long posBytes, ByteBuffer dst, long seqNow, long sizeBytes, SyncRead syncRead)
             throws IOException {
@@ -246,7 +267,11 @@ public final class DirectReadahead implements AutoCloseable {
         }
     }
 
-    /** Read-aheads that were used, since this object was created. */
+    /**
+     * Read-aheads that were used, since this object was created.
+     *
+     * @return the number of reads served from a read-ahead
+     */
     public long hits() {
         synchronized (lock) {
             return hits;

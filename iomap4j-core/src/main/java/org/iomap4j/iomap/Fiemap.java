@@ -27,6 +27,13 @@ public final class Fiemap {
      * With {@link #FLAG_SYNC} the range's dirty data is written back first (so DELALLOC has been allocated).
      *
      * @throws FsException EINVAL for a negative range; errors from the filesystem's iomapBegin
+     * @param inode the file
+     * @param startBytes file byte offset of the range
+     * @param lengthBytes range length in bytes
+     * @param fiemapFlags {@link #FLAG_SYNC} or 0
+     * @param maxExtents most extents returned; 0 to count only
+     * @param ops the filesystem's mapping operations
+     * @return the extents, ascending by logical offset; the last one found carries FIEMAP_EXTENT_LAST
      */
     public static List<FiemapExtent> fiemap(IomapInode inode, long startBytes, long lengthBytes, int fiemapFlags,
             int maxExtents, IomapOps ops) throws IOException {
@@ -88,6 +95,12 @@ public final class Fiemap {
     /**
      * bmap: the device block (in units of the filesystem block size) holding file block {@code lblk}, or 0 when
      * it is not MAPPED (hole, unwritten, delalloc, inline), after writing dirty data back (iomap_bmap).
+     *
+     * @param inode the file
+     * @param lblk file block number, in filesystem blocks
+     * @param ops the filesystem's mapping operations
+     * @return the physical block number (pblk, in filesystem blocks), or 0
+     * @throws IOException from the filesystem's iomapBegin
      */
     public static long bmap(IomapInode inode, long lblk, IomapOps ops) throws IOException {
         int bs = inode.blockSizeBytes();

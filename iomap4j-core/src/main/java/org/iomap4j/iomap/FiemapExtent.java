@@ -22,7 +22,12 @@ public record FiemapExtent(long logicalBytes, long physicalBytes, long lengthByt
         return new FiemapExtent(logicalBytes, physicalBytes, lengthBytes, flags | flag);
     }
 
-    /** "LAST|MERGED" style text of the flags, as filefrag -v prints them (lower case there). */
+    /**
+     * "LAST|MERGED" style text of the flags, as filefrag -v prints them (lower case there).
+     *
+     * @param flags FIEMAP_EXTENT_* bits
+     * @return the names joined by {@code |}, empty for 0
+     */
     public static String flagsToString(int flags) {
         StringBuilder sb = new StringBuilder();
         String[] names = {"last", "unknown_loc", "delalloc", "merged", "unwritten", "shared", "inline", "not_aligned"};

@@ -57,44 +57,89 @@ public final class Iomap {
         this.fsPrivate = b.fsPrivate;
     }
 
-    /** Starts a mapping of {@code [offsetBytes, offsetBytes + lengthBytes)} of the given type. */
+    /**
+     * Starts a mapping of {@code [offsetBytes, offsetBytes + lengthBytes)} of the given type.
+     *
+     * @param type the mapping type
+     * @param offsetBytes file byte offset of the first mapped byte
+     * @param lengthBytes length in bytes (&gt; 0)
+     * @return a builder; set the address, device, flags and cookie, then {@link Builder#build()}
+     */
     public static Builder builder(IomapType type, long offsetBytes, long lengthBytes) {
         return new Builder(Objects.requireNonNull(type), offsetBytes, lengthBytes);
     }
 
-    /** A HOLE over {@code [offsetBytes, offsetBytes + lengthBytes)}. */
+    /**
+     * A HOLE over {@code [offsetBytes, offsetBytes + lengthBytes)}.
+     *
+     * @param offsetBytes file byte offset of the hole
+     * @param lengthBytes length in bytes (&gt; 0)
+     * @param validityCookie the filesystem's cookie for {@link IomapOps#iomapValid}
+     * @return the mapping
+     */
     public static Iomap hole(long offsetBytes, long lengthBytes, long validityCookie) {
         return builder(IomapType.HOLE, offsetBytes, lengthBytes).validityCookie(validityCookie).build();
     }
 
-    /** A MAPPED run at device byte address {@code addrBytes}. */
+    /**
+     * A MAPPED run at device byte address {@code addrBytes}.
+     *
+     * @param offsetBytes file byte offset of the first mapped byte
+     * @param lengthBytes length in bytes (&gt; 0)
+     * @param device the device holding the data
+     * @param addrBytes device byte address of {@code offsetBytes}
+     * @param fsFlags filesystem flags ({@link IomapFlags#FS_MASK} bits)
+     * @param validityCookie the filesystem's cookie for {@link IomapOps#iomapValid}
+     * @return the mapping
+     */
     public static Iomap mapped(long offsetBytes, long lengthBytes, BlockDevice device, long addrBytes, int fsFlags,
             long validityCookie) {
         return builder(IomapType.MAPPED, offsetBytes, lengthBytes).device(device).addrBytes(addrBytes)
                 .flags(fsFlags).validityCookie(validityCookie).build();
     }
 
-    /** File byte offset of the first mapped byte. */
+    /**
+     * File byte offset of the first mapped byte.
+     *
+     * @return the file byte offset
+     */
     public long offsetBytes() {
         return offsetBytes;
     }
 
-    /** Length of the mapping in bytes (&gt; 0). */
+    /**
+     * Length of the mapping in bytes (&gt; 0).
+     *
+     * @return the length in bytes
+     */
     public long lengthBytes() {
         return lengthBytes;
     }
 
-    /** Exclusive end: {@code offsetBytes + lengthBytes}. */
+    /**
+     * Exclusive end: {@code offsetBytes + lengthBytes}.
+     *
+     * @return the exclusive end, a file byte offset
+     */
     public long endBytes() {
         return offsetBytes + lengthBytes;
     }
 
-    /** Device byte address of {@link #offsetBytes()}, or {@link #NULL_ADDR}. */
+    /**
+     * Device byte address of {@link #offsetBytes()}, or {@link #NULL_ADDR}.
+     *
+     * @return the device byte address, or {@link #NULL_ADDR}
+     */
     public long addrBytes() {
         return addrBytes;
     }
 
-    /** Device byte address of file byte {@code posBytes}, which must lie inside the mapping. */
+    /**
+     * Device byte address of file byte {@code posBytes}, which must lie inside the mapping.
+     *
+     * @param posBytes a file byte offset inside {@code [offsetBytes, endBytes)}
+     * @return the device byte address of {@code posBytes}
+     */
     public long addrOf(long posBytes) {
         if (posBytes < offsetBytes || posBytes >= endBytes() || addrBytes == NULL_ADDR) {
             throw new IllegalArgumentException("position " + posBytes + " has no address in " + this);
@@ -102,45 +147,79 @@ public final class Iomap {
         return addrBytes + (posBytes - offsetBytes);
     }
 
+    /** {@return the mapping type (HOLE, DELALLOC, MAPPED, UNWRITTEN, INLINE)} */
     public IomapType type() {
         return type;
     }
 
-    /** Filesystem-reported flags ({@link IomapFlags#FS_MASK}) together with core-set ones. */
+    /**
+     * Filesystem-reported flags ({@link IomapFlags#FS_MASK}) together with core-set ones.
+     *
+     * @return the flag bits
+     */
     public int flags() {
         return fsFlags | coreFlags;
     }
 
+    /**
+     * {@return true if {@code flag} is set in {@link #flags()}}
+     *
+     * @param flag an {@link IomapFlags} bit
+     */
     public boolean hasFlag(int flag) {
         return (flags() & flag) != 0;
     }
 
-    /** The device holding the data (null for HOLE/DELALLOC/INLINE unless the filesystem set one). */
+    /**
+     * The device holding the data (null for HOLE/DELALLOC/INLINE unless the filesystem set one).
+     *
+     * @return the device, or null
+     */
     public BlockDevice device() {
         return device;
     }
 
-    /** Inline bytes for INLINE mappings: byte i is file byte {@code offsetBytes + i}; null otherwise. */
+    /**
+     * Inline bytes for INLINE mappings: byte i is file byte {@code offsetBytes + i}; null otherwise.
+     *
+     * @return the inline bytes (shared, not copied), or null
+     */
     public byte[] inlineData() {
         return inlineData;
     }
 
-    /** The filesystem's validity cookie (e.g. a block-map sequence number) for {@link IomapOps#iomapValid}. */
+    /**
+     * The filesystem's validity cookie (e.g. a block-map sequence number) for {@link IomapOps#iomapValid}.
+     *
+     * @return the cookie the filesystem set at iomapBegin
+     */
     public long validityCookie() {
         return validityCookie;
     }
 
-    /** The copy-on-write source mapping, or null. Reads and zeroing decisions use it; writes go to this one. */
+    /**
+     * The copy-on-write source mapping, or null. Reads and zeroing decisions use it; writes go to this one.
+     *
+     * @return the source mapping, or null
+     */
     public Iomap srcmap() {
         return srcmap;
     }
 
-    /** Opaque filesystem data carried from iomapBegin to iomapEnd. */
+    /**
+     * Opaque filesystem data carried from iomapBegin to iomapEnd.
+     *
+     * @return the filesystem's object, or null
+     */
     public Object fsPrivate() {
         return fsPrivate;
     }
 
-    /** Sets a core-only flag ({@link IomapFlags#SIZE_CHANGED} or {@link IomapFlags#STALE}). Core use only. */
+    /**
+     * Sets a core-only flag ({@link IomapFlags#SIZE_CHANGED} or {@link IomapFlags#STALE}). Core use only.
+     *
+     * @param flag the core flag to set
+     */
     public void setCoreFlag(int flag) {
         if ((flag & ~IomapFlags.CORE_MASK) != 0) {
             throw new IllegalArgumentException("not a core iomap flag: " + flag);
@@ -148,7 +227,12 @@ public final class Iomap {
         coreFlags |= flag;
     }
 
-    /** True if this mapping covers file byte {@code posBytes}. */
+    /**
+     * True if this mapping covers file byte {@code posBytes}.
+     *
+     * @param posBytes a file byte offset
+     * @return true if {@code offsetBytes <= posBytes < endBytes}
+     */
     public boolean covers(long posBytes) {
         return posBytes >= offsetBytes && posBytes < endBytes();
     }
@@ -180,41 +264,88 @@ public final class Iomap {
             this.lengthBytes = lengthBytes;
         }
 
+        /**
+         * Sets the device byte address of the mapping's first byte (MAPPED, UNWRITTEN).
+         *
+         * @param addrBytes device byte address
+         * @return this builder
+         */
         public Builder addrBytes(long addrBytes) {
             this.addrBytes = addrBytes;
             return this;
         }
 
+        /**
+         * Sets the filesystem flags.
+         *
+         * @param fsFlags {@link IomapFlags#FS_MASK} bits (NEW, DIRTY, SHARED, MERGED, ...)
+         * @return this builder
+         */
         public Builder flags(int fsFlags) {
             this.flags = fsFlags;
             return this;
         }
 
+        /**
+         * Sets the device holding the data.
+         *
+         * @param device the device
+         * @return this builder
+         */
         public Builder device(BlockDevice device) {
             this.device = device;
             return this;
         }
 
+        /**
+         * Sets the bytes of an INLINE mapping.
+         *
+         * @param inlineData byte i is file byte {@code offsetBytes + i}
+         * @return this builder
+         */
         public Builder inlineData(byte[] inlineData) {
             this.inlineData = inlineData;
             return this;
         }
 
+        /**
+         * Sets the validity cookie checked by {@link IomapOps#iomapValid}.
+         *
+         * @param validityCookie the filesystem's cookie (e.g. a block-map sequence number)
+         * @return this builder
+         */
         public Builder validityCookie(long validityCookie) {
             this.validityCookie = validityCookie;
             return this;
         }
 
+        /**
+         * Sets the copy-on-write source mapping.
+         *
+         * @param srcmap the mapping reads come from
+         * @return this builder
+         */
         public Builder srcmap(Iomap srcmap) {
             this.srcmap = srcmap;
             return this;
         }
 
+        /**
+         * Sets data carried from iomapBegin to iomapEnd.
+         *
+         * @param fsPrivate the filesystem's object
+         * @return this builder
+         */
         public Builder fsPrivate(Object fsPrivate) {
             this.fsPrivate = fsPrivate;
             return this;
         }
 
+        /**
+         * Builds the mapping.
+         *
+         * @return the immutable mapping
+         */
         public Iomap build() {
             return new Iomap(this);
         }

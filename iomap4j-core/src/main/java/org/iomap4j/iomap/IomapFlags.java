@@ -36,7 +36,12 @@ public final class IomapFlags {
     /** All core-set bits. */
     public static final int CORE_MASK = SIZE_CHANGED | STALE;
 
-    /** Human-readable list of set flags, e.g. {@code "NEW|MERGED"}. */
+    /**
+     * Human-readable list of set flags, e.g. {@code "NEW|MERGED"}.
+     *
+     * @param flags iomap flag bits
+     * @return the names of the set flags joined by {@code |}
+     */
     public static String toString(int flags) {
         StringBuilder sb = new StringBuilder();
         String[] names = {"NEW", "DIRTY", "SHARED", "MERGED", "BOUNDARY"};

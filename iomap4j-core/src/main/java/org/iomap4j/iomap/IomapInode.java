@@ -17,9 +17,15 @@ public interface IomapInode extends MappingHost {
     /**
      * Sets i_size after an extending write. The filesystem records the new size for its on-disk inode and marks
      * the inode dirty; it must not call back into the page cache.
+     *
+     * @param newSizeBytes the new i_size in bytes
      */
     void setSizeBytes(long newSizeBytes);
 
-    /** This inode's page cache. */
+    /**
+     * This inode's page cache.
+     *
+     * @return the address space caching this inode's data
+     */
     AddressSpace mapping();
 }

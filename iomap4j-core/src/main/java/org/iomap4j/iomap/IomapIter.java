@@ -47,8 +47,13 @@ public final class IomapIter implements AutoCloseable {
     private boolean finished;
 
     /**
+     * An iterator over the mappings of {@code [posBytes, posBytes + lengthBytes)} of {@code inode}.
+     *
      * @param posBytes    first byte of the operation (&ge; 0)
      * @param lengthBytes bytes in the operation (&ge; 0; 0 makes {@link #next()} return false at once)
+     * @param inode the file
+     * @param opFlags the {@link IomapOpFlags} passed to iomapBegin
+     * @param ops the filesystem's mapping operations
      */
     public IomapIter(IomapInode inode, long posBytes, long lengthBytes, int opFlags, IomapOps ops) {
         if (posBytes < 0 || lengthBytes < 0 || posBytes + lengthBytes < 0) {
@@ -66,6 +71,7 @@ public final class IomapIter implements AutoCloseable {
      * Ends the current mapping (if any) and begins the next. Returns false when the operation is over.
      *
      * @throws IOException from the filesystem's iomapBegin/iomapEnd, or EIO for a mapping that breaks the rules
+     * @return true if a mapping was begun, false when the operation is over
      */
     public boolean next() throws IOException {
         if (finished) {
@@ -129,6 +135,8 @@ public final class IomapIter implements AutoCloseable {
     /**
      * Ends the current mapping after a failure in the body; an error from iomapEnd is added to {@code cause} as
      * suppressed. Afterwards {@link #next()} returns false.
+     *
+     * @param cause the body's failure
      */
     public void abort(Throwable cause) {
         finished = true;
@@ -157,6 +165,7 @@ public final class IomapIter implements AutoCloseable {
      * Marks the body's progress: the next {@code bytes} at {@link #pos()} are done.
      *
      * @throws FsException EIO if {@code bytes} is negative or goes past {@link #length()}
+     * @param bytes bytes done, 0 &le; bytes &le; {@link #length()}
      */
     public void advance(long bytes) throws IOException {
         if (iomap == null) {
@@ -177,7 +186,11 @@ public final class IomapIter implements AutoCloseable {
         iomap.setCoreFlag(IomapFlags.STALE);
     }
 
-    /** Current file position in bytes. */
+    /**
+     * Current file position in bytes.
+     *
+     * @return the file byte offset
+     */
     public long pos() {
         return posBytes;
     }
@@ -185,6 +198,8 @@ public final class IomapIter implements AutoCloseable {
     /**
      * Bytes the body may handle now: up to the end of the mapping (and of a non-hole srcmap), at most the bytes
      * remaining in the operation.
+     *
+     * @return the bytes available in this mapping
      */
     public long length() {
         long end = iomap.endBytes();
@@ -195,40 +210,63 @@ public final class IomapIter implements AutoCloseable {
         return Math.min(end - posBytes, remainingBytes);
     }
 
-    /** Bytes left in the whole operation. */
+    /**
+     * Bytes left in the whole operation.
+     *
+     * @return bytes not yet advanced
+     */
     public long remainingBytes() {
         return remainingBytes;
     }
 
-    /** Bytes advanced since the start of the operation. */
+    /**
+     * Bytes advanced since the start of the operation.
+     *
+     * @return bytes advanced
+     */
     public long processedBytes() {
         return posBytes - startBytes;
     }
 
-    /** The current mapping (the destination for writes). */
+    /**
+     * The current mapping (the destination for writes).
+     *
+     * @return the mapping
+     */
     public Iomap iomap() {
         return iomap;
     }
 
-    /** The copy-on-write source, or null. */
+    /**
+     * The copy-on-write source, or null.
+     *
+     * @return the source mapping, or null
+     */
     public Iomap srcmap() {
         return iomap.srcmap();
     }
 
-    /** The mapping to read from: the srcmap when there is one that is not a hole, else the mapping itself. */
+    /**
+     * The mapping to read from: the srcmap when there is one that is not a hole, else the mapping itself.
+     *
+     * @return the mapping to read from
+     */
     public Iomap readMap() {
         Iomap src = iomap.srcmap();
         return (src != null && src.type() != IomapType.HOLE) ? src : iomap;
     }
 
+    /** {@return the file being operated on} */
     public IomapInode inode() {
         return inode;
     }
 
+    /** {@return the {@link IomapOpFlags} of the operation} */
     public int opFlags() {
         return opFlags;
     }
 
+    /** {@return the filesystem's mapping operations} */
     public IomapOps ops() {
         return ops;
     }
@@ -236,6 +274,15 @@ public final class IomapIter implements AutoCloseable {
     /**
      * Runs {@code body} over {@code [posBytes, posBytes + lengthBytes)} and returns the bytes processed. On an
      * exception the open mapping is ended and the exception rethrown.
+     *
+     * @param inode the file
+     * @param posBytes file byte offset of the operation
+     * @param lengthBytes operation length in bytes
+     * @param opFlags the {@link IomapOpFlags} of the operation
+     * @param ops the filesystem's mapping operations
+     * @param body called once per mapping
+     * @return bytes processed
+     * @throws IOException from the body, iomapBegin or iomapEnd
      */
     public static long run(IomapInode inode, long posBytes, long lengthBytes, int opFlags, IomapOps ops, Body body)
             throws IOException {
@@ -254,6 +301,12 @@ public final class IomapIter implements AutoCloseable {
     /** The per-mapping body of an operation: handles at most {@link #length()} bytes and advances. */
     @FunctionalInterface
     public interface Body {
+        /**
+         * Handles the current mapping: processes up to {@link IomapIter#length()} bytes and advances.
+         *
+         * @param it the iterator, positioned on a mapping
+         * @throws IOException to end the operation with this error
+         */
         void apply(IomapIter it) throws IOException;
     }
 }

@@ -26,6 +26,12 @@ public final class IomapOpFlags {
     /** DAX access. */
     public static final int DAX = 1 << 8;
 
+    /**
+     * {@return true if {@code flag} is set in {@code opFlags}}
+     *
+     * @param opFlags operation flags
+     * @param flag an IomapOpFlags bit
+     */
     public static boolean has(int opFlags, int flag) {
         return (opFlags & flag) != 0;
     }

@@ -85,6 +85,14 @@ public interface IomapOps {
     /**
      * Ends the use of {@code iomap}, of which {@code writtenBytes} (&le; {@code lengthBytes}) starting at
      * {@code posBytes} were processed. Default: nothing to do.
+     *
+     * @param inode the file
+     * @param posBytes file byte offset passed to iomapBegin
+     * @param lengthBytes length in bytes passed to iomapBegin
+     * @param writtenBytes bytes actually processed from {@code posBytes}
+     * @param opFlags the {@link IomapOpFlags} of the operation
+     * @param iomap the mapping iomapBegin returned
+     * @throws IOException to fail the operation (e.g. when releasing unused delalloc reservations fails)
      */
     default void iomapEnd(IomapInode inode, long posBytes, long lengthBytes, long writtenBytes, int opFlags,
             Iomap iomap) throws IOException {
@@ -94,6 +102,10 @@ public interface IomapOps {
      * True if {@code iomap} (from an earlier {@code iomapBegin}) still describes the file, typically by comparing
      * its {@link Iomap#validityCookie()} with the inode's block-map sequence counter. Default: always valid (a
      * filesystem whose mappings never change once returned).
+     *
+     * @param inode the file
+     * @param iomap the mapping to check
+     * @return false if the filesystem's mapping changed since (the core then maps again)
      */
     default boolean iomapValid(IomapInode inode, Iomap iomap) {
         return true;

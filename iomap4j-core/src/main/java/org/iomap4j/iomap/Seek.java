@@ -19,6 +19,10 @@ public final class Seek {
      * rest of the file is data.
      *
      * @throws FsException ENXIO when {@code offsetBytes} is negative or at/past EOF
+     * @param inode the file
+     * @param offsetBytes file byte offset to start at
+     * @param ops the filesystem's mapping operations
+     * @return the file byte offset of the hole
      */
     public static long seekHole(IomapInode inode, long offsetBytes, IomapOps ops) throws IOException {
         long size = inode.sizeBytes();
@@ -59,6 +63,10 @@ public final class Seek {
      * lseek(fd, offsetBytes, SEEK_DATA): the first data byte at or after {@code offsetBytes}.
      *
      * @throws FsException ENXIO when {@code offsetBytes} is negative or at/past EOF, or no data follows it
+     * @param inode the file
+     * @param offsetBytes file byte offset to start at
+     * @param ops the filesystem's mapping operations
+     * @return the file byte offset of the data
      */
     public static long seekData(IomapInode inode, long offsetBytes, IomapOps ops) throws IOException {
         long size = inode.sizeBytes();

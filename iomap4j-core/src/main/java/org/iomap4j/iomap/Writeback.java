@@ -45,6 +45,11 @@ public final class Writeback {
      * through the mapping's writepages hook (for an iomap filesystem, {@link WritebackOps#writepages} and so
      * {@link #writepages}). Errors are recorded on the mapping's {@link ErrSeq} and the first one of this pass is
      * thrown after all folios were tried.
+     *
+     * @param mapping the page cache to write back
+     * @param startBytes file byte offset of the range
+     * @param endBytes exclusive end, a file byte offset
+     * @throws IOException the first writeback error of this pass
      */
     public static void writeAndWait(AddressSpace mapping, long startBytes, long endBytes) throws IOException {
         mapping.writeAndWait(startBytes, endBytes);
@@ -59,6 +64,10 @@ public final class Writeback {
      *
      * @throws IllegalStateException if the mapping's host is not an {@link IomapInode}
      * @throws IOException the first error of this pass (all errors are recorded on the mapping's {@link ErrSeq})
+     * @param mapping the page cache to write back
+     * @param ops the filesystem's writeback operations
+     * @param startBytes file byte offset of the range
+     * @param endBytes exclusive end, a file byte offset
      */
     public static void writepages(AddressSpace mapping, WritebackOps ops, long startBytes, long endBytes)
             throws IOException {
@@ -76,6 +85,13 @@ public final class Writeback {
      * fsync of a data range: {@link #writeAndWait}, then {@code device.flush()}, then reports through
      * {@code cursor} any writeback error this handle has not seen yet (once). With a null cursor the error of
      * this pass is thrown directly.
+     *
+     * @param inode the file
+     * @param startBytes file byte offset of the range
+     * @param endBytes exclusive end, a file byte offset
+     * @param cursor the handle's error cursor, or null
+     * @param device the device to flush
+     * @throws IOException a writeback error not yet seen through {@code cursor}, or the flush error
      */
     public static void fsync(IomapInode inode, long startBytes, long endBytes, ErrSeq.Cursor cursor,
             BlockDevice device) throws IOException {

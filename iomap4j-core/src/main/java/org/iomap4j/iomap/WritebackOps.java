@@ -40,10 +40,19 @@ public interface WritebackOps extends Writepages {
      *
      * @param posBytes    first dirty byte
      * @param lengthBytes length of the dirty run starting there (a hint: the mapping may be shorter or longer)
+     * @param inode the file
+     * @return the mapping covering {@code posBytes}
+     * @throws IOException ENOSPC must not happen here (space was reserved at write); EIO for a device error
      */
     Iomap mapBlocks(IomapInode inode, long posBytes, long lengthBytes) throws IOException;
 
-    /** True if {@code iomap}, returned earlier by {@link #mapBlocks}, still describes the file. */
+    /**
+     * True if {@code iomap}, returned earlier by {@link #mapBlocks}, still describes the file.
+     *
+     * @param inode the file
+     * @param iomap the mapping to check
+     * @return false if the file's block map changed since (the core maps again)
+     */
     default boolean mappingValid(IomapInode inode, Iomap iomap) {
         return true;
     }
@@ -51,6 +60,11 @@ public interface WritebackOps extends Writepages {
     /**
      * Called when the device write of {@code ioend} finished, with its error or null: converts UNWRITTEN,
      * updates the on-disk size, etc. Default: nothing.
+     *
+     * @param inode the file
+     * @param ioend the completed write range
+     * @param error the write error, or null on success
+     * @throws IOException if the completion work fails; recorded as a writeback error
      */
     default void ioendCompleted(IomapInode inode, Ioend ioend, Throwable error) throws IOException {
     }

@@ -10,6 +10,12 @@ import org.iomap4j.FsException;
 public class BackendUnavailableException extends FsException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * The server could not be reached (EIO).
+     *
+     * @param message what failed, naming the object
+     * @param cause the transport error
+     */
     public BackendUnavailableException(String message, Throwable cause) {
         super(Errno.EIO, message, cause);
     }

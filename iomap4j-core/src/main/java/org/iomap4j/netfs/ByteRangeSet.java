@@ -13,16 +13,27 @@ public final class ByteRangeSet {
     /** start -> exclusive end. */
     private final TreeMap<Long, Long> ranges = new TreeMap<>();
 
+    /** An empty set. */
     public ByteRangeSet() {
     }
 
+    /**
+     * A set holding {@code initial}.
+     *
+     * @param initial ranges to add (any order, may overlap)
+     */
     public ByteRangeSet(List<ByteRange> initial) {
         for (ByteRange r : initial) {
             add(r.startBytes(), r.endBytes());
         }
     }
 
-    /** Adds {@code [startBytes, endBytes)}, merging with overlapping or adjacent ranges. */
+    /**
+     * Adds {@code [startBytes, endBytes)}, merging with overlapping or adjacent ranges.
+     *
+     * @param startBytes first byte
+     * @param endBytes exclusive end
+     */
     public void add(long startBytes, long endBytes) {
         if (endBytes <= startBytes) {
             return;
@@ -43,7 +54,11 @@ public final class ByteRangeSet {
         ranges.put(s, e);
     }
 
-    /** Removes every byte at or past {@code endBytes}. */
+    /**
+     * Removes every byte at or past {@code endBytes}.
+     *
+     * @param endBytes the new exclusive bound
+     */
     public void clipTo(long endBytes) {
         Map.Entry<Long, Long> before = ranges.lowerEntry(endBytes);
         ranges.tailMap(endBytes, true).clear();
@@ -52,21 +67,33 @@ public final class ByteRangeSet {
         }
     }
 
+    /** Removes every range. */
     public void clear() {
         ranges.clear();
     }
 
+    /** {@return true if the set holds no byte} */
     public boolean isEmpty() {
         return ranges.isEmpty();
     }
 
-    /** True if some byte of {@code [startBytes, endBytes)} is in the set. */
+    /**
+     * True if some byte of {@code [startBytes, endBytes)} is in the set.
+     *
+     * @param startBytes first byte
+     * @param endBytes exclusive end
+     * @return true if they intersect
+     */
     public boolean intersects(long startBytes, long endBytes) {
         Map.Entry<Long, Long> before = ranges.lowerEntry(endBytes);
         return before != null && before.getValue() > startBytes;
     }
 
-    /** The ranges, in order. */
+    /**
+     * The ranges, in order.
+     *
+     * @return sorted, disjoint, non-adjacent ranges
+     */
     public List<ByteRange> toList() {
         List<ByteRange> out = new ArrayList<>(ranges.size());
         for (Map.Entry<Long, Long> e : ranges.entrySet()) {
@@ -75,7 +102,13 @@ public final class ByteRangeSet {
         return out;
     }
 
-    /** The parts of {@code [startBytes, endBytes)} in the set, in order. */
+    /**
+     * The parts of {@code [startBytes, endBytes)} in the set, in order.
+     *
+     * @param startBytes first byte
+     * @param endBytes exclusive end
+     * @return the intersections, sorted
+     */
     public List<ByteRange> within(long startBytes, long endBytes) {
         List<ByteRange> out = new ArrayList<>();
         Long from = ranges.floorKey(startBytes);
@@ -92,7 +125,11 @@ public final class ByteRangeSet {
         return out;
     }
 
-    /** Total bytes in the set. */
+    /**
+     * Total bytes in the set.
+     *
+     * @return the byte count
+     */
     public long totalBytes() {
         long n = 0;
         for (Map.Entry<Long, Long> e : ranges.entrySet()) {

@@ -35,16 +35,32 @@ public final class DirtyLog {
     private final Path dir;
     private final AtomicLong nextId = new AtomicLong(1);
 
-    /** What a {@code .meta} file says. Ranges are sorted and disjoint. */
+    /**
+     * What a {@code .meta} file says. Ranges are sorted and disjoint.
+     *
+     * @param key the object key
+     * @param base the server version the changes apply to, or null for an object never uploaded
+     * @param sizeBytes the object's local size in bytes
+     * @param baseValidBytes bytes of the base still valid (a truncate may have cut it), at most {@code
+     *     base.sizeBytes()}
+     * @param ranges the changed byte ranges, held in the entry's data file at their object offsets
+     * @param attributes the attributes to store with the object
+     */
     public record State(String key, ObjectVersion base, long sizeBytes, long baseValidBytes, List<ByteRange> ranges,
             Map<String, String> attributes) {
+        /** Copies the lists and maps (the state is immutable). */
         public State {
             ranges = List.copyOf(ranges);
             attributes = Map.copyOf(attributes);
         }
     }
 
-    /** Opens (creating) {@code cacheDir/dirty}; removes data files that were never persisted. */
+    /**
+     * Opens (creating) {@code cacheDir/dirty}; removes data files that were never persisted.
+     *
+     * @param cacheDir the netfs cache directory; the log lives in its {@code dirty} subdirectory
+     * @throws IOException if the directory cannot be created or listed
+     */
     public DirtyLog(Path cacheDir) throws IOException {
         this.dir = cacheDir.resolve("dirty");
         Files.createDirectories(dir);
@@ -77,7 +93,12 @@ public final class DirtyLog {
         }
     }
 
-    /** A new, empty entry (nothing on disk until data is written). */
+    /**
+     * A new, empty entry (nothing on disk until data is written).
+     *
+     * @return the entry
+     * @throws IOException not thrown now: nothing touches the disk until {@link Entry#write}
+     */
     public Entry create() throws IOException {
         return new Entry(nextId.getAndIncrement(), null);
     }
@@ -86,6 +107,7 @@ public final class DirtyLog {
      * The entries persisted by an earlier mount, in id order.
      *
      * @throws IOException naming the file if a {@code .meta} file cannot be parsed (it is left in place)
+     * @return the recovered entries
      */
     public List<Entry> recover() throws IOException {
         List<Long> ids = new ArrayList<>();
@@ -154,11 +176,16 @@ public final class DirtyLog {
             this.recovered = recovered;
         }
 
+        /** {@return the entry's id, which names its {@code .data} and {@code .meta} files} */
         public long id() {
             return id;
         }
 
-        /** The state read from disk for a recovered entry, else null. */
+        /**
+         * The state read from disk for a recovered entry, else null.
+         *
+         * @return the recovered state, or null
+         */
         public State recovered() {
             return recovered;
         }
@@ -171,12 +198,24 @@ public final class DirtyLog {
             return data;
         }
 
-        /** Writes {@code src} at object offset {@code posBytes} (not yet durable). */
+        /**
+         * Writes {@code src} at object offset {@code posBytes} (not yet durable).
+         *
+         * @param posBytes object byte offset
+         * @param src the bytes, from its position to its limit
+         * @throws IOException if the data file write fails (ENOSPC, EIO)
+         */
         public void write(long posBytes, ByteBuffer src) throws IOException {
             LocalCache.writeFully(data(), src, posBytes);
         }
 
-        /** Reads {@code dst.remaining()} bytes at object offset {@code posBytes}; bytes never written read as 0. */
+        /**
+         * Reads {@code dst.remaining()} bytes at object offset {@code posBytes}; bytes never written read as 0.
+         *
+         * @param posBytes object byte offset
+         * @param dst buffer filled from its position
+         * @throws IOException if the data file read fails
+         */
         public void read(long posBytes, ByteBuffer dst) throws IOException {
             FileChannel ch = data();
             long p = posBytes;
@@ -192,7 +231,12 @@ public final class DirtyLog {
             }
         }
 
-        /** Makes the data durable and then atomically replaces the entry's state with {@code state}. */
+        /**
+         * Makes the data durable and then atomically replaces the entry's state with {@code state}.
+         *
+         * @param state the state to record
+         * @throws IOException if the fsync or the atomic rename fails; the previous state stays
+         */
         public void persist(State state) throws IOException {
             data().force(false);
             Properties props = new Properties();
@@ -228,19 +272,31 @@ public final class DirtyLog {
             }
         }
 
-        /** True if a persisted state exists on disk. */
+        /**
+         * True if a persisted state exists on disk.
+         *
+         * @return true if a {@code .meta} file exists
+         */
         public boolean persisted() {
             return Files.exists(dir.resolve(id + ".meta"));
         }
 
-        /** Removes the entry: its data is on the server (or the object is gone). */
+        /**
+         * Removes the entry: its data is on the server (or the object is gone).
+         *
+         * @throws IOException if a file cannot be deleted
+         */
         public void delete() throws IOException {
             close();
             Files.deleteIfExists(dir.resolve(id + ".meta"));
             Files.deleteIfExists(dir.resolve(id + ".data"));
         }
 
-        /** Closes the data file; the entry stays on disk. */
+        /**
+         * Closes the data file; the entry stays on disk.
+         *
+         * @throws IOException if closing fails
+         */
         public void close() throws IOException {
             if (data != null) {
                 data.close();

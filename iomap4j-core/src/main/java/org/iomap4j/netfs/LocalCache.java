@@ -69,6 +69,9 @@ public final class LocalCache {
      * Opens (creating) the cache under {@code dir}/granules, indexing the granules already there.
      *
      * @throws IOException if the directory cannot be created or listed
+     * @param dir the netfs cache directory
+     * @param granuleBytes granule size in bytes (a power of two)
+     * @param limitBytes bound of the granule bytes on disk
      */
     public LocalCache(Path dir, int granuleBytes, long limitBytes) throws IOException {
         this.dir = dir.resolve("granules");
@@ -109,33 +112,50 @@ public final class LocalCache {
         evict(0);
     }
 
+    /** {@return the granule size in bytes} */
     public int granuleBytes() {
         return granuleBytes;
     }
 
-    /** Bytes of granule files on disk now. */
+    /**
+     * Bytes of granule files on disk now.
+     *
+     * @return the bytes on disk
+     */
     public long totalBytes() {
         synchronized (lru) {
             return totalBytes;
         }
     }
 
-    /** Number of granules cached now. */
+    /**
+     * Number of granules cached now.
+     *
+     * @return the granule count
+     */
     public int granuleCount() {
         synchronized (lru) {
             return lru.size();
         }
     }
 
+    /** {@return reads served from the cache since it was opened} */
     public long hits() {
         return hits.get();
     }
 
+    /** {@return reads the cache could not serve since it was opened} */
     public long misses() {
         return misses.get();
     }
 
-    /** Length in bytes of granule {@code granule} of an object of {@code objectSizeBytes} (0 past its end). */
+    /**
+     * Length in bytes of granule {@code granule} of an object of {@code objectSizeBytes} (0 past its end).
+     *
+     * @param objectSizeBytes the object's size in bytes
+     * @param granule the granule index (object offset / granule size)
+     * @return the granule's length in bytes
+     */
     public long granuleLength(long objectSizeBytes, long granule) {
         long start = granule * granuleBytes;
         return Math.max(0, Math.min(granuleBytes, objectSizeBytes - start));
@@ -146,6 +166,11 @@ public final class LocalCache {
      * in {@code version} into {@code dst}, if that granule is cached for that version and intact.
      *
      * @return true on a hit (dst filled); false on a miss (dst untouched)
+     * @param key the object key
+     * @param version the version the reader expects
+     * @param granule the granule index
+     * @param offsetInGranule byte offset in the granule
+     * @param dst buffer filled from its position
      */
     public boolean read(String key, ObjectVersion version, long granule, int offsetInGranule, ByteBuffer dst) {
         String name = nameOf(key, granule);
@@ -207,6 +232,11 @@ public final class LocalCache {
     /**
      * Stores granule {@code granule} of {@code key} in {@code version}: {@code data} must hold exactly the
      * granule's bytes ({@link #granuleLength}). Failures (disk full) are logged and leave the granule uncached.
+     *
+     * @param key the object key
+     * @param version the version the bytes belong to
+     * @param granule the granule index
+     * @param data the granule's bytes, position to limit
      */
     public void store(String key, ObjectVersion version, long granule, ByteBuffer data) {
         long expect = granuleLength(version.sizeBytes(), granule);
@@ -261,6 +291,11 @@ public final class LocalCache {
      * {@code from} for which {@code unchanged} says its bytes are the same in {@code to} (and whose length is the
      * same in both) is re-tagged to {@code to} by rewriting its header in place; every other granule of the key is
      * dropped. Costs one header write per kept granule.
+     *
+     * @param key the object key
+     * @param from the version before the upload
+     * @param to the version the upload made
+     * @param unchanged true for a granule index whose bytes the upload did not change
      */
     public void retagAll(String key, ObjectVersion from, ObjectVersion to, java.util.function.LongPredicate unchanged) {
         for (String name : namesOf(key)) {
@@ -304,12 +339,21 @@ public final class LocalCache {
         }
     }
 
-    /** Removes one granule of {@code key}, whatever its version. */
+    /**
+     * Removes one granule of {@code key}, whatever its version.
+     *
+     * @param key the object key
+     * @param granule the granule index
+     */
     public void dropGranule(String key, long granule) {
         drop(nameOf(key, granule));
     }
 
-    /** Removes every granule of {@code key} (object deleted or renamed). */
+    /**
+     * Removes every granule of {@code key} (object deleted or renamed).
+     *
+     * @param key the object key
+     */
     public void invalidate(String key) {
         for (String n : namesOf(key)) {
             drop(n);

@@ -76,6 +76,9 @@ public final class Netfs implements AutoCloseable {
      *
      * @throws IOException if the cache directory cannot be used or a dirty-log entry is damaged (nothing is
      *                     deleted then: the mount fails so that the data is not lost)
+     * @param backend the object store
+     * @param config cache directory, granule size, cache bound and retry interval
+     * @return the open netfs layer
      */
     public static Netfs open(NetfsBackend backend, NetfsConfig config) throws IOException {
         Netfs n = new Netfs(backend, config);
@@ -119,14 +122,17 @@ public final class Netfs implements AutoCloseable {
         }
     }
 
+    /** {@return the object store} */
     public NetfsBackend backend() {
         return backend;
     }
 
+    /** {@return the configuration} */
     public NetfsConfig config() {
         return config;
     }
 
+    /** {@return the persistent local cache of clean granules} */
     public LocalCache cache() {
         return cache;
     }
@@ -139,6 +145,11 @@ public final class Netfs implements AutoCloseable {
      * The netfs state of object {@code key}, currently at {@code version} on the server (null if it does not exist
      * there yet), with its stored attributes. If an earlier mount left unsent changes to {@code key}, the file
      * adopts them (its size and attributes are then the local ones) and they are uploaded when possible.
+     *
+     * @param key the object key
+     * @param version its current server version, or null for a new object
+     * @param attributes its stored attributes
+     * @return the file's netfs state
      */
     public NetfsFile file(String key, ObjectVersion version, Map<String, String> attributes) {
         DirtyLog.Entry e = recovered.remove(key);
@@ -150,17 +161,29 @@ public final class Netfs implements AutoCloseable {
         return new NetfsFile(this, key, version, attributes);
     }
 
-    /** Keys with unsent changes an earlier mount left, not yet adopted or uploaded. */
+    /**
+     * Keys with unsent changes an earlier mount left, not yet adopted or uploaded.
+     *
+     * @return the recovered keys
+     */
     public Set<String> recoveredKeys() {
         return Set.copyOf(recovered.keySet());
     }
 
-    /** Keys whose local changes could not be reconciled with the server (with why); they stay in the dirty log. */
+    /**
+     * Keys whose local changes could not be reconciled with the server (with why); they stay in the dirty log.
+     *
+     * @return reasons by key
+     */
     public Map<String, String> unresolved() {
         return Map.copyOf(unresolved);
     }
 
-    /** Number of files and recovered entries waiting for the server. */
+    /**
+     * Number of files and recovered entries waiting for the server.
+     *
+     * @return the pending count
+     */
     public int pendingCount() {
         int n = 0;
         for (NetfsFile f : pending) {

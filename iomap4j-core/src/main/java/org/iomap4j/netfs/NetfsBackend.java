@@ -22,6 +22,8 @@ public interface NetfsBackend extends AutoCloseable {
      * @param posBytes    first byte wanted (&ge; 0, &lt; the object's size)
      * @param lengthBytes bytes wanted (&gt; 0)
      * @param expect      the version the caller caches, or null to read whatever is current
+     * @return a future of the bytes read; fails with {@link BackendUnavailableException} when the server is
+     *     unreachable, ESTALE when {@code expect} is no longer current, ENOENT for a missing object
      */
     CompletableFuture<RangeData> read(String key, long posBytes, int lengthBytes, ObjectVersion expect);
 
@@ -29,6 +31,10 @@ public interface NetfsBackend extends AutoCloseable {
      * Stores a new version of an object described by {@code plan} and returns its version. The new version is
      * durable on the server when the future completes. Unchanged ranges may be copied from the base on the
      * server; if the base is no longer current that copy must fail with ESTALE rather than copy other bytes.
+     *
+     * @param plan what to store
+     * @return a future of the new version; fails with {@link BackendUnavailableException} when the server is
+     *     unreachable, ESTALE when the base changed
      */
     CompletableFuture<ObjectVersion> write(WritePlan plan);
 

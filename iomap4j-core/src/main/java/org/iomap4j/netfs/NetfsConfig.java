@@ -20,6 +20,12 @@ public record NetfsConfig(Path cacheDir, int granuleBytes, long cacheLimitBytes,
     /** Largest granule: 64 MiB. */
     public static final int MAX_GRANULE_BYTES = 64 << 20;
 
+    /**
+     * Checks the configuration.
+     *
+     * @throws IllegalArgumentException if the granule is not a power of two in 64 KiB..64 MiB, the cache limit is
+     *     below one granule, or the retry interval is not positive
+     */
     public NetfsConfig {
         Objects.requireNonNull(cacheDir, "cacheDir");
         if (Integer.bitCount(granuleBytes) != 1 || granuleBytes < MIN_GRANULE_BYTES || granuleBytes > MAX_GRANULE_BYTES) {
@@ -31,7 +37,13 @@ public record NetfsConfig(Path cacheDir, int granuleBytes, long cacheLimitBytes,
         }
     }
 
-    /** 1 MiB granules, the given cache bound, retries every second. */
+    /**
+     * 1 MiB granules, the given cache bound, retries every second.
+     *
+     * @param cacheDir the cache directory
+     * @param cacheLimitBytes bound of the clean granule bytes on disk
+     * @return the configuration
+     */
     public static NetfsConfig of(Path cacheDir, long cacheLimitBytes) {
         return new NetfsConfig(cacheDir, DEFAULT_GRANULE_BYTES, cacheLimitBytes, 1000);
     }

@@ -83,40 +83,64 @@ public final class NetfsFile {
      * The inode whose page cache takes the extra bytes of server reads (whole granules, or more than asked): they
      * are pasted into folios not cached yet ({@link org.iomap4j.iomap.BufferedIo#pasteExtra}), so that the next
      * read of them is a page-cache hit. Without a host the extra only goes to the local cache.
+     *
+     * @param host the inode
      */
     public synchronized void setPageCacheHost(NetfsInode host) {
         this.pageCacheHost = host;
     }
 
-    /** The device view the filesystem maps this file's bytes onto (address = file offset). */
+    /**
+     * The device view the filesystem maps this file's bytes onto (address = file offset).
+     *
+     * @return the device view
+     */
     public BlockDevice device() {
         return device;
     }
 
+    /** {@return the object key (changes on rename)} */
     public synchronized String key() {
         return key;
     }
 
-    /** The server version the clean bytes belong to (null for an object not yet uploaded). */
+    /**
+     * The server version the clean bytes belong to (null for an object not yet uploaded).
+     *
+     * @return the version, or null
+     */
     public synchronized ObjectVersion version() {
         return base;
     }
 
-    /** The size the object has locally (what the next upload stores). */
+    /**
+     * The size the object has locally (what the next upload stores).
+     *
+     * @return the local size in bytes
+     */
     public synchronized long sizeBytes() {
         return sizeBytes;
     }
 
+    /** {@return the attributes stored with the object at the next upload} */
     public synchronized Map<String, String> attributes() {
         return Map.copyOf(attributes);
     }
 
-    /** True if there are local changes not yet on the server. */
+    /**
+     * True if there are local changes not yet on the server.
+     *
+     * @return true if dirty
+     */
     public synchronized boolean isDirty() {
         return changeGen != committedGen;
     }
 
-    /** True if an upload failed because the server was unreachable and is being retried. */
+    /**
+     * True if an upload failed because the server was unreachable and is being retried.
+     *
+     * @return true if pending
+     */
     public synchronized boolean isPending() {
         return pending;
     }
@@ -124,6 +148,8 @@ public final class NetfsFile {
     /**
      * Records a new size (an extending write or a truncate): bytes past a smaller size are forgotten, and read
      * as zeroes if the file grows again.
+     *
+     * @param newSizeBytes the new size in bytes
      */
     public synchronized void setSize(long newSizeBytes) {
         if (newSizeBytes == sizeBytes) {
@@ -138,7 +164,11 @@ public final class NetfsFile {
         changeGen++;
     }
 
-    /** Replaces the attributes stored with the object at the next upload. */
+    /**
+     * Replaces the attributes stored with the object at the next upload.
+     *
+     * @param newAttributes the attributes
+     */
     public synchronized void setAttributes(Map<String, String> newAttributes) {
         if (!newAttributes.equals(attributes)) {
             attributes = new HashMap<>(newAttributes);
@@ -151,6 +181,7 @@ public final class NetfsFile {
      * adopts it (its cached granules no longer match and are never served).
      *
      * @return true if the contents changed: the caller drops its page cache of the file
+     * @param current the server's current version
      */
     public synchronized boolean revalidate(ObjectVersion current) {
         if (current == null || current.equals(base) || changeGen != committedGen) {
@@ -166,7 +197,12 @@ public final class NetfsFile {
         return true;
     }
 
-    /** The object was renamed on the server to {@code newKey}, now at {@code version}. The file must be clean. */
+    /**
+     * The object was renamed on the server to {@code newKey}, now at {@code version}. The file must be clean.
+     *
+     * @param newKey the new key
+     * @param version the object's version after the rename
+     */
     public synchronized void renamed(String newKey, ObjectVersion version) {
         netfs.cache().invalidate(key);
         key = newKey;
@@ -174,7 +210,11 @@ public final class NetfsFile {
         baseValidBytes = Math.min(sizeBytes, version.sizeBytes());
     }
 
-    /** The object is deleted: local changes are dropped, no upload will happen. */
+    /**
+     * The object is deleted: local changes are dropped, no upload will happen.
+     *
+     * @throws IOException if the dirty log entry cannot be deleted
+     */
     public void discard() throws IOException {
         synchronized (commitLock) {
             synchronized (this) {

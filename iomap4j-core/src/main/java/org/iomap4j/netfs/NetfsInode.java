@@ -8,6 +8,10 @@ import org.iomap4j.iomap.IomapInode;
  */
 public interface NetfsInode extends IomapInode {
 
-    /** The file's netfs state (one per open object). */
+    /**
+     * The file's netfs state (one per open object).
+     *
+     * @return the netfs state
+     */
     NetfsFile netfsFile();
 }

@@ -11,6 +11,12 @@ import java.util.Objects;
  * @param sizeBytes object size in bytes in this version (&ge; 0)
  */
 public record ObjectVersion(String tag, long sizeBytes) {
+    /**
+     * Checks the fields.
+     *
+     * @throws IllegalArgumentException if the tag is empty or the size negative
+     * @throws NullPointerException if the tag is null
+     */
     public ObjectVersion {
         Objects.requireNonNull(tag, "tag");
         if (tag.isEmpty() || sizeBytes < 0) {

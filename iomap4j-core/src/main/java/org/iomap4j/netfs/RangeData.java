@@ -13,7 +13,11 @@ import java.nio.ByteBuffer;
  */
 public record RangeData(long posBytes, ByteBuffer data, ObjectVersion version) {
 
-    /** Exclusive end offset of the bytes. */
+    /**
+     * Exclusive end offset of the bytes.
+     *
+     * @return {@code posBytes + data.remaining()}
+     */
     public long endBytes() {
         return posBytes + data.remaining();
     }

@@ -30,10 +30,13 @@ public record WritePlan(String key, ObjectVersion base, long sizeBytes, long bas
          * Fills {@code dst} (all its remaining bytes) with new-version bytes starting at {@code posBytes}.
          *
          * @throws IOException EIO (or {@link BackendUnavailableException}) when base bytes cannot be fetched
+         * @param posBytes object byte offset of the first byte
+         * @param dst buffer filled to its limit
          */
         void read(long posBytes, ByteBuffer dst) throws IOException;
     }
 
+    /** Copies the lists and clips {@code baseValidBytes} to the base size (0 without a base). */
     public WritePlan {
         changed = List.copyOf(changed);
         attributes = Map.copyOf(attributes);
@@ -47,6 +50,10 @@ public record WritePlan(String key, ObjectVersion base, long sizeBytes, long bas
     /**
      * True if {@code [posBytes, posBytes + lengthBytes)} of the new version equals the same range of the base:
      * inside the valid part of the base and touching no changed range.
+     *
+     * @param posBytes object byte offset
+     * @param lengthBytes range length in bytes
+     * @return true if the range can be copied from the base
      */
     public boolean unchanged(long posBytes, long lengthBytes) {
         long end = posBytes + lengthBytes;

@@ -63,7 +63,11 @@ public final class AddressSpace {
         this.maxFolioBytes = Math.max(cache.config().maxFolioBytes(), minFolioBytes);
     }
 
-    /** The inode this cache belongs to ({@code mapping->host}). */
+    /**
+     * The inode this cache belongs to ({@code mapping->host}).
+     *
+     * @return the owning inode
+     */
     public MappingHost host() {
         return host;
     }
@@ -73,6 +77,10 @@ public final class AddressSpace {
      * {@code filemap_write_and_wait_range}) through the filesystem's {@link Writepages} hook. Errors are recorded
      * on {@link #errors()}; the first one of this pass is thrown after every folio was tried. The caller holds no
      * folio lock of this mapping.
+     *
+     * @param startBytes file byte offset of the range
+     * @param endBytes exclusive end of the range, a file byte offset
+     * @throws IOException the first writeback error of the range
      */
     public void writeAndWait(long startBytes, long endBytes) throws IOException {
         if (endBytes > startBytes) {
@@ -83,6 +91,8 @@ public final class AddressSpace {
     /**
      * True once the inode's cache was torn down ({@link PageCache#removeMapping}): queued asynchronous readahead
      * must not repopulate it.
+     *
+     * @return true if the mapping was removed from its page cache
      */
     public boolean isDetached() {
         return detached;
@@ -93,37 +103,65 @@ public final class AddressSpace {
         detached = true;
     }
 
-    /** The cache this mapping belongs to. */
+    /**
+     * The cache this mapping belongs to.
+     *
+     * @return the page cache
+     */
     public PageCache pageCache() {
         return cache;
     }
 
-    /** Held shared while inserting folios, exclusive while removing them (truncate, punch, invalidate). */
+    /**
+     * Held shared while inserting folios, exclusive while removing them (truncate, punch, invalidate).
+     *
+     * @return the invalidate lock (the kernel's {@code mapping->invalidate_lock})
+     */
     public ReentrantReadWriteLock invalidateLock() {
         return invalidateLock;
     }
 
-    /** Writeback errors of this file (reported by fsync once per open handle). */
+    /**
+     * Writeback errors of this file (reported by fsync once per open handle).
+     *
+     * @return the error sequence of this file
+     */
     public ErrSeq errors() {
         return errors;
     }
 
-    /** Bytes of folio memory this mapping holds. */
+    /**
+     * Bytes of folio memory this mapping holds.
+     *
+     * @return folio memory in bytes
+     */
     public long cachedBytes() {
         return cachedBytes.get();
     }
 
-    /** Bytes in dirty blocks of this mapping. */
+    /**
+     * Bytes in dirty blocks of this mapping.
+     *
+     * @return dirty bytes, counted in whole blocks
+     */
     public long dirtyBytes() {
         return dirtyBytes.get();
     }
 
-    /** Smallest folio of this mapping in bytes: max(4 KiB, block size). */
+    /**
+     * Smallest folio of this mapping in bytes: max(4 KiB, block size).
+     *
+     * @return the smallest folio size in bytes
+     */
     public int minFolioBytes() {
         return minFolioBytes;
     }
 
-    /** Largest folio of this mapping in bytes: max(configured maximum, block size). */
+    /**
+     * Largest folio of this mapping in bytes: max(configured maximum, block size).
+     *
+     * @return the largest folio size in bytes
+     */
     public int maxFolioBytes() {
         return maxFolioBytes;
     }
@@ -132,12 +170,20 @@ public final class AddressSpace {
         return dirtiedSinceNanos;
     }
 
-    /** Number of folios cached (tests, statistics). */
+    /**
+     * Number of folios cached (tests, statistics).
+     *
+     * @return the number of folios in the index
+     */
     public int folioCount() {
         return folios.size();
     }
 
-    /** Sizes in bytes of the cached folios in file order (tests: proves large folios are used). */
+    /**
+     * Sizes in bytes of the cached folios in file order (tests: proves large folios are used).
+     *
+     * @return the folio sizes in bytes, ascending by file offset
+     */
     public List<Integer> folioSizes() {
         List<Integer> sizes = new ArrayList<>();
         for (Folio f : folios.all()) {
@@ -161,6 +207,9 @@ public final class AddressSpace {
      * The folio covering {@code posBytes} (file bytes), or null (the kernel's {@code filemap_get_folio} without
      * creation). Lock-free; the folio may be removed concurrently, so a caller locks it and checks
      * {@link Folio#isRemoved()}. Marks it referenced for reclaim.
+     *
+     * @param posBytes a file byte offset
+     * @return the folio, unlocked, or null
      */
     public Folio lookup(long posBytes) {
         Folio f = folios.get(posBytes);
@@ -176,6 +225,10 @@ public final class AddressSpace {
     /**
      * Folios overlapping file bytes {@code [startBytes, endBytes)} in file order (a weakly consistent view: a
      * folio may be removed after it was returned; lock it and check {@link Folio#isRemoved()}).
+     *
+     * @param startBytes file byte offset of the range
+     * @param endBytes exclusive end of the range, a file byte offset
+     * @return the folios, ascending by file offset
      */
     public Iterable<Folio> folioRange(long startBytes, long endBytes) {
         return folios.range(startBytes, endBytes);
@@ -187,6 +240,10 @@ public final class AddressSpace {
      * and alignment allow without overlapping a cached folio. Caller holds the invalidate lock shared (creating
      * inserts) and no folio lock above {@code posBytes} (ascending order). The kernel's {@code __filemap_get_folio}
      * with {@code FGP_LOCK | FGP_CREAT}.
+     *
+     * @param posBytes a file byte offset
+     * @param lengthHintBytes bytes the caller means to use from {@code posBytes} (sizes a new folio)
+     * @return the folio, locked by the calling thread
      */
     public Folio grabLocked(long posBytes, long lengthHintBytes) {
         while (true) {
@@ -217,6 +274,7 @@ public final class AddressSpace {
      * @param posBytes  file offset, a multiple of {@code sizeBytes}
      * @param sizeBytes a power of two from {@link #minFolioBytes()} to {@link #maxFolioBytes()}
      * @throws IllegalArgumentException for a size or alignment outside those rules
+     * @return the new folio, locked, or null when one overlapping the range is cached
      */
     public Folio tryAddLocked(long posBytes, int sizeBytes) {
         if (Integer.bitCount(sizeBytes) != 1 || sizeBytes < minFolioBytes || sizeBytes > maxFolioBytes
@@ -268,6 +326,7 @@ public final class AddressSpace {
      * cache's pool (the kernel's {@code filemap_remove_folio}). Folio lock held; no-op if already removed.
      *
      * @throws IllegalArgumentException if {@code f} belongs to another mapping
+     * @param f the folio, locked by the calling thread
      */
     public void removeLocked(Folio f) {
         if (f.mapping != this) {
@@ -294,6 +353,8 @@ public final class AddressSpace {
      * {@code min(2 MiB, budget/8)}; any other read resets it and reads only what was asked.
      *
      * @return the exclusive end of the range to fill (file bytes)
+     * @param posBytes file byte offset of the read
+     * @param lengthBytes bytes asked for
      */
     public long readaheadEnd(long posBytes, long lengthBytes) {
         long cap = Math.max(minFolioBytes, Math.min(RA_MAX_BYTES, cache.config().budgetBytes() / 8));
@@ -321,6 +382,10 @@ public final class AddressSpace {
      * readahead has covered yet. Returns {@code {from, to}} to fill in the background, or null when the stream is
      * not sequential or the range is claimed already (the kernel's async readahead marker, as a high-water mark).
      * The fill itself is queued with {@link PageCache#readahead}.
+     *
+     * @param readerEndBytes the file byte offset where the sequential reader has got to
+     * @param limitBytes exclusive bound of the claim, a file byte offset (typically EOF)
+     * @return {@code {fromBytes, toBytes}}, or null
      */
     public long[] claimAsyncReadahead(long readerEndBytes, long limitBytes) {
         synchronized (raLock) {
@@ -340,7 +405,13 @@ public final class AddressSpace {
     // ---------------------------------------------------------------------------------------------------------
     // Queries for filesystems (seek over unwritten extents, zero-range decisions)
 
-    /** True if any block overlapping {@code [startBytes, endBytes)} is dirty or under writeback. */
+    /**
+     * True if any block overlapping {@code [startBytes, endBytes)} is dirty or under writeback.
+     *
+     * @param startBytes file byte offset of the range
+     * @param endBytes exclusive end of the range, a file byte offset
+     * @return true if a dirty or writeback block overlaps the range
+     */
     public boolean hasDirty(long startBytes, long endBytes) {
         for (Folio f : folioRange(startBytes, endBytes)) {
             if (f.nrDirty == 0 && !f.writeback) {
@@ -371,6 +442,10 @@ public final class AddressSpace {
      * The start of the first dirty block in {@code [startBytes, endBytes)} (clamped to {@code startBytes}), or
      * {@code endBytes} if none is dirty: where a delalloc filesystem's report of a hole meets data that only the
      * page cache holds. Takes folio locks one at a time.
+     *
+     * @param startBytes file byte offset of the range
+     * @param endBytes exclusive end of the range, a file byte offset
+     * @return a file byte offset in {@code [startBytes, endBytes]}
      */
     public long nextDirtyBytes(long startBytes, long endBytes) {
         for (Folio f : folioRange(startBytes, endBytes)) {
@@ -402,6 +477,10 @@ public final class AddressSpace {
     /**
      * The start of the first block at or after {@code startBytes} (and before {@code endBytes}) that is not dirty
      * in the cache (an uncached block is not dirty), or {@code endBytes}. Takes folio locks one at a time.
+     *
+     * @param startBytes file byte offset of the range
+     * @param endBytes exclusive end of the range, a file byte offset
+     * @return a file byte offset in {@code [startBytes, endBytes]}
      */
     public long nextCleanBytes(long startBytes, long endBytes) {
         long bs = host.blockSizeBytes();
@@ -434,6 +513,10 @@ public final class AddressSpace {
     /**
      * The first byte in {@code [startBytes, endBytes)} that lies in an uptodate (or dirty) cached block, or -1:
      * what SEEK_DATA reports inside an UNWRITTEN extent (iomap's page-cache seek).
+     *
+     * @param startBytes file byte offset of the range
+     * @param endBytes exclusive end of the range, a file byte offset
+     * @return a file byte offset, or -1
      */
     public long nextCachedData(long startBytes, long endBytes) {
         for (Folio f : folioRange(startBytes, endBytes)) {
@@ -463,6 +546,10 @@ public final class AddressSpace {
     /**
      * The first byte in {@code [startBytes, endBytes)} not in an uptodate cached block, or -1 if the whole
      * range is cached: what SEEK_HOLE reports inside an UNWRITTEN extent.
+     *
+     * @param startBytes file byte offset of the range
+     * @param endBytes exclusive end of the range, a file byte offset
+     * @return a file byte offset, or -1
      */
     public long nextUncached(long startBytes, long endBytes) {
         long pos = startBytes;
@@ -498,6 +585,8 @@ public final class AddressSpace {
      * Removes cached data at and beyond {@code newSizeBytes} (truncate_inode_pages): whole folios beyond are
      * dropped, blocks beyond in the straddling folio lose their uptodate/dirty state. Takes the invalidate lock
      * exclusively. Zeroing the partial block at the new EOF is iomap's job ({@code BufferedIo.truncatePage}).
+     *
+     * @param newSizeBytes the new file size in bytes
      */
     public void truncateFrom(long newSizeBytes) {
         if (newSizeBytes < 0) {
@@ -518,6 +607,8 @@ public final class AddressSpace {
      * buffered write or read can repopulate the range meanwhile.
      *
      * @throws IOException the writeback error (the range is then left cached and clean)
+     * @param startBytes file byte offset of the range
+     * @param endBytes exclusive end of the range, a file byte offset
      */
     public void invalidateRange(long startBytes, long endBytes) throws IOException {
         if (endBytes <= startBytes) {

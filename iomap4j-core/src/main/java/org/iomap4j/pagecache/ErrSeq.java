@@ -21,18 +21,30 @@ public final class ErrSeq {
     public ErrSeq() {
     }
 
-    /** Records a writeback error; every cursor will report it once. */
+    /**
+     * Records a writeback error; every cursor will report it once.
+     *
+     * @param error the writeback error
+     */
     public void record(IOException error) {
         last.set(error);
         sequence.incrementAndGet();
     }
 
-    /** A cursor that reports errors recorded from now on. */
+    /**
+     * A cursor that reports errors recorded from now on.
+     *
+     * @return the new cursor
+     */
     public Cursor newCursor() {
         return new Cursor(sequence.get());
     }
 
-    /** True if any error was ever recorded. */
+    /**
+     * True if any error was ever recorded.
+     *
+     * @return true after the first {@link #record}
+     */
     public boolean hasError() {
         return sequence.get() != 0;
     }
@@ -48,6 +60,8 @@ public final class ErrSeq {
         /**
          * Throws the latest error recorded since this cursor last checked (EIO, naming the original error), and
          * advances past it; returns quietly if there was none.
+         *
+         * @throws IOException EIO for an error this cursor has not reported yet
          */
         public void check() throws IOException {
             long now = sequence.get();

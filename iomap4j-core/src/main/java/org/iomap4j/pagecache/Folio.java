@@ -94,37 +94,65 @@ public final class Folio {
         lock.unlock();
     }
 
-    /** True once the folio left its mapping: a locker must drop it and look the offset up again. */
+    /**
+     * True once the folio left its mapping: a locker must drop it and look the offset up again.
+     *
+     * @return true if removed from the mapping
+     */
     public boolean isRemoved() {
         return removed;
     }
 
-    /** File byte offset of the folio's first byte: a multiple of {@link #sizeBytes()}. */
+    /**
+     * File byte offset of the folio's first byte: a multiple of {@link #sizeBytes()}.
+     *
+     * @return the file byte offset
+     */
     public long posBytes() {
         return posBytes;
     }
 
-    /** Size of the folio in bytes: a power of two, 4 KiB..2 MiB, at least the block size. */
+    /**
+     * Size of the folio in bytes: a power of two, 4 KiB..2 MiB, at least the block size.
+     *
+     * @return the size in bytes
+     */
     public int sizeBytes() {
         return sizeBytes;
     }
 
-    /** log2 of the filesystem block size. */
+    /**
+     * log2 of the filesystem block size.
+     *
+     * @return the block size shift (block size = {@code 1 << blkBits()})
+     */
     public int blkBits() {
         return blkBits;
     }
 
-    /** Number of filesystem blocks in the folio. */
+    /**
+     * Number of filesystem blocks in the folio.
+     *
+     * @return {@code sizeBytes() >> blkBits()}
+     */
     public int nrBlocks() {
         return nrBlocks;
     }
 
-    /** Number of dirty blocks; readable without the lock (a hint, see the class comment on ordering). */
+    /**
+     * Number of dirty blocks; readable without the lock (a hint, see the class comment on ordering).
+     *
+     * @return the dirty block count
+     */
     public int nrDirty() {
         return nrDirty;
     }
 
-    /** True while a device write of this folio's blocks is in flight; readable without the lock. */
+    /**
+     * True while a device write of this folio's blocks is in flight; readable without the lock.
+     *
+     * @return true while under writeback
+     */
     public boolean isWriteback() {
         return writeback;
     }
@@ -132,6 +160,8 @@ public final class Folio {
     /**
      * Sets or clears the writeback flag ({@code folio_start_writeback}/{@code folio_end_writeback}). Folio lock
      * held; set it before clearing any dirty bit of the pass.
+     *
+     * @param inFlight true at the start of writeback, false at its end
      */
     public void setWriteback(boolean inFlight) {
         writeback = inFlight;
@@ -142,31 +172,60 @@ public final class Folio {
         error = true;
     }
 
-    /** True if the last writeback of this folio failed ({@code folio_test_error}). */
+    /**
+     * True if the last writeback of this folio failed ({@code folio_test_error}).
+     *
+     * @return true after a failed writeback
+     */
     public boolean hasError() {
         return error;
     }
 
-    /** Zeroes bytes {@code [fromOff, toOff)} of the folio. Folio lock held. */
+    /**
+     * Zeroes bytes {@code [fromOff, toOff)} of the folio. Folio lock held.
+     *
+     * @param fromOff first byte offset in the folio
+     * @param toOff exclusive end byte offset in the folio
+     */
     public void zero(int fromOff, int toOff) {
         if (toOff > fromOff) {
             MemorySegment.ofBuffer(data).asSlice(fromOff, toOff - fromOff).fill((byte) 0);
         }
     }
 
-    /** Copies {@code n} bytes at folio offset {@code off} to {@code dst}'s position, advancing it. Lock held. */
+    /**
+     * Copies {@code n} bytes at folio offset {@code off} to {@code dst}'s position, advancing it. Lock held.
+     *
+     * @param off byte offset in the folio
+     * @param dst destination, written at its position
+     * @param n bytes to copy
+     */
     public void copyOut(int off, ByteBuffer dst, int n) {
         int p = dst.position();
         dst.put(p, data, off, n);
         dst.position(p + n);
     }
 
-    /** Copies {@code n} bytes from {@code src} at absolute index {@code srcIndex} to folio offset {@code off}. */
+    /**
+     * Copies {@code n} bytes from {@code src} at absolute index {@code srcIndex} to folio offset {@code off}.
+     *
+     * @param off byte offset in the folio
+     * @param src source buffer (its position is not used or changed)
+     * @param srcIndex absolute index in {@code src} of the first byte
+     * @param n bytes to copy
+     */
     public void copyIn(int off, ByteBuffer src, int srcIndex, int n) {
         data.put(off, src, srcIndex, n);
     }
 
-    /** Copies {@code n} bytes of {@code src} from {@code srcOff} to folio offset {@code off}. Lock held. */
+    /**
+     * Copies {@code n} bytes of {@code src} from {@code srcOff} to folio offset {@code off}. Lock held.
+     *
+     * @param off byte offset in the folio
+     * @param src source array
+     * @param srcOff index of the first byte in {@code src}
+     * @param n bytes to copy
+     */
     public void copyIn(int off, byte[] src, int srcOff, int n) {
         data.put(off, src, srcOff, n);
     }
@@ -174,28 +233,41 @@ public final class Folio {
     /**
      * A view of bytes {@code [off, off + len)} for a device request: position {@code off}, limit
      * {@code off + len} (so {@code position()} is the folio offset, like {@code ByteBuffer.wrap(array, off, len)}).
+     *
+     * @param off first byte offset in the folio
+     * @param len length in bytes
+     * @return a view sharing the folio's memory
      */
     public ByteBuffer view(int off, int len) {
         return data.duplicate().limit(off + len).position(off);
     }
 
+    /** {@return the exclusive end of the folio, a file byte offset} */
     public long endBytes() {
         return posBytes + sizeBytes;
     }
 
+    /** {@return the filesystem block size in bytes} */
     public int blockSizeBytes() {
         return 1 << blkBits;
     }
 
-    /** Index of the block holding file byte {@code filePosBytes} (which must lie in this folio). */
+    /**
+     * Index of the block holding file byte {@code filePosBytes} (which must lie in this folio).
+     *
+     * @param filePosBytes a file byte offset inside the folio
+     * @return the block index within the folio
+     */
     public int blockOf(long filePosBytes) {
         return (int) ((filePosBytes - posBytes) >>> blkBits);
     }
 
+    /** {@return true if every block of the folio is uptodate} */
     public boolean isUptodate() {
         return nrUptodate == nrBlocks;
     }
 
+    /** {@return true if any block of the folio is dirty} */
     public boolean isDirty() {
         return nrDirty != 0;
     }
@@ -205,6 +277,11 @@ public final class Folio {
         return (long) nrDirty << blkBits;
     }
 
+    /**
+     * {@return true if block {@code blk} holds valid data}
+     *
+     * @param blk block index within the folio
+     */
     public boolean blockUptodate(int blk) {
         return (uptodateBits[blk >>> 6] & (1L << blk)) != 0;
     }
@@ -222,7 +299,13 @@ public final class Folio {
         return nextClear(uptodateBits, fromBlk, toBlk) == toBlk;
     }
 
-    /** First block in {@code [fromBlk, toBlk)} that is not uptodate, or {@code toBlk}. */
+    /**
+     * First block in {@code [fromBlk, toBlk)} that is not uptodate, or {@code toBlk}.
+     *
+     * @param fromBlk first block index in the folio
+     * @param toBlk exclusive end block index
+     * @return a block index in {@code [fromBlk, toBlk]}
+     */
     public int nextNotUptodate(int fromBlk, int toBlk) {
         if (nrUptodate == nrBlocks) {
             return toBlk;
@@ -230,12 +313,24 @@ public final class Folio {
         return nextClear(uptodateBits, fromBlk, toBlk);
     }
 
-    /** First uptodate block in {@code [fromBlk, toBlk)}, or {@code toBlk}. */
+    /**
+     * First uptodate block in {@code [fromBlk, toBlk)}, or {@code toBlk}.
+     *
+     * @param fromBlk first block index in the folio
+     * @param toBlk exclusive end block index
+     * @return a block index in {@code [fromBlk, toBlk]}
+     */
     public int nextUptodate(int fromBlk, int toBlk) {
         return nextSet(uptodateBits, fromBlk, toBlk);
     }
 
-    /** First dirty block in {@code [fromBlk, toBlk)}, or {@code toBlk}. */
+    /**
+     * First dirty block in {@code [fromBlk, toBlk)}, or {@code toBlk}.
+     *
+     * @param fromBlk first block index in the folio
+     * @param toBlk exclusive end block index
+     * @return a block index in {@code [fromBlk, toBlk]}
+     */
     public int nextDirty(int fromBlk, int toBlk) {
         if (nrDirty == 0) {
             return toBlk;
@@ -243,17 +338,33 @@ public final class Folio {
         return nextSet(dirtyBits, fromBlk, toBlk);
     }
 
-    /** First clean block in {@code [fromBlk, toBlk)}, or {@code toBlk}. */
+    /**
+     * First clean block in {@code [fromBlk, toBlk)}, or {@code toBlk}.
+     *
+     * @param fromBlk first block index in the folio
+     * @param toBlk exclusive end block index
+     * @return a block index in {@code [fromBlk, toBlk]}
+     */
     public int nextClean(int fromBlk, int toBlk) {
         return nextClear(dirtyBits, fromBlk, toBlk);
     }
 
-    /** Marks blocks {@code [fromBlk, toBlk)} uptodate. Folio lock held. */
+    /**
+     * Marks blocks {@code [fromBlk, toBlk)} uptodate. Folio lock held.
+     *
+     * @param fromBlk first block index in the folio
+     * @param toBlk exclusive end block index
+     */
     public void setUptodate(int fromBlk, int toBlk) {
         nrUptodate += setRange(uptodateBits, fromBlk, toBlk);
     }
 
-    /** Marks blocks {@code [fromBlk, toBlk)} uptodate and dirty, updating the dirty accounting. Folio lock held. */
+    /**
+     * Marks blocks {@code [fromBlk, toBlk)} uptodate and dirty, updating the dirty accounting. Folio lock held.
+     *
+     * @param fromBlk first block index in the folio
+     * @param toBlk exclusive end block index
+     */
     public void setDirty(int fromBlk, int toBlk) {
         nrUptodate += setRange(uptodateBits, fromBlk, toBlk);
         int added = setRange(dirtyBits, fromBlk, toBlk);
@@ -263,7 +374,12 @@ public final class Folio {
         }
     }
 
-    /** Clears the dirty bits of blocks {@code [fromBlk, toBlk)} (they stay uptodate). Folio lock held. */
+    /**
+     * Clears the dirty bits of blocks {@code [fromBlk, toBlk)} (they stay uptodate). Folio lock held.
+     *
+     * @param fromBlk first block index in the folio
+     * @param toBlk exclusive end block index
+     */
     public void clearDirty(int fromBlk, int toBlk) {
         int removedBits = clearRange(dirtyBits, fromBlk, toBlk);
         if (removedBits != 0) {
@@ -272,7 +388,13 @@ public final class Folio {
         }
     }
 
-    /** Blocks of {@code [fromBlk, toBlk)} without a delalloc reservation. Folio lock held. */
+    /**
+     * Blocks of {@code [fromBlk, toBlk)} without a delalloc reservation. Folio lock held.
+     *
+     * @param fromBlk first block index in the folio
+     * @param toBlk exclusive end block index
+     * @return the number of blocks needing a reservation
+     */
     public int countUnreserved(int fromBlk, int toBlk) {
         int n = 0;
         int b = fromBlk;
@@ -287,13 +409,20 @@ public final class Folio {
     /**
      * Records that blocks {@code [fromBlk, toBlk)} hold a delalloc reservation (the caller reserved the ones
      * {@link #countUnreserved} counted) and dirties them. Folio lock held.
+     *
+     * @param fromBlk first block index in the folio
+     * @param toBlk exclusive end block index
      */
     public void setDirtyReserved(int fromBlk, int toBlk) {
         setDirty(fromBlk, toBlk);
         nrReserved += setRange(reservedBits, fromBlk, toBlk);
     }
 
-    /** Number of blocks holding a delalloc reservation. Folio lock held. */
+    /**
+     * Number of blocks holding a delalloc reservation. Folio lock held.
+     *
+     * @return the reserved block count
+     */
     public int nrReserved() {
         return nrReserved;
     }
@@ -302,6 +431,9 @@ public final class Folio {
      * Gives back the reservations of blocks {@code [fromBlk, toBlk)} to the filesystem
      * ({@link MappingHost#releaseDelalloc}): after writeback mapped them, or when their dirty data is dropped.
      * Folio lock held.
+     *
+     * @param fromBlk first block index in the folio
+     * @param toBlk exclusive end block index
      */
     public void releaseReserved(int fromBlk, int toBlk) {
         if (nrReserved == 0) {
@@ -324,7 +456,12 @@ public final class Folio {
         nrUptodate -= clearRange(uptodateBits, fromBlk, toBlk);
     }
 
-    /** Marks blocks {@code [fromBlk, toBlk)} not uptodate (a failed read). Folio lock held; they must be clean. */
+    /**
+     * Marks blocks {@code [fromBlk, toBlk)} not uptodate (a failed read). Folio lock held; they must be clean.
+     *
+     * @param fromBlk first block index in the folio
+     * @param toBlk exclusive end block index
+     */
     public void clearUptodate(int fromBlk, int toBlk) {
         nrUptodate -= clearRange(uptodateBits, fromBlk, toBlk);
     }

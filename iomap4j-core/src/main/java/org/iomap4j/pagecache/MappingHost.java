@@ -10,15 +10,25 @@ package org.iomap4j.pagecache;
  */
 public interface MappingHost {
 
-    /** The inode number, for messages and keys. */
+    /**
+     * The inode number, for messages and keys.
+     *
+     * @return the inode number
+     */
     long ino();
 
-    /** The file size in bytes (i_size). */
+    /**
+     * The file size in bytes (i_size).
+     *
+     * @return i_size in bytes
+     */
     long sizeBytes();
 
     /**
      * The filesystem block size in bytes: a power of two, 512..65536 (the unit of per-block uptodate and dirty
      * state; checked by {@link PageCache#createMapping}). Must not change while the mapping exists.
+     *
+     * @return the block size in bytes
      */
     int blockSizeBytes();
 
@@ -36,11 +46,16 @@ public interface MappingHost {
      * lock that nothing else is taken under).
      *
      * @throws java.io.IOException {@code FsException(ENOSPC)} when the space is not there; nothing is reserved
+     * @param nrBlocks filesystem blocks to reserve (&gt; 0)
      */
     default void reserveDelalloc(long nrBlocks) throws java.io.IOException {
     }
 
-    /** Gives back {@code nrBlocks} blocks reserved by {@link #reserveDelalloc}. Folio lock may be held; never fails. */
+    /**
+     * Gives back {@code nrBlocks} blocks reserved by {@link #reserveDelalloc}. Folio lock may be held; never fails.
+     *
+     * @param nrBlocks filesystem blocks to give back
+     */
     default void releaseDelalloc(long nrBlocks) {
     }
 }

@@ -56,6 +56,11 @@ public final class PageCache implements AutoCloseable {
     private volatile boolean bgKicked;
     private volatile IOException lastBackgroundError;
 
+    /**
+     * A cache with {@code config}'s budget; starts the background writeback thread unless its interval is 0.
+     *
+     * @param config budget, folio size, dirty threshold and writeback interval
+     */
     public PageCache(PageCacheConfig config) {
         this.config = config;
         // Pool up to half the budget; prefill 1/16 of it (32 MiB for the default 512 MiB) when that is at least
@@ -70,6 +75,7 @@ public final class PageCache implements AutoCloseable {
         }
     }
 
+    /** {@return the configuration this cache was made with} */
     public PageCacheConfig config() {
         return config;
     }
@@ -79,6 +85,9 @@ public final class PageCache implements AutoCloseable {
      * {@code WritebackOps}).
      *
      * @throws IllegalArgumentException if the host's block size is not a power of two in [512, 65536]
+     * @param host the inode the cache belongs to
+     * @param writepages how the inode's dirty data is written back
+     * @return the new mapping
      */
     public AddressSpace createMapping(MappingHost host, Writepages writepages) {
         AddressSpace m = new AddressSpace(this, host, writepages);
@@ -86,7 +95,11 @@ public final class PageCache implements AutoCloseable {
         return m;
     }
 
-    /** Forgets an inode's cache (inode eviction): its folios are dropped, dirty ones included. */
+    /**
+     * Forgets an inode's cache (inode eviction): its folios are dropped, dirty ones included.
+     *
+     * @param mapping the mapping to drop
+     */
     public void removeMapping(AddressSpace mapping) {
         mapping.detach();
         mappings.remove(mapping);
@@ -98,6 +111,8 @@ public final class PageCache implements AutoCloseable {
      * would pin a virtual thread's carrier). Dropped once the cache is closed. {@code fill} must take only the
      * locks a synchronous read fill takes (invalidate lock shared, folio locks ascending) and must not throw for
      * an I/O error (the blocks stay not uptodate; the reader meets the error).
+     *
+     * @param fill the fill to run (reads the range into the mapping)
      */
     public void readahead(Runnable fill) {
         if (closed) {
@@ -144,12 +159,20 @@ public final class PageCache implements AutoCloseable {
         }
     }
 
-    /** Bytes of folio memory held now. */
+    /**
+     * Bytes of folio memory held now.
+     *
+     * @return folio memory in bytes
+     */
     public long cachedBytes() {
         return cachedBytes.get();
     }
 
-    /** Bytes in dirty blocks now. */
+    /**
+     * Bytes in dirty blocks now.
+     *
+     * @return dirty bytes, counted in whole blocks
+     */
     public long dirtyBytes() {
         return dirtyBytes.get();
     }
@@ -159,12 +182,20 @@ public final class PageCache implements AutoCloseable {
         return config.dirtyThresholdBytes() / 2;
     }
 
-    /** The last error background writeback met (also recorded on the file's {@link ErrSeq}), or null. */
+    /**
+     * The last error background writeback met (also recorded on the file's {@link ErrSeq}), or null.
+     *
+     * @return the error, or null
+     */
     public IOException lastBackgroundError() {
         return lastBackgroundError;
     }
 
-    /** Writes back every dirty folio of every mapping and waits; throws the first error. */
+    /**
+     * Writes back every dirty folio of every mapping and waits; throws the first error.
+     *
+     * @throws IOException the first writeback error
+     */
     public void syncAll() throws IOException {
         IOException first = null;
         for (AddressSpace m : mappings) {
@@ -214,7 +245,11 @@ public final class PageCache implements AutoCloseable {
         return folioPool.take(sizeBytes, cachedBytes.get() + sizeBytes < config.budgetBytes());
     }
 
-    /** Bytes of folio memory kept for reuse now (statistics, tests). */
+    /**
+     * Bytes of folio memory kept for reuse now (statistics, tests).
+     *
+     * @return pooled folio memory in bytes
+     */
     public long pooledBytes() {
         return folioPool.pooledBytes();
     }
@@ -303,6 +338,8 @@ public final class PageCache implements AutoCloseable {
      *
      * Writeback errors are recorded on each file's {@link ErrSeq} (and reported by its next fsync), not thrown
      * at the writer: like {@code balance_dirty_pages}, throttling never fails a write.
+     *
+     * @param mapping the mapping about to be dirtied
      */
     public void balanceDirty(AddressSpace mapping) {
         long dirty = dirtyBytes.get();

@@ -21,6 +21,9 @@ public interface Writepages {
      * after every folio of the range was tried.
      *
      * @throws IOException the first writeback error of this pass
+     * @param mapping the inode's page cache
+     * @param startBytes file byte offset of the range
+     * @param endBytes exclusive end of the range, a file byte offset
      */
     void writepages(AddressSpace mapping, long startBytes, long endBytes) throws IOException;
 }

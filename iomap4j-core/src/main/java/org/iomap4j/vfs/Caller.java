@@ -19,7 +19,11 @@ public record Caller(int uid, int gid) {
     /** uid 0, gid 0. */
     public static final Caller ROOT = new Caller(0, 0);
 
-    /** The bound caller, or {@link #ROOT} when none is bound. */
+    /**
+     * The bound caller, or {@link #ROOT} when none is bound.
+     *
+     * @return the caller of the current operation
+     */
     public static Caller current() {
         return CURRENT.orElse(ROOT);
     }
@@ -31,7 +35,11 @@ public record Caller(int uid, int gid) {
      */
     public static final ScopedValue<Integer> UMASK = ScopedValue.newInstance();
 
-    /** The bound {@link #UMASK}, 0 when none is bound. */
+    /**
+     * The bound {@link #UMASK}, 0 when none is bound.
+     *
+     * @return the umask applied to created modes
+     */
     public static int umask() {
         return UMASK.orElse(0);
     }

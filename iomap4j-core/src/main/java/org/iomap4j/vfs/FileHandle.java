@@ -6,9 +6,17 @@ package org.iomap4j.vfs;
  * front ends treat it as opaque.
  */
 public interface FileHandle {
-    /** The inode this handle is open on. */
+    /**
+     * The inode this handle is open on.
+     *
+     * @return the inode number
+     */
     long ino();
 
-    /** The open(2) flags (O_ACCMODE bits, O_APPEND, O_DIRECT, ...). */
+    /**
+     * The open(2) flags (O_ACCMODE bits, O_APPEND, O_DIRECT, ...).
+     *
+     * @return the open flags
+     */
     int openFlags();
 }

@@ -14,19 +14,28 @@ package org.iomap4j.vfs;
  * @param blocks512   storage in 512-byte units, metadata blocks included (st_blocks)
  * @param blockSizeBytes preferred I/O size (st_blksize)
  * @param generation  inode generation (NFS/FUSE)
+ * @param atimeSec last access, seconds since the epoch
+ * @param atimeNsec nanoseconds of the last access
+ * @param mtimeSec last data modification, seconds since the epoch
+ * @param mtimeNsec nanoseconds of the last data modification
+ * @param ctimeSec last inode change, seconds since the epoch
+ * @param ctimeNsec nanoseconds of the last inode change
  */
 public record InodeAttr(long ino, int mode, int nlink, int uid, int gid, long rdev, long sizeBytes, long blocks512,
         int blockSizeBytes, long atimeSec, int atimeNsec, long mtimeSec, int mtimeNsec, long ctimeSec, int ctimeNsec,
         long generation) {
 
+    /** {@return true if {@link #mode()} is a directory (S_IFDIR)} */
     public boolean isDirectory() {
         return FileMode.isDirectory(mode);
     }
 
+    /** {@return true if {@link #mode()} is a regular file (S_IFREG)} */
     public boolean isRegular() {
         return FileMode.isRegular(mode);
     }
 
+    /** {@return true if {@link #mode()} is a symbolic link (S_IFLNK)} */
     public boolean isSymlink() {
         return FileMode.isSymlink(mode);
     }

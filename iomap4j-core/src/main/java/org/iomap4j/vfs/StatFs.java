@@ -9,6 +9,7 @@ package org.iomap4j.vfs;
  * @param files           inodes
  * @param freeFiles       free inodes
  * @param nameMaxBytes    longest name (255 for ext2)
+ * @param blockSizeBytes the unit of the block counts, in bytes (f_bsize)
  */
 public record StatFs(int blockSizeBytes, long blocks, long freeBlocks, long availBlocks, long files, long freeFiles,
         int nameMaxBytes) {

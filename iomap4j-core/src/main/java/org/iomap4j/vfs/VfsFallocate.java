@@ -9,6 +9,14 @@ import java.io.IOException;
  */
 public interface VfsFallocate extends Vfs {
 
-    /** fallocate(2) on {@code [offsetBytes, offsetBytes + lengthBytes)}; EOPNOTSUPP for modes it does not support. */
+    /**
+     * fallocate(2) on {@code [offsetBytes, offsetBytes + lengthBytes)}; EOPNOTSUPP for modes it does not support.
+     *
+     * @param fh open handle (writable)
+     * @param mode 0 (allocate, extending the size), or FALLOC_FL_* bits
+     * @param offsetBytes file byte offset of the range
+     * @param lengthBytes range length in bytes (&gt; 0)
+     * @throws IOException EOPNOTSUPP, EINVAL, ENOSPC (blocks given back), EFBIG, EIO
+     */
     void fallocate(FileHandle fh, int mode, long offsetBytes, long lengthBytes) throws IOException;
 }

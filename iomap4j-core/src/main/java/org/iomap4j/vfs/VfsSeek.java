@@ -12,13 +12,25 @@ import org.iomap4j.FsException;
  */
 public interface VfsSeek extends Vfs {
 
-    /** lseek with {@link #SEEK_DATA} or {@link #SEEK_HOLE}; ENXIO at or past EOF. */
+    /**
+     * lseek with {@link #SEEK_DATA} or {@link #SEEK_HOLE}; ENXIO at or past EOF.
+     *
+     * @param fh open handle
+     * @param offsetBytes file byte offset to start at
+     * @param whence SEEK_DATA or SEEK_HOLE
+     * @return the file byte offset of the next data or hole at or after {@code offsetBytes}
+     * @throws IOException ENXIO at or past EOF or for a negative offset, EINVAL for another whence, EIO
+     */
     long seekDataHole(FileHandle fh, long offsetBytes, int whence) throws IOException;
 
     /**
      * The answer of a filesystem without holes: SEEK_DATA returns {@code offsetBytes}, SEEK_HOLE the size.
      *
      * @throws FsException ENXIO for an offset below 0 or at or past {@code sizeBytes}
+     * @param sizeBytes the file size in bytes
+     * @param offsetBytes file byte offset to start at
+     * @param whence SEEK_DATA or SEEK_HOLE
+     * @return {@code offsetBytes} for SEEK_DATA, {@code sizeBytes} for SEEK_HOLE
      */
     static long wholeFileIsData(long sizeBytes, long offsetBytes, int whence) throws FsException {
         if (offsetBytes < 0 || offsetBytes >= sizeBytes) {

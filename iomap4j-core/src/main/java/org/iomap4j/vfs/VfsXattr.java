@@ -23,16 +23,43 @@ public interface VfsXattr extends Vfs {
     /** setxattr flags: fail if the attribute does not exist. */
     int XATTR_REPLACE = 2;
 
-    /** The value of attribute {@code name} of inode {@code ino}; ENODATA if it has none. */
+    /**
+     * The value of attribute {@code name} of inode {@code ino}; ENODATA if it has none.
+     *
+     * @param ino inode number
+     * @param name the full attribute name, namespace prefix included ("user.x")
+     * @return a copy of the value
+     * @throws IOException ENODATA, EOPNOTSUPP for an unsupported namespace, EIO/EUCLEAN
+     */
     byte[] getxattr(long ino, String name) throws IOException;
 
-    /** Sets attribute {@code name} to {@code value} ({@code flags}: 0, {@link #XATTR_CREATE}, {@link #XATTR_REPLACE}). */
+    /**
+     * Sets attribute {@code name} to {@code value} ({@code flags}: 0, {@link #XATTR_CREATE}, {@link #XATTR_REPLACE}).
+     *
+     * @param ino inode number
+     * @param name the full attribute name, namespace prefix included
+     * @param value the new value
+     * @param flags 0, XATTR_CREATE or XATTR_REPLACE
+     * @throws IOException EEXIST (CREATE), ENODATA (REPLACE), ENOSPC/E2BIG when it does not fit, EOPNOTSUPP, EROFS, EIO
+     */
     void setxattr(long ino, String name, byte[] value, int flags) throws IOException;
 
-    /** The names of the inode's attributes (in any order; empty if none). */
+    /**
+     * The names of the inode's attributes (in any order; empty if none).
+     *
+     * @param ino inode number
+     * @return the full attribute names
+     * @throws IOException EIO/EUCLEAN for a device error or corrupt attribute block
+     */
     List<String> listxattr(long ino) throws IOException;
 
-    /** Removes attribute {@code name}; ENODATA if it has none. */
+    /**
+     * Removes attribute {@code name}; ENODATA if it has none.
+     *
+     * @param ino inode number
+     * @param name the full attribute name
+     * @throws IOException ENODATA, EROFS, EIO
+     */
     void removexattr(long ino, String name) throws IOException;
 
     /**
@@ -40,6 +67,8 @@ public interface VfsXattr extends Vfs {
      * posix_acl_xattr format) and applies their semantics on chmod and create (mode from a default ACL, else the
      * umask bound as {@link Caller#UMASK}); a front end may then let its kernel enforce them (FUSE_POSIX_ACL with
      * FUSE_DONT_MASK).
+     *
+     * @return true if POSIX ACLs are stored and enforced
      */
     default boolean posixAcls() {
         return false;

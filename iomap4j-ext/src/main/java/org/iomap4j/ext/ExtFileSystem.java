@@ -132,6 +132,9 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
      *
      * @throws CorruptFilesystemException (EUCLEAN) for an invalid superblock or group descriptor, naming it
      * @throws FsException EINVAL for an unsupported incompat feature or revision; ENOENT/EACCES for the path
+     * @param image the image file or block device node
+     * @param opts mount options
+     * @return the mounted filesystem
      */
     public static ExtFileSystem mount(Path image, ExtMountOptions opts) throws IOException {
         BlockDevice dev;
@@ -156,7 +159,15 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
         }
     }
 
-    /** Mounts the filesystem on {@code dev}; the caller keeps ownership of the device (close does not close it). */
+    /**
+     * Mounts the filesystem on {@code dev}; the caller keeps ownership of the device (close does not close it).
+     *
+     * @param dev the device holding the filesystem
+     * @param opts mount options
+     * @return the mounted filesystem
+     * @throws IOException CorruptFilesystemException for a bad superblock or group descriptors, EOPNOTSUPP for
+     *     incompat features not supported, EIO from the device
+     */
     public static ExtFileSystem mount(BlockDevice dev, ExtMountOptions opts) throws IOException {
         return new ExtFileSystem(dev, opts, false);
     }
@@ -252,17 +263,29 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
 
     // ---------------------------------------------------------------- public API beyond Vfs
 
-    /** Why the filesystem is read-only (requested, device, or an unsupported ro_compat feature), or null. */
+    /**
+     * Why the filesystem is read-only (requested, device, or an unsupported ro_compat feature), or null.
+     *
+     * @return the reason, or null if writable
+     */
     public String readOnlyReason() {
         return readOnly ? readOnlyReason : null;
     }
 
-    /** A snapshot of the superblock with the live free counts. */
+    /**
+     * A snapshot of the superblock with the live free counts.
+     *
+     * @return the superblock snapshot
+     */
     public Superblock superblock() {
         return sup.snapshot();
     }
 
-    /** The largest size a regular file may have here (bytes). */
+    /**
+     * The largest size a regular file may have here (bytes).
+     *
+     * @return the maximum file size in bytes
+     */
     public long maxFileSizeBytes() {
         return maxRegularSizeBytes;
     }
@@ -271,12 +294,20 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
         return inode.isRegular() ? maxRegularSizeBytes : 0xFFFF_FFFFL;
     }
 
-    /** The metadata buffer cache (for statistics and tests). */
+    /**
+     * The metadata buffer cache (for statistics and tests).
+     *
+     * @return the buffer cache
+     */
     public BufferCache bufferCache() {
         return bcache;
     }
 
-    /** The page cache of file and directory data (for statistics and tests). */
+    /**
+     * The page cache of file and directory data (for statistics and tests).
+     *
+     * @return the page cache
+     */
     public PageCache pageCache() {
         return pageCache;
     }
@@ -285,6 +316,8 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
      * Resolves an absolute path ("/", "/a/b") without following symlinks and without taking a reference.
      *
      * @throws FsException ENOENT, ENOTDIR, EINVAL for a relative path
+     * @param absPath an absolute path
+     * @return the attributes of the inode found
      */
     public InodeAttr lookupPath(String absPath) throws IOException {
         return namei.lookupPath(absPath);
@@ -293,6 +326,13 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     /** Receives the entries of {@link #walkTree}. */
     @FunctionalInterface
     public interface TreeVisitor {
+        /**
+         * Visits one path.
+         *
+         * @param path the absolute path
+         * @param attr its inode's attributes
+         * @throws IOException to stop the walk with this error
+         */
         void visit(String path, InodeAttr attr) throws IOException;
     }
 
@@ -301,6 +341,8 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
      * reached twice (a loop in the tree, or a directory hard link) is corruption.
      *
      * @throws CorruptFilesystemException naming the directory inode reached twice
+     * @param absPath the absolute path to start at
+     * @param visitor receives each path
      */
     public void walkTree(String absPath, TreeVisitor visitor) throws IOException {
         namei.walkTree(absPath, visitor);
@@ -309,6 +351,10 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     /**
      * The file's data extents (fiemap without holes): physically contiguous runs, merged across pointer-block
      * boundaries, the last one flagged. Empty for files without data blocks (and fast symlinks, devices).
+     *
+     * @param ino the inode number
+     * @return the extents, ascending by logical block
+     * @throws IOException ENOENT for a free inode, EUCLEAN for a corrupt block map, EIO
      */
     public List<Extent> mapExtents(long ino) throws IOException {
         return file.mapExtents(ino);
@@ -323,6 +369,9 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
      * @param fiemapFlags {@link Fiemap#FLAG_SYNC} writes dirty data back first
      * @return the extents (empty for files without a block map: fast symlinks, devices)
      * @throws FsException EINVAL for a negative range; EUCLEAN for a block pointer outside the filesystem
+     * @param ino the inode number
+     * @param startBytes file byte offset of the range
+     * @param lengthBytes range length in bytes
      */
     public List<FiemapExtent> fiemap(long ino, long startBytes, long lengthBytes, int fiemapFlags)
             throws IOException {
@@ -332,6 +381,11 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     /**
      * bmap (FIBMAP): the physical block holding logical block {@code lblk} of inode {@code ino}, 0 for a hole,
      * after writing the file's dirty data back.
+     *
+     * @param ino the inode number
+     * @param lblk the logical block number
+     * @return the physical block number (pblk), or 0
+     * @throws IOException ENOENT for a free inode, EUCLEAN for a corrupt block map, EIO
      */
     public long bmap(long ino, long lblk) throws IOException {
         return file.bmap(ino, lblk);

@@ -36,6 +36,8 @@ public final class ExtFormat {
      *
      * @return the superblock summary of the new filesystem
      * @throws FsException EINVAL when the device is too small or too large for the options; device errors
+     * @param device the device to format (all of it)
+     * @param opts block size, inode size, density, label, UUID, reserved percentage
      */
     public static Superblock format(BlockDevice device, ExtFormatOptions opts) throws IOException {
         if (device.isReadOnly()) {

@@ -53,6 +53,7 @@ public final class ExtJournal {
      * @return what the replay did ({@link RecoveryResult#needed()} false if needs_recovery was not set)
      * @throws FsException EINVAL for an image without a journal; EOPNOTSUPP for an external journal
      * @throws CorruptFilesystemException a bad superblock, journal inode or log
+     * @param image the image file
      */
     public static RecoveryResult replay(Path image) throws IOException {
         try (FileBlockDevice dev = FileBlockDevice.open(image, false)) {
@@ -64,6 +65,9 @@ public final class ExtJournal {
      * Replays the journal onto {@code dev} if the superblock has needs_recovery, then clears it.
      *
      * @see #replay(Path)
+     * @param dev the device holding the filesystem
+     * @return what the replay did
+     * @throws IOException EINVAL without a journal, EOPNOTSUPP for an external journal, CorruptFilesystemException, EIO
      */
     public static RecoveryResult replay(BlockDevice dev) throws IOException {
         DiskSuperblock sb = readSuperblock(dev);

@@ -18,6 +18,7 @@ import org.iomap4j.pagecache.PageCacheConfig;
  * @param directReadMinBytes when an image file is opened by path (not DAX): device reads of at least this many
  *                      bytes, 4096-aligned, bypass the host's page cache ({@link
  *                      org.iomap4j.block.FileBlockDevice#enableDirectReads}); 0 keeps every read buffered
+ * @param delalloc delayed allocation for extent-mapped regular files (ext4's default; false is mount -o nodelalloc)
  */
 public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes,
         boolean dax, boolean noatime, int directReadMinBytes, boolean delalloc) {
@@ -25,6 +26,12 @@ public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioByt
     /** Default {@link #directReadMinBytes}: reads this large are throughput-bound, smaller ones latency-bound. */
     public static final int DEFAULT_DIRECT_READ_MIN_BYTES = 64 << 10;
 
+    /**
+     * Checks the budgets.
+     *
+     * @throws IllegalArgumentException for a page-cache budget or folio size {@link PageCacheConfig} refuses, a
+     *     non-positive metadata budget or a negative direct-read threshold
+     */
     public ExtMountOptions {
         new PageCacheConfig(cacheBytes, maxFolioBytes, cacheBytes / 2, 5000); // validates
         if (metadataCacheBytes <= 0) {
@@ -37,14 +44,29 @@ public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioByt
 
     /**
      * Without delayed allocation (extent files allocate unwritten extents at write()); {@link #withDelalloc} turns
-     * it on. Not the default yet: the crash-point test still finds stale blocks after a crash with delalloc.
+     * it on (ext4's default; not ours yet).
+     *
+     * @param readOnly refuse every change (EROFS)
+     * @param cacheBytes page-cache budget in bytes
+     * @param maxFolioBytes largest folio in bytes
+     * @param metadataCacheBytes metadata buffer cache budget in bytes
+     * @param dax map the image and bypass the page cache for file data
+     * @param noatime never update atime
+     * @param directReadMinBytes smallest device read that bypasses the host page cache, in bytes (0: none)
      */
     public ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes,
             boolean dax, boolean noatime, int directReadMinBytes) {
         this(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes, false);
     }
 
-    /** Without DAX, relatime, every device read buffered. */
+    /**
+     * Without DAX, relatime, every device read buffered.
+     *
+     * @param readOnly refuse every change (EROFS)
+     * @param cacheBytes page-cache budget in bytes
+     * @param maxFolioBytes largest folio in bytes
+     * @param metadataCacheBytes metadata buffer cache budget in bytes
+     */
     public ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes) {
         this(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, false, false, 0);
     }
@@ -52,29 +74,61 @@ public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioByt
     /**
      * Read-write, 256 MiB page cache, 2 MiB folios, 32 MiB metadata cache, no DAX, relatime, direct device reads
      * from {@link #DEFAULT_DIRECT_READ_MIN_BYTES}.
+     *
+     * @return the default options
      */
     public static ExtMountOptions defaults() {
         return new ExtMountOptions(false, 256L << 20, 2 << 20, 32L << 20, false, false,
                 DEFAULT_DIRECT_READ_MIN_BYTES);
     }
 
+    /**
+     * The same options, read-only or not.
+     *
+     * @param ro true to refuse every change
+     * @return the new options
+     */
     public ExtMountOptions withReadOnly(boolean ro) {
         return new ExtMountOptions(ro, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes, delalloc);
     }
 
+    /**
+     * The same options with another page-cache budget and folio size.
+     *
+     * @param bytes page-cache budget in bytes
+     * @param folioBytes largest folio in bytes (a power of two, 4 KiB..2 MiB)
+     * @return the new options
+     */
     public ExtMountOptions withCache(long bytes, int folioBytes) {
         return new ExtMountOptions(readOnly, bytes, folioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes, delalloc);
     }
 
+    /**
+     * The same options with DAX on or off.
+     *
+     * @param on true for DAX
+     * @return the new options
+     */
     public ExtMountOptions withDax(boolean on) {
         return new ExtMountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, on, noatime, directReadMinBytes, delalloc);
     }
 
+    /**
+     * The same options with noatime on or off (off: relatime).
+     *
+     * @param on true for noatime
+     * @return the new options
+     */
     public ExtMountOptions withNoatime(boolean on) {
         return new ExtMountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, on, directReadMinBytes, delalloc);
     }
 
-    /** The same options with device reads of at least {@code minBytes} going direct (0: none). */
+    /**
+     * The same options with device reads of at least {@code minBytes} going direct (0: none).
+     *
+     * @param minBytes the threshold in bytes
+     * @return the new options
+     */
     public ExtMountOptions withDirectReadMin(int minBytes) {
         return new ExtMountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, minBytes, delalloc);
     }
@@ -83,6 +137,9 @@ public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioByt
      * The same options with delayed allocation on or off for extent-mapped regular files: buffered writes reserve
      * space at write() and allocate at writeback (large contiguous extents), as ext4's default {@code delalloc};
      * off ({@code nodelalloc}), they allocate unwritten extents at write().
+     *
+     * @param on true for delalloc, false for nodelalloc
+     * @return the new options
      */
     public ExtMountOptions withDelalloc(boolean on) {
         return new ExtMountOptions(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime,

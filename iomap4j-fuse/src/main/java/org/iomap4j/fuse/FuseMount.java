@@ -76,6 +76,10 @@ public final class FuseMount implements AutoCloseable {
      * @throws FsException ENODEV if /dev/fuse is missing, ENOTDIR if the mountpoint is not a directory, ENOENT if
      *                     not root and fusermount3 is missing, the helper's refusal (one line), or the errno of
      *                     the failed open/mount/ioctl/INIT
+     * @param vfs the filesystem to serve
+     * @param mountpoint an existing directory
+     * @param options mount flags, threads, timeouts and negotiated features
+     * @return the live mount; close it to unmount
      */
     public static FuseMount mount(Vfs vfs, Path mountpoint, FuseOptions options) throws IOException {
         Path devFuse = Path.of("/dev/fuse");
@@ -279,27 +283,42 @@ public final class FuseMount implements AutoCloseable {
     /**
      * Requests served so far, by FUSE opcode name (e.g. {@code LOOKUP}, {@code WRITE}), in opcode order; for
      * counting round trips ({@code iomapfs mount --stats}).
+     *
+     * @return counts by opcode name
      */
     public java.util.Map<String, Long> requestCounts() {
         FuseServer s = server;
         return s == null ? java.util.Map.of() : s.requestCounts();
     }
 
-    /** The mountpoint (absolute). */
+    /**
+     * The mountpoint (absolute).
+     *
+     * @return the absolute mountpoint
+     */
     public Path mountpoint() {
         return mountpoint;
     }
 
+    /** {@return the options the mount was made with} */
     public FuseOptions options() {
         return options;
     }
 
-    /** Whether this mount was made through fusermount3 (and is unmounted through it). */
+    /**
+     * Whether this mount was made through fusermount3 (and is unmounted through it).
+     *
+     * @return true if mounted through fusermount3
+     */
     public boolean viaFusermount() {
         return helper != null;
     }
 
-    /** True until the kernel connection has ended (unmounted by anyone) and the server stopped. */
+    /**
+     * True until the kernel connection has ended (unmounted by anyone) and the server stopped.
+     *
+     * @return true while mounted
+     */
     public boolean isMounted() {
         return !stopped;
     }
@@ -307,12 +326,19 @@ public final class FuseMount implements AutoCloseable {
     /**
      * Completes when the mount has ended and the Vfs has been synced; exceptionally if serving or the final
      * sync failed. The owner's hook for "the kernel unmounted us" (e.g. {@code umount} from a shell).
+     *
+     * @return the future of the mount's end
      */
     public CompletableFuture<Void> whenUnmounted() {
         return unmounted.copy();
     }
 
-    /** Blocks until {@link #whenUnmounted()} completes. @throws IOException if serving or the final sync failed */
+    /**
+     * Blocks until {@link #whenUnmounted()} completes. @throws IOException if serving or the final sync failed
+     *
+     * @throws IOException if serving or the final sync failed
+     * @throws InterruptedException if the wait is interrupted
+     */
     public void awaitUnmounted() throws IOException, InterruptedException {
         try {
             unmounted.get();
@@ -321,7 +347,14 @@ public final class FuseMount implements AutoCloseable {
         }
     }
 
-    /** Like {@link #awaitUnmounted()}, giving up after {@code timeout}; returns whether it ended. */
+    /**
+     * Like {@link #awaitUnmounted()}, giving up after {@code timeout}; returns whether it ended.
+     *
+     * @param timeout the longest wait
+     * @return true if the mount ended within {@code timeout}
+     * @throws IOException if serving or the final sync failed
+     * @throws InterruptedException if the wait is interrupted
+     */
     public boolean awaitUnmounted(Duration timeout) throws IOException, InterruptedException {
         try {
             unmounted.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
@@ -427,6 +460,11 @@ public final class FuseMount implements AutoCloseable {
      * Tells the kernel that data in {@code [offBytes, offBytes + lenBytes)} of inode {@code ino} (a Vfs inode
      * number) changed behind its back: it drops those cached pages and the cached attributes. {@code lenBytes}
      * 0 means to EOF; {@code offBytes} negative invalidates attributes only. A not-cached inode is no error.
+     *
+     * @param ino the inode number
+     * @param offBytes file byte offset of the changed range (negative: attributes only)
+     * @param lenBytes its length in bytes (0: to EOF)
+     * @throws IOException if writing the notification to /dev/fuse fails
      */
     public void invalidateInode(long ino, long offBytes, long lenBytes) throws IOException {
         notifyInvalInode(bridge.nodeId(ino), offBytes, lenBytes);
@@ -435,6 +473,10 @@ public final class FuseMount implements AutoCloseable {
     /**
      * Tells the kernel that name {@code name} in directory {@code parentIno} changed behind its back (drops the
      * dentry). A not-cached entry is no error.
+     *
+     * @param parentIno inode number of the directory
+     * @param name the entry name
+     * @throws IOException if writing the notification to /dev/fuse fails
      */
     public void invalidateEntry(long parentIno, String name) throws IOException {
         byte[] nb = name.getBytes(StandardCharsets.UTF_8);

@@ -40,6 +40,13 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
         String fsName, String subtype, Duration spinAfterReply, boolean suid, boolean dev, boolean fusermount,
         boolean autoUnmount) {
 
+    /**
+     * Checks the options.
+     *
+     * @throws IllegalArgumentException threads outside 1..64, a negative timeout, spinAfterReply outside 0..1 ms, or a
+     *     fsName/subtype containing ',' (or an empty subtype)
+     * @throws NullPointerException for a null duration or name
+     */
     public FuseOptions {
         if (threads < 1 || threads > 64) {
             throw new IllegalArgumentException("threads must be 1..64: " + threads);
@@ -85,11 +92,14 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
     /**
      * Read-write, default_permissions, nosuid, nodev, 4 threads, 1 s timeouts, no writeback cache, source "iomap4j",
      * no spin; mount(2) as root, else fusermount3 with auto_unmount.
+     *
+     * @return the default options
      */
     public static FuseOptions defaults() {
         return builder().build();
     }
 
+    /** {@return a builder starting from {@link #defaults()}} */
     public static Builder builder() {
         return new Builder();
     }
@@ -115,86 +125,188 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
 
         private Builder() {}
 
+        /**
+         * Sets {@link FuseOptions#readOnly}: mount with MS_RDONLY.
+         *
+         * @param v true for a read-only mount
+         * @return this builder
+         */
         public Builder readOnly(boolean v) {
             readOnly = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#allowOther}: let other users access the mount.
+         *
+         * @param v true for allow_other
+         * @return this builder
+         */
         public Builder allowOther(boolean v) {
             allowOther = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#defaultPermissions}: let the kernel check modes.
+         *
+         * @param v true for default_permissions
+         * @return this builder
+         */
         public Builder defaultPermissions(boolean v) {
             defaultPermissions = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#threads}: reader threads.
+         *
+         * @param v thread count, 1..64
+         * @return this builder
+         */
         public Builder threads(int v) {
             threads = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#entryTimeout}: kernel name cache timeout.
+         *
+         * @param v the timeout (not negative)
+         * @return this builder
+         */
         public Builder entryTimeout(Duration v) {
             entryTimeout = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#attrTimeout}: kernel attribute cache timeout.
+         *
+         * @param v the timeout (not negative)
+         * @return this builder
+         */
         public Builder attrTimeout(Duration v) {
             attrTimeout = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#negativeTimeout}: kernel negative entry cache timeout.
+         *
+         * @param v the timeout (zero disables)
+         * @return this builder
+         */
         public Builder negativeTimeout(Duration v) {
             negativeTimeout = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#writebackCache}: negotiate FUSE_WRITEBACK_CACHE.
+         *
+         * @param v true to negotiate it
+         * @return this builder
+         */
         public Builder writebackCache(boolean v) {
             writebackCache = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#debug}: log every request.
+         *
+         * @param v true to log requests at INFO
+         * @return this builder
+         */
         public Builder debug(boolean v) {
             debug = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#fsName}: the mount source in /proc/mounts.
+         *
+         * @param v the source (no ',')
+         * @return this builder
+         */
         public Builder fsName(String v) {
             fsName = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#subtype}: the fuse.&lt;subtype&gt; type suffix.
+         *
+         * @param v the subtype (not empty, no ',')
+         * @return this builder
+         */
         public Builder subtype(String v) {
             subtype = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#spinAfterReply}: how long a reader polls after a reply.
+         *
+         * @param v the spin time, 0..1 ms
+         * @return this builder
+         */
         public Builder spinAfterReply(Duration v) {
             spinAfterReply = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#suid}: honour set-user-ID bits (root only).
+         *
+         * @param v true to omit MS_NOSUID
+         * @return this builder
+         */
         public Builder suid(boolean v) {
             suid = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#dev}: allow device nodes (root only).
+         *
+         * @param v true to omit MS_NODEV
+         * @return this builder
+         */
         public Builder dev(boolean v) {
             dev = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#fusermount}: mount through fusermount3 even as root.
+         *
+         * @param v true to use fusermount3
+         * @return this builder
+         */
         public Builder fusermount(boolean v) {
             fusermount = v;
             return this;
         }
 
+        /**
+         * Sets {@link FuseOptions#autoUnmount}: fusermount3's auto_unmount.
+         *
+         * @param v true to unmount when the server dies
+         * @return this builder
+         */
         public Builder autoUnmount(boolean v) {
             autoUnmount = v;
             return this;
         }
 
+        /**
+         * Builds the options.
+         *
+         * @return the options
+         * @throws IllegalArgumentException as the record's constructor
+         */
         public FuseOptions build() {
             return new FuseOptions(readOnly, allowOther, defaultPermissions, threads, entryTimeout, attrTimeout,
                     negativeTimeout, writebackCache, debug, fsName, subtype, spinAfterReply, suid, dev, fusermount,

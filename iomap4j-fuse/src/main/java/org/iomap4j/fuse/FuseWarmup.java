@@ -48,7 +48,14 @@ public final class FuseWarmup {
     private static final int PAGE = 4096;
     private static final int FILES_PER_ROUND = 400;
 
-    /** What a warm-up did: rounds run, wall time and JIT compilation time spent (-1 if not reported). */
+    /**
+     * What a warm-up did: rounds run, wall time and JIT compilation time spent (-1 if not reported).
+     *
+     * @param rounds workload rounds run
+     * @param requests Vfs requests made over all rounds
+     * @param elapsed wall time of the warm-up
+     * @param compileMillis JIT compilation time spent meanwhile, in milliseconds (CompilationMXBean)
+     */
     public record Result(int rounds, long requests, Duration elapsed, long compileMillis) {
     }
 
@@ -74,6 +81,9 @@ public final class FuseWarmup {
      *
      * @throws IOException if /dev/null cannot be opened, the scratch Vfs fails, or a request is answered with an
      *                     error (the message names the opcode, the file and the errno)
+     * @param scratch a writable scratch filesystem the workload may fill and empty
+     * @param budget the most wall time to spend
+     * @return what the warm-up did
      */
     public static Result run(Vfs scratch, Duration budget) throws IOException {
         long start = System.nanoTime();

@@ -141,7 +141,11 @@ public final class Fusermount {
         }
     }
 
-    /** The effective uid of this process (geteuid(2)). */
+    /**
+     * The effective uid of this process (geteuid(2)).
+     *
+     * @return the effective uid
+     */
     public static int geteuid() {
         try {
             return (int) GETEUID.invokeExact();
@@ -154,6 +158,7 @@ public final class Fusermount {
      * Where {@code fusermount3} is: the first executable {@code fusermount3} in a directory of {@code PATH}.
      *
      * @throws FsException ENOENT, one line saying how to get it, if there is none
+     * @return the absolute path of fusermount3
      */
     public static Path locate() throws FsException {
         String path = System.getenv("PATH");
@@ -176,6 +181,8 @@ public final class Fusermount {
      * Whether /etc/fuse.conf has a line {@code user_allow_other} (comments after '#' and surrounding blanks
      * ignored), the condition fusermount3 sets for {@code allow_other} by users other than root
      * (util/fusermount.c, read_conf/parse_line).
+     *
+     * @return true if user_allow_other is set
      */
     public static boolean userAllowOther() {
         return userAllowOther(FUSE_CONF);
@@ -264,6 +271,8 @@ public final class Fusermount {
      *
      * @throws FsException ENOENT if fusermount3 is missing, EBUSY/EPERM/EINVAL with the helper's message if it
      *                     refused
+     * @param mountpoint the mountpoint
+     * @param lazy true for {@code -z} (lazy unmount)
      */
     public static void unmount(Path mountpoint, boolean lazy) throws IOException {
         Path helper = locate();

@@ -19,7 +19,12 @@ import java.nio.ByteBuffer;
  */
 public record CommitBlock(int tid, int chksumType, int chksumSize, int chksum0, long commitSec, int commitNsec) {
 
-    /** Decodes the fields (the header's magic and type are the caller's to check). */
+    /**
+     * Decodes the fields (the header's magic and type are the caller's to check).
+     *
+     * @param block the commit block's bytes (one journal block)
+     * @return the fields
+     */
     public static CommitBlock decode(byte[] block) {
         ByteBuffer b = ByteBuffer.wrap(block);
         return new CommitBlock(b.getInt(8), block[COMMIT_CHKSUM_TYPE] & 0xFF, block[COMMIT_CHKSUM_SIZE] & 0xFF,
@@ -30,6 +35,12 @@ public record CommitBlock(int tid, int chksumType, int chksumSize, int chksum0, 
      * Encodes a commit block of {@code tid}.
      *
      * @param crc32SumV1 the transaction's crc32_be (used only with checksum v1)
+     * @param sb the journal superblock (its features choose the layout)
+     * @param csum the checksums seeded by the journal UUID
+     * @param tid the transaction id (h_sequence)
+     * @param commitSec commit time, seconds since the epoch (h_commit_sec)
+     * @param commitNsec its nanoseconds (h_commit_nsec)
+     * @return the block, {@code sb.blockSizeBytes()} bytes
      */
     public static byte[] encode(JournalSuperblock sb, JournalChecksum csum, int tid, long commitSec, int commitNsec,
                                 int crc32SumV1) {
@@ -48,7 +59,14 @@ public record CommitBlock(int tid, int chksumType, int chksumSize, int chksum0, 
         return block;
     }
 
-    /** Whether a commit block's v2/v3 checksum matches (true without v2/v3), as recovery.c's commit verify. */
+    /**
+     * Whether a commit block's v2/v3 checksum matches (true without v2/v3), as recovery.c's commit verify.
+     *
+     * @param block the commit block's bytes
+     * @param sb the journal superblock (its features choose the layout)
+     * @param csum the checksums seeded by the journal UUID
+     * @return true if the checksum matches or the journal has no v2/v3 checksum
+     */
     public static boolean verifies(byte[] block, JournalSuperblock sb, JournalChecksum csum) {
         if (!sb.hasCsumV2or3()) {
             return true;
@@ -64,6 +82,11 @@ public record CommitBlock(int tid, int chksumType, int chksumSize, int chksum0, 
      * commit block of which only the first sector(s) reached the disk (the kernel's
      * jbd2_commit_block_csum_verify_partial; since Linux 6.x such a commit counts as complete, as the rest of a
      * commit block is zero when written).
+     *
+     * @param block the commit block's bytes
+     * @param sb the journal superblock (its features choose the layout)
+     * @param csum the checksums seeded by the journal UUID
+     * @return true if the checksum over the fields matches
      */
     public static boolean verifiesPartial(byte[] block, JournalSuperblock sb, JournalChecksum csum) {
         if (!sb.hasCsumV2or3()) {

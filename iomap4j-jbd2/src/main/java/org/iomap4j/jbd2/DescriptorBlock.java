@@ -28,12 +28,22 @@ public final class DescriptorBlock {
      * @param checksum v3: the 32-bit tag checksum; v2: its low 16 bits; otherwise 0
      */
     public record Tag(long fsBlock, int flags, int checksum) {
+        /**
+         * {@return true if JBD2_FLAG_ESCAPE is set: the logged copy's first 4 bytes were the journal magic and were
+         *     zeroed}
+         */
         public boolean escaped() {
             return (flags & FLAG_ESCAPE) != 0;
         }
     }
 
-    /** Tags of a descriptor block (the header is the caller's to check). Never fails: the walk is bounded. */
+    /**
+     * Tags of a descriptor block (the header is the caller's to check). Never fails: the walk is bounded.
+     *
+     * @param block the descriptor block's bytes
+     * @param sb the journal superblock (its features choose the layout)
+     * @return the tags in log order
+     */
     public static List<Tag> decode(byte[] block, JournalSuperblock sb) {
         int tagBytes = sb.tagBytes();
         int limit = block.length - sb.tailBytes();
@@ -60,7 +70,12 @@ public final class DescriptorBlock {
         return tags;
     }
 
-    /** How many tags one descriptor block holds when the first carries the UUID and the rest SAME_UUID. */
+    /**
+     * How many tags one descriptor block holds when the first carries the UUID and the rest SAME_UUID.
+     *
+     * @param sb the journal superblock (its features choose the layout)
+     * @return the tag capacity (&ge; 1)
+     */
     public static int capacity(JournalSuperblock sb) {
         return (sb.blockSizeBytes() - HEADER_BYTES - sb.tailBytes() - UUID_BYTES) / sb.tagBytes();
     }
@@ -72,6 +87,11 @@ public final class DescriptorBlock {
      *
      * @throws IllegalArgumentException more tags than {@link #capacity} or none, or a block number above 32 bits
      *                                  without the 64bit feature
+     * @param sb the journal superblock (its features choose the layout)
+     * @param csum the checksums seeded by the journal UUID
+     * @param tid the transaction id (h_sequence)
+     * @param tags the tags, at most {@link #capacity} of them
+     * @return the block, {@code sb.blockSizeBytes()} bytes
      */
     public static byte[] encode(JournalSuperblock sb, JournalChecksum csum, int tid, List<Tag> tags) {
         if (tags.isEmpty() || tags.size() > capacity(sb)) {
@@ -117,7 +137,14 @@ public final class DescriptorBlock {
         return block;
     }
 
-    /** Whether a descriptor or revoke block's tail checksum matches (always true without v2/v3). */
+    /**
+     * Whether a descriptor or revoke block's tail checksum matches (always true without v2/v3).
+     *
+     * @param block the block's bytes
+     * @param sb the journal superblock (its features choose the layout)
+     * @param csum the checksums seeded by the journal UUID
+     * @return true if the tail checksum (jbd2_journal_block_tail) matches
+     */
     public static boolean tailVerifies(byte[] block, JournalSuperblock sb, JournalChecksum csum) {
         if (!sb.hasCsumV2or3()) {
             return true;
@@ -125,7 +152,16 @@ public final class DescriptorBlock {
         return ByteBuffer.wrap(block).getInt(block.length - BLOCK_TAIL_BYTES) == csum.blockTail(block);
     }
 
-    /** Whether a logged copy matches its tag's checksum (v3: 32 bits, v2: low 16; always true without v2/v3). */
+    /**
+     * Whether a logged copy matches its tag's checksum (v3: 32 bits, v2: low 16; always true without v2/v3).
+     *
+     * @param tag the tag of the copy
+     * @param tid the transaction id
+     * @param loggedCopy the block as it lies in the log (escaped)
+     * @param sb the journal superblock (its features choose the layout)
+     * @param csum the checksums seeded by the journal UUID
+     * @return true if it matches, or the journal has no v2/v3 checksum
+     */
     public static boolean tagVerifies(Tag tag, int tid, byte[] loggedCopy, JournalSuperblock sb,
                                       JournalChecksum csum) {
         if (!sb.hasCsumV2or3()) {
@@ -135,7 +171,15 @@ public final class DescriptorBlock {
         return sb.hasCsumV3() ? tag.checksum() == c : tag.checksum() == (c & 0xFFFF);
     }
 
-    /** The tag checksum to store for a logged copy (v3: 32 bits, v2: low 16 bits, else 0). */
+    /**
+     * The tag checksum to store for a logged copy (v3: 32 bits, v2: low 16 bits, else 0).
+     *
+     * @param tid the transaction id
+     * @param loggedCopy the block as written to the log (escaped)
+     * @param sb the journal superblock (its features choose the layout)
+     * @param csum the checksums seeded by the journal UUID
+     * @return the tag checksum (v2: low 16 bits), 0 without v2/v3
+     */
     public static int tagChecksum(int tid, byte[] loggedCopy, JournalSuperblock sb, JournalChecksum csum) {
         if (!sb.hasCsumV2or3()) {
             return 0;

@@ -21,6 +21,12 @@ public final class Jbd2Log implements BufferJournal.Log {
     private final long firstTid;
     private final int maxTxBuffers;
 
+    /**
+     * The log of {@code writer}'s journal for a {@link org.iomap4j.buf.BufferJournal}; a transaction may hold about a
+     *     quarter of the log.
+     *
+     * @param writer the open journal writer
+     */
     public Jbd2Log(JournalWriter writer) {
         this.writer = writer;
         this.firstTid = Integer.toUnsignedLong(writer.nextTid());
@@ -29,6 +35,7 @@ public final class Jbd2Log implements BufferJournal.Log {
         this.maxTxBuffers = (int) Math.max(1, Math.min(Integer.MAX_VALUE, quarter * cap / (cap + 1) - 2));
     }
 
+    /** {@return the journal writer this log commits through} */
     public JournalWriter writer() {
         return writer;
     }

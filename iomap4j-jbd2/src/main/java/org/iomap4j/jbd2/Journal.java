@@ -34,6 +34,9 @@ public final class Journal {
      *                                    the filesystem's, s_maxlen beyond the mapped journal, or a journal block
      *                                    mapped outside the device
      * @throws IOException                device errors, and {@code EOPNOTSUPP} for journal features not supported
+     * @param device the device holding the journal (the filesystem device for an internal journal)
+     * @param map journal block to device block mapping (the journal inode s_journal_inum, or a contiguous run)
+     * @return the open journal
      */
     public static Journal open(BlockDevice device, JournalMap map, int blockSizeBytes) throws IOException {
         if (map.lengthBlocks() < 1) {
@@ -65,30 +68,46 @@ public final class Journal {
         }
     }
 
+    /** {@return the validated journal superblock} */
     public JournalSuperblock superblock() {
         return superblock;
     }
 
+    /** {@return the journal block size in bytes (s_blocksize, equal to the filesystem block size)} */
     public int blockSizeBytes() {
         return blockSizeBytes;
     }
 
+    /** {@return the device the journal lies on} */
     public BlockDevice device() {
         return device;
     }
 
+    /** {@return the journal block to device block mapping} */
     public JournalMap map() {
         return map;
     }
 
-    /** Device block of journal block {@code jblk}, checked to lie on the device. */
+    /**
+     * Device block of journal block {@code jblk}, checked to lie on the device.
+     *
+     * @param jblk a journal block number in {@code [0, s_maxlen)}
+     * @return the device block number (pblk, in filesystem blocks)
+     * @throws CorruptFilesystemException if {@code jblk} is outside the journal or maps outside the device
+     */
     public long pblk(long jblk) throws CorruptFilesystemException {
         long p = map.pblk(jblk);
         checkOnDevice(device, p, blockSizeBytes, jblk);
         return p;
     }
 
-    /** Reads journal block {@code jblk} (in {@code [0, s_maxlen)}). */
+    /**
+     * Reads journal block {@code jblk} (in {@code [0, s_maxlen)}).
+     *
+     * @param jblk a journal block number
+     * @return the block's bytes
+     * @throws IOException CorruptFilesystemException for a block outside the journal, EIO for a device error
+     */
     public byte[] readBlock(long jblk) throws IOException {
         checkInLog(jblk);
         byte[] b = new byte[blockSizeBytes];
@@ -96,7 +115,13 @@ public final class Journal {
         return b;
     }
 
-    /** Writes journal block {@code jblk} (in {@code [1, s_maxlen)}; block 0 is {@link #writeSuperblock}'s). */
+    /**
+     * Writes journal block {@code jblk} (in {@code [1, s_maxlen)}; block 0 is {@link #writeSuperblock}'s).
+     *
+     * @param jblk a journal block number
+     * @param data the block's bytes, one journal block
+     * @throws IOException CorruptFilesystemException for a block outside the journal, EIO/EROFS from the device
+     */
     public void writeBlock(long jblk, byte[] data) throws IOException {
         if (jblk == 0) {
             throw new IllegalArgumentException("journal block 0 is the superblock");
@@ -116,7 +141,11 @@ public final class Journal {
         }
     }
 
-    /** Journal block 0's bytes with the superblock's current fields (the rest of the block unchanged). */
+    /**
+     * Journal block 0's bytes with the superblock's current fields (the rest of the block unchanged).
+     *
+     * @return the bytes of journal block 0
+     */
     public byte[] superblockBlock() {
         byte[] out = block0.clone();
         byte[] sb = superblock.encode();
@@ -124,7 +153,11 @@ public final class Journal {
         return out;
     }
 
-    /** Writes the superblock's current fields to journal block 0 (no flush; the caller orders it). */
+    /**
+     * Writes the superblock's current fields to journal block 0 (no flush; the caller orders it).
+     *
+     * @throws IOException EIO/EROFS from the device
+     */
     public void writeSuperblock() throws IOException {
         byte[] out = superblockBlock();
         device.write(pblk(0) * blockSizeBytes, ByteBuffer.wrap(out));

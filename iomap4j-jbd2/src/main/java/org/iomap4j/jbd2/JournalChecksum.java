@@ -30,7 +30,11 @@ public final class JournalChecksum {
 
     private final byte[] uuid;
 
-    /** Checksums of a journal whose superblock UUID is {@code uuid} (16 bytes). */
+    /**
+     * Checksums of a journal whose superblock UUID is {@code uuid} (16 bytes).
+     *
+     * @param uuid the journal superblock's s_uuid
+     */
     public JournalChecksum(byte[] uuid) {
         if (uuid.length != JournalFormat.UUID_BYTES) {
             throw new IllegalArgumentException("journal UUID must be 16 bytes, got " + uuid.length);
@@ -44,7 +48,12 @@ public final class JournalChecksum {
         return c;
     }
 
-    /** Journal superblock checksum: over {@link JournalFormat#SB_BYTES} bytes with {@code s_checksum} read as 0. */
+    /**
+     * Journal superblock checksum: over {@link JournalFormat#SB_BYTES} bytes with {@code s_checksum} read as 0.
+     *
+     * @param sb the superblock's bytes
+     * @return the crc32c to store in s_checksum
+     */
     public static int superblock(byte[] sb) {
         CRC32C c = new CRC32C();
         c.update(sb, 0, JournalFormat.SB_CHECKSUM);
@@ -55,6 +64,9 @@ public final class JournalChecksum {
 
     /**
      * Tail checksum of a descriptor or revoke block (v2/v3): over the whole block with the last 4 bytes read as 0.
+     *
+     * @param block the block's bytes
+     * @return the crc32c to store in the tail
      */
     public int blockTail(byte[] block) {
         CRC32C c = seeded();
@@ -64,7 +76,12 @@ public final class JournalChecksum {
         return (int) ~c.getValue();
     }
 
-    /** Commit block checksum (v2/v3): over the whole block with {@code h_chksum[0]} read as 0. */
+    /**
+     * Commit block checksum (v2/v3): over the whole block with {@code h_chksum[0]} read as 0.
+     *
+     * @param block the commit block's bytes
+     * @return the crc32c to store in h_chksum[0]
+     */
     public int commit(byte[] block) {
         CRC32C c = seeded();
         c.update(block, 0, JournalFormat.COMMIT_CHKSUM0);
@@ -77,6 +94,10 @@ public final class JournalChecksum {
     /**
      * Tag checksum of one logged copy (v2/v3): over be32 {@code tid} then the block as it lies in the log (escaped).
      * v3 stores all 32 bits, v2 the low 16.
+     *
+     * @param tid the transaction id
+     * @param loggedCopy the block as it lies in the log
+     * @return the 32-bit crc32c (v2 stores its low 16 bits)
      */
     public int tag(int tid, byte[] loggedCopy) {
         CRC32C c = seeded();
@@ -85,7 +106,13 @@ public final class JournalChecksum {
         return (int) ~c.getValue();
     }
 
-    /** The kernel's {@code crc32_be(crc, data)}: non-reflected CRC-32, no pre/post inversion. */
+    /**
+     * The kernel's {@code crc32_be(crc, data)}: non-reflected CRC-32, no pre/post inversion.
+     *
+     * @param crc the running CRC (0 to start)
+     * @param data the bytes
+     * @return the updated CRC
+     */
     public static int crc32Be(int crc, byte[] data) {
         for (byte b : data) {
             crc = (crc << 8) ^ CRC32_BE_TABLE[((crc >>> 24) ^ b) & 0xFF];

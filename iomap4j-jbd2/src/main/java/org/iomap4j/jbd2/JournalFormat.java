@@ -16,10 +16,15 @@ public final class JournalFormat {
     public static final int HEADER_BYTES = 12;
 
     // h_blocktype values (jbd2.h).
+    /** A descriptor block: tags naming the filesystem blocks whose copies follow. */
     public static final int BLOCKTYPE_DESCRIPTOR = 1;
+    /** A commit block: the transaction is complete once it is durable. */
     public static final int BLOCKTYPE_COMMIT = 2;
+    /** Journal superblock, version 1 (no feature words). */
     public static final int BLOCKTYPE_SUPERBLOCK_V1 = 3;
+    /** Journal superblock, version 2 (feature words, UUID, checksums). */
     public static final int BLOCKTYPE_SUPERBLOCK_V2 = 4;
+    /** A revoke block: filesystem blocks whose older logged copies must not be replayed. */
     public static final int BLOCKTYPE_REVOKE = 5;
     /** A fast-commit block; only inside the fast-commit area, which this module refuses. */
     public static final int BLOCKTYPE_FC = 6;
@@ -29,11 +34,17 @@ public final class JournalFormat {
     public static final int COMPAT_CHECKSUM = 0x1;
 
     // s_feature_incompat (jbd2.h JBD2_FEATURE_INCOMPAT_*).
+    /** Revoke blocks may be present. */
     public static final int INCOMPAT_REVOKE = 0x1;
+    /** Block numbers in tags and revoke records are 64 bits. */
     public static final int INCOMPAT_64BIT = 0x2;
+    /** Commit blocks are written without waiting for the transaction's blocks (needs a checksum to be safe). */
     public static final int INCOMPAT_ASYNC_COMMIT = 0x4;
+    /** crc32c checksums, tags keep the low 16 bits (checksum v2). */
     public static final int INCOMPAT_CSUM_V2 = 0x8;
+    /** crc32c checksums, tags keep 32 bits ({@code journal_block_tag3_t}, checksum v3). */
     public static final int INCOMPAT_CSUM_V3 = 0x10;
+    /** A fast-commit area follows the log (recognised, then refused with EOPNOTSUPP). */
     public static final int INCOMPAT_FAST_COMMIT = 0x20;
     /** Every incompat bit this module understands (fast commit is recognised, then refused). */
     public static final int INCOMPAT_KNOWN = INCOMPAT_REVOKE | INCOMPAT_64BIT | INCOMPAT_ASYNC_COMMIT
@@ -43,6 +54,7 @@ public final class JournalFormat {
     public static final int CHECKSUM_TYPE_CRC32C = 4;
     /** Commit block {@code h_chksum_type} of checksum v1 (JBD2_CRC32_CHKSUM) and its size. */
     public static final int COMMIT_CHKSUM_CRC32 = 1;
+    /** Size in bytes of the v1 commit checksum (h_chksum_size). */
     public static final int COMMIT_CHKSUM_CRC32_SIZE = 4;
 
     // Descriptor tag t_flags (jbd2.h JBD2_FLAG_*).
@@ -91,7 +103,12 @@ public final class JournalFormat {
     /** Offset of {@code r_count} in a revoke block. */
     static final int REVOKE_COUNT = 0x0C;
 
-    /** A human name of a block type, for messages. */
+    /**
+     * A human name of a block type, for messages.
+     *
+     * @param blocktype an h_blocktype value
+     * @return its name, or "unknown type N"
+     */
     public static String blockTypeName(int blocktype) {
         return switch (blocktype) {
             case BLOCKTYPE_DESCRIPTOR -> "descriptor";
@@ -104,12 +121,24 @@ public final class JournalFormat {
         };
     }
 
-    /** Journal transaction ids wrap at 2^32; {@code a} is at or after {@code b} as the kernel's tid_geq. */
+    /**
+     * Journal transaction ids wrap at 2^32; {@code a} is at or after {@code b} as the kernel's tid_geq.
+     *
+     * @param a a transaction id
+     * @param b a transaction id
+     * @return true if {@code (int) (a - b) >= 0}
+     */
     public static boolean tidGeq(int a, int b) {
         return a - b >= 0;
     }
 
-    /** {@code a} is strictly after {@code b} as the kernel's tid_gt. */
+    /**
+     * {@code a} is strictly after {@code b} as the kernel's tid_gt.
+     *
+     * @param a a transaction id
+     * @param b a transaction id
+     * @return true if {@code (int) (a - b) > 0}
+     */
     public static boolean tidGt(int a, int b) {
         return a - b > 0;
     }

@@ -14,17 +14,29 @@ import org.iomap4j.CorruptFilesystemException;
  */
 public interface JournalMap {
 
-    /** Journal blocks mapped, {@code [0, lengthBlocks())}. */
+    /**
+     * Journal blocks mapped, {@code [0, lengthBlocks())}.
+     *
+     * @return the journal length in blocks
+     */
     long lengthBlocks();
 
     /**
      * The device block holding journal block {@code jblk}.
      *
      * @throws CorruptFilesystemException {@code jblk} outside {@code [0, lengthBlocks())} or unmapped (a hole)
+     * @param jblk a journal block number
+     * @return the device block number (pblk, in filesystem blocks)
      */
     long pblk(long jblk) throws CorruptFilesystemException;
 
-    /** A journal in {@code lengthBlocks} consecutive device blocks from {@code firstPblk}. */
+    /**
+     * A journal in {@code lengthBlocks} consecutive device blocks from {@code firstPblk}.
+     *
+     * @param firstPblk device block of journal block 0
+     * @param lengthBlocks journal length in blocks
+     * @return the map
+     */
     static JournalMap contiguous(long firstPblk, long lengthBlocks) {
         return ofExtents(List.of(new Extent(0, firstPblk, lengthBlocks)));
     }
@@ -34,6 +46,8 @@ public interface JournalMap {
      * cover {@code [0, n)} without holes or overlaps.
      *
      * @throws IllegalArgumentException a hole, an overlap, or a non-positive length (the caller names the inode)
+     * @param extents the runs covering the journal
+     * @return the map
      */
     static JournalMap ofExtents(List<Extent> extents) {
         return new ExtentJournalMap(extents);
@@ -47,6 +61,11 @@ public interface JournalMap {
      * @param lengthBlocks blocks in the run (positive)
      */
     record Extent(long jblk, long pblk, long lengthBlocks) {
+        /**
+         * Checks the run.
+         *
+         * @throws IllegalArgumentException if a block number is negative or the length is not positive
+         */
         public Extent {
             if (jblk < 0 || pblk < 0 || lengthBlocks <= 0) {
                 throw new IllegalArgumentException("bad journal extent " + jblk + "+" + lengthBlocks + " -> " + pblk);

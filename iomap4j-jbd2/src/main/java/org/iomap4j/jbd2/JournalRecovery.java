@@ -76,6 +76,10 @@ public final class JournalRecovery {
      * {@code device}. For read-only mounts; memory used is at most the distinct replayed blocks.
      *
      * @throws CorruptFilesystemException as {@link #replay}
+     * @param device the device holding the journal (the filesystem device for an internal journal)
+     * @param map journal block to device block mapping (the journal inode s_journal_inum, or a contiguous run)
+     * @param blockSizeBytes the filesystem block size in bytes
+     * @return the overlay device
      */
     public static ReplayOverlayDevice replayInMemory(BlockDevice device, JournalMap map, int blockSizeBytes)
             throws IOException {
@@ -104,6 +108,10 @@ public final class JournalRecovery {
      * Whether the journal needs recovery ({@code s_start != 0}), without replaying.
      *
      * @throws CorruptFilesystemException a bad journal superblock
+     * @param device the device holding the journal (the filesystem device for an internal journal)
+     * @param map journal block to device block mapping (the journal inode s_journal_inum, or a contiguous run)
+     * @param blockSizeBytes the filesystem block size in bytes
+     * @return true if {@code s_start != 0}
      */
     public static boolean needsRecovery(BlockDevice device, JournalMap map, int blockSizeBytes) throws IOException {
         return Journal.open(device, map, blockSizeBytes).superblock().start() != 0;

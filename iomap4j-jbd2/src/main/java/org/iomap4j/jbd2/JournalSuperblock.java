@@ -64,6 +64,7 @@ public final class JournalSuperblock {
      *                                    together, an unknown checksum type, a checksum mismatch, or a geometry
      *                                    that cannot be ({@code s_first}, {@code s_maxlen}, {@code s_start})
      * @throws FsException                {@link Errno#EOPNOTSUPP} for unknown incompat features or fast commit
+     * @return the validated superblock
      */
     public static JournalSuperblock decode(byte[] block, String where) throws FsException {
         if (block.length < SB_BYTES) {
@@ -132,6 +133,8 @@ public final class JournalSuperblock {
     /**
      * The superblock's bytes ({@link JournalFormat#SB_BYTES}) with the current field values; the checksum is
      * recomputed when the journal has checksum v2/v3. A v1 superblock keeps its (absent) feature words.
+     *
+     * @return the encoded block prefix
      */
     public byte[] encode() {
         byte[] out = raw.clone();
@@ -151,82 +154,126 @@ public final class JournalSuperblock {
         return out;
     }
 
-    /** {@code h_blocktype}: 3 (v1) or 4 (v2). */
+    /**
+     * {@code h_blocktype}: 3 (v1) or 4 (v2).
+     *
+     * @return the block type
+     */
     public int blocktype() {
         return blocktype;
     }
 
-    /** {@code s_blocksize}: bytes per journal block (equal to the filesystem block size). */
+    /**
+     * {@code s_blocksize}: bytes per journal block (equal to the filesystem block size).
+     *
+     * @return the journal block size in bytes
+     */
     public int blockSizeBytes() {
         return blockSizeBytes;
     }
 
-    /** {@code s_maxlen}: journal length in blocks (the log wraps from s_maxlen - 1 back to s_first). */
+    /**
+     * {@code s_maxlen}: journal length in blocks (the log wraps from s_maxlen - 1 back to s_first).
+     *
+     * @return the journal length in blocks
+     */
     public long maxlenBlocks() {
         return maxlenBlocks;
     }
 
-    /** {@code s_first}: first journal block of the log (block 0 is this superblock). */
+    /**
+     * {@code s_first}: first journal block of the log (block 0 is this superblock).
+     *
+     * @return the first log block
+     */
     public long firstBlock() {
         return firstBlock;
     }
 
-    /** {@code s_sequence}: first transaction id in the log, or the next one to use when clean. */
+    /**
+     * {@code s_sequence}: first transaction id in the log, or the next one to use when clean.
+     *
+     * @return the first (or next) transaction id
+     */
     public int sequence() {
         return sequence;
     }
 
-    /** {@code s_start}: journal block where the log begins; 0 = clean, nothing to replay. */
+    /**
+     * {@code s_start}: journal block where the log begins; 0 = clean, nothing to replay.
+     *
+     * @return the log start block, or 0
+     */
     public long start() {
         return start;
     }
 
-    /** {@code s_errno}: an error the journal recorded (negative errno), 0 if none. */
+    /**
+     * {@code s_errno}: an error the journal recorded (negative errno), 0 if none.
+     *
+     * @return the recorded errno, or 0
+     */
     public int errno() {
         return errno;
     }
 
+    /** {@return {@code s_feature_compat} (JBD2_FEATURE_COMPAT_* bits)} */
     public int featureCompat() {
         return featureCompat;
     }
 
+    /** {@return {@code s_feature_incompat} (JBD2_FEATURE_INCOMPAT_* bits)} */
     public int featureIncompat() {
         return featureIncompat;
     }
 
+    /** {@return {@code s_feature_ro_compat} (no bit is defined by jbd2.h)} */
     public int featureRoCompat() {
         return featureRoCompat;
     }
 
-    /** {@code s_uuid}: seeds the v2/v3 checksums and follows the first tag of each descriptor block. */
+    /**
+     * {@code s_uuid}: seeds the v2/v3 checksums and follows the first tag of each descriptor block.
+     *
+     * @return a copy of the 16-byte UUID
+     */
     public byte[] uuid() {
         return uuid.clone();
     }
 
+    /** {@return true if revoke blocks may appear (INCOMPAT_REVOKE)} */
     public boolean hasRevoke() {
         return (featureIncompat & INCOMPAT_REVOKE) != 0;
     }
 
+    /** {@return true if block numbers are 64 bits (INCOMPAT_64BIT)} */
     public boolean has64bit() {
         return (featureIncompat & INCOMPAT_64BIT) != 0;
     }
 
+    /**
+     * {@return true if commit blocks are written without waiting for the transaction's blocks (INCOMPAT_ASYNC_COMMIT)}
+     */
     public boolean hasAsyncCommit() {
         return (featureIncompat & INCOMPAT_ASYNC_COMMIT) != 0;
     }
 
+    /** {@return true if commit blocks carry a crc32_be of the transaction (COMPAT_CHECKSUM, "v1")} */
     public boolean hasCsumV1() {
         return (featureCompat & COMPAT_CHECKSUM) != 0;
     }
 
+    /** {@return true if blocks carry crc32c checksums with 16-bit tag checksums (INCOMPAT_CSUM_V2)} */
     public boolean hasCsumV2() {
         return (featureIncompat & INCOMPAT_CSUM_V2) != 0;
     }
 
+    /** {@return true if blocks carry crc32c checksums with 32-bit tag checksums (INCOMPAT_CSUM_V3)} */
     public boolean hasCsumV3() {
         return (featureIncompat & INCOMPAT_CSUM_V3) != 0;
     }
 
+    /** {@return true if either v2 or v3 checksums are on} */
     public boolean hasCsumV2or3() {
         return hasCsumV2() || hasCsumV3();
     }
@@ -235,6 +282,8 @@ public final class JournalSuperblock {
      * Bytes of one descriptor tag, as the kernel's journal_tag_bytes: 16 with checksum v3
      * ({@code journal_block_tag3_t}); else 12 ({@code journal_block_tag_t}) + 2 with checksum v2, minus 4 without
      * the 64bit feature. The 16-byte UUID after a tag without SAME_UUID is extra.
+     *
+     * @return the tag size in bytes
      */
     public int tagBytes() {
         if (hasCsumV3()) {
@@ -244,23 +293,42 @@ public final class JournalSuperblock {
         return has64bit() ? sz : sz - 4;
     }
 
-    /** Bytes at the end of descriptor and revoke blocks that hold the tail checksum: 4 with v2/v3, else 0. */
+    /**
+     * Bytes at the end of descriptor and revoke blocks that hold the tail checksum: 4 with v2/v3, else 0.
+     *
+     * @return the tail size in bytes
+     */
     public int tailBytes() {
         return hasCsumV2or3() ? BLOCK_TAIL_BYTES : 0;
     }
 
-    /** Number of log blocks, {@code s_maxlen - s_first}. */
+    /**
+     * Number of log blocks, {@code s_maxlen - s_first}.
+     *
+     * @return the log length in blocks
+     */
     public long logBlocks() {
         return maxlenBlocks - firstBlock;
     }
 
-    /** The log block after {@code jblk}, wrapping from {@code s_maxlen - 1} to {@code s_first}. */
+    /**
+     * The log block after {@code jblk}, wrapping from {@code s_maxlen - 1} to {@code s_first}.
+     *
+     * @param jblk a log block number
+     * @return the next log block number
+     */
     public long next(long jblk) {
         long n = jblk + 1;
         return n >= maxlenBlocks ? n - (maxlenBlocks - firstBlock) : n;
     }
 
-    /** {@code jblk + count} on the circular log. */
+    /**
+     * {@code jblk + count} on the circular log.
+     *
+     * @param jblk a log block number
+     * @param count blocks to advance (&ge; 0)
+     * @return the log block number {@code count} blocks later
+     */
     public long advance(long jblk, long count) {
         long n = jblk + count % logBlocks();
         return n >= maxlenBlocks ? n - logBlocks() : n;

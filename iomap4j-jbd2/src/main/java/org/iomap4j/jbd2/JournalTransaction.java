@@ -19,12 +19,22 @@ public final class JournalTransaction {
     private final Map<Long, byte[]> blocks = new LinkedHashMap<>();
     private final Set<Long> revokes = new LinkedHashSet<>();
 
-    /** An empty transaction for a filesystem of {@code blockSizeBytes} blocks. */
+    /**
+     * An empty transaction for a filesystem of {@code blockSizeBytes} blocks.
+     *
+     * @param blockSizeBytes the filesystem block size in bytes (each image's length)
+     */
     public JournalTransaction(int blockSizeBytes) {
         this.blockSizeBytes = blockSizeBytes;
     }
 
-    /** Logs the image of filesystem block {@code fsBlock} (copied); a later image of the same block replaces it. */
+    /**
+     * Logs the image of filesystem block {@code fsBlock} (copied); a later image of the same block replaces it.
+     *
+     * @param fsBlock the filesystem block number (pblk)
+     * @param image its new contents, one block
+     * @return this transaction
+     */
     public JournalTransaction logBlock(long fsBlock, byte[] image) {
         if (image.length != blockSizeBytes) {
             throw new IllegalArgumentException("image of block " + fsBlock + " is " + image.length + " bytes, expected "
@@ -38,7 +48,12 @@ public final class JournalTransaction {
         return this;
     }
 
-    /** Revokes filesystem block {@code fsBlock}, unless this transaction also logs it. */
+    /**
+     * Revokes filesystem block {@code fsBlock}, unless this transaction also logs it.
+     *
+     * @param fsBlock the filesystem block number (pblk)
+     * @return this transaction
+     */
     public JournalTransaction revoke(long fsBlock) {
         if (fsBlock < 0) {
             throw new IllegalArgumentException("negative block " + fsBlock);
@@ -49,20 +64,30 @@ public final class JournalTransaction {
         return this;
     }
 
-    /** Logged blocks and their images, in the order first logged (unmodifiable view). */
+    /**
+     * Logged blocks and their images, in the order first logged (unmodifiable view).
+     *
+     * @return the images by filesystem block number
+     */
     public Map<Long, byte[]> blocks() {
         return Collections.unmodifiableMap(blocks);
     }
 
-    /** Revoked blocks, in the order revoked (unmodifiable view). */
+    /**
+     * Revoked blocks, in the order revoked (unmodifiable view).
+     *
+     * @return the revoked filesystem block numbers
+     */
     public Set<Long> revokes() {
         return Collections.unmodifiableSet(revokes);
     }
 
+    /** {@return the filesystem block size in bytes} */
     public int blockSizeBytes() {
         return blockSizeBytes;
     }
 
+    /** {@return true if the transaction logs and revokes nothing} */
     public boolean isEmpty() {
         return blocks.isEmpty() && revokes.isEmpty();
     }

@@ -35,7 +35,13 @@ import org.iomap4j.block.BlockDevice;
  * <p>Not thread-safe: the caller serialises commits and checkpoints (one commit at a time, as jbd2's kjournald2).
  */
 public final class JournalWriter {
-    /** A committed transaction still in the log (not yet checkpointed). */
+    /**
+     * A committed transaction still in the log (not yet checkpointed).
+     *
+     * @param tid the transaction id (h_sequence)
+     * @param startJblk journal block of its first (revoke or descriptor) block
+     * @param lengthBlocks log blocks it occupies, commit block included
+     */
     public record LoggedTransaction(int tid, long startJblk, long lengthBlocks) {}
 
     /**
@@ -77,6 +83,11 @@ public final class JournalWriter {
      * @throws FsException {@link Errno#EUCLEAN} if the journal needs recovery ({@code s_start != 0});
      *                     {@link Errno#EOPNOTSUPP} for a v1 superblock (no feature words) or unknown ro_compat
      *                     features; a {@link org.iomap4j.CorruptFilesystemException} for a bad superblock
+     * @param device the device holding the journal (the filesystem device for an internal journal)
+     * @param map journal block to device block mapping (the journal inode s_journal_inum, or a contiguous run)
+     * @param blockSizeBytes the filesystem block size in bytes; s_blocksize must equal it
+     * @param features JBD2_FEATURE_* words to turn on
+     * @return the writer, positioned after the last checkpointed transaction
      */
     public static JournalWriter open(BlockDevice device, JournalMap map, int blockSizeBytes, Features features,
                                      InstantSource clock) throws IOException {
@@ -116,32 +127,59 @@ public final class JournalWriter {
         return new JournalWriter(journal, clock);
     }
 
-    /** Opens with the system clock. */
+    /**
+     * Opens with the system clock.
+     *
+     * @param device the device holding the journal (the filesystem device for an internal journal)
+     * @param map journal block to device block mapping (the journal inode s_journal_inum, or a contiguous run)
+     * @param blockSizeBytes the filesystem block size in bytes; s_blocksize must equal it
+     * @param features JBD2_FEATURE_* words to turn on
+     * @return the writer
+     * @throws IOException EUCLEAN if the journal needs recovery, EOPNOTSUPP for an unsupported superblock, device
+     *     errors
+     */
     public static JournalWriter open(BlockDevice device, JournalMap map, int blockSizeBytes, Features features)
             throws IOException {
         return open(device, map, blockSizeBytes, features, InstantSource.system());
     }
 
+    /** {@return the journal superblock as this writer keeps it (s_start, s_sequence updated as it writes)} */
     public JournalSuperblock superblock() {
         return sb;
     }
 
-    /** Id the next committed transaction gets. */
+    /**
+     * Id the next committed transaction gets.
+     *
+     * @return the next transaction id (tids wrap at 2^32, see {@link JournalFormat#tidGeq})
+     */
     public int nextTid() {
         return nextTid;
     }
 
-    /** Journal block where the next transaction starts. */
+    /**
+     * Journal block where the next transaction starts.
+     *
+     * @return the head journal block
+     */
     public long headJblk() {
         return headJblk;
     }
 
-    /** Committed transactions not yet checkpointed, oldest first. */
+    /**
+     * Committed transactions not yet checkpointed, oldest first.
+     *
+     * @return the live transactions
+     */
     public List<LoggedTransaction> liveTransactions() {
         return List.copyOf(live);
     }
 
-    /** Log blocks in use by live transactions. */
+    /**
+     * Log blocks in use by live transactions.
+     *
+     * @return used log blocks
+     */
     public long usedBlocks() {
         if (live.isEmpty()) {
             return 0;
@@ -151,12 +189,21 @@ public final class JournalWriter {
         return used < 0 ? used + sb.logBlocks() : used;
     }
 
-    /** Log blocks a new transaction may use now: the log minus live transactions minus one block of slack. */
+    /**
+     * Log blocks a new transaction may use now: the log minus live transactions minus one block of slack.
+     *
+     * @return free log blocks
+     */
     public long freeBlocks() {
         return sb.logBlocks() - usedBlocks() - 1;
     }
 
-    /** Log blocks {@code tx} takes: revoke blocks, descriptor blocks, one per logged copy, and the commit block. */
+    /**
+     * Log blocks {@code tx} takes: revoke blocks, descriptor blocks, one per logged copy, and the commit block.
+     *
+     * @param tx the transaction
+     * @return the log blocks it needs
+     */
     public long blocksNeeded(JournalTransaction tx) {
         int nrev = tx.revokes().size();
         int ncopies = tx.blocks().size();
@@ -172,6 +219,7 @@ public final class JournalWriter {
      * @throws JournalFullException not enough free log blocks now (nothing written): checkpoint and retry
      * @throws FsException          {@link Errno#ENOSPC} if the transaction is larger than the whole log can ever hold
      * @throws IOException          device errors (the transaction is then not committed)
+     * @param tx the transaction to write; its blocks are escaped as needed (JBD2_FLAG_ESCAPE)
      */
     public LoggedTransaction commit(JournalTransaction tx) throws IOException {
         if (tx.blockSizeBytes() != sb.blockSizeBytes()) {
@@ -271,6 +319,8 @@ public final class JournalWriter {
      * oldest live transaction, or the head and next id when none is left), writing and flushing the superblock.
      *
      * @throws IllegalArgumentException {@code throughTid} was not committed by this writer
+     * @param throughTid the newest transaction written in place
+     * @throws IOException if the superblock write or flush fails
      */
     public void checkpointed(int throughTid) throws IOException {
         if (!tidGt(nextTid, throughTid)) {
@@ -299,6 +349,7 @@ public final class JournalWriter {
      * unmount; afterwards the caller may clear needs_recovery. Every transaction must be checkpointed.
      *
      * @throws IllegalStateException live transactions remain
+     * @throws IOException if the superblock write or flush fails
      */
     public void markClean() throws IOException {
         if (!live.isEmpty()) {

@@ -32,7 +32,11 @@ public final class ReplayOverlayDevice extends ForwardingBlockDevice {
         this.blockSizeBytes = blockSizeBytes;
     }
 
-    /** What the in-memory recovery did. */
+    /**
+     * What the in-memory recovery did.
+     *
+     * @return the recovery result
+     */
     public RecoveryResult result() {
         return result;
     }
@@ -41,22 +45,40 @@ public final class ReplayOverlayDevice extends ForwardingBlockDevice {
         this.result = result;
     }
 
-    /** Block size of the overlay's block numbers, bytes. */
+    /**
+     * Block size of the overlay's block numbers, bytes.
+     *
+     * @return the block size in bytes
+     */
     public int blockSizeBytes() {
         return blockSizeBytes;
     }
 
-    /** Number of blocks served from memory. */
+    /**
+     * Number of blocks served from memory.
+     *
+     * @return the overlaid block count
+     */
     public int overlaidBlocks() {
         return blocks.size();
     }
 
-    /** Whether block {@code blk} is served from memory. */
+    /**
+     * Whether block {@code blk} is served from memory.
+     *
+     * @param blk a block number, in {@link #blockSizeBytes()} units
+     * @return true if served from memory
+     */
     public boolean isOverlaid(long blk) {
         return blocks.containsKey(blk);
     }
 
-    /** Serves block {@code blk} ({@link #blockSizeBytes()} bytes, copied) from memory from now on. */
+    /**
+     * Serves block {@code blk} ({@link #blockSizeBytes()} bytes, copied) from memory from now on.
+     *
+     * @param blk a block number, in {@link #blockSizeBytes()} units
+     * @param data the block's contents
+     */
     public void putBlock(long blk, byte[] data) {
         if (data.length != blockSizeBytes) {
             throw new IllegalArgumentException("overlay block of " + data.length + " bytes, expected "

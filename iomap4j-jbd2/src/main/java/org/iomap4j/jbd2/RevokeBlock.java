@@ -14,12 +14,22 @@ import org.iomap4j.CorruptFilesystemException;
 public final class RevokeBlock {
     private RevokeBlock() {}
 
-    /** Bytes of one record: 8 with the 64bit feature, else 4. */
+    /**
+     * Bytes of one record: 8 with the 64bit feature, else 4.
+     *
+     * @param sb the journal superblock (its features choose the layout)
+     * @return the record size in bytes
+     */
     public static int recordBytes(JournalSuperblock sb) {
         return sb.has64bit() ? 8 : 4;
     }
 
-    /** Records one revoke block holds. */
+    /**
+     * Records one revoke block holds.
+     *
+     * @param sb the journal superblock (its features choose the layout)
+     * @return the record capacity
+     */
     public static int capacity(JournalSuperblock sb) {
         return (sb.blockSizeBytes() - REVOKE_HEADER_BYTES - sb.tailBytes()) / recordBytes(sb);
     }
@@ -29,6 +39,9 @@ public final class RevokeBlock {
      *
      * @param where names the journal block in messages
      * @throws CorruptFilesystemException r_count larger than the block minus its tail (as recovery.c's -EINVAL)
+     * @param block the revoke block's bytes
+     * @param sb the journal superblock (its features choose the layout)
+     * @return the block numbers, in block order
      */
     public static long[] decode(byte[] block, JournalSuperblock sb, String where) throws CorruptFilesystemException {
         ByteBuffer b = ByteBuffer.wrap(block);
@@ -51,6 +64,13 @@ public final class RevokeBlock {
      * Encodes a revoke block of {@code tid} holding {@code blocks[from, from + count)}.
      *
      * @throws IllegalArgumentException more than {@link #capacity} records, or a block above 32 bits without 64bit
+     * @param sb the journal superblock (its features choose the layout)
+     * @param csum the checksums seeded by the journal UUID
+     * @param tid the transaction id
+     * @param blocks filesystem block numbers to revoke
+     * @param from index of the first one in {@code blocks}
+     * @param count how many
+     * @return the block, {@code sb.blockSizeBytes()} bytes
      */
     public static byte[] encode(JournalSuperblock sb, JournalChecksum csum, int tid, long[] blocks, int from,
                                 int count) {

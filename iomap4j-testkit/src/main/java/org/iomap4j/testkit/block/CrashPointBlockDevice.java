@@ -36,6 +36,7 @@ public final class CrashPointBlockDevice extends ForwardingBlockDevice {
          * @param context which crash point: its number, where (before/after a flush, after a write), the last
          *                operation named by {@link #setLastOp}, the number of unflushed writes and the kept fraction
          * @return null if every promise holds, else a description of what failed (collected in {@link #failures()})
+         * @throws IOException if the check itself cannot run (tool missing, I/O error)
          */
         String check(byte[] image, String context) throws IOException;
     }
@@ -51,6 +52,8 @@ public final class CrashPointBlockDevice extends ForwardingBlockDevice {
     private final List<String> failures = new ArrayList<>();
 
     /**
+     * Takes crash points on writes to {@code fid}'s device and checks each crashed image with {@code check}.
+     *
      * @param fid            the device that records unflushed writes and performs the power cut
      * @param rnd            chooses the random crash points and kept writes (seeded by the test)
      * @param pointsPerWrite probability of a crash point after each write, in [0, 1]
@@ -67,32 +70,57 @@ public final class CrashPointBlockDevice extends ForwardingBlockDevice {
         this.check = check;
     }
 
-    /** Starts or stops taking crash points (e.g. off while mounting, on for the workload). */
+    /**
+     * Starts or stops taking crash points (e.g. off while mounting, on for the workload).
+     *
+     * @param armed true to take crash points
+     */
     public void setArmed(boolean armed) {
         this.armed = armed;
     }
 
-    /** Names the operation now running, for the context of the following crash points. */
+    /**
+     * Names the operation now running, for the context of the following crash points.
+     *
+     * @param op a short name of the operation, e.g. {@code "rename a b"}
+     */
     public void setLastOp(String op) {
         this.lastOp = op;
     }
 
-    /** Crash points taken so far. */
+    /**
+     * Crash points taken so far.
+     *
+     * @return the number of crash points taken
+     */
     public synchronized int pointsTested() {
         return pointsTested;
     }
 
-    /** Crash points whose image passed the check. */
+    /**
+     * Crash points whose image passed the check.
+     *
+     * @return the number that passed
+     */
     public synchronized int pointsPassed() {
         return pointsPassed;
     }
 
-    /** What failed at each failing crash point, in order (a copy). */
+    /**
+     * What failed at each failing crash point, in order (a copy).
+     *
+     * @return the failure descriptions
+     */
     public synchronized List<String> failures() {
         return List.copyOf(failures);
     }
 
-    /** Takes one crash point now if armed: power-cuts a copy of the device and checks it. */
+    /**
+     * Takes one crash point now if armed: power-cuts a copy of the device and checks it.
+     *
+     * @param where names the point in the failure report
+     * @throws IOException if copying the device or running the check fails
+     */
     public synchronized void crashPoint(String where) throws IOException {
         if (!armed) {
             return;

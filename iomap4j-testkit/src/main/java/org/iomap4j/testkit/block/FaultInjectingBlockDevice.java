@@ -33,7 +33,14 @@ import org.iomap4j.block.MemoryBlockDevice;
  */
 public final class FaultInjectingBlockDevice extends AbstractBlockDevice {
     /** Kind of request a fault applies to. */
-    public enum Op { READ, WRITE, FLUSH }
+    public enum Op {
+        /** {@link BlockDevice#read} requests. */
+        READ,
+        /** {@link BlockDevice#write} requests. */
+        WRITE,
+        /** {@link BlockDevice#flush} calls. */
+        FLUSH
+    }
 
     private final BlockDevice inner;
     private final List<Fault> faults = new CopyOnWriteArrayList<>();
@@ -44,12 +51,17 @@ public final class FaultInjectingBlockDevice extends AbstractBlockDevice {
 
     private record UnflushedWrite(long devAddrBytes, byte[] oldBytes, byte[] newBytes) {}
 
-    /** Wraps {@code inner}; the wrapper has its logical block size and capacity. */
+    /**
+     * Wraps {@code inner}; the wrapper has its logical block size and capacity.
+     *
+     * @param inner the wrapped device
+     */
     public FaultInjectingBlockDevice(BlockDevice inner) {
         super(inner.logicalBlockSize(), inner.isReadOnly());
         this.inner = inner;
     }
 
+    /** {@return the wrapped device} */
     public BlockDevice inner() {
         return inner;
     }
@@ -71,11 +83,16 @@ public final class FaultInjectingBlockDevice extends AbstractBlockDevice {
             this.persistent = persistent;
         }
 
-        /** How many requests this fault failed. */
+        /**
+         * How many requests this fault failed.
+         *
+         * @return the failure count
+         */
         public synchronized int hits() {
             return hits;
         }
 
+        /** Stops this fault: later requests pass. */
         public void disarm() {
             faults.remove(this);
         }
@@ -103,6 +120,11 @@ public final class FaultInjectingBlockDevice extends AbstractBlockDevice {
     /**
      * Fails the {@code n}-th next request of kind {@code op} (1 = the very next); if {@code persistent}, that one
      * and every later one.
+     *
+     * @param op the request kind
+     * @param n which request fails (1 = the next)
+     * @param persistent true to fail every later matching request too
+     * @return the fault (disarm it to stop)
      */
     public Fault failNth(Op op, long n, boolean persistent) {
         if (n < 1) {
@@ -116,6 +138,12 @@ public final class FaultInjectingBlockDevice extends AbstractBlockDevice {
     /**
      * Fails requests of kind {@code op} (READ or WRITE) that touch {@code [devAddrBytes, devAddrBytes +
      * lengthBytes)}: the next one only, or every one if {@code persistent}.
+     *
+     * @param op the request kind
+     * @param devAddrBytes device byte address of the range
+     * @param lengthBytes range length in bytes
+     * @param persistent true to fail every matching request, false for the first only
+     * @return the fault (disarm it to stop)
      */
     public Fault failRange(Op op, long devAddrBytes, long lengthBytes, boolean persistent) {
         if (op == Op.FLUSH) {
@@ -131,7 +159,11 @@ public final class FaultInjectingBlockDevice extends AbstractBlockDevice {
         faults.clear();
     }
 
-    /** Requests failed by injection so far. */
+    /**
+     * Requests failed by injection so far.
+     *
+     * @return the count
+     */
     public long injectedFailures() {
         return injected.get();
     }
@@ -236,7 +268,11 @@ public final class FaultInjectingBlockDevice extends AbstractBlockDevice {
         stats.countDiscard();
     }
 
-    /** Completed writes not yet made durable by a flush. */
+    /**
+     * Completed writes not yet made durable by a flush.
+     *
+     * @return the count
+     */
     public int unflushedWrites() {
         synchronized (writeLock) {
             return unflushed.size();
@@ -250,6 +286,8 @@ public final class FaultInjectingBlockDevice extends AbstractBlockDevice {
      *
      * @param keepFraction 0 drops every unflushed write, 1 keeps them all
      * @return a new memory device with the crashed contents (the caller closes it)
+     * @param rnd chooses which unflushed writes survive (seeded by the test)
+     * @throws IOException if reading the inner device fails
      */
     public MemoryBlockDevice powerCut(Random rnd, double keepFraction) throws IOException {
         if (inner.sizeBytes() > (1L << 34)) {

@@ -11,21 +11,37 @@ import org.iomap4j.block.ForwardingBlockDevice;
 
 /** A block device wrapper that records every read and write request (address, length) in submission order. */
 public final class RecordingBlockDevice extends ForwardingBlockDevice {
-    /** One device request. */
+    /**
+     * One device request.
+     *
+     * @param write true for a write, false for a read
+     * @param devAddrBytes device byte address of the request
+     * @param lengthBytes request length in bytes
+     */
     public record Request(boolean write, long devAddrBytes, long lengthBytes) {
     }
 
     private final List<Request> trace = new ArrayList<>();
 
+    /**
+     * Records every read and write request made on {@code inner}.
+     *
+     * @param inner the wrapped device
+     */
     public RecordingBlockDevice(BlockDevice inner) {
         super(inner);
     }
 
-    /** A copy of the requests so far. */
+    /**
+     * A copy of the requests so far.
+     *
+     * @return the requests in submission order
+     */
     public synchronized List<Request> trace() {
         return new ArrayList<>(trace);
     }
 
+    /** Forgets the requests recorded so far. */
     public synchronized void clear() {
         trace.clear();
     }

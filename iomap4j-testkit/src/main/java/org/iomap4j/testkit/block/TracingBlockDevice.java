@@ -15,16 +15,27 @@ import org.iomap4j.block.ForwardingBlockDevice;
 public final class TracingBlockDevice extends ForwardingBlockDevice {
     private final List<String> trace;
 
-    /** Events are appended to {@code trace} as "READ addr+len" / "WRITE addr+len" / "FLUSH". */
+    /**
+     * Events are appended to {@code trace} as "READ addr+len" / "WRITE addr+len" / "FLUSH".
+     *
+     * @param inner the wrapped device
+     * @param trace the list events are appended to
+     */
     public TracingBlockDevice(BlockDevice inner, List<String> trace) {
         super(inner);
         this.trace = trace;
     }
 
+    /**
+     * Traces into a new list, read with {@link #trace()}.
+     *
+     * @param inner the wrapped device
+     */
     public TracingBlockDevice(BlockDevice inner) {
         this(inner, new CopyOnWriteArrayList<>());
     }
 
+    /** {@return the events so far (the live list)} */
     public List<String> trace() {
         return trace;
     }

@@ -51,12 +51,20 @@ public abstract class BlockDeviceContract {
     /**
      * A new writable device of at least {@code sizeBytes} bytes (the same if the implementation can), zero-filled
      * or not (the contract writes before it reads).
+     *
+     * @param sizeBytes the smallest device size wanted, in bytes
+     * @return the device; the suite closes it
+     * @throws IOException if it cannot be created
      */
     protected abstract BlockDevice newDevice(long sizeBytes) throws IOException;
 
     /**
      * Closes {@code device} and opens what it stored read-only, or returns null when this implementation has no
      * read-only mode (the read-only case then skips). Default: null.
+     *
+     * @param device the device to close
+     * @return the same storage read-only, or null if the implementation cannot reopen (those cases are skipped)
+     * @throws IOException if closing or reopening fails
      */
     protected BlockDevice reopenReadOnly(BlockDevice device) throws IOException {
         return null;
@@ -65,6 +73,8 @@ public abstract class BlockDeviceContract {
     /**
      * True if this implementation documents that a discarded range reads back as zeroes (the interface leaves it
      * unspecified); the discard case then checks it. Default: false.
+     *
+     * @return true if discarded ranges read back as zeroes
      */
     protected boolean discardReadsZeroes() {
         return false;

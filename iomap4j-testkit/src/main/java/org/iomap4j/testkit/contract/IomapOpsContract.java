@@ -42,40 +42,87 @@ public abstract class IomapOpsContract {
 
     /** What the contract drives: a mounted filesystem's mapping plus the file operations it needs around it. */
     protected interface Fixture extends AutoCloseable {
-        /** The mapping under test. */
+        /**
+         * The mapping under test.
+         *
+         * @return the mapping operations
+         */
         IomapOps ops();
 
-        /** The device MAPPED and UNWRITTEN mappings point at. */
+        /**
+         * The device MAPPED and UNWRITTEN mappings point at.
+         *
+         * @return the device
+         */
         BlockDevice device();
 
-        /** The filesystem block size in bytes. */
+        /**
+         * The filesystem block size in bytes.
+         *
+         * @return the block size in bytes
+         */
         int blockSizeBytes();
 
-        /** A new, empty regular file. */
+        /**
+         * A new, empty regular file.
+         *
+         * @return the new file
+         * @throws IOException if creation fails
+         */
         IomapInode createFile() throws IOException;
 
-        /** Writes through the filesystem's own write path. */
+        /**
+         * Writes through the filesystem's own write path.
+         *
+         * @param file the file
+         * @param posBytes file byte offset
+         * @param data the bytes
+         * @throws IOException if the write fails
+         */
         void write(IomapInode file, long posBytes, byte[] data) throws IOException;
 
-        /** Sets i_size through the filesystem's own path (shrinking frees blocks; growing leaves a hole). */
+        /**
+         * Sets i_size through the filesystem's own path (shrinking frees blocks; growing leaves a hole).
+         *
+         * @param file the file
+         * @param sizeBytes the new i_size in bytes
+         * @throws IOException if the truncate fails
+         */
         void truncate(IomapInode file, long sizeBytes) throws IOException;
 
-        /** Writes the file's dirty data back and drops its cached folios, so reads go through mappings again. */
+        /**
+         * Writes the file's dirty data back and drops its cached folios, so reads go through mappings again.
+         *
+         * @param file the file
+         * @throws IOException if writeback fails
+         */
         void writebackAndDrop(IomapInode file) throws IOException;
 
-        /** Removes the file and frees its blocks. */
+        /**
+         * Removes the file and frees its blocks.
+         *
+         * @param file the file
+         * @throws IOException if freeing fails
+         */
         void remove(IomapInode file) throws IOException;
 
         @Override
         void close() throws IOException;
     }
 
-    /** A new filesystem to drive. */
+    /**
+     * A new filesystem to drive.
+     *
+     * @return the fixture; the suite closes it
+     * @throws IOException if it cannot be made
+     */
     protected abstract Fixture newFixture() throws IOException;
 
     /**
      * True if every mapping's offset and length must be multiples of the block size (every block-based
      * filesystem). Default: true.
+     *
+     * @return true if mappings are block aligned
      */
     protected boolean blockAlignedMappings() {
         return true;
@@ -102,7 +149,11 @@ public abstract class IomapOpsContract {
         }
     }
 
-    /** Runs after each case's fixture was closed (an implementation's own checks, e.g. fsck). Default: nothing. */
+    /**
+     * Runs after each case's fixture was closed (an implementation's own checks, e.g. fsck). Default: nothing.
+     *
+     * @throws IOException to fail the case (e.g. fsck found damage)
+     */
     protected void afterFixtureClosed() throws IOException {
     }
 
@@ -369,7 +420,11 @@ public abstract class IomapOpsContract {
         assertThat(readThroughDataPath(f, 64L * bs, 64 * bs)).as("the rest is still a hole").containsOnly(0);
     }
 
-    /** Protected so that an implementation with a known bug here can override it with {@code @Disabled}. */
+    /**
+     * Protected so that an implementation with a known bug here can override it with {@code @Disabled}.
+     *
+     * @throws IOException if the filesystem under test fails
+     */
     @Test
     protected void aWriteMappingEndedUnusedLeavesNoStaleDataReadable() throws IOException {
         scribbleFreeSpace(256);

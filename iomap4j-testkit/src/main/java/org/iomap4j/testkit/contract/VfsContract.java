@@ -254,6 +254,9 @@ public abstract class VfsContract extends VfsNamespaceCases {
     /**
      * Whether the filesystem under test serves fallocate {@code mode} (e.g. ext2 without extents has no
      * KEEP_SIZE preallocation). Default: every mode. A mode declared unsupported must fail with EOPNOTSUPP.
+     *
+     * @param mode a fallocate mode
+     * @return true if supported (false skips the cases using it)
      */
     protected boolean supportsFallocateMode(int mode) {
         return true;

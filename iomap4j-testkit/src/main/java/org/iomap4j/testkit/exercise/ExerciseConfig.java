@@ -21,18 +21,31 @@ public record ExerciseConfig(long seed, long ops, Map<Kind, Integer> mix, long m
 
     /** Operation kinds and the capability each needs (null = always available). */
     public enum Kind {
+        /** pread at a random offset. */
         READ(null, 20),
+        /** pwrite of tagged bytes at a random offset. */
         WRITE(null, 20),
+        /** ftruncate to a random size. */
         TRUNCATE(null, 4),
+        /** fsync. */
         FSYNC(null, 2),
+        /** fallocate(ZERO_RANGE), with or without KEEP_SIZE. */
         ZERO(ExerciseTarget.Capability.ZERO_RANGE, 3),
+        /** fallocate(PUNCH_HOLE | KEEP_SIZE). */
         PUNCH(ExerciseTarget.Capability.PUNCH_HOLE, 3),
+        /** O_DIRECT read, block aligned. */
         DREAD(ExerciseTarget.Capability.DIRECT_IO, 4),
+        /** O_DIRECT write, block aligned. */
         DWRITE(ExerciseTarget.Capability.DIRECT_IO, 4),
+        /** lseek(SEEK_DATA), checked against the model. */
         SEEK_DATA(ExerciseTarget.Capability.SEEK_DATA_HOLE, 2),
+        /** lseek(SEEK_HOLE), checked against the model. */
         SEEK_HOLE(ExerciseTarget.Capability.SEEK_DATA_HOLE, 2),
+        /** Drop the clean page cache. */
         DROP_CACHES(ExerciseTarget.Capability.DROP_CACHES, 1),
+        /** Unmount and mount again; the file must keep its contents. */
         REMOUNT(ExerciseTarget.Capability.REMOUNT, 1),
+        /** FIEMAP over the whole file, checked against the model. */
         FIEMAP(ExerciseTarget.Capability.FIEMAP, 1),
         /** fallocate mode 0 or KEEP_SIZE (preallocation; unwritten extents where the filesystem has them). */
         FALLOCATE(ExerciseTarget.Capability.PREALLOCATE, 3);
@@ -45,12 +58,21 @@ public record ExerciseConfig(long seed, long ops, Map<Kind, Integer> mix, long m
             this.defaultWeight = defaultWeight;
         }
 
-        /** The mix name: lower case, e.g. {@code seek_data}. */
+        /**
+         * The mix name: lower case, e.g. {@code seek_data}.
+         *
+         * @return the name used in mix specs
+         */
         public String mixName() {
             return name().toLowerCase(Locale.ROOT);
         }
     }
 
+    /**
+     * Checks the configuration.
+     *
+     * @throws IllegalArgumentException if ops &lt; 1, maxSizeBytes outside 4096..2^40, or another limit is out of range
+     */
     public ExerciseConfig {
         if (ops < 1) {
             throw new IllegalArgumentException("ops must be >= 1: " + ops);
@@ -72,7 +94,11 @@ public record ExerciseConfig(long seed, long ops, Map<Kind, Integer> mix, long m
         logTail = Math.max(1, logTail);
     }
 
-    /** Every kind at its default weight. */
+    /**
+     * Every kind at its default weight.
+     *
+     * @return the default weights
+     */
     public static Map<Kind, Integer> defaultMix() {
         EnumMap<Kind, Integer> m = new EnumMap<>(Kind.class);
         for (Kind k : Kind.values()) {
@@ -81,15 +107,33 @@ public record ExerciseConfig(long seed, long ops, Map<Kind, Integer> mix, long m
         return m;
     }
 
-    /** Default mix, 256 KiB files, 64 KiB ops, 40 ops in a failure's log tail. */
+    /**
+     * Default mix, 256 KiB files, 64 KiB ops, 40 ops in a failure's log tail.
+     *
+     * @param seed the run's seed
+     * @param ops operations to run
+     * @return the configuration
+     */
     public static ExerciseConfig of(long seed, long ops) {
         return new ExerciseConfig(seed, ops, defaultMix(), 256 << 10, 64 << 10, 40);
     }
 
+    /**
+     * A copy with file size limit {@code bytes} (the op size limit clipped to it).
+     *
+     * @param bytes the largest file size in bytes
+     * @return the copy
+     */
     public ExerciseConfig withMaxSize(long bytes) {
         return new ExerciseConfig(seed, ops, mix, bytes, (int) Math.min(maxOpBytes, bytes), logTail);
     }
 
+    /**
+     * A copy with a different mix.
+     *
+     * @param newMix relative weight per kind
+     * @return the copy
+     */
     public ExerciseConfig withMix(Map<Kind, Integer> newMix) {
         return new ExerciseConfig(seed, ops, newMix, maxSizeBytes, maxOpBytes, logTail);
     }
@@ -99,6 +143,8 @@ public record ExerciseConfig(long seed, long ops, Map<Kind, Integer> mix, long m
      * their default.
      *
      * @throws IllegalArgumentException naming an unknown kind or a bad weight
+     * @param spec comma-separated {@code kind=weight} pairs
+     * @return the weights, every kind present
      */
     public static Map<Kind, Integer> parseMix(String spec) {
         Map<Kind, Integer> m = defaultMix();

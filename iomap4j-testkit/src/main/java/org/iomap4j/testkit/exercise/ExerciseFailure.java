@@ -6,7 +6,9 @@ package org.iomap4j.testkit.exercise;
  * tail, so the run can be reproduced ({@code --seed}) or replayed from the log.
  */
 public final class ExerciseFailure extends Exception {
+    /** The run's seed. */
     private final long seed;
+    /** Zero-based number of the failing op. */
     private final long opIndex;
 
     ExerciseFailure(String message, long seed, long opIndex, Throwable cause) {
@@ -15,12 +17,20 @@ public final class ExerciseFailure extends Exception {
         this.opIndex = opIndex;
     }
 
-    /** The run's seed. */
+    /**
+     * The run's seed.
+     *
+     * @return the seed
+     */
     public long seed() {
         return seed;
     }
 
-    /** Zero-based number of the failing op. */
+    /**
+     * Zero-based number of the failing op.
+     *
+     * @return the op number
+     */
     public long opIndex() {
         return opIndex;
     }

@@ -10,12 +10,26 @@ import org.iomap4j.iomap.Fiemap;
  */
 public sealed interface ExerciseOp {
 
-    /** The op's log line, e.g. {@code write 4096 100 7}. */
+    /**
+     * The op's log line, e.g. {@code write 4096 100 7}.
+     *
+     * @return the log line
+     */
     String format();
 
-    /** The kind this op belongs to (for the mix and the counters). */
+    /**
+     * The kind this op belongs to (for the mix and the counters).
+     *
+     * @return the kind
+     */
     ExerciseConfig.Kind kind();
 
+    /**
+     * pread: {@code read pos len}.
+     *
+     * @param posBytes file byte offset
+     * @param lengthBytes bytes to read
+     */
     record Read(long posBytes, int lengthBytes) implements ExerciseOp {
         public String format() {
             return "read " + posBytes + " " + lengthBytes;
@@ -26,6 +40,13 @@ public sealed interface ExerciseOp {
         }
     }
 
+    /**
+     * pwrite of bytes derived from {@code tag}: {@code write pos len tag}.
+     *
+     * @param posBytes file byte offset
+     * @param lengthBytes bytes to write
+     * @param tag seeds the data pattern ({@link #dataByte})
+     */
     record Write(long posBytes, int lengthBytes, long tag) implements ExerciseOp {
         public String format() {
             return "write " + posBytes + " " + lengthBytes + " " + tag;
@@ -36,6 +57,11 @@ public sealed interface ExerciseOp {
         }
     }
 
+    /**
+     * ftruncate: {@code truncate size}.
+     *
+     * @param sizeBytes the new size in bytes
+     */
     record Truncate(long sizeBytes) implements ExerciseOp {
         public String format() {
             return "truncate " + sizeBytes;
@@ -46,6 +72,7 @@ public sealed interface ExerciseOp {
         }
     }
 
+    /** fsync: {@code fsync}. */
     record Fsync() implements ExerciseOp {
         public String format() {
             return "fsync";
@@ -56,6 +83,13 @@ public sealed interface ExerciseOp {
         }
     }
 
+    /**
+     * fallocate(ZERO_RANGE): {@code zero pos len keep}.
+     *
+     * @param posBytes file byte offset
+     * @param lengthBytes range length in bytes
+     * @param keepSize true for FALLOC_FL_KEEP_SIZE
+     */
     record ZeroRange(long posBytes, long lengthBytes, boolean keepSize) implements ExerciseOp {
         public String format() {
             return "zero " + posBytes + " " + lengthBytes + (keepSize ? " keep" : " extend");
@@ -66,6 +100,13 @@ public sealed interface ExerciseOp {
         }
     }
 
+    /**
+     * fallocate(0 or KEEP_SIZE): {@code allocate pos len keep}.
+     *
+     * @param posBytes file byte offset
+     * @param lengthBytes range length in bytes
+     * @param keepSize true for FALLOC_FL_KEEP_SIZE
+     */
     record Allocate(long posBytes, long lengthBytes, boolean keepSize) implements ExerciseOp {
         public String format() {
             return "falloc " + posBytes + " " + lengthBytes + (keepSize ? " keep" : " extend");
@@ -76,6 +117,12 @@ public sealed interface ExerciseOp {
         }
     }
 
+    /**
+     * fallocate(PUNCH_HOLE | KEEP_SIZE): {@code punch pos len}.
+     *
+     * @param posBytes file byte offset
+     * @param lengthBytes range length in bytes
+     */
     record Punch(long posBytes, long lengthBytes) implements ExerciseOp {
         public String format() {
             return "punch " + posBytes + " " + lengthBytes;
@@ -86,6 +133,12 @@ public sealed interface ExerciseOp {
         }
     }
 
+    /**
+     * O_DIRECT read: {@code dread pos len}.
+     *
+     * @param posBytes file byte offset (block aligned)
+     * @param lengthBytes bytes to read (block aligned)
+     */
     record DirectRead(long posBytes, int lengthBytes) implements ExerciseOp {
         public String format() {
             return "dread " + posBytes + " " + lengthBytes;
@@ -96,6 +149,13 @@ public sealed interface ExerciseOp {
         }
     }
 
+    /**
+     * O_DIRECT write: {@code dwrite pos len tag}.
+     *
+     * @param posBytes file byte offset (block aligned)
+     * @param lengthBytes bytes to write (block aligned)
+     * @param tag seeds the data pattern
+     */
     record DirectWrite(long posBytes, int lengthBytes, long tag) implements ExerciseOp {
         public String format() {
             return "dwrite " + posBytes + " " + lengthBytes + " " + tag;
@@ -106,6 +166,11 @@ public sealed interface ExerciseOp {
         }
     }
 
+    /**
+     * lseek(SEEK_DATA): {@code seek_data pos}.
+     *
+     * @param posBytes file byte offset to start at
+     */
     record SeekData(long posBytes) implements ExerciseOp {
         public String format() {
             return "seek_data " + posBytes;
@@ -116,6 +181,11 @@ public sealed interface ExerciseOp {
         }
     }
 
+    /**
+     * lseek(SEEK_HOLE): {@code seek_hole pos}.
+     *
+     * @param posBytes file byte offset to start at
+     */
     record SeekHole(long posBytes) implements ExerciseOp {
         public String format() {
             return "seek_hole " + posBytes;
@@ -126,6 +196,7 @@ public sealed interface ExerciseOp {
         }
     }
 
+    /** FIEMAP over the whole file: {@code fiemap}. */
     record Fiemap() implements ExerciseOp {
         public String format() {
             return "fiemap";
@@ -136,6 +207,7 @@ public sealed interface ExerciseOp {
         }
     }
 
+    /** Drop clean caches: {@code drop_caches}. */
     record DropCaches() implements ExerciseOp {
         public String format() {
             return "drop_caches";
@@ -146,6 +218,7 @@ public sealed interface ExerciseOp {
         }
     }
 
+    /** Unmount and mount again: {@code remount}. */
     record Remount() implements ExerciseOp {
         public String format() {
             return "remount";
@@ -159,6 +232,10 @@ public sealed interface ExerciseOp {
     /**
      * The data byte a write with {@code tag} puts at file offset {@code posBytes} (never the same pattern for two
      * tags at one offset, rarely zero).
+     *
+     * @param tag the write's tag
+     * @param posBytes file byte offset
+     * @return the byte
      */
     static byte dataByte(long tag, long posBytes) {
         long x = (posBytes + 1) * 0x9E3779B97F4A7C15L ^ tag * 0xC2B2AE3D27D4EB4FL;
@@ -170,6 +247,8 @@ public sealed interface ExerciseOp {
      * Parses one log line as written by {@link #format()}.
      *
      * @throws IllegalArgumentException for a malformed line, naming it
+     * @param line a log line
+     * @return the op
      */
     public static ExerciseOp parse(String line) {
         String[] w = line.trim().split("\\s+");

@@ -33,13 +33,24 @@ public final class Exerciser {
     private long bytesRead;
     private long bytesWritten;
 
-    /** What a run did. */
+    /**
+     * What a run did.
+     *
+     * @param ops operations run
+     * @param counts operations run per kind
+     * @param bytesRead bytes read over all reads
+     * @param bytesWritten bytes written over all writes
+     * @param finalSizeBytes the file size at the end, in bytes
+     */
     public record Result(long ops, Map<ExerciseConfig.Kind, Long> counts, long bytesRead, long bytesWritten,
             long finalSizeBytes) {
     }
 
     /**
+     * An exerciser of {@code target} with {@code cfg}.
+     *
      * @param target an unopened target; {@link #run()} opens it (the caller closes it)
+     * @param cfg seed, op count, mix and size limits
      */
     public Exerciser(ExerciseTarget target, ExerciseConfig cfg) {
         if (cfg.maxSizeBytes() > Integer.MAX_VALUE - 8) {
@@ -50,7 +61,12 @@ public final class Exerciser {
         this.model = new byte[(int) cfg.maxSizeBytes()];
     }
 
-    /** Receives every op's log line before it runs (the replayable log). */
+    /**
+     * Receives every op's log line before it runs (the replayable log).
+     *
+     * @param sink receives one line per op
+     * @return this exerciser
+     */
     public Exerciser logTo(Consumer<String> sink) {
         this.logSink = sink;
         return this;
@@ -60,6 +76,7 @@ public final class Exerciser {
      * Opens the target and runs {@code cfg.ops()} random operations, then checks the whole file.
      *
      * @throws ExerciseFailure on the first disagreement with the model or failed operation
+     * @return what the run did
      */
     public Result run() throws ExerciseFailure {
         openTarget();
@@ -95,6 +112,8 @@ public final class Exerciser {
      * Opens the target and runs {@code ops} (a parsed log) in order, then checks the whole file.
      *
      * @throws ExerciseFailure as {@link #run()}
+     * @param ops the ops to run, as {@link ExerciseOp#parse} gives them
+     * @return what the run did
      */
     public Result replay(List<ExerciseOp> ops) throws ExerciseFailure {
         openTarget();

@@ -28,6 +28,11 @@ public final class PathTarget implements ExerciseTarget {
     /** Unmounts and mounts the directory's filesystem again (called with the file closed). */
     @FunctionalInterface
     public interface Remounter {
+        /**
+         * Unmounts and mounts again.
+         *
+         * @throws IOException if either fails
+         */
         void remount() throws IOException;
     }
 
@@ -51,6 +56,8 @@ public final class PathTarget implements ExerciseTarget {
     private boolean usesLibc;
 
     /**
+     * A target exercising {@code file} through the JDK and libc (pread/pwrite, fallocate, lseek, O_DIRECT).
+     *
      * @param file             the exercised file (created or truncated by {@link #open()})
      * @param blockSizeBytes   direct I/O alignment
      * @param wanted           optional operations to probe and use

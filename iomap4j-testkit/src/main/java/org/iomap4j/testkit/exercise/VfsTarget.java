@@ -28,12 +28,24 @@ public final class VfsTarget implements ExerciseTarget {
     /** Mounts the filesystem (again). */
     @FunctionalInterface
     public interface Mounter {
+        /**
+         * Mounts.
+         *
+         * @return the mounted filesystem
+         * @throws IOException if mounting fails
+         */
         Vfs mount() throws IOException;
     }
 
     /** Drops the clean cached data of a mounted filesystem (its page cache). */
     @FunctionalInterface
     public interface CacheDropper {
+        /**
+         * Drops the clean caches of {@code vfs}.
+         *
+         * @param vfs the mounted filesystem
+         * @throws IOException if writing back fails
+         */
         void dropCaches(Vfs vfs) throws IOException;
     }
 
@@ -52,6 +64,8 @@ public final class VfsTarget implements ExerciseTarget {
     private FileHandle directFh;
 
     /**
+     * A target exercising one file of the filesystem {@code mounter} mounts, through its {@link Vfs}.
+     *
      * @param name       for messages
      * @param mounter    mounts the filesystem; called by {@link #open()} and each remount
      * @param dropper    drops caches, or null if the filesystem cannot
@@ -84,7 +98,11 @@ public final class VfsTarget implements ExerciseTarget {
         return caps;
     }
 
-    /** The mounted filesystem (changes on remount). */
+    /**
+     * The mounted filesystem (changes on remount).
+     *
+     * @return the filesystem
+     */
     public Vfs vfs() {
         return vfs;
     }

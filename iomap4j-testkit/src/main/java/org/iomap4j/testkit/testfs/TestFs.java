@@ -42,7 +42,18 @@ import org.iomap4j.pagecache.PageCache;
  */
 public final class TestFs implements IomapOps, WritebackOps {
     /** What writes into holes produce. */
-    public enum Mode { NEW, UNWRITTEN, DELALLOC, COW, INLINE }
+    public enum Mode {
+        /** Writes into holes allocate blocks at once, mapped with the NEW flag. */
+        NEW,
+        /** Writes into holes allocate UNWRITTEN blocks, converted when their writeback completes. */
+        UNWRITTEN,
+        /** Writes reserve space and map DELALLOC; blocks are allocated at writeback. */
+        DELALLOC,
+        /** Writes to mapped blocks stage new blocks in a copy-on-write fork, with the old blocks as the srcmap. */
+        COW,
+        /** Data is held inline in the inode (INLINE mappings; at most one block). */
+        INLINE
+    }
 
     private final BlockDevice device;
     private final int blockSizeBytes;
@@ -66,7 +77,12 @@ public final class TestFs implements IomapOps, WritebackOps {
     private final GenericFile<TestInode> generic = new GenericFile<>(this, IomapDioOps.NONE, false, new TestBlockOps());
 
     /**
+     * A filesystem on {@code device} with {@code blockSizeBytes} blocks, caching through {@code cache}.
+     *
      * @param firstDataBlock blocks below it are never allocated (lets tests keep a header on the device)
+     * @param device the device blocks are allocated on
+     * @param blockSizeBytes the block size in bytes (a multiple of the device's logical block size)
+     * @param cache the page cache for the files' data
      */
     public TestFs(BlockDevice device, int blockSizeBytes, PageCache cache, long firstDataBlock) {
         this.device = device;
@@ -77,73 +93,123 @@ public final class TestFs implements IomapOps, WritebackOps {
         this.nextFree = firstDataBlock;
     }
 
+    /**
+     * A filesystem allocating from block 0.
+     *
+     * @param device the device blocks are allocated on
+     * @param blockSizeBytes the block size in bytes
+     * @param cache the page cache for the files' data
+     */
     public TestFs(BlockDevice device, int blockSizeBytes, PageCache cache) {
         this(device, blockSizeBytes, cache, 0);
     }
 
+    /** {@return the device} */
     public BlockDevice device() {
         return device;
     }
 
+    /** {@return the page cache} */
     public PageCache cache() {
         return cache;
     }
 
+    /** {@return the block size in bytes} */
     public int blockSizeBytes() {
         return blockSizeBytes;
     }
 
-    /** Mappings stop at multiples of {@code n} logical blocks, flagged BOUNDARY (0 = never). */
+    /**
+     * Mappings stop at multiples of {@code n} logical blocks, flagged BOUNDARY (0 = never).
+     *
+     * @param n the interval in logical blocks, or 0
+     */
     public void setBoundaryEvery(int n) {
         boundaryEvery = n;
     }
 
-    /** Allocate freed blocks before fresh ones (makes reuse after truncate likely). */
+    /**
+     * Allocate freed blocks before fresh ones (makes reuse after truncate likely).
+     *
+     * @param v true to reuse freed blocks first
+     */
     public void setReuseFreedFirst(boolean v) {
         reuseFreedFirst = v;
     }
 
-    /** Called at the end of every iomapBegin, outside the block-map lock (race forcing). */
+    /**
+     * Called at the end of every iomapBegin, outside the block-map lock (race forcing).
+     *
+     * @param hook receives the inode and the mapping
+     */
     public void onBegin(BiConsumer<TestInode, Iomap> hook) {
         onBegin = hook;
     }
 
-    /** Make mapBlocks answer INLINE (to test that writeback refuses it). */
+    /**
+     * Make mapBlocks answer INLINE (to test that writeback refuses it).
+     *
+     * @param v true to answer INLINE
+     */
     public void setReturnInlineForWriteback(boolean v) {
         returnInlineForWriteback = v;
     }
 
-    /** Called after every mapBlocks, outside the block-map lock, on the writeback thread (race forcing). */
+    /**
+     * Called after every mapBlocks, outside the block-map lock, on the writeback thread (race forcing).
+     *
+     * @param hook receives the inode and the mapping
+     */
     public void onMapBlocks(BiConsumer<TestInode, Iomap> hook) {
         onMapBlocks = hook;
     }
 
-    /** Bumps the inode's block-map sequence: every mapping handed out before becomes stale. */
+    /**
+     * Bumps the inode's block-map sequence: every mapping handed out before becomes stale.
+     *
+     * @param inode the inode
+     */
     public void bumpSeq(TestInode inode) {
         inode.seq.incrementAndGet();
     }
 
-    /** Called for every completed ioend (before UNWRITTEN conversion), on the writeback thread. */
+    /**
+     * Called for every completed ioend (before UNWRITTEN conversion), on the writeback thread.
+     *
+     * @param hook receives each ioend
+     */
     public void onIoend(java.util.function.Consumer<Ioend> hook) {
         onIoend = hook;
     }
 
+    /** {@return the number of mapBlocks calls so far} */
     public long mapBlocksCalls() {
         return mapBlocksCalls.get();
     }
 
+    /** {@return the number of iomapBegin calls so far} */
     public long beginCalls() {
         return beginCalls.get();
     }
 
-    /** Creates an empty file. */
+    /**
+     * Creates an empty file.
+     *
+     * @param mode what writes into holes produce
+     * @return the new inode
+     */
     public TestInode create(Mode mode) {
         TestInode inode = new TestInode(this, nextIno.getAndIncrement(), blockSizeBytes, mode);
         inode.setMapping(cache.createMapping(inode, this));
         return inode;
     }
 
-    /** Creates an INLINE-mode file whose data (at most one block) is held inline. */
+    /**
+     * Creates an INLINE-mode file whose data (at most one block) is held inline.
+     *
+     * @param data the file's bytes (at most one block)
+     * @return the new inode
+     */
     public TestInode createInline(byte[] data) {
         if (data.length > blockSizeBytes) {
             throw new IllegalArgumentException("inline data larger than a block");
@@ -159,6 +225,15 @@ public final class TestFs implements IomapOps, WritebackOps {
     // ---------------------------------------------------------------------------------------------------------
     // VFS-like entry points (take the inode's rwsem like a kernel VFS would)
 
+    /**
+     * A buffered read, taking the inode's rwsem shared.
+     *
+     * @param inode the file
+     * @param posBytes file byte offset
+     * @param dst buffer filled from its position
+     * @return bytes read, 0 at EOF
+     * @throws IOException from the mapping or the device
+     */
     public int read(TestInode inode, long posBytes, ByteBuffer dst) throws IOException {
         inode.rwsem.readLock().lock();
         try {
@@ -168,6 +243,15 @@ public final class TestFs implements IomapOps, WritebackOps {
         }
     }
 
+    /**
+     * A buffered write, taking the inode's rwsem exclusively.
+     *
+     * @param inode the file
+     * @param posBytes file byte offset
+     * @param src the bytes
+     * @return bytes written
+     * @throws IOException from the mapping or the device
+     */
     public int write(TestInode inode, long posBytes, ByteBuffer src) throws IOException {
         inode.rwsem.writeLock().lock();
         try {
@@ -177,6 +261,14 @@ public final class TestFs implements IomapOps, WritebackOps {
         }
     }
 
+    /**
+     * Zeroes a range through the page cache, taking the rwsem exclusively.
+     *
+     * @param inode the file
+     * @param posBytes file byte offset
+     * @param lengthBytes range length in bytes
+     * @throws IOException from the mapping or the device
+     */
     public void zeroRange(TestInode inode, long posBytes, long lengthBytes) throws IOException {
         inode.rwsem.writeLock().lock();
         try {
@@ -186,6 +278,13 @@ public final class TestFs implements IomapOps, WritebackOps {
         }
     }
 
+    /**
+     * fsync: writes back the file's data and reports an unseen writeback error through {@code cursor}.
+     *
+     * @param inode the file
+     * @param cursor the handle's error cursor
+     * @throws IOException EIO for a writeback error
+     */
     public void fsync(TestInode inode, ErrSeq.Cursor cursor) throws IOException {
         Writeback.fsync(inode, 0, Long.MAX_VALUE, cursor, device);
     }
@@ -193,6 +292,10 @@ public final class TestFs implements IomapOps, WritebackOps {
     /**
      * setattr(size) through the generic {@link GenericFile#truncateSetsize}: shrinking zeroes the tail of the new
      * EOF block, drops the cache beyond it and frees the blocks; growing zeroes the tail of the old EOF block first.
+     *
+     * @param inode the file
+     * @param newSizeBytes the new size in bytes
+     * @throws IOException from the mapping or the device
      */
     public void truncate(TestInode inode, long newSizeBytes) throws IOException {
         inode.rwsem.writeLock().lock();
@@ -208,6 +311,11 @@ public final class TestFs implements IomapOps, WritebackOps {
      * partial edge blocks are zeroed through the cache; whole blocks are written back and dropped from the cache
      * (under the invalidate lock, so no reader re-caches them meanwhile) and freed (data, unwritten, delalloc
      * reservations and staged CoW blocks). The size does not change.
+     *
+     * @param inode the file
+     * @param posBytes file byte offset of the hole
+     * @param lengthBytes hole length in bytes
+     * @throws IOException from the mapping or the device
      */
     public void punchHole(TestInode inode, long posBytes, long lengthBytes) throws IOException {
         if (posBytes < 0 || lengthBytes <= 0) {
@@ -286,6 +394,9 @@ public final class TestFs implements IomapOps, WritebackOps {
      * cached writeback mapping while keeping the same folio). The new block's contents are undefined.
      *
      * @return the new physical block
+     * @param inode the file
+     * @param lblk the logical block to move
+     * @throws IOException if the copy fails
      */
     public long relocate(TestInode inode, long lblk) throws IOException {
         synchronized (inode) {
@@ -308,7 +419,11 @@ public final class TestFs implements IomapOps, WritebackOps {
         }
     }
 
-    /** Drops an inode's cache (dirty data included) and frees its blocks. */
+    /**
+     * Drops an inode's cache (dirty data included) and frees its blocks.
+     *
+     * @param inode the file
+     */
     public void evict(TestInode inode) {
         cache.removeMapping(inode.mapping());
         freeFrom(inode, 0);
@@ -358,7 +473,11 @@ public final class TestFs implements IomapOps, WritebackOps {
         delallocReserved -= nrBlocks;
     }
 
-    /** Blocks currently reserved for dirty DELALLOC page-cache blocks. */
+    /**
+     * Blocks currently reserved for dirty DELALLOC page-cache blocks.
+     *
+     * @return the reserved block count
+     */
     public synchronized long delallocReservedBlocks() {
         return delallocReserved;
     }
@@ -367,7 +486,11 @@ public final class TestFs implements IomapOps, WritebackOps {
         freeList.push(pblk);
     }
 
-    /** Blocks allocated from the bump pointer so far (for space accounting in tests). */
+    /**
+     * Blocks allocated from the bump pointer so far (for space accounting in tests).
+     *
+     * @return the block count
+     */
     public synchronized long freeBlocks() {
         return totalBlocks - nextFree + freeList.size();
     }

@@ -80,22 +80,36 @@ public final class TestInode implements IomapInode {
         return mapping;
     }
 
+    /** {@return what writes into this file's holes produce} */
     public TestFs.Mode mode() {
         return mode;
     }
 
-    /** Number of logical blocks with storage or a reservation. */
+    /**
+     * Number of logical blocks with storage or a reservation.
+     *
+     * @return the block count
+     */
     public synchronized int mappedBlocks() {
         return blocks.size();
     }
 
-    /** The physical block of {@code lblk}, or -1 for a hole or DELALLOC. */
+    /**
+     * The physical block of {@code lblk}, or -1 for a hole or DELALLOC.
+     *
+     * @param lblk a logical block number
+     * @return the physical block number (pblk), or -1
+     */
     public synchronized long pblkOf(long lblk) {
         Ent e = blocks.get(lblk);
         return e == null ? -1 : e.pblk();
     }
 
-    /** The current block-map sequence number. */
+    /**
+     * The current block-map sequence number.
+     *
+     * @return the sequence number
+     */
     public long seq() {
         return seq.get();
     }

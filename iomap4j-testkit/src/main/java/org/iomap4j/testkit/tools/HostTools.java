@@ -26,11 +26,23 @@ public final class HostTools {
     private HostTools() {
     }
 
-    /** What a command did: its exit code, stdout and stderr (decoded as ISO-8859-1, byte for char), and argv. */
+    /**
+     * What a command did: its exit code, stdout and stderr (decoded as ISO-8859-1, byte for char), and argv.
+     *
+     * @param exitCode the process exit code
+     * @param stdout its standard output (UTF-8)
+     * @param stderr its standard error (UTF-8)
+     * @param command the command line run
+     */
     public record Result(int exitCode, String stdout, String stderr, List<String> command) {
     }
 
-    /** The absolute path of {@code tool} in the sbin/bin directories, or null if it is not installed. */
+    /**
+     * The absolute path of {@code tool} in the sbin/bin directories, or null if it is not installed.
+     *
+     * @param tool a tool name, e.g. {@code e2fsck}
+     * @return the absolute path, or null
+     */
     public static String which(String tool) {
         for (String dir : DIRS) {
             Path p = Path.of(dir, tool);
@@ -47,6 +59,8 @@ public final class HostTools {
      * @throws AssertionError if the tool is not installed, the command runs longer than 300 s, or the wait is
      *                        interrupted
      * @throws UncheckedIOException if the process cannot be started
+     * @param cmd the tool name or path, then its arguments
+     * @return what the command did (a non-zero exit is not an error here)
      */
     public static Result run(String... cmd) {
         List<String> full = new ArrayList<>(Arrays.asList(cmd));

@@ -107,6 +107,9 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
     /**
      * A new mount of this filesystem's contents after {@link #close()} (EINVAL while this mount is open), as
      * unmounting and mounting an image again: no references or handles, unlinked inodes gone.
+     *
+     * @return the new mount
+     * @throws FsException EINVAL while this mount is open
      */
     public MemoryVfs remount() throws FsException {
         synchronized (store) {
