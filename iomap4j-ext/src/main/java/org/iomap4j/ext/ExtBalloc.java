@@ -144,7 +144,9 @@ final class ExtBalloc {
                     continue;
                 }
                 long from = i == 0 ? goal - groups.groupStart(g) : groups.groupBlocks(g) - 1;
-                try (Buffer bm = groups.bcache.read(gd.blockBitmap())) {
+                // Through ExtGroups.blockBitmap (a BLOCK_UNINIT group's bitmap computed, its checksum verified on
+                // first read) and blockBitmapChanged below (flag cleared, checksum recomputed), as allocInGroup.
+                try (Buffer bm = groups.blockBitmap(g)) {
                     bm.lock();
                     try {
                         byte[] b = bm.array();
@@ -154,6 +156,7 @@ final class ExtBalloc {
                                 checkNotMetadata(g, pblk, 1);
                                 ExtGroups.set(b, bit);
                                 bm.markDirty();
+                                groups.blockBitmapChanged(g, bm);
                                 gd.setFreeBlocksCount(gd.freeBlocksCount() - 1);
                                 groups.freeBlocks--;
                                 return pblk;
