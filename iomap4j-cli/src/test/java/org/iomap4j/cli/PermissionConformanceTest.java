@@ -147,13 +147,19 @@ class PermissionConformanceTest {
         return before == null || !before.split("\t")[6].equals(o.after().get(path).split("\t")[6]);
     }
 
-    /** setup and state as root, a pause so that ctime can move at one-second granularity, then each actor. */
+    /**
+     * setup and state as root, then each actor once the wall clock has entered the next second (timestamps of
+     * 128-byte inodes have one-second granularity: a change made in the setup's second could not move ctime).
+     */
     private static Outcome runCases(Path script, Path root) throws IOException, InterruptedException {
         List<String> setupArgs = new ArrayList<>(List.of("setup", root.toString()));
         ACTORS.forEach(a -> setupArgs.add(Integer.toString(a)));
         python(List.of(), script, setupArgs);
         Map<String, String> before = state(script, root);
-        Thread.sleep(1100);
+        long setupSecond = java.time.Instant.now().getEpochSecond();
+        while (java.time.Instant.now().getEpochSecond() <= setupSecond) {
+            Thread.sleep(10);
+        }
         Map<Integer, List<String>> results = new LinkedHashMap<>();
         for (int actor : ACTORS) {
             List<String> as = switch (actor) {

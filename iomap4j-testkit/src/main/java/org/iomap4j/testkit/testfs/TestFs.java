@@ -2,7 +2,6 @@ package org.iomap4j.testkit.testfs;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -12,7 +11,6 @@ import org.iomap4j.FsException;
 import org.iomap4j.block.BlockDevice;
 import org.iomap4j.iomap.BufferedIo;
 import org.iomap4j.iomap.Ioend;
-import org.iomap4j.fs.BlockTruncateOps;
 import org.iomap4j.fs.GenericFile;
 import org.iomap4j.iomap.Iomap;
 import org.iomap4j.iomap.IomapDioOps;
@@ -61,20 +59,15 @@ public final class TestFs implements IomapOps, WritebackOps {
     private final PageCache cache;
     private final long totalBlocks;
     private final AtomicLong nextIno = new AtomicLong(1);
-    /** Guarded by {@code this}. */
-    private long nextFree;
-    /** Blocks reserved by dirty DELALLOC page-cache blocks (the core's reservations); guarded by {@code this}. */
-    private long delallocReserved;
-    private final ArrayDeque<Long> freeList = new ArrayDeque<>();
+    private final TestSpace space;
     private volatile int boundaryEvery;
-    private volatile boolean reuseFreedFirst;
     private volatile BiConsumer<TestInode, Iomap> onBegin;
     private volatile boolean returnInlineForWriteback;
     private volatile java.util.function.Consumer<Ioend> onIoend;
     private volatile BiConsumer<TestInode, Iomap> onMapBlocks;
     private final AtomicLong mapBlocksCalls = new AtomicLong();
     private final AtomicLong beginCalls = new AtomicLong();
-    private final GenericFile<TestInode> generic = new GenericFile<>(this, IomapDioOps.NONE, false, new TestBlockOps());
+    private final GenericFile<TestInode> generic;
 
     /**
      * A filesystem on {@code device} with {@code blockSizeBytes} blocks, caching through {@code cache}.
@@ -90,7 +83,8 @@ public final class TestFs implements IomapOps, WritebackOps {
         this.blkBits = Integer.numberOfTrailingZeros(blockSizeBytes);
         this.cache = cache;
         this.totalBlocks = device.sizeBytes() / blockSizeBytes;
-        this.nextFree = firstDataBlock;
+        this.space = new TestSpace(firstDataBlock, totalBlocks);
+        this.generic = new GenericFile<>(this, IomapDioOps.NONE, false, new TestBlockOps(space, blockSizeBytes));
     }
 
     /**
@@ -134,7 +128,7 @@ public final class TestFs implements IomapOps, WritebackOps {
      * @param v true to reuse freed blocks first
      */
     public void setReuseFreedFirst(boolean v) {
-        reuseFreedFirst = v;
+        space.setReuseFreedFirst(v);
     }
 
     /**
@@ -339,55 +333,6 @@ public final class TestFs implements IomapOps, WritebackOps {
         }
     }
 
-    /** The block-freeing half of truncate and punch ({@link GenericFile} sequences the page cache first). */
-    private final class TestBlockOps implements BlockTruncateOps<TestInode> {
-        @Override
-        public void truncateBlocks(TestInode inode, long firstLblk) {
-            freeFrom(inode, firstLblk);
-            synchronized (inode) {
-                if (inode.inline != null) {
-                    long from = Math.min(inode.sizeBytes(), blockSizeBytes);
-                    Arrays.fill(inode.inline, (int) from, blockSizeBytes, (byte) 0);
-                }
-            }
-        }
-
-        @Override
-        public void punchBlocks(TestInode inode, long startLblk, long endLblk) {
-            synchronized (inode) {
-                for (long l = startLblk; l < endLblk; l++) {
-                    TestInode.Ent e = inode.blocks.remove(l);
-                    if (e != null && e.pblk() >= 0) {
-                        free(e.pblk());
-                    }
-                    Long staged = inode.cow.remove(l);
-                    if (staged != null) {
-                        free(staged);
-                    }
-                }
-                inode.seq.incrementAndGet();
-            }
-        }
-    }
-
-    private void freeFrom(TestInode inode, long lblk) {
-        synchronized (inode) {
-            Map<Long, TestInode.Ent> tail = inode.blocks.tailMap(lblk, true);
-            for (TestInode.Ent e : tail.values()) {
-                if (e.pblk() >= 0) {
-                    free(e.pblk());
-                }
-            }
-            tail.clear();
-            Map<Long, Long> cowTail = inode.cow.tailMap(lblk, true);
-            for (long p : cowTail.values()) {
-                free(p);
-            }
-            cowTail.clear();
-            inode.seq.incrementAndGet();
-        }
-    }
-
     /**
      * Moves logical block {@code lblk} to a newly allocated physical block and frees the old one, without touching
      * the page cache (what a truncate + re-extend does to the block map; tests use it to change the map under a
@@ -404,16 +349,9 @@ public final class TestFs implements IomapOps, WritebackOps {
             if (e == null || e.pblk() < 0) {
                 throw new IllegalArgumentException("block " + lblk + " not allocated");
             }
-            boolean reuse = reuseFreedFirst;
-            reuseFreedFirst = false;
-            long pblk;
-            try {
-                pblk = allocOne();
-            } finally {
-                reuseFreedFirst = reuse;
-            }
+            long pblk = space.allocFresh();
             inode.blocks.put(lblk, new TestInode.Ent(pblk, e.state()));
-            free(e.pblk());
+            space.free(e.pblk());
             inode.seq.incrementAndGet();
             return pblk;
         }
@@ -426,51 +364,20 @@ public final class TestFs implements IomapOps, WritebackOps {
      */
     public void evict(TestInode inode) {
         cache.removeMapping(inode.mapping());
-        freeFrom(inode, 0);
+        space.freeFrom(inode, 0);
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // Allocation
+    // Allocation (TestSpace)
 
-    /** Allocates one block outside writeback: the blocks held by delalloc reservations are not available. */
-    private synchronized long allocOne() throws FsException {
-        if (freeBlocks() - delallocReserved <= 0) {
-            throw new FsException(Errno.ENOSPC, "test fs: device full (" + delallocReserved
-                    + " blocks reserved for delalloc)");
-        }
-        return allocReservedOne();
+
+
+    void reserveDelalloc(long nrBlocks) throws FsException {
+        space.reserveDelalloc(nrBlocks);
     }
 
-    /** Allocates one block for a DELALLOC block at writeback: the space its reservation kept free. */
-    private synchronized long allocReservedOne() throws FsException {
-        if (reuseFreedFirst && !freeList.isEmpty()) {
-            return freeList.pop();
-        }
-        if (nextFree < totalBlocks) {
-            return nextFree++;
-        }
-        if (!freeList.isEmpty()) {
-            return freeList.pop();
-        }
-        throw new FsException(Errno.ENOSPC, "test fs: device full");
-    }
-
-    /** Core hook (MappingHost.reserveDelalloc through TestInode): ENOSPC unless n unreserved blocks are free. */
-    synchronized void reserveDelalloc(long nrBlocks) throws FsException {
-        if (freeBlocks() - delallocReserved < nrBlocks) {
-            throw new FsException(Errno.ENOSPC, "test fs: no space to reserve " + nrBlocks + " delalloc blocks ("
-                    + freeBlocks() + " free, " + delallocReserved + " reserved)");
-        }
-        delallocReserved += nrBlocks;
-    }
-
-    /** Core hook (MappingHost.releaseDelalloc through TestInode). */
-    synchronized void releaseDelalloc(long nrBlocks) {
-        if (nrBlocks > delallocReserved) {
-            throw new IllegalStateException("released " + nrBlocks + " delalloc blocks but only " + delallocReserved
-                    + " are reserved");
-        }
-        delallocReserved -= nrBlocks;
+    void releaseDelalloc(long nrBlocks) {
+        space.releaseDelalloc(nrBlocks);
     }
 
     /**
@@ -478,21 +385,18 @@ public final class TestFs implements IomapOps, WritebackOps {
      *
      * @return the reserved block count
      */
-    public synchronized long delallocReservedBlocks() {
-        return delallocReserved;
+    public long delallocReservedBlocks() {
+        return space.delallocReservedBlocks();
     }
 
-    private synchronized void free(long pblk) {
-        freeList.push(pblk);
-    }
 
     /**
-     * Blocks allocated from the bump pointer so far (for space accounting in tests).
+     * Free blocks (for space accounting in tests; delalloc reservations not subtracted).
      *
      * @return the block count
      */
-    public synchronized long freeBlocks() {
-        return totalBlocks - nextFree + freeList.size();
+    public long freeBlocks() {
+        return space.freeBlocks();
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -536,7 +440,7 @@ public final class TestFs implements IomapOps, WritebackOps {
             }
             // Unpack: block 0 gets the inline bytes on disk; the write reads its edges from the INLINE srcmap.
             byte[] data = inode.inline;
-            long pblk = allocOne();
+            long pblk = space.allocOne();
             device.write(pblk << blkBits, ByteBuffer.wrap(data));
             inode.inline = null;
             inode.blocks.put(0L, new TestInode.Ent(pblk, TestInode.State.MAPPED));
@@ -630,17 +534,17 @@ public final class TestFs implements IomapOps, WritebackOps {
             }
             stagedNow = new long[0];
         } else {
-            firstNew = allocOne();
+            firstNew = space.allocOne();
             inode.cow.put(lblk, firstNew);
             while (end < endLblk && !inode.cow.containsKey(end)) {
                 long p;
                 try {
-                    p = allocOne();
+                    p = space.allocOne();
                 } catch (FsException e) {
                     break;
                 }
                 if (p != firstNew + (end - lblk)) {
-                    free(p);
+                    space.free(p);
                     break;
                 }
                 inode.cow.put(end, p);
@@ -677,7 +581,7 @@ public final class TestFs implements IomapOps, WritebackOps {
             long pblk = -1;
             if (state != TestInode.State.DELALLOC) {
                 try {
-                    pblk = allocOne();
+                    pblk = space.allocOne();
                 } catch (FsException e) {
                     if (i == 0) {
                         throw e;
@@ -687,7 +591,7 @@ public final class TestFs implements IomapOps, WritebackOps {
                 if (i == 0) {
                     firstPblk = pblk;
                 } else if (pblk != firstPblk + i) {
-                    free(pblk);
+                    space.free(pblk);
                     break; // not contiguous: a shorter mapping
                 }
             }
@@ -723,7 +627,7 @@ public final class TestFs implements IomapOps, WritebackOps {
                     long lblk = cu.firstLblk() + i;
                     // Unwritten staged blocks are cancelled unless write-back already consumed them.
                     if (lblk >= keepEnd && inode.cow.remove(lblk, cu.stagedPblks()[i])) {
-                        free(cu.stagedPblks()[i]);
+                        space.free(cu.stagedPblks()[i]);
                     }
                 }
                 inode.seq.incrementAndGet();
@@ -743,13 +647,13 @@ public final class TestFs implements IomapOps, WritebackOps {
                 if (lblk < keepEnd) {
                     TestInode.Ent old = undo.previous()[i];
                     if (old != null && old.pblk() >= 0) {
-                        free(old.pblk()); // CoW source replaced
+                        space.free(old.pblk()); // CoW source replaced
                     }
                     continue;
                 }
                 TestInode.Ent cur = inode.blocks.get(lblk);
                 if (cur != null && cur.pblk() >= 0) {
-                    free(cur.pblk());
+                    space.free(cur.pblk());
                 }
                 TestInode.Ent old = undo.previous()[i];
                 if (old == null) {
@@ -804,9 +708,9 @@ public final class TestFs implements IomapOps, WritebackOps {
                     if (e == null || e.state() != TestInode.State.DELALLOC) {
                         break;
                     }
-                    long pblk = allocReservedOne();
+                    long pblk = space.allocReservedOne();
                     if (l > lblk && pblk != firstPblk + (l - lblk)) {
-                        free(pblk);
+                        space.free(pblk);
                         break;
                     }
                     if (l == lblk) {
@@ -878,7 +782,7 @@ public final class TestFs implements IomapOps, WritebackOps {
                     if (inode.cow.remove(l, p)) {
                         TestInode.Ent old = inode.blocks.put(l, new TestInode.Ent(p, TestInode.State.MAPPED));
                         if (old != null && old.pblk() >= 0) {
-                            free(old.pblk());
+                            space.free(old.pblk());
                         }
                     }
                 }
