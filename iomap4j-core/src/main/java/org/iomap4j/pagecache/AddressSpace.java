@@ -413,29 +413,7 @@ public final class AddressSpace {
      * @return true if a dirty or writeback block overlaps the range
      */
     public boolean hasDirty(long startBytes, long endBytes) {
-        for (Folio f : folioRange(startBytes, endBytes)) {
-            if (f.nrDirty == 0 && !f.writeback) {
-                continue;
-            }
-            f.lock.lock();
-            try {
-                if (f.removed) {
-                    continue;
-                }
-                long s = Math.max(startBytes, f.posBytes);
-                long e = Math.min(endBytes, f.endBytes());
-                if (s < e) {
-                    int from = f.blockOf(s);
-                    int to = f.blockOf(e - 1) + 1;
-                    if (f.nextDirty(from, to) < to) {
-                        return true;
-                    }
-                }
-            } finally {
-                f.lock.unlock();
-            }
-        }
-        return false;
+        return nextDirtyBytes(startBytes, endBytes) < endBytes;
     }
 
     /**
@@ -449,8 +427,8 @@ public final class AddressSpace {
      */
     public long nextDirtyBytes(long startBytes, long endBytes) {
         for (Folio f : folioRange(startBytes, endBytes)) {
-            if (f.nrDirty == 0) {
-                continue;
+            if (f.nrDirty == 0 && !f.writeback) {
+                continue; // a folio under writeback is waited for: its blocks may be dirtied again meanwhile
             }
             f.lock.lock();
             try {
