@@ -8,6 +8,7 @@ import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.vfs.FileMode;
 import org.iomap4j.vfs.InodeAttr;
+import org.iomap4j.vfs.Vfs;
 
 /**
  * One inode of {@link MemoryVfs}: attributes plus, by type, the data pages of a regular file (sparse: an absent
@@ -110,6 +111,57 @@ final class MemoryInode {
                 : target != null ? target.getBytes(java.nio.charset.StandardCharsets.UTF_8).length : 0;
         return new InodeAttr(ino, mode, nlink, uid, gid, rdev, size, bytes / 512, PAGE_BYTES, atimeSec, atimeNsec,
                 mtimeSec, mtimeNsec, ctimeSec, ctimeNsec, generation);
+    }
+
+    /**
+     * RENAME_EXCHANGE of the entries {@code od/oldName} (inode {@code src}) and {@code nd/newName} (inode
+     * {@code target}), both present and distinct: swaps the entries, moves a directory's ".." link between the
+     * parents when only one of the two is a directory, and touches ctime of both inodes and mtime of both parents
+     * (as the kernel's vfs_rename with RENAME_EXCHANGE).
+     */
+    static void exchange(MemoryInode od, String oldName, MemoryInode nd, String newName, MemoryInode src,
+            MemoryInode target) {
+        od.replaceEntry(oldName, target.ino, FileMode.dtype(target.mode));
+        nd.replaceEntry(newName, src.ino, FileMode.dtype(src.mode));
+        if (od != nd && src.isDirectory() != target.isDirectory()) {
+            MemoryInode dirMoved = src.isDirectory() ? src : target;
+            MemoryInode from = dirMoved == src ? od : nd;
+            MemoryInode to = dirMoved == src ? nd : od;
+            from.nlink--;
+            to.nlink++;
+        }
+        if (src.isDirectory()) {
+            src.parentIno = nd.ino;
+        }
+        if (target.isDirectory()) {
+            target.parentIno = od.ino;
+        }
+        MemoryInode.touchCtime(src);
+        MemoryInode.touchCtime(target);
+        MemoryInode.touchMtime(od);
+        MemoryInode.touchMtime(nd);
+    }
+
+    /** fallocate's argument checks (EBADF, EINVAL, EOPNOTSUPP, EFBIG as the kernel's vfs_fallocate); returns the end. */
+    static long checkFallocate(MemoryInode i, int openFlags, int mode, long offsetBytes, long lengthBytes)
+            throws FsException {
+        if ((openFlags & Vfs.O_ACCMODE) == Vfs.O_RDONLY) {
+            throw new FsException(Errno.EBADF, "inode " + i.ino + ": handle not open for writing");
+        }
+        if (offsetBytes < 0 || lengthBytes <= 0) {
+            throw new FsException(Errno.EINVAL, "inode " + i.ino + ": fallocate range " + offsetBytes + "+"
+                    + lengthBytes);
+        }
+        if ((mode & ~(Vfs.FALLOC_FL_KEEP_SIZE | Vfs.FALLOC_FL_PUNCH_HOLE | Vfs.FALLOC_FL_ZERO_RANGE)) != 0
+                || ((mode & Vfs.FALLOC_FL_PUNCH_HOLE) != 0 && mode != (Vfs.FALLOC_FL_PUNCH_HOLE | Vfs.FALLOC_FL_KEEP_SIZE))) {
+            throw new FsException(Errno.EOPNOTSUPP, "inode " + i.ino + ": fallocate mode 0x"
+                    + Integer.toHexString(mode));
+        }
+        long end = offsetBytes + lengthBytes;
+        if (end < 0 || end > MemoryVfs.MAX_FILE_BYTES) {
+            throw new FsException(Errno.EFBIG, "inode " + i.ino + ": fallocate to " + end);
+        }
+        return end;
     }
 
     static long[] now() {

@@ -672,25 +672,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
             if (target == src) {
                 return;
             }
-            od.replaceEntry(oldName, target.ino, FileMode.dtype(target.mode));
-            nd.replaceEntry(newName, src.ino, FileMode.dtype(src.mode));
-            if (od != nd && src.isDirectory() != target.isDirectory()) {
-                MemoryInode dirMoved = src.isDirectory() ? src : target;
-                MemoryInode from = dirMoved == src ? od : nd;
-                MemoryInode to = dirMoved == src ? nd : od;
-                from.nlink--;
-                to.nlink++;
-            }
-            if (src.isDirectory()) {
-                src.parentIno = nd.ino;
-            }
-            if (target.isDirectory()) {
-                target.parentIno = od.ino;
-            }
-            MemoryInode.touchCtime(src);
-            MemoryInode.touchCtime(target);
-            MemoryInode.touchMtime(od);
-            MemoryInode.touchMtime(nd);
+            MemoryInode.exchange(od, oldName, nd, newName, src, target);
             return;
         }
         if (target != null) {
@@ -754,22 +736,7 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
     public void fallocate(FileHandle fh, int mode, long offsetBytes, long lengthBytes) throws IOException {
         synchronized (store) {
             MemoryInode i = handleInode(fh);
-            if ((fh.openFlags() & O_ACCMODE) == O_RDONLY) {
-                throw new FsException(Errno.EBADF, "inode " + i.ino + ": handle not open for writing");
-            }
-            if (offsetBytes < 0 || lengthBytes <= 0) {
-                throw new FsException(Errno.EINVAL, "inode " + i.ino + ": fallocate range " + offsetBytes + "+"
-                        + lengthBytes);
-            }
-            if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) != 0
-                    || ((mode & FALLOC_FL_PUNCH_HOLE) != 0 && mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))) {
-                throw new FsException(Errno.EOPNOTSUPP, "inode " + i.ino + ": fallocate mode 0x"
-                        + Integer.toHexString(mode));
-            }
-            long end = offsetBytes + lengthBytes;
-            if (end < 0 || end > MAX_FILE_BYTES) {
-                throw new FsException(Errno.EFBIG, "inode " + i.ino + ": fallocate to " + end);
-            }
+            long end = MemoryInode.checkFallocate(i, fh.openFlags(), mode, offsetBytes, lengthBytes);
             boolean keepSize = (mode & FALLOC_FL_KEEP_SIZE) != 0;
             if ((mode & FALLOC_FL_PUNCH_HOLE) != 0) {
                 int before = i.pages.size();
