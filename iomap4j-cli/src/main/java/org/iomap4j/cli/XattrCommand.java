@@ -93,6 +93,38 @@ final class XattrCommand implements Callable<Integer> {
         }
     }
 
+    /** What a subcommand does with the target and the output. */
+    @FunctionalInterface
+    interface Inspection {
+        void run(Target t, PrintWriter out) throws IOException;
+    }
+
+    /** What a subcommand changes on the target. */
+    @FunctionalInterface
+    interface Change {
+        void run(Target t) throws IOException;
+    }
+
+    /** Opens {@code target}'s image read-only for inspection (a mounted image gets a warning) and runs {@code op}. */
+    static int inspect(CommandSpec spec, String target, Inspection op) throws IOException {
+        ImagePath ip = ImagePath.requireOrRoot(target);
+        PrintWriter out = spec.commandLine().getOut();
+        try (OpenImage img = OpenImage.openForInspection(ip.image(), spec.commandLine().getErr())) {
+            op.run(Target.of(img, ip), out);
+        }
+        out.flush();
+        return 0;
+    }
+
+    /** Opens {@code target}'s image read-write (a mounted image is refused) and runs {@code op}. */
+    static int modify(String target, Change op) throws IOException {
+        ImagePath ip = ImagePath.requireOrRoot(target);
+        try (OpenImage img = OpenImage.open(ip.image(), false)) {
+            op.run(Target.of(img, ip));
+        }
+        return 0;
+    }
+
     @Command(name = "get", mixinStandardHelpOptions = true, description = "Print one attribute's value (getfattr -n).")
     static final class Get implements Callable<Integer> {
         @Mixin
@@ -110,19 +142,14 @@ final class XattrCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws IOException {
-            ImagePath ip = ImagePath.requireOrRoot(target);
-            PrintWriter out = spec.commandLine().getOut();
-            try (OpenImage img = OpenImage.openForInspection(ip.image(), spec.commandLine().getErr())) {
-                Target t = Target.of(img, ip);
+            return inspect(spec, target, (t, out) -> {
                 byte[] v = t.xattrs().getxattr(t.ino(), name);
                 if (onlyValues) {
                     out.print(new String(v, StandardCharsets.ISO_8859_1));
                 } else {
                     out.println(name + "=" + encodeValue(v, encoding));
                 }
-            }
-            out.flush();
-            return 0;
+            });
         }
     }
 
@@ -142,18 +169,13 @@ final class XattrCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws IOException {
-            ImagePath ip = ImagePath.requireOrRoot(target);
-            PrintWriter out = spec.commandLine().getOut();
-            try (OpenImage img = OpenImage.openForInspection(ip.image(), spec.commandLine().getErr())) {
-                Target t = Target.of(img, ip);
+            return inspect(spec, target, (t, out) -> {
                 java.util.List<String> names = new java.util.ArrayList<>(t.xattrs().listxattr(t.ino()));
                 names.sort(null);
                 for (String n : names) {
                     out.println(dump ? n + "=" + encodeValue(t.xattrs().getxattr(t.ino(), n), encoding) : n);
                 }
-            }
-            out.flush();
-            return 0;
+            });
         }
     }
 
@@ -175,14 +197,9 @@ final class XattrCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws IOException {
-            ImagePath ip = ImagePath.requireOrRoot(target);
             byte[] v = decodeValue(value);
             int flags = (create ? VfsXattr.XATTR_CREATE : 0) | (replace ? VfsXattr.XATTR_REPLACE : 0);
-            try (OpenImage img = OpenImage.open(ip.image(), false)) {
-                Target t = Target.of(img, ip);
-                t.xattrs().setxattr(t.ino(), name, v, flags);
-            }
-            return 0;
+            return modify(target, t -> t.xattrs().setxattr(t.ino(), name, v, flags));
         }
     }
 
@@ -197,12 +214,7 @@ final class XattrCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws IOException {
-            ImagePath ip = ImagePath.requireOrRoot(target);
-            try (OpenImage img = OpenImage.open(ip.image(), false)) {
-                Target t = Target.of(img, ip);
-                t.xattrs().removexattr(t.ino(), name);
-            }
-            return 0;
+            return modify(target, t -> t.xattrs().removexattr(t.ino(), name));
         }
     }
 }
