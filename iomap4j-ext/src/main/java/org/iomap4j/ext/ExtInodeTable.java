@@ -293,10 +293,12 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
         }
     }
 
-    void addLinks(ExtInode i, int delta, boolean ctime) {
+    void addLinks(ExtInode i, int delta, boolean ctime) throws IOException {
+        int links;
         i.lock.lock();
         try {
-            i.setLinksCount(Math.max(0, i.disk.linksCount() + delta));
+            links = Math.max(0, i.disk.linksCount() + delta);
+            i.setLinksCount(links);
             if (ctime) {
                 i.disk.setCtimeTs(now());
             }
@@ -304,6 +306,9 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
             i.lock.unlock();
         }
         markDirty(i);
+        if (links == 0) {
+            fs.orphanFile.add(i); // ext4_orphan_add at the last unlink: freed at last close, or after a crash
+        }
     }
 
     /**
@@ -400,6 +405,7 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
         fs.icache.writeback().clearDirty(i);
         fs.ialloc.freeInode(i.ino, dir);
         fs.icache.removeFreed(i); // a concurrent iget must not cache what it read before the free
+        fs.orphanFile.remove(i.ino); // ext4_orphan_del in ext4_evict_inode
     }
 
     /** Allocates and initialises a new inode near {@code parent}, cached and pinned for {@code pins}'s operation. */

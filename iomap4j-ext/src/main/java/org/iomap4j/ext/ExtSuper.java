@@ -270,6 +270,13 @@ final class ExtSuper {
         }
     }
 
+    /** Sets or clears one ro_compat feature bit (written with the superblock); ORPHAN_PRESENT (ExtOrphanFile). */
+    void setRoCompatFeature(int bit, boolean on) {
+        synchronized (sbLock) {
+            sb.setFeatureRoCompat(on ? sb.featureRoCompat() | bit : sb.featureRoCompat() & ~bit);
+        }
+    }
+
     /** Sets the dir_nlink feature when a directory's link count first saturates to 1 (ext4_inc_count). */
     void noteDirNlink() {
         synchronized (sbLock) {
@@ -386,6 +393,7 @@ final class ExtSuper {
             fs.nsLock.writeLock().unlock();
         }
         sync();
+        fs.orphanFile.clearPresentIfEmpty(); // ext4_put_super: no orphan left, ORPHAN_PRESENT cleared
         synchronized (sbLock) {
             sb.setState(stateAtMount);
         }
