@@ -107,6 +107,9 @@ final class ExtFile {
         if (h.readahead != null) {
             h.readahead.close();
         }
+        if ((h.openFlags & Vfs.O_ACCMODE) != Vfs.O_RDONLY && h.inode.delallocBlocks() == 0) {
+            fs.balloc.discardPrealloc(h.ino); // ext4_release_file: a writer gone, no delalloc left to place
+        }
         fs.icache.release(h.inode);
         fs.icache.writeback().writebackPendingEvictions();
     }

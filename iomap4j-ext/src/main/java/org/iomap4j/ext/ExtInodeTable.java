@@ -134,6 +134,7 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
     /** A linked directory left the cache: its in-memory index goes with it. */
     @Override
     public void evictInode(ExtInode inode) {
+        fs.balloc.discardPrealloc(inode.ino);
         if (inode.isDir()) {
             fs.dirs.dropIndex(inode);
         }
@@ -154,6 +155,7 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
 
     @Override
     public void truncateBlocks(ExtInode inode, long firstLblk) throws IOException {
+        fs.balloc.discardPrealloc(inode.ino); // ext4_truncate: ext4_discard_preallocations
         inode.lock.lock();
         try {
             inode.blockMapping.freeFrom(inode, firstLblk);
@@ -406,6 +408,7 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
         fs.ialloc.freeInode(i.ino, dir);
         fs.icache.removeFreed(i); // a concurrent iget must not cache what it read before the free
         fs.orphanFile.remove(i.ino); // ext4_orphan_del in ext4_evict_inode
+        fs.balloc.discardPrealloc(i.ino);
     }
 
     /** Allocates and initialises a new inode near {@code parent}, cached and pinned for {@code pins}'s operation. */
