@@ -262,6 +262,41 @@ class ExtOrphanFileTest {
         Ext2Tools.assertFsckClean(img);
     }
 
+    /**
+     * 600 open unlinked files on 1 KiB blocks (254 slots per orphan block) fill three orphan blocks; abandoned,
+     * e2fsck -fy and our next mount each free all 600.
+     */
+    @Test
+    void manyOrphansSpanOrphanBlocks() throws Exception {
+        Path img = image("many.img", "-b", "1024");
+        int n = 600;
+        long[] inos = new long[n];
+        withoutJournalFlag(img, () -> {
+            FileBlockDevice dev = FileBlockDevice.open(img, false);
+            ExtFileSystem fs = ExtFileSystem.mount(dev, ExtMountOptions.defaults());
+            for (int k = 0; k < n; k++) {
+                Vfs.Created c = fs.create(fs.rootIno(), "v" + k, 0644, Vfs.O_RDWR | Vfs.O_CREAT, 0, 0);
+                fs.write(c.handle(), 0, ByteBuffer.wrap(random(1500, k)));
+                inos[k] = c.attr().ino();
+                fs.unlink(fs.rootIno(), "v" + k);
+            }
+            assertThat(fs.orphanFile.size()).isEqualTo(n);
+            fs.sync();
+            dev.close();
+        });
+        assertThat(orphanSlots(img)).hasSize(n).containsExactlyInAnyOrder(inos);
+        Path forFsck = Files.copy(img, tmp.resolve("many-fsck.img"), StandardCopyOption.REPLACE_EXISTING);
+        assertThat(Ext2Tools.run("e2fsck", "-fy", forFsck.toString()).exitCode()).isLessThanOrEqualTo(1);
+        Ext2Tools.assertFsckClean(forFsck);
+        withoutJournalFlag(img, () -> {
+            try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
+                assertThat(fs.statfs().freeFiles()).isEqualTo(fs.statfs().files() - 12); // inodes 1..12 only
+            }
+        });
+        Ext2Tools.assertFsckClean(img);
+        assertThat(orphanSlots(img)).isEmpty();
+    }
+
     /** A corrupt orphan block (bad checksum, bad magic) is refused naming the orphan file and the block. */
     @Test
     void corruptOrphanBlockIsNamed() throws Exception {
