@@ -289,9 +289,9 @@ final class ExtBalloc {
                         for (long bit = from; bit >= 0; bit--) {
                             if (!ExtGroups.test(b, bit)) {
                                 long pblk = groups.groupStart(g) + bit;
-                                long before = prealloc.reservedStartMinusOne(pblk);
-                                if (before >= 0 || prealloc.reservedEnd(pblk) >= 0) {
-                                    bit = before - groups.groupStart(g) + 1; // the loop's bit-- lands before it
+                                if (unavailableEnd(pblk) >= 0) {
+                                    // the loop's bit-- lands on the block before the unavailable range
+                                    bit = prealloc.reservedStartMinusOne(pblk) - groups.groupStart(g) + 1;
                                     continue;
                                 }
                                 checkNotMetadata(g, pblk, 1);
@@ -388,12 +388,12 @@ final class ExtBalloc {
                 long bit = ExtGroups.findZero(b, fromBit, nbits);
                 long n = 0;
                 while (bit >= 0) {
-                    long skipTo = prealloc.reservedEnd(base + bit); // another inode's window: not ours to take
+                    long skipTo = unavailableEnd(base + bit);
                     if (skipTo >= 0) {
                         bit = skipTo - base >= nbits ? -1 : ExtGroups.findZero(b, skipTo - base, nbits);
                         continue;
                     }
-                    long limit = Math.min(nbits, prealloc.nextStartAfter(base + bit) - base);
+                    long limit = Math.min(nbits, nextUnavailableStart(base + bit) - base);
                     n = 1;
                     while (n < maxCount && bit + n < limit && n < gd.freeBlocksCount() && !ExtGroups.test(b, bit + n)) {
                         n++;
@@ -419,6 +419,20 @@ final class ExtBalloc {
                 bm.unlock();
             }
         }
+    }
+
+    /**
+     * Blocks free in the bitmap that must not be handed out now: another inode's preallocation window. If
+     * {@code pblk} is such a block, the first block after its range; else -1. (The one place to add other such
+     * ranges, e.g. blocks freed by a transaction not yet committed.) Groups monitor held.
+     */
+    private long unavailableEnd(long pblk) {
+        return prealloc.reservedEnd(pblk);
+    }
+
+    /** The first unavailable block (see {@link #unavailableEnd}) after {@code pblk}, or Long.MAX_VALUE. */
+    private long nextUnavailableStart(long pblk) {
+        return prealloc.nextStartAfter(pblk);
     }
 
     /** A bitmap that marks a group's own bitmaps or inode table free is corrupt: never hand those out. */
