@@ -25,10 +25,10 @@ final class ExtOrphan {
     private ExtOrphan() {}
 
     /**
-     * Processes the chain.
+     * Processes the s_last_orphan chain, then the orphan file (compat orphan_file).
      *
      * @return the number of orphans processed
-     * @throws CorruptFilesystemException for a bad or looping chain
+     * @throws CorruptFilesystemException for a bad or looping chain, a bad orphan file block or slot
      */
     static int cleanup(ExtFileSystem fs) throws IOException {
         int n = cleanupList(fs);
@@ -38,6 +38,12 @@ final class ExtOrphan {
         return n;
     }
 
+    /**
+     * Processes the chain.
+     *
+     * @return the number of orphans processed
+     * @throws CorruptFilesystemException for a bad or looping chain
+     */
     private static int cleanupList(ExtFileSystem fs) throws IOException {
         ExtSuper sup = fs.sup;
         long ino = sup.lastOrphan();
@@ -57,8 +63,33 @@ final class ExtOrphan {
                 if (!seen.add(ino)) {
                     throw new CorruptFilesystemException("orphan list: inode " + ino + " appears twice (a loop)");
                 }
-                ino = process(fs, ino, true);
+                long next;
+                fs.inodes.allowOrphan(ino);
+                try (Pins pins = fs.icache.pins()) {
+                    ExtInode i = fs.inodes.iget(pins, ino);
+                    i.lock.lock();
+                    try {
+                        next = i.disk.dtime();
+                        i.disk.setDtime(0);
+                    } finally {
+                        i.lock.unlock();
+                    }
+                    if (fs.inodes.links(i) == 0) {
+                        if (fs.icache.claimFreeing(i)) {
+                            fs.inodes.evictAndFree(i);
+                        }
+                    } else {
+                        if (i.hasBlockMap()) {
+                            long keep = (i.sizeBytes() + fs.geo.blockSizeBytes() - 1) >>> fs.geo.blockBits();
+                            fs.inodes.truncateBlocks(i, keep);
+                        }
+                        fs.inodes.writeInode(i);
+                    }
+                } finally {
+                    fs.inodes.disallowOrphan(ino);
+                }
                 n++;
+                ino = next;
             }
         } finally {
             fs.nsLock.writeLock().unlock();
@@ -92,7 +123,7 @@ final class ExtOrphan {
                     of.remove(ino); // listed twice, or already freed (ext4_orphan_get fails): the slot is cleared
                     continue;
                 }
-                process(fs, ino, false);
+                process(fs, ino);
                 of.remove(ino); // no-op if freeing the inode already cleared it
                 n++;
             }
@@ -105,26 +136,11 @@ final class ExtOrphan {
         return n;
     }
 
-    /**
-     * One orphan (ext4_process_orphan): freed if it has no links, else its blocks past i_size freed.
-     *
-     * @param chained true for the s_last_orphan list (i_dtime holds the next orphan, cleared here)
-     * @return the next orphan of the list (0 at its end, or for the orphan file)
-     */
-    private static long process(ExtFileSystem fs, long ino, boolean chained) throws IOException {
-        long next = 0;
+    /** One orphan of the orphan file (ext4_process_orphan): freed if it has no links, else its blocks past i_size freed. */
+    private static void process(ExtFileSystem fs, long ino) throws IOException {
         fs.inodes.allowOrphan(ino);
         try (Pins pins = fs.icache.pins()) {
             ExtInode i = fs.inodes.iget(pins, ino);
-            if (chained) {
-                i.lock.lock();
-                try {
-                    next = i.disk.dtime();
-                    i.disk.setDtime(0);
-                } finally {
-                    i.lock.unlock();
-                }
-            }
             if (fs.inodes.links(i) == 0) {
                 if (fs.icache.claimFreeing(i)) {
                     fs.inodes.evictAndFree(i);
@@ -139,6 +155,5 @@ final class ExtOrphan {
         } finally {
             fs.inodes.disallowOrphan(ino);
         }
-        return next;
     }
 }
