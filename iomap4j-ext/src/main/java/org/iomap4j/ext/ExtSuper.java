@@ -255,6 +255,13 @@ final class ExtSuper {
         }
     }
 
+    /** Sets or clears one ro_compat feature bit (written with the superblock); ORPHAN_PRESENT (ExtOrphanFile). */
+    void setRoCompatFeature(int bit, boolean on) {
+        synchronized (sbLock) {
+            sb.setFeatureRoCompat(on ? sb.featureRoCompat() | bit : sb.featureRoCompat() & ~bit);
+        }
+    }
+
     /** Sets the large_file feature when a file first grows past 2 GiB (ext2_update_inode does the same). */
     void noteLargeFile() {
         synchronized (sbLock) {
@@ -267,13 +274,6 @@ final class ExtSuper {
                 }
                 sb.setFeatureRoCompat(sb.featureRoCompat() | Features.RO_COMPAT_LARGE_FILE);
             }
-        }
-    }
-
-    /** Sets or clears one ro_compat feature bit (written with the superblock); ORPHAN_PRESENT (ExtOrphanFile). */
-    void setRoCompatFeature(int bit, boolean on) {
-        synchronized (sbLock) {
-            sb.setFeatureRoCompat(on ? sb.featureRoCompat() | bit : sb.featureRoCompat() & ~bit);
         }
     }
 
