@@ -155,10 +155,10 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
 
     @Override
     public void truncateBlocks(ExtInode inode, long firstLblk) throws IOException {
-        fs.balloc.discardPrealloc(inode.ino); // ext4_truncate: ext4_discard_preallocations
         inode.lock.lock();
         try {
             inode.blockMapping.freeFrom(inode, firstLblk);
+            fs.balloc.discardPrealloc(inode.ino); // ext4_truncate: ext4_discard_preallocations
         } finally {
             inode.lock.unlock();
         }

@@ -216,17 +216,20 @@ final class ExtOrphanFile {
     /**
      * At a clean unmount, after every unlinked inode was freed: clears ORPHAN_PRESENT when no slot is in use
      * (ext4_put_super; ext4_orphan_file_empty).
+     *
+     * @return true if the bit was cleared (the caller writes the superblock)
      */
-    synchronized void clearPresentIfEmpty() {
+    synchronized boolean clearPresentIfEmpty() {
         if (pblks == null) {
-            return;
+            return false;
         }
         for (int f : freeSlots) {
             if (f != slotsPerBlock) {
-                return;
+                return false;
             }
         }
         fs.sup.setRoCompatFeature(Features.RO_COMPAT_ORPHAN_PRESENT, false);
+        return true;
     }
 
     private void seal(byte[] block, long pblk) {

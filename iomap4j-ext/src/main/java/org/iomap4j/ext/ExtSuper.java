@@ -393,11 +393,14 @@ final class ExtSuper {
             fs.nsLock.writeLock().unlock();
         }
         sync();
-        fs.orphanFile.clearPresentIfEmpty(); // ext4_put_super: no orphan left, ORPHAN_PRESENT cleared
         synchronized (sbLock) {
             sb.setState(stateAtMount);
         }
         writeSuperblock();
         fs.bcache.flush();
+        if (fs.orphanFile.clearPresentIfEmpty()) { // ext4_put_super: no orphan left, ORPHAN_PRESENT cleared
+            writeSuperblock();
+            fs.bcache.flush();
+        }
     }
 }
