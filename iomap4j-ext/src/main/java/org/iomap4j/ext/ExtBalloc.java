@@ -32,11 +32,11 @@ final class ExtBalloc {
     private final long reservedBlocks;
     private final int resuid;
     private final int resgid;
+    /** Per-inode preallocation windows (in memory only); guarded by the {@link ExtGroups} monitor. */
+    private final ExtPrealloc prealloc = new ExtPrealloc();
     /** Blocks reserved by dirty delalloc page-cache blocks; guarded by the {@link ExtGroups} monitor. */
     private long delallocReserved;
     private final long metaReserveBlocks;
-    /** Per-inode preallocation windows (in memory only); guarded by the {@link ExtGroups} monitor. */
-    private final ExtPrealloc prealloc = new ExtPrealloc();
 
     /** Bound to true while writeback allocates delalloc blocks: they may use the reserved space. */
     static final ScopedValue<Boolean> DELALLOC_WRITEBACK = ScopedValue.newInstance();
