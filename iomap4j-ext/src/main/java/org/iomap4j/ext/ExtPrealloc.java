@@ -94,7 +94,7 @@ final class ExtPrealloc {
         return new long[] {pblk, n};
     }
 
-    /** Drops the window of {@code ino}; its blocks become free for anyone. @return the blocks it held */
+    /** {@return the blocks it held} Drops the window of {@code ino}; its blocks become free for anyone. */
     long discard(long ino) {
         Window w = byInode.remove(ino);
         if (w == null) {
@@ -105,7 +105,7 @@ final class ExtPrealloc {
         return w.len;
     }
 
-    /** Drops every window. @return the blocks they held */
+    /** {@return the blocks they held} Drops every window. */
     long discardAll() {
         long n = windowBlocks;
         byInode.clear();
