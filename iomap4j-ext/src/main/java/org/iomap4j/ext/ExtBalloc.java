@@ -32,6 +32,8 @@ final class ExtBalloc {
     private final long reservedBlocks;
     private final int resuid;
     private final int resgid;
+    /** Per-inode preallocation windows (in memory only); guarded by the {@link ExtGroups} monitor. */
+    private final ExtPrealloc prealloc = new ExtPrealloc();
     /** Blocks reserved by dirty delalloc page-cache blocks; guarded by the {@link ExtGroups} monitor. */
     private long delallocReserved;
     private final long metaReserveBlocks;
@@ -74,7 +76,94 @@ final class ExtBalloc {
         }
     }
 
-    private long[] allocBlocksLocked(long goal, long maxCount) throws IOException {
+    /**
+     * Allocates data blocks of a regular file for logical blocks {@code [lblk, lblk + want)} (a prefix of them) with
+     * per-inode preallocation (see {@link ExtPrealloc}): from the inode's window when {@code lblk} lies in it;
+     * else the request is normalized ({@link ExtPrealloc#normalizedEndLblk}), a run of up to that size is taken at
+     * or after {@code goal}, and its blocks beyond the request become the inode's new window (free on disk).
+     *
+     * @param ino            the file's inode number (the window's owner)
+     * @param fileSizeBlocks the file's size in blocks (i_size rounded up), for the normalization
+     * @return {start, count} with 1 &le; count &le; want
+     * @throws FsException ENOSPC when no block is free (windows are discarded before that is decided)
+     */
+    long[] allocDataBlocks(long ino, long lblk, long goal, long want, long fileSizeBlocks) throws IOException {
+        synchronized (groups) {
+            long[] t = prealloc.take(ino, lblk, want);
+            if (t != null) {
+                t[1] = Math.min(t[1], usableLocked(t[1]));
+                markUsedLocked(t[0], t[1]);
+                return t;
+            }
+            prealloc.discard(ino);
+            long end = ExtPrealloc.normalizedEndLblk(lblk, want, fileSizeBlocks, geo.blockBits());
+            long norm = Math.max(want, Math.min(end - lblk, Math.min(geo.blocksPerGroup(), MAX_WINDOW_BLOCKS)));
+            long[] r = allocBlocksLocked(goal, norm, norm);
+            long use = Math.min(want, r[1]);
+            if (r[1] > use) {
+                freeBlocksLocked(r[0] + use, r[1] - use);
+                prealloc.add(ino, lblk + use, r[0] + use, r[1] - use);
+            }
+            return new long[] {r[0], use};
+        }
+    }
+
+    /** Largest window (blocks): one extent's worth, as an initialized extent holds at most 32768 blocks. */
+    static final long MAX_WINDOW_BLOCKS = 32768;
+
+    /** Drops the preallocation window of inode {@code ino} (close, truncate, eviction; ext4_discard_preallocations). */
+    void discardPrealloc(long ino) {
+        synchronized (groups) {
+            prealloc.discard(ino);
+        }
+    }
+
+    /** Blocks held by preallocation windows now (free on disk; tests, statistics). */
+    long preallocBlocks() {
+        synchronized (groups) {
+            return prealloc.windowBlocks();
+        }
+    }
+
+    /** Marks a taken window run used: its blocks must be free in the bitmap (they were kept from everyone else). */
+    private void markUsedLocked(long start, long n) throws IOException {
+        int g = groups.groupOfBlock(start);
+        GroupDescriptor gd = gds[g];
+        long bit0 = start - groups.groupStart(g);
+        if (bit0 + n > groups.groupBlocks(g)) {
+            throw new IllegalStateException("window run [" + start + ", +" + n + ") crosses group " + g);
+        }
+        checkNotMetadata(g, start, n);
+        try (Buffer bm = groups.blockBitmap(g)) {
+            bm.lock();
+            try {
+                byte[] b = bm.array();
+                for (long k = 0; k < n; k++) {
+                    if (ExtGroups.test(b, bit0 + k)) {
+                        throw new CorruptFilesystemException("preallocated block " + (start + k)
+                                + " is already in use (bitmap block " + gd.blockBitmap() + ")");
+                    }
+                }
+                for (long k = 0; k < n; k++) {
+                    ExtGroups.set(b, bit0 + k);
+                }
+                bm.markDirty();
+                groups.blockBitmapChanged(g, bm);
+                gd.setFreeBlocksCount((int) (gd.freeBlocksCount() - n));
+                groups.freeBlocks -= n;
+            } finally {
+                bm.unlock();
+            }
+        }
+    }
+
+    /**
+     * How many of {@code maxCount} blocks the caller may take now: limited by the delalloc reservations and the
+     * root reserve. Groups monitor held.
+     *
+     * @throws FsException ENOSPC if none
+     */
+    private long usableLocked(long maxCount) throws FsException {
         long freeBlocks = groups.freeBlocks;
         if (freeBlocks == 0) {
             throw new FsException(Errno.ENOSPC, "no free blocks");
@@ -96,24 +185,55 @@ final class ExtBalloc {
             }
             maxCount = Math.min(maxCount, usable);
         }
+        return maxCount;
+    }
+
+    /** Groups searched for a whole normalized run before the first free run is taken (mballoc's cr0/cr1 scan). */
+    static final int LONG_RUN_SEARCH_GROUPS = 16;
+
+    private long[] allocBlocksLocked(long goal, long maxCount) throws IOException {
+        return allocBlocksLocked(goal, maxCount, 1);
+    }
+
+    /**
+     * A run at or after {@code goal}: with {@code minLen > 1} first the first run of the whole (usable) size in
+     * the next {@link #LONG_RUN_SEARCH_GROUPS} groups, else the first free run anywhere.
+     */
+    private long[] allocBlocksLocked(long goal, long maxCount, long minLen) throws IOException {
+        maxCount = usableLocked(maxCount);
         if (goal < geo.firstDataBlock() || goal >= geo.blocksCount()) {
             goal = geo.firstDataBlock();
         }
+        long[] r = minLen > 1 ? scanForward(goal, maxCount, minLen, LONG_RUN_SEARCH_GROUPS) : null;
+        if (r == null) {
+            r = scanForward(goal, maxCount, 1, gds.length + 1);
+        }
+        if (r == null && prealloc.windowBlocks() > 0) {
+            prealloc.discardAll(); // ext4_mb_discard_preallocations: the windows' blocks are the last free ones
+            r = scanForward(goal, maxCount, 1, gds.length + 1);
+        }
+        if (r == null) {
+            throw new FsException(Errno.ENOSPC, "no free blocks (bitmaps full although counts say "
+                    + groups.freeBlocks + " free)");
+        }
+        return r;
+    }
+
+    private long[] scanForward(long goal, long maxCount, long minLen, int maxGroups) throws IOException {
         int g0 = groups.groupOfBlock(goal);
         int nGroups = gds.length;
-        for (int i = 0; i <= nGroups; i++) {
+        for (int i = 0; i <= nGroups && i < maxGroups; i++) {
             int g = (g0 + i) % nGroups;
             if (gds[g].freeBlocksCount() == 0) {
                 continue;
             }
             long from = i == 0 ? goal - groups.groupStart(g) : 0;
-            long[] r = allocInGroup(g, from, maxCount);
+            long[] r = allocInGroup(g, from, maxCount, minLen);
             if (r != null) {
                 return r;
             }
         }
-        throw new FsException(Errno.ENOSPC, "no free blocks (bitmaps full although counts say "
-                + freeBlocks + " free)");
+        return null;
     }
 
     /**
@@ -135,6 +255,22 @@ final class ExtBalloc {
             if (goal < geo.firstDataBlock() || goal >= geo.blocksCount()) {
                 goal = geo.blocksCount() - 1;
             }
+            long pblk = scanBackward(goal);
+            if (pblk < 0 && prealloc.windowBlocks() > 0) {
+                prealloc.discardAll();
+                pblk = scanBackward(goal);
+            }
+            if (pblk < 0) {
+                throw new FsException(Errno.ENOSPC, "no free blocks (bitmaps full although counts say "
+                        + groups.freeBlocks + " free)");
+            }
+            return pblk;
+        }
+    }
+
+    /** One free block at or before {@code goal} outside every window, marked used; -1 if none. Monitor held. */
+    private long scanBackward(long goal) throws IOException {
+        {
             int g0 = groups.groupOfBlock(goal);
             int nGroups = gds.length;
             for (int i = 0; i <= nGroups; i++) {
@@ -153,6 +289,11 @@ final class ExtBalloc {
                         for (long bit = from; bit >= 0; bit--) {
                             if (!ExtGroups.test(b, bit)) {
                                 long pblk = groups.groupStart(g) + bit;
+                                if (unavailableEnd(pblk) >= 0) {
+                                    // the loop's bit-- lands on the block before the unavailable range
+                                    bit = prealloc.reservedStartMinusOne(pblk) - groups.groupStart(g) + 1;
+                                    continue;
+                                }
                                 checkNotMetadata(g, pblk, 1);
                                 ExtGroups.set(b, bit);
                                 bm.markDirty();
@@ -167,8 +308,7 @@ final class ExtBalloc {
                     }
                 }
             }
-            throw new FsException(Errno.ENOSPC, "no free blocks (bitmaps full although counts say "
-                    + groups.freeBlocks + " free)");
+            return -1;
         }
     }
 
@@ -232,22 +372,41 @@ final class ExtBalloc {
         return caller.uid() == 0 || caller.uid() == resuid || (resgid != 0 && caller.gid() == resgid);
     }
 
-    private long[] allocInGroup(int g, long fromBit, long maxCount) throws IOException {
+    /**
+     * The first free run at or after {@code fromBit} outside every window, of up to {@code maxCount} blocks and at
+     * least {@code min(minLen, maxCount)} (shorter runs are passed over), marked used; null if the group has none.
+     */
+    private long[] allocInGroup(int g, long fromBit, long maxCount, long minLen) throws IOException {
         GroupDescriptor gd = gds[g];
         long nbits = groups.groupBlocks(g);
         try (Buffer bm = groups.blockBitmap(g)) {
             bm.lock();
             try {
                 byte[] b = bm.array();
+                long base = groups.groupStart(g);
+                long need = Math.max(1, Math.min(minLen, maxCount));
                 long bit = ExtGroups.findZero(b, fromBit, nbits);
+                long n = 0;
+                while (bit >= 0) {
+                    long skipTo = unavailableEnd(base + bit);
+                    if (skipTo >= 0) {
+                        bit = skipTo - base >= nbits ? -1 : ExtGroups.findZero(b, skipTo - base, nbits);
+                        continue;
+                    }
+                    long limit = Math.min(nbits, nextUnavailableStart(base + bit) - base);
+                    n = 1;
+                    while (n < maxCount && bit + n < limit && n < gd.freeBlocksCount() && !ExtGroups.test(b, bit + n)) {
+                        n++;
+                    }
+                    if (n >= need) {
+                        break;
+                    }
+                    bit = bit + n >= nbits ? -1 : ExtGroups.findZero(b, bit + n, nbits); // too short: look further
+                }
                 if (bit < 0) {
                     return null;
                 }
-                long n = 1;
-                while (n < maxCount && bit + n < nbits && n < gd.freeBlocksCount() && !ExtGroups.test(b, bit + n)) {
-                    n++;
-                }
-                long start = groups.groupStart(g) + bit;
+                long start = base + bit;
                 checkNotMetadata(g, start, n);
                 for (long k = 0; k < n; k++) {
                     ExtGroups.set(b, bit + k);
@@ -260,6 +419,20 @@ final class ExtBalloc {
                 bm.unlock();
             }
         }
+    }
+
+    /**
+     * Blocks free in the bitmap that must not be handed out now: another inode's preallocation window. If
+     * {@code pblk} is such a block, the first block after its range; else -1. (The one place to add other such
+     * ranges, e.g. blocks freed by a transaction not yet committed.) Groups monitor held.
+     */
+    private long unavailableEnd(long pblk) {
+        return prealloc.reservedEnd(pblk);
+    }
+
+    /** The first unavailable block (see {@link #unavailableEnd}) after {@code pblk}, or Long.MAX_VALUE. */
+    private long nextUnavailableStart(long pblk) {
+        return prealloc.nextStartAfter(pblk);
     }
 
     /** A bitmap that marks a group's own bitmaps or inode table free is corrupt: never hand those out. */

@@ -107,6 +107,9 @@ final class ExtFile {
         if (h.readahead != null) {
             h.readahead.close();
         }
+        if ((h.openFlags & Vfs.O_ACCMODE) != Vfs.O_RDONLY && h.inode.delallocBlocks() == 0) {
+            fs.balloc.discardPrealloc(h.ino); // ext4_release_file: a writer gone, no delalloc left to place
+        }
         fs.icache.release(h.inode);
         fs.icache.writeback().writebackPendingEvictions();
     }
@@ -219,12 +222,19 @@ final class ExtFile {
             throw new FsException(Errno.EFBIG, "size " + newSize + " beyond the maximum " + fs.maxFileSizeBytes());
         }
         i.beginWrite();
+        boolean shrink = newSize < i.sizeBytes();
         try {
+            if (shrink) {
+                fs.orphanFile.add(i); // ext4_setattr: an interrupted shrink is finished at the next mount
+            }
             fs.inline.convert(i);
             generic.truncateSetsize(i, newSize);
             fs.inodes.touchMtimeCtime(i);
         } finally {
             i.endWrite();
+        }
+        if (shrink && fs.inodes.links(i) != 0) {
+            fs.orphanFile.remove(i.ino); // ext4_truncate's ext4_orphan_del (an unlinked inode stays recorded)
         }
     }
 

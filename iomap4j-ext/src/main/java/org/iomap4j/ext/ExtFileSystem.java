@@ -99,6 +99,8 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     final ExtNamei namei;
     final ExtFile file;
     final ExtFsync fsyncRoom;
+    /** The orphan file (compat orphan_file): new orphans are recorded once a read-write mount loaded it. */
+    final ExtOrphanFile orphanFile = new ExtOrphanFile(this);
     final ExtXattr xattr;
     /** Inline data: reads and conversion to blocks. */
     final ExtInline inline = new ExtInline(this);

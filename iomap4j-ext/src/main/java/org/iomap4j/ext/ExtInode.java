@@ -43,6 +43,7 @@ final class ExtInode extends Inode {
         this.fs = fs;
         this.ino = ino;
         this.disk = disk;
+        disk.useBlocksEncoding(fs.geo.hugeFile(), fs.geo.blockSizeBytes()); // i_blocks as ext4_inode_blocks(_set)
         this.blockMapping = fs.blockMappingFor(disk);
         this.sizeBytes = disk.size(FileMode.isRegular(disk.mode()) || (FileMode.isDirectory(disk.mode()) && fs.largeDirSizes()));
         long aclBlocks = disk.fileAcl() != 0 ? fs.geo.blockSizeBytes() / 512 : 0;

@@ -134,6 +134,7 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
     /** A linked directory left the cache: its in-memory index goes with it. */
     @Override
     public void evictInode(ExtInode inode) {
+        fs.balloc.discardPrealloc(inode.ino);
         if (inode.isDir()) {
             fs.dirs.dropIndex(inode);
         }
@@ -157,6 +158,7 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
         inode.lock.lock();
         try {
             inode.blockMapping.freeFrom(inode, firstLblk);
+            fs.balloc.discardPrealloc(inode.ino); // ext4_truncate: ext4_discard_preallocations
         } finally {
             inode.lock.unlock();
         }
@@ -293,10 +295,12 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
         }
     }
 
-    void addLinks(ExtInode i, int delta, boolean ctime) {
+    void addLinks(ExtInode i, int delta, boolean ctime) throws IOException {
+        int links;
         i.lock.lock();
         try {
-            i.setLinksCount(Math.max(0, i.disk.linksCount() + delta));
+            links = Math.max(0, i.disk.linksCount() + delta);
+            i.setLinksCount(links);
             if (ctime) {
                 i.disk.setCtimeTs(now());
             }
@@ -304,6 +308,9 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
             i.lock.unlock();
         }
         markDirty(i);
+        if (links == 0) {
+            fs.orphanFile.add(i); // ext4_orphan_add at the last unlink: freed at last close, or after a crash
+        }
     }
 
     /**
@@ -400,6 +407,8 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
         fs.icache.writeback().clearDirty(i);
         fs.ialloc.freeInode(i.ino, dir);
         fs.icache.removeFreed(i); // a concurrent iget must not cache what it read before the free
+        fs.orphanFile.remove(i.ino); // ext4_orphan_del in ext4_evict_inode
+        fs.balloc.discardPrealloc(i.ino);
     }
 
     /** Allocates and initialises a new inode near {@code parent}, cached and pinned for {@code pins}'s operation. */

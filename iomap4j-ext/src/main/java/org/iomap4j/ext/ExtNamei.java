@@ -676,7 +676,7 @@ final class ExtNamei {
      * ext4_inc_count for a directory gaining a subdirectory: an indexed directory whose count would pass
      * {@link #DIR_LINK_MAX}, or is already 1 (not counted), gets 1, and the filesystem the dir_nlink feature.
      */
-    private void incCount(ExtInode dir) {
+    private void incCount(ExtInode dir) throws IOException {
         int n = fs.inodes.links(dir) + 1;
         if (fs.dirs.isDx(dir) && (n > DIR_LINK_MAX || n == 2)) {
             fs.inodes.addLinks(dir, 1 - (n - 1), false);
@@ -687,7 +687,7 @@ final class ExtNamei {
     }
 
     /** ext4_dec_count for a directory losing a subdirectory: a count of 2 or less (1: not counted) stays. */
-    private void decCount(ExtInode dir) {
+    private void decCount(ExtInode dir) throws IOException {
         if (fs.inodes.links(dir) > 2) {
             fs.inodes.addLinks(dir, -1, false);
         }

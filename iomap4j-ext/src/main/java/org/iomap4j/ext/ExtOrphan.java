@@ -12,8 +12,11 @@ import org.iomap4j.fs.Pins;
  * {@code s_last_orphan} through their {@code i_dtime} (Documentation/filesystems/ext4/special_inodes.rst,
  * "orphan list"). An orphan with no links is freed (blocks, then its inode-bitmap bit); a linked one has the
  * blocks past i_size freed (the interrupted truncate finished). Each orphan's chain word is cleared and
- * s_last_orphan set to 0. The {@code orphan_file} feature (ext4 5.15+) is only made by mke2fs together with a
- * journal, and journaled images are mounted read-only, so it never needs processing here.
+ * s_last_orphan set to 0. With the {@code orphan_file} feature the orphan file ({@link ExtOrphanFile}) is read
+ * next and every inode in its slots processed the same way (ext4_orphan_cleanup's second loop), each slot cleared
+ * once its orphan is done; tracking of new orphans in the file starts then. A slot naming an inode outside
+ * [s_first_ino, s_inodes_count] is a {@link CorruptFilesystemException} naming the slot and its block; an inode
+ * listed twice is processed once.
  *
  * <p>Runs before any other operation, under the namespace lock. A chain that loops or names an inode outside
  * [s_first_ino, s_inodes_count] is a {@link CorruptFilesystemException} naming it (never a hang).
@@ -22,12 +25,26 @@ final class ExtOrphan {
     private ExtOrphan() {}
 
     /**
+     * Processes the s_last_orphan chain, then the orphan file (compat orphan_file).
+     *
+     * @return the number of orphans processed
+     * @throws CorruptFilesystemException for a bad or looping chain, a bad orphan file block or slot
+     */
+    static int cleanup(ExtFileSystem fs) throws IOException {
+        int n = cleanupList(fs);
+        if (ExtOrphanFile.present(fs)) {
+            n += cleanupFile(fs);
+        }
+        return n;
+    }
+
+    /**
      * Processes the chain.
      *
      * @return the number of orphans processed
      * @throws CorruptFilesystemException for a bad or looping chain
      */
-    static int cleanup(ExtFileSystem fs) throws IOException {
+    private static int cleanupList(ExtFileSystem fs) throws IOException {
         ExtSuper sup = fs.sup;
         long ino = sup.lastOrphan();
         if (ino == 0) {
@@ -80,5 +97,63 @@ final class ExtOrphan {
         sup.setLastOrphan(0);
         sup.sync(); // the frees and the emptied list reach the disk together, before the mount is marked
         return n;
+    }
+
+    /** The orphan file's slots, in slot order (the kernel's order); each slot is cleared as its orphan is done. */
+    private static int cleanupFile(ExtFileSystem fs) throws IOException {
+        ExtOrphanFile of = fs.orphanFile;
+        long[] slots = of.load();
+        int perBlock = slots.length == 0 ? 1 : org.iomap4j.ext.disk.OrphanBlock.slotsPerBlock(fs.geo.blockSizeBytes());
+        Set<Long> seen = new HashSet<>();
+        int n = 0;
+        fs.nsLock.writeLock().lock();
+        try {
+            for (int slot = 0; slot < slots.length; slot++) {
+                long ino = slots[slot];
+                if (ino == 0) {
+                    continue;
+                }
+                if (ino < fs.geo.firstIno() || ino > fs.geo.inodesCount()) {
+                    throw new CorruptFilesystemException("orphan file: slot " + (slot % perBlock) + " of block "
+                            + (slot / perBlock) + " names inode " + ino + ", outside [" + fs.geo.firstIno() + ", "
+                            + fs.geo.inodesCount() + "]");
+                }
+                of.adopt(ino, slot);
+                if (!seen.add(ino) || fs.inodes.rawInode(ino).mode() == 0) {
+                    of.remove(ino); // listed twice, or already freed (ext4_orphan_get fails): the slot is cleared
+                    continue;
+                }
+                process(fs, ino);
+                of.remove(ino); // no-op if freeing the inode already cleared it
+                n++;
+            }
+        } finally {
+            fs.nsLock.writeLock().unlock();
+        }
+        if (n > 0) {
+            fs.sup.sync();
+        }
+        return n;
+    }
+
+    /** One orphan of the orphan file (ext4_process_orphan): freed if it has no links, else its blocks past i_size freed. */
+    private static void process(ExtFileSystem fs, long ino) throws IOException {
+        fs.inodes.allowOrphan(ino);
+        try (Pins pins = fs.icache.pins()) {
+            ExtInode i = fs.inodes.iget(pins, ino);
+            if (fs.inodes.links(i) == 0) {
+                if (fs.icache.claimFreeing(i)) {
+                    fs.inodes.evictAndFree(i);
+                }
+            } else {
+                if (i.hasBlockMap()) {
+                    long keep = (i.sizeBytes() + fs.geo.blockSizeBytes() - 1) >>> fs.geo.blockBits();
+                    fs.inodes.truncateBlocks(i, keep);
+                }
+                fs.inodes.writeInode(i);
+            }
+        } finally {
+            fs.inodes.disallowOrphan(ino);
+        }
     }
 }

@@ -255,6 +255,13 @@ final class ExtSuper {
         }
     }
 
+    /** Sets or clears one ro_compat feature bit (written with the superblock); ORPHAN_PRESENT (ExtOrphanFile). */
+    void setRoCompatFeature(int bit, boolean on) {
+        synchronized (sbLock) {
+            sb.setFeatureRoCompat(on ? sb.featureRoCompat() | bit : sb.featureRoCompat() & ~bit);
+        }
+    }
+
     /** Sets the large_file feature when a file first grows past 2 GiB (ext2_update_inode does the same). */
     void noteLargeFile() {
         synchronized (sbLock) {
@@ -391,5 +398,9 @@ final class ExtSuper {
         }
         writeSuperblock();
         fs.bcache.flush();
+        if (fs.orphanFile.clearPresentIfEmpty()) { // ext4_put_super: no orphan left, ORPHAN_PRESENT cleared
+            writeSuperblock();
+            fs.bcache.flush();
+        }
     }
 }

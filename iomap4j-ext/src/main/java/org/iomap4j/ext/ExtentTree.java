@@ -248,7 +248,10 @@ final class ExtentTree implements ExtBlockMapping {
         int maxLen = unwritten ? ExtentNode.UNWRITTEN_MAX_LEN : ExtentNode.INIT_MAX_LEN;
         long want = Math.min(holeLen, maxLen);
         long goal = goal(inode, path, lblk);
-        long[] r = fs.balloc.allocBlocks(goal, want);
+        long sizeBlocks = (inode.sizeBytes() + fs.geo.blockSizeBytes() - 1) >>> fs.geo.blockBits();
+        long[] r = inode.isRegular() // per-inode preallocation windows for file data (mballoc's inode PA)
+                ? fs.balloc.allocDataBlocks(inode.ino, lblk, goal, want, sizeBlocks)
+                : fs.balloc.allocBlocks(goal, want);
         boolean inserted = false;
         try {
             insert.insertExtent(inode, path, new ExtentLeaf(lblk, (int) r[1], r[0], unwritten));

@@ -68,6 +68,10 @@ public final class DiskInode {
 
     private final byte[] raw;
 
+    /** i_blocks encoding (see {@link #useBlocksEncoding}); 512 = no HUGE_FILE_FL scaling known. */
+    private boolean hugeFile;
+    private int blockSizeBytes = 512;
+
     private DiskInode(byte[] raw) {
         this.raw = raw;
     }
@@ -116,9 +120,28 @@ public final class DiskInode {
     public void setDtime(long v) { Le.put32(raw, 20, v); }
     public int linksCount() { return Le.u16(raw, 26); }
     public void setLinksCount(int v) { Le.put16(raw, 26, v); }
-    /** i_blocks: storage in 512-byte sectors, indirect blocks included. */
-    public long blocks512() { return Le.u32(raw, 28); }
-    public void setBlocks512(long v) { Le.put32(raw, 28, v); }
+    /**
+     * i_blocks: storage in 512-byte sectors, indirect and tree blocks included, decoded as
+     * {@link #blocks512(boolean, int)} with the encoding set by {@link #useBlocksEncoding} (without it: i_blocks_lo
+     * alone, as a filesystem without huge_file).
+     */
+    public long blocks512() { return blocks512(hugeFile, blockSizeBytes); }
+    /**
+     * Stores i_blocks as {@link #setBlocks512(long, boolean, int)} with the encoding set by
+     * {@link #useBlocksEncoding} (l_i_blocks_high and HUGE_FILE_FL rewritten, never a truncated count).
+     *
+     * @throws IllegalArgumentException for a count this filesystem cannot encode (past 2^32 sectors without huge_file)
+     */
+    public void setBlocks512(long v) { setBlocks512(v, hugeFile, blockSizeBytes); }
+
+    /**
+     * Sets how {@link #blocks512()} and {@link #setBlocks512(long)} encode i_blocks: the ro_compat huge_file
+     * feature and the filesystem block size (bytes, for HUGE_FILE_FL's units). Set once when the inode is loaded.
+     */
+    public void useBlocksEncoding(boolean hugeFileFeature, int fsBlockSizeBytes) {
+        this.hugeFile = hugeFileFeature;
+        this.blockSizeBytes = fsBlockSizeBytes;
+    }
     public long flags() { return Le.u32(raw, 32); }
     public void setFlags(long v) { Le.put32(raw, 32, v); }
     /** i_block[i] (0 = hole). */
