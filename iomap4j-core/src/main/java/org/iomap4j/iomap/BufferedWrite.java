@@ -76,6 +76,14 @@ final class BufferedWrite {
                     it.markStale();
                     return;
                 }
+                // hasDirty waited for folios under writeback: their ioend may have converted (or, for delalloc,
+                // allocated) these blocks while it waited, so the HOLE/UNWRITTEN answer may be stale and the disk
+                // now holds the data. Skip only a mapping still valid now that no folio of the range is dirty or
+                // under writeback (no filesystem lock is held since iomapBegin; the cookie tells).
+                if (!it.ops().iomapValid(inode, it.iomap())) {
+                    it.markStale();
+                    return;
+                }
                 it.advance(it.length()); // reads as zeroes already
                 return;
             }
