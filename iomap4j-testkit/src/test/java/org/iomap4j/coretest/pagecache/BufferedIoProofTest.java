@@ -370,6 +370,46 @@ class BufferedIoProofTest {
     }
 
     @Test
+    void readaheadOfAHoleBlockJustAllocatedForAWrite_neverLeavesStaleBytesAroundTheWrite() throws IOException {
+        // A filesystem that allocates real blocks at iomapBegin (MAPPED|NEW: ext2, ext4 nodelalloc without
+        // unwritten) makes them visible to readers before the write has locked its folio. Readahead (which holds no
+        // rwsem) filling that folio in between maps the new block as MAPPED and reads whatever the device held
+        // there (a freed block of another file); the write then finds the block uptodate and copies only its own
+        // bytes. The rest of a NEW block must read as zeroes: the write zeroes a clean uptodate NEW edge block.
+        setUp(4096, 4096);
+        fs.setReuseFreedFirst(true);
+        TestInode old = fs.create(TestFs.Mode.NEW);
+        byte[] garbage = bytes(24, 8192);
+        fs.write(old, 0, ByteBuffer.wrap(garbage));
+        fs.fsync(old, null);
+        fs.truncate(old, 0); // its blocks are free, their old bytes still on the device
+        TestInode f = fs.create(TestFs.Mode.NEW);
+        fs.truncate(f, 16384); // a hole
+        AtomicBoolean raced = new AtomicBoolean();
+        fs.onBegin((ino, m) -> {
+            if (ino == f && m.hasFlag(IomapFlags.NEW) && raced.compareAndSet(false, true)) {
+                // Readahead between the allocation and the write's folio lock (same thread: the writer's rwsem
+                // is reentrant for reading; the real readahead thread takes none).
+                try {
+                    fs.read(f, 0, ByteBuffer.allocate(16384));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        });
+        fs.write(f, 100, ByteBuffer.wrap(new byte[] {1, 2, 3}));
+        assertThat(raced).isTrue();
+        byte[] expect = new byte[16384];
+        expect[100] = 1;
+        expect[101] = 2;
+        expect[102] = 3;
+        assertThat(Arrays.mismatch(read(f, 0, 16384), expect)).as("first wrong byte (-1: none)").isEqualTo(-1);
+        cache.syncAll();
+        cache.dropCleanCaches();
+        assertThat(Arrays.mismatch(read(f, 0, 16384), expect)).as("after writeback and drop").isEqualTo(-1);
+    }
+
+    @Test
     void failedWriteWithNoProgressDropsCacheBeyondEof() throws IOException {
         setUp(4096, 65536);
         TestInode f = fs.create(TestFs.Mode.NEW);
