@@ -37,7 +37,7 @@ class ExerciseExtentTest {
     @ValueSource(booleans = {false, true})
     void library_extentFile_withPreallocation_matchesModel_andFsckClean(boolean delalloc) throws Exception {
         Assumptions.assumeTrue(Ext2Tools.run("mke2fs", "-V").exitCode() == 0, "mke2fs not installed");
-        Path image = ExtentImages.mkfsExt4(tmp.resolve("ex4.img"), 32L << 20, 1024);
+        Path image = Ext4TestImages.mkfsExt4(tmp.resolve("ex4.img"), 32L << 20, 1024);
         long seed = SEED;
         ExerciseConfig cfg = ExerciseConfig.of(seed, OPS).withMaxSize(512 << 10);
         Exerciser.Result r;

@@ -46,7 +46,7 @@ class UnwrittenConversionRaceTest {
     @ValueSource(booleans = {false, true})
     void zeroRangeWaitingForAnIoendThatConvertsTheRange_stillZeroes(boolean delalloc) throws Exception {
         Assumptions.assumeTrue(Ext2Tools.run("mke2fs", "-V").exitCode() == 0, "mke2fs not installed");
-        Path img = ExtentImages.mkfsExt4(tmp.resolve("race.img"), 16L << 20, 1024);
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("race.img"), 16L << 20, 1024);
         byte[] data = new byte[DATA_BYTES];
         new Random(13).nextBytes(data);
         byte[] expect = data.clone();
