@@ -20,7 +20,7 @@ import org.iomap4j.ext.disk.ExtentLeaf;
  * name → inode listing as the kernel sees it.
  */
 final class Ext4TestImages {
-    /** ext4 with extents, minus the journal and the features the extent tests leave out (64bit, metadata_csum, ...). */
+    /** ext4 with extents, without the journal and the features the extent tests leave out (64bit, ...). */
     static final String EXT4_STRIPPED = "^has_journal,^64bit,^metadata_csum,^flex_bg,^huge_file,^dir_nlink,^extra_isize";
     /** ext4 without the journal, extents, 64bit, flex_bg, huge_file, metadata_csum and extra_isize (htree tests). */
     static final String EXT4_NO_CSUM = "^has_journal,^extent,^64bit,^flex_bg,^huge_file,^metadata_csum,^extra_isize";
