@@ -89,8 +89,11 @@ final class MountCommand implements Callable<Integer> {
     int threads;
     @Option(names = "--noatime", description = "Never update access times (default: relatime, as the kernel's ext2).")
     boolean noatime;
-    @Option(names = "--delalloc", description = "Delayed allocation for extent files (ext4): writes reserve space and "
-            + "writeback allocates large extents (default: unwritten extents allocated at write()).")
+    @Option(names = "--nodelalloc", description = "No delayed allocation for extent files (ext4), as the kernel's "
+            + "mount option: writes into holes allocate unwritten extents at write(). Default: delalloc, as ext4's "
+            + "(writes reserve space, writeback allocates large extents).")
+    boolean nodelalloc;
+    @Option(names = "--delalloc", hidden = true, description = "Delayed allocation (the default; kept for scripts).")
     boolean delalloc;
     @Option(names = "--spin-us", defaultValue = "0", paramLabel = "US",
             description = "Microseconds a request thread polls for the next request before sleeping (default "
@@ -146,6 +149,9 @@ final class MountCommand implements Callable<Integer> {
         if (privateMount && allowOther) {
             throw new UsageException("--private and --allow-other contradict each other");
         }
+        if (delalloc && nodelalloc) {
+            throw new UsageException("--delalloc and --nodelalloc contradict each other");
+        }
         if (!root && (suid || dev)) {
             throw new UsageException((suid ? "--suid" : "--dev") + " needs root (fusermount3 refuses it to other users)");
         }
@@ -177,7 +183,7 @@ final class MountCommand implements Callable<Integer> {
         boolean createdMountpoint = Mountpoint.check(mnt, mountpoint == null, nonempty);
         ExtMountOptions opts = ExtMountOptions.defaults().withReadOnly(readOnly)
                 .withCache(cacheBytes, (int) maxFolioBytes).withDax(dax).withNoatime(noatime)
-                .withDirectReadMin((int) directReadMinBytes).withDelalloc(delalloc);
+                .withDirectReadMin((int) directReadMinBytes).withDelalloc(!nodelalloc);
         OpenImage opened;
         try {
             opened = OpenImage.open(img, readOnly, opts);
@@ -233,7 +239,8 @@ final class MountCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(hook);
         out.println("iomapfs: " + img + " mounted at " + mnt.toAbsolutePath()
                 + (mountReadOnly ? " (read-only" : " (read-write") + (shared ? ", shared" : ", private")
-                + (mount.viaFusermount() ? ", through fusermount3" : "") + "); stays in the foreground: Ctrl-C or "
+                + (mount.viaFusermount() ? ", through fusermount3" : "") + (nodelalloc ? ", nodelalloc" : "")
+                + "); stays in the foreground: Ctrl-C or "
                 + "'iomapfs umount " + mnt + "' to unmount");
         out.flush();
         try {

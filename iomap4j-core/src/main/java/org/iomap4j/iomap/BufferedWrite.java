@@ -76,6 +76,14 @@ final class BufferedWrite {
                     it.markStale();
                     return;
                 }
+                // hasDirty waited for folios under writeback: their ioend may have converted (or, for delalloc,
+                // allocated) these blocks while it waited, so the HOLE/UNWRITTEN answer may be stale and the disk
+                // now holds the data. Skip only a mapping still valid now that no folio of the range is dirty or
+                // under writeback (no filesystem lock is held since iomapBegin; the cookie tells).
+                if (!it.ops().iomapValid(inode, it.iomap())) {
+                    it.markStale();
+                    return;
+                }
                 it.advance(it.length()); // reads as zeroes already
                 return;
             }
@@ -222,19 +230,32 @@ final class BufferedWrite {
      * Brings the partial first and last blocks of {@code [startBytes, endBytes)} uptodate if they are not: read
      * from {@code rm} when it is MAPPED without NEW and the block starts below EOF, copied from INLINE, zeroed
      * otherwise. Whole blocks are left alone (they are about to be overwritten). Folio locked.
+     *
+     * <p>A NEW edge block is zeroed even when it is uptodate, unless it is dirty. The filesystem allocated it in
+     * iomapBegin, before this folio was locked, so readahead (which holds no rwsem) may have filled the folio in
+     * between from the new block's device address, i.e. another file's old bytes; before the allocation it was a
+     * hole, so any clean cached copy can only be zeroes or those stale bytes, and zeroes are right either way.
+     * (The kernel's filesystems avoid this by allocating under the folio lock, or unwritten/delalloc; the core
+     * does not rely on it.)
      */
     private static void prepareEdges(IomapInode inode, Folio f, long startBytes, long endBytes, Iomap rm)
             throws IOException {
         int bs = f.blockSizeBytes();
         int first = f.blockOf(startBytes);
         int last = f.blockOf(endBytes - 1);
-        if ((startBytes & (bs - 1)) != 0 && !f.blockUptodate(first)) {
+        if ((startBytes & (bs - 1)) != 0 && needsFill(f, first, rm)) {
             fillBlock(inode, f, first, rm);
         }
-        if ((endBytes & (bs - 1)) != 0 && !f.blockUptodate(last) && (last != first
+        if ((endBytes & (bs - 1)) != 0 && needsFill(f, last, rm) && (last != first
                 || (startBytes & (bs - 1)) == 0)) {
             fillBlock(inode, f, last, rm);
         }
+    }
+
+    /** Not uptodate, or uptodate but clean in a NEW mapping (possibly read from the fresh block: see above). */
+    private static boolean needsFill(Folio f, int blk, Iomap rm) {
+        return !f.blockUptodate(blk) || (rm.hasFlag(IomapFlags.NEW) && rm.type() == IomapType.MAPPED
+                && f.nextDirty(blk, blk + 1) != blk);
     }
 
     private static void fillBlock(IomapInode inode, Folio f, int blk, Iomap rm) throws IOException {

@@ -10,6 +10,11 @@ import org.iomap4j.pagecache.AddressSpace;
  * negative) is ENXIO; there is always an implicit hole at EOF; HOLE mappings are holes; MAPPED, DELALLOC and
  * INLINE are data; inside an UNWRITTEN extent the page cache decides: blocks that are uptodate or dirty in the
  * cache are data (they were written but not yet converted), the rest is hole.
+ *
+ * <p>No filesystem lock is held between iomapBegin and the page-cache look-up, so writeback may convert an
+ * UNWRITTEN extent and reclaim drop its now clean folios in between: the UNWRITTEN answer is checked with
+ * {@link IomapOps#iomapValid} after the look-up and asked again when stale (else converted data would be reported
+ * as a hole).
  */
 public final class Seek {
     private Seek() {}
@@ -39,6 +44,10 @@ public final class Seek {
                     case HOLE -> found[0] = it.pos();
                     case UNWRITTEN -> {
                         long p = cacheHole(inode.mapping(), it.pos(), it.pos() + n);
+                        if (!ops.iomapValid(inode, it.iomap())) {
+                            it.markStale(); // converted meanwhile: its folios may be gone, ask again
+                            continue;
+                        }
                         if (p >= 0) {
                             found[0] = p;
                         }
@@ -83,6 +92,10 @@ public final class Seek {
                     case HOLE -> { }
                     case UNWRITTEN -> {
                         long p = cacheData(inode.mapping(), it.pos(), it.pos() + n);
+                        if (!ops.iomapValid(inode, it.iomap())) {
+                            it.markStale(); // converted meanwhile: its folios may be gone, ask again
+                            continue;
+                        }
                         if (p >= 0) {
                             found[0] = p;
                         }

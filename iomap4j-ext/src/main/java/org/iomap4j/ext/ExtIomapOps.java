@@ -271,28 +271,40 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
      * delayed) and HOLE elsewhere.
      */
     private Iomap mapDelalloc(ExtInode inode, long posBytes, long lengthBytes, boolean write) throws IOException {
-        Iomap m = map(inode, posBytes, lengthBytes, false);
-        if (m.type() != org.iomap4j.iomap.IomapType.HOLE) {
-            return m;
-        }
-        if (write) {
-            return Iomap.builder(org.iomap4j.iomap.IomapType.DELALLOC, m.offsetBytes(), m.lengthBytes())
+        for (int attempt = 0; ; attempt++) {
+            Iomap m = map(inode, posBytes, lengthBytes, false);
+            if (m.type() != org.iomap4j.iomap.IomapType.HOLE) {
+                return m;
+            }
+            if (write) {
+                return Iomap.builder(org.iomap4j.iomap.IomapType.DELALLOC, m.offsetBytes(), m.lengthBytes())
+                        .validityCookie(m.validityCookie()).build();
+            }
+            long start = Math.max(posBytes, m.offsetBytes());
+            long end = m.offsetBytes() + m.lengthBytes();
+            if (end < 0) {
+                end = Long.MAX_VALUE;
+            }
+            org.iomap4j.pagecache.AddressSpace mapping = inode.mapping();
+            long dirty = mapping.nextDirtyBytes(start, end);
+            long clean = dirty > start ? dirty : mapping.nextCleanBytes(start, end);
+            // nextDirtyBytes waits for folios under writeback, whose ioend may have allocated part of this hole
+            // meanwhile (no filesystem lock is held here): a report from a hole that is no longer one would call
+            // written data a hole. Map again then (the block map only changes a bounded number of times while
+            // the caller holds the rwsem; the cap is a safety net, not a retry policy).
+            if (inode.mapSeq() != m.validityCookie() && attempt < MAX_REPORT_REMAPS) {
+                continue;
+            }
+            if (dirty > start) {
+                return Iomap.hole(start, dirty - start, m.validityCookie());
+            }
+            return Iomap.builder(org.iomap4j.iomap.IomapType.DELALLOC, start, clean - start)
                     .validityCookie(m.validityCookie()).build();
         }
-        long start = Math.max(posBytes, m.offsetBytes());
-        long end = m.offsetBytes() + m.lengthBytes();
-        if (end < 0) {
-            end = Long.MAX_VALUE;
-        }
-        org.iomap4j.pagecache.AddressSpace mapping = inode.mapping();
-        long dirty = mapping.nextDirtyBytes(start, end);
-        if (dirty > start) {
-            return Iomap.hole(start, dirty - start, m.validityCookie());
-        }
-        long clean = mapping.nextCleanBytes(start, end);
-        return Iomap.builder(org.iomap4j.iomap.IomapType.DELALLOC, start, clean - start)
-                .validityCookie(m.validityCookie()).build();
     }
+
+    /** Remaps of a delalloc report whose hole changed under it before the (cookie-checked) answer is given. */
+    private static final int MAX_REPORT_REMAPS = 100;
 
     @Override
     public boolean mappingValid(IomapInode inode, Iomap iomap) {

@@ -18,7 +18,8 @@ import org.iomap4j.pagecache.PageCacheConfig;
  * @param directReadMinBytes when an image file is opened by path (not DAX): device reads of at least this many
  *                      bytes, 4096-aligned, bypass the host's page cache ({@link
  *                      org.iomap4j.block.FileBlockDevice#enableDirectReads}); 0 keeps every read buffered
- * @param delalloc delayed allocation for extent-mapped regular files (ext4's default; false is mount -o nodelalloc)
+ * @param delalloc delayed allocation for extent-mapped regular files (the default, as ext4's; false is mount -o
+ *                      nodelalloc: writes into holes allocate unwritten extents at write())
  */
 public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes,
         boolean dax, boolean noatime, int directReadMinBytes, boolean delalloc) {
@@ -43,8 +44,8 @@ public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioByt
     }
 
     /**
-     * Without delayed allocation (extent files allocate unwritten extents at write()); {@link #withDelalloc} turns
-     * it on (ext4's default; not ours yet).
+     * With delayed allocation (ext4's default: extent files reserve space at write() and allocate at writeback);
+     * {@link #withDelalloc withDelalloc(false)} is mount -o nodelalloc.
      *
      * @param readOnly refuse every change (EROFS)
      * @param cacheBytes page-cache budget in bytes
@@ -56,11 +57,11 @@ public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioByt
      */
     public ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioBytes, long metadataCacheBytes,
             boolean dax, boolean noatime, int directReadMinBytes) {
-        this(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes, false);
+        this(readOnly, cacheBytes, maxFolioBytes, metadataCacheBytes, dax, noatime, directReadMinBytes, true);
     }
 
     /**
-     * Without DAX, relatime, every device read buffered.
+     * Without DAX, relatime, every device read buffered, delalloc.
      *
      * @param readOnly refuse every change (EROFS)
      * @param cacheBytes page-cache budget in bytes
@@ -73,7 +74,7 @@ public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioByt
 
     /**
      * Read-write, 256 MiB page cache, 2 MiB folios, 32 MiB metadata cache, no DAX, relatime, direct device reads
-     * from {@link #DEFAULT_DIRECT_READ_MIN_BYTES}.
+     * from {@link #DEFAULT_DIRECT_READ_MIN_BYTES}, delalloc (as ext4's defaults).
      *
      * @return the default options
      */
@@ -135,8 +136,9 @@ public record ExtMountOptions(boolean readOnly, long cacheBytes, int maxFolioByt
 
     /**
      * The same options with delayed allocation on or off for extent-mapped regular files: buffered writes reserve
-     * space at write() and allocate at writeback (large contiguous extents), as ext4's default {@code delalloc};
-     * off ({@code nodelalloc}), they allocate unwritten extents at write().
+     * space at write() and allocate at writeback (large contiguous extents), as ext4's default {@code delalloc}
+     * (ours too); off ({@code nodelalloc}), they allocate unwritten extents at write(). Other files (ext2/ext3
+     * indirect-mapped, directories, DAX and O_DIRECT writes) never use it.
      *
      * @param on true for delalloc, false for nodelalloc
      * @return the new options

@@ -39,7 +39,7 @@ class ExtentChecksumTest {
     @BeforeEach
     void tools() {
         Assumptions.assumeTrue(Ext2Tools.run("mke2fs", "-V").exitCode() == 0, "mke2fs not installed");
-        String why = ExtentImages.ext4LoopUnavailableReason();
+        String why = Ext4TestImages.ext4MountUnavailableReason();
         Assumptions.assumeTrue(why == null, "no ext4 loop mount: " + why);
     }
 
@@ -48,7 +48,7 @@ class ExtentChecksumTest {
         Ext2Tools.sparseImage(img, 32L << 20);
         Ext2Tools.run("mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal,^64bit,^flex_bg,metadata_csum",
                 "-b", "1024", img.toString()).ok();
-        try (ExtentImages.Ext4Mount m = new ExtentImages.Ext4Mount(img, tmp, false)) {
+        try (Ext4TestImages.Ext4Mount m = new Ext4TestImages.Ext4Mount(img, tmp, false)) {
             Path d = m.root.resolve("deep");
             List<String> args = new ArrayList<>(List.of("xfs_io", "-f", "-c", "falloc 0 1m"));
             for (long blk = 1; blk < 1024; blk += 2) {
@@ -58,7 +58,7 @@ class ExtentChecksumTest {
             args.add(d.toString());
             Ext2Tools.run(args.toArray(String[]::new)).ok();
         }
-        assertThat(ExtentImages.debugfsDepth(img, "/deep")).isEqualTo(2);
+        assertThat(Ext4TestImages.debugfsDepth(img, "/deep")).isEqualTo(2);
         Ext2Tools.assertFsckClean(img);
         return img;
     }
@@ -107,7 +107,7 @@ class ExtentChecksumTest {
             kernelBytes = ExtentTreeTest.readAll(fs, h, 2 << 20);
             fs.release(h);
             assertThat(kernelBytes).hasSize(1 << 20).containsOnly(0);
-            assertThat(ExtentTreeTest.treeOf(fs, ino)).isEqualTo(ExtentImages.debugfsLeaves(img, "/deep"));
+            assertThat(ExtentTreeTest.treeOf(fs, ino)).isEqualTo(Ext4TestImages.debugfsLeaves(img, "/deep"));
             blocks = reencodedTreeBlocks(fs, ino);
         }
         assertThat(blocks).hasSizeGreaterThan(2);

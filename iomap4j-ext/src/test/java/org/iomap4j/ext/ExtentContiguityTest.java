@@ -41,7 +41,7 @@ class ExtentContiguityTest {
     void sequentialWriteLandsInFewMaximalExtents() throws IOException {
         Assumptions.assumeTrue(Ext2Tools.run("mke2fs", "-V").exitCode() == 0, "mke2fs not installed");
         long imageBytes = Math.max(512L << 20, 2 * (MIB << 20));
-        Path img = ExtentImages.mkfsExt4(tmp.resolve("seq.img"), imageBytes, 4096);
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("seq.img"), imageBytes, 4096);
         List<ExtentLeaf> tree;
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
             Vfs.Created c = fs.create(ExtFileSystem.ROOT_INO, "seq", 0100644, Vfs.O_RDWR, 0, 0);

@@ -46,7 +46,7 @@ class ExtentCorruptTest {
     })
     void corruptLeafBlockIsRefusedNamingInodeAndBlock(String what, int offset, int width, String value,
             String message, boolean fsckSees) throws IOException {
-        Path img = ExtentImages.mkfsExt4(tmp.resolve("c.img"), 16L << 20, 1024);
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("c.img"), 16L << 20, 1024);
         long ino;
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
             Vfs.Created c = fs.create(ExtFileSystem.ROOT_INO, "f", 0100644, Vfs.O_RDWR, 0, 0);
@@ -59,7 +59,7 @@ class ExtentCorruptTest {
             assertThat(ExtentTreeTest.depthOf(fs, ino)).isEqualTo(1);
         }
         Ext2Tools.assertFsckClean(img);
-        List<ExtentImages.ExLine> ex = ExtentImages.debugfsEx(img, "/f");
+        List<Ext4TestImages.ExLine> ex = Ext4TestImages.debugfsEx(img, "/f");
         String idx = Ext2Tools.debugfs(img, "ex /f").ok().stdout().lines().filter(l -> l.matches("^\\s*0/\\s*1.*"))
                 .findFirst().orElseThrow();
         java.util.regex.Matcher im = java.util.regex.Pattern.compile("-\\s*\\d+\\s+(\\d+)").matcher(idx);

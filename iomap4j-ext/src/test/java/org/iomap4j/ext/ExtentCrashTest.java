@@ -65,7 +65,7 @@ class ExtentCrashTest {
     void crashNeverExposesStaleBlocksThroughUnwrittenExtents(long seed) throws Exception {
         Assumptions.assumeTrue(Ext2Tools.run("mke2fs", "-V").exitCode() == 0, "mke2fs not installed");
         System.out.println("ExtentCrashTest seed " + seed);
-        Path image = ExtentImages.mkfsExt4(tmp.resolve("base.img"), 4L << 20, 1024, "-N", "64");
+        Path image = Ext4TestImages.mkfsExt4(tmp.resolve("base.img"), 4L << 20, 1024, "-N", "64");
         // Fill the free space with a file of STALE bytes, then delete it: its blocks keep the bytes.
         try (ExtFileSystem fs = ExtFileSystem.mount(image, ExtMountOptions.defaults())) {
             Vfs.Created c = fs.create(ExtFileSystem.ROOT_INO, "old", 0100644, Vfs.O_RDWR, 0, 0);

@@ -36,7 +36,7 @@ class ExtentKernelTest {
     @BeforeEach
     void tools() {
         Assumptions.assumeTrue(Ext2Tools.run("mke2fs", "-V").exitCode() == 0, "mke2fs not installed");
-        String why = ExtentImages.ext4LoopUnavailableReason();
+        String why = Ext4TestImages.ext4MountUnavailableReason();
         Assumptions.assumeTrue(why == null, "no ext4 loop mount: " + why);
     }
 
@@ -66,7 +66,7 @@ class ExtentKernelTest {
 
     @Test
     void kernelReadsDeepTreesAndUnwrittenExtentsWrittenByIomap4j() throws IOException {
-        Path img = ExtentImages.mkfsExt4(tmp.resolve("k.img"), 64L << 20, 1024);
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("k.img"), 64L << 20, 1024);
         long seed = System.nanoTime();
         System.out.println("ExtentKernelTest seed " + seed);
         Random r = new Random(seed);
@@ -102,7 +102,7 @@ class ExtentKernelTest {
         }
         assertThat(preTree).anyMatch(ExtentLeaf::unwritten).anyMatch(e -> !e.unwritten());
         Ext2Tools.assertFsckClean(img);
-        try (ExtentImages.Ext4Mount m = new ExtentImages.Ext4Mount(img, tmp, true)) {
+        try (Ext4TestImages.Ext4Mount m = new Ext4TestImages.Ext4Mount(img, tmp, true)) {
             assertThat(Arrays.equals(Files.readAllBytes(m.root.resolve("frag")), frag)).as("frag bytes").isTrue();
             assertThat(Arrays.equals(Files.readAllBytes(m.root.resolve("pre")), pre)).as("pre bytes").isTrue();
             assertThat(filefrag(m.root.resolve("frag"))).isEqualTo(asFrags(fragTree));
@@ -112,10 +112,10 @@ class ExtentKernelTest {
 
     @Test
     void iomap4jReadsAndChangesKernelMadeDeepTreesAndUnwrittenExtents() throws IOException {
-        Path img = ExtentImages.mkfsExt4(tmp.resolve("kw.img"), 64L << 20, 1024);
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("kw.img"), 64L << 20, 1024);
         byte[] deep;
         byte[] mixed;
-        try (ExtentImages.Ext4Mount m = new ExtentImages.Ext4Mount(img, tmp, false)) {
+        try (Ext4TestImages.Ext4Mount m = new Ext4TestImages.Ext4Mount(img, tmp, false)) {
             Path d = m.root.resolve("deep");
             // 2 MiB preallocated (unwritten), data in every fourth block, every other block punched: ~1000
             // extents alternating written/unwritten with holes between them -> depth 2 on 1 KiB blocks.
@@ -141,8 +141,8 @@ class ExtentKernelTest {
             deep = Files.readAllBytes(d);
             mixed = Files.readAllBytes(x);
         }
-        assertThat(ExtentImages.debugfsDepth(img, "/deep")).isGreaterThanOrEqualTo(2);
-        List<ExtentLeaf> kernelDeep = ExtentImages.debugfsLeaves(img, "/deep");
+        assertThat(Ext4TestImages.debugfsDepth(img, "/deep")).isGreaterThanOrEqualTo(2);
+        List<ExtentLeaf> kernelDeep = Ext4TestImages.debugfsLeaves(img, "/deep");
         assertThat(kernelDeep).anyMatch(ExtentLeaf::unwritten);
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
             long deepIno = fs.lookup(ExtFileSystem.ROOT_INO, "deep").ino();
@@ -175,7 +175,7 @@ class ExtentKernelTest {
             throw new AssertionError(e);
         }
         Ext2Tools.assertFsckClean(img);
-        try (ExtentImages.Ext4Mount m = new ExtentImages.Ext4Mount(img, tmp, true)) {
+        try (Ext4TestImages.Ext4Mount m = new Ext4TestImages.Ext4Mount(img, tmp, true)) {
             assertThat(Arrays.equals(Files.readAllBytes(m.root.resolve("deep")), deep)).as("kernel reads").isTrue();
             assertThat(Arrays.equals(Files.readAllBytes(m.root.resolve("mixed")), mixed)).isTrue();
         }

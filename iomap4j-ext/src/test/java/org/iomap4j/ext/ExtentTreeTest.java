@@ -82,7 +82,7 @@ class ExtentTreeTest {
 
     @Test
     void newFilesDirsAndSlowSymlinksGetExtentTreesFastSymlinksDoNot() throws IOException {
-        Path img = ExtentImages.mkfsExt4(tmp.resolve("a.img"), 32L << 20, 1024);
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("a.img"), 32L << 20, 1024);
         long fIno;
         long dIno;
         long slowIno;
@@ -105,7 +105,7 @@ class ExtentTreeTest {
         assertThat(Ext2Tools.debugfs(img, "stat /f").ok().stdout()).contains("Flags: 0x80000").contains("EXTENTS:");
         assertThat(Ext2Tools.debugfs(img, "stat /d").ok().stdout()).contains("Flags: 0x80000");
         assertThat(Ext2Tools.debugfs(img, "stat /fast").ok().stdout()).contains("Fast link dest: \"short\"");
-        assertThat(ExtentImages.debugfsLeaves(img, "/f")).hasSize(1);
+        assertThat(Ext4TestImages.debugfsLeaves(img, "/f")).hasSize(1);
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
             assertThat(fs.readlink(fs.lookup(ExtFileSystem.ROOT_INO, "fast").ino())).isEqualTo("short");
             FileHandle h = fs.open(fIno, Vfs.O_RDONLY);
@@ -117,7 +117,7 @@ class ExtentTreeTest {
     /** A fragmented file (every other block written) on 1 KiB blocks forces a tree of depth 2; then truncated away. */
     @Test
     void fragmentedFileGrowsDepthTwoAndTruncateShrinksIt() throws IOException {
-        Path img = ExtentImages.mkfsExt4(tmp.resolve("deep.img"), 64L << 20, 1024);
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("deep.img"), 64L << 20, 1024);
         int blocks = 900;
         byte[] model = new byte[blocks * 2 * 1024];
         long ino;
@@ -140,18 +140,18 @@ class ExtentTreeTest {
             fs.release(c.handle());
         }
         Ext2Tools.assertFsckClean(img);
-        assertThat(ExtentImages.debugfsDepth(img, "/frag")).isEqualTo(2);
+        assertThat(Ext4TestImages.debugfsDepth(img, "/frag")).isEqualTo(2);
         byte[] dumped = Ext2Tools.debugfsDump(img, "/frag", tmp);
         assertThat(dumped).hasSize(model.length - 1024);
         assertThat(Arrays.equals(dumped, Arrays.copyOf(model, model.length - 1024))).isTrue();
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
-            assertThat(treeOf(fs, ino)).isEqualTo(ExtentImages.debugfsLeaves(img, "/frag"));
+            assertThat(treeOf(fs, ino)).isEqualTo(Ext4TestImages.debugfsLeaves(img, "/frag"));
             fs.setattr(ino, SetAttr.size(3 * 1024));
             assertThat(depthOf(fs, ino)).isEqualTo(0);
             assertThat(treeOf(fs, ino)).hasSize(2);
         }
         Ext2Tools.assertFsckClean(img);
-        assertThat(ExtentImages.debugfsDepth(img, "/frag")).isEqualTo(0);
+        assertThat(Ext4TestImages.debugfsDepth(img, "/frag")).isEqualTo(0);
         String stat = Ext2Tools.debugfs(img, "stat /frag").ok().stdout();
         assertThat(stat).contains("Blockcount: 4"); // two 1 KiB data blocks, no tree block
     }
@@ -159,7 +159,7 @@ class ExtentTreeTest {
     /** DAX on an extent file: writes into preallocated (unwritten) extents are zeroed and converted in iomapBegin. */
     @Test
     void daxWritesIntoUnwrittenExtentsConvertThem() throws IOException {
-        Path img = ExtentImages.mkfsExt4(tmp.resolve("dax.img"), 16L << 20, 1024);
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("dax.img"), 16L << 20, 1024);
         long ino;
         byte[] model = new byte[200_000];
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults().withDax(true))) {
@@ -184,7 +184,7 @@ class ExtentTreeTest {
     /** fallocate past the free space: ENOSPC at fallocate, nothing leaked, writes into the allocated part work. */
     @Test
     void fallocateBeyondFreeSpaceIsEnospcAndLeaksNothing() throws IOException {
-        Path img = ExtentImages.mkfsExt4(tmp.resolve("full.img"), 8L << 20, 1024);
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("full.img"), 8L << 20, 1024);
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
             long freeBefore = fs.statfs().freeBlocks();
             Vfs.Created c = fs.create(ExtFileSystem.ROOT_INO, "big", 0100644, Vfs.O_RDWR, 0, 0);

@@ -39,7 +39,7 @@ class ExtentWorkloadTest {
     @CsvSource({"1, 1024", "2, 4096", "3, 1024", "4, 2048"})
     void randomWorkloadMatchesModelFsckAndDebugfs(long seed, int bs) throws IOException {
         System.out.println("ExtentWorkloadTest seed " + seed + " block size " + bs);
-        Path img = ExtentImages.mkfsExt4(tmp.resolve("w.img"), 96L << 20, bs);
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("w.img"), 96L << 20, bs);
         Random r = new Random(seed);
         int nFiles = 3;
         int maxSize = 3 << 20;
@@ -150,7 +150,7 @@ class ExtentWorkloadTest {
                 System.out.println("seed " + seed + " file " + f + ": " + ours.size() + " extents, depth "
                         + ExtentTreeTest.depthOf(fs2, ino[f]));
                 assertThat(ours).as("seed %d file %d: debugfs ex", seed, f)
-                        .isEqualTo(ExtentImages.debugfsLeaves(img, "/f" + f));
+                        .isEqualTo(Ext4TestImages.debugfsLeaves(img, "/f" + f));
                 byte[] dumped = Ext2Tools.debugfsDump(img, "/f" + f, tmp);
                 assertThat(Arrays.equals(dumped, model[f])).as("seed %d file %d: debugfs dump", seed, f).isTrue();
                 long sizeRounded = roundUp(model[f].length, bs);

@@ -36,8 +36,8 @@ class HtreeDirTest {
         // 1 KiB blocks make a two-level index of the 100,000; the long form (millions) needs 4 KiB blocks to fit
         // two levels without large_dir.
         boolean longForm = ENTRIES > 200_000;
-        Path img = HtreeTestImages.mkfsExt4(tmp.resolve("big.img"), Math.max(192L << 20, ENTRIES * 512L),
-                HtreeTestImages.EXT4_NO_CSUM, "-b", longForm ? "4096" : "1024", "-I", "128", "-N",
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("big.img"), Math.max(192L << 20, ENTRIES * 512L),
+                Ext4TestImages.EXT4_NO_CSUM, "-b", longForm ? "4096" : "1024", "-I", "128", "-N",
                 String.valueOf(ENTRIES + 2000));
         Map<String, Long> model = new TreeMap<>();
         long bigIno;
@@ -92,11 +92,11 @@ class HtreeDirTest {
         }
         Ext2Tools.assertFsckClean(img);
         assertThat(Ext2Tools.debugfs(img, "stat /big").ok().stdout()).contains("Flags: 0x1000");
-        String why = HtreeTestImages.ext4MountUnavailableReason();
+        String why = Ext4TestImages.ext4MountUnavailableReason();
         assumeTrue(why == null, "kernel cross-check skipped: " + why);
-        try (HtreeTestImages.Ext4Mount m = new HtreeTestImages.Ext4Mount(img, tmp, true)) {
+        try (Ext4TestImages.Ext4Mount m = new Ext4TestImages.Ext4Mount(img, tmp, true)) {
             Path big = m.root.resolve("big");
-            assertThat(HtreeTestImages.kernelListing(big)).isEqualTo(model);
+            assertThat(Ext4TestImages.kernelListing(big)).isEqualTo(model);
             Random rnd = new Random(11);
             List<String> names = new ArrayList<>(model.keySet());
             for (int k = 0; k < 300; k++) {
@@ -114,7 +114,7 @@ class HtreeDirTest {
      */
     @Test
     void readdirInBatchesAcrossLeafSplitsSeesEveryOldEntryOnce() throws Exception {
-        Path img = HtreeTestImages.mkfsExt4(tmp.resolve("rd.img"), 64L << 20, HtreeTestImages.EXT4_NO_CSUM, "-b",
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("rd.img"), 64L << 20, Ext4TestImages.EXT4_NO_CSUM, "-b",
                 "1024", "-N", "16384");
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
             long d = fs.mkdir(fs.rootIno(), "d", 0755, 0, 0).ino();

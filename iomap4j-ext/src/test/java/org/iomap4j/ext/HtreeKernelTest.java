@@ -33,20 +33,20 @@ class HtreeKernelTest {
 
     @Test
     void kernelHtreeIsExtendedByIomap4jAndBackByTheKernel() throws Exception {
-        String why = HtreeTestImages.ext4MountUnavailableReason();
+        String why = Ext4TestImages.ext4MountUnavailableReason();
         assumeTrue(why == null, "needs the kernel's ext4: " + why);
-        Path img = HtreeTestImages.mkfsExt4(tmp.resolve("k.img"), 64L << 20, HtreeTestImages.EXT4_NO_CSUM, "-b",
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("k.img"), 64L << 20, Ext4TestImages.EXT4_NO_CSUM, "-b",
                 "1024", "-N", "16384");
         long seed = Long.getLong("iomap4j.htree.seed", System.nanoTime());
         System.out.println("HtreeKernelTest seed " + seed);
         Random rnd = new Random(seed);
         TreeMap<String, Long> model = new TreeMap<>();
-        try (HtreeTestImages.Ext4Mount m = new HtreeTestImages.Ext4Mount(img, tmp, false)) {
+        try (Ext4TestImages.Ext4Mount m = new Ext4TestImages.Ext4Mount(img, tmp, false)) {
             Path k = Files.createDirectory(m.root.resolve("k"));
             for (int i = 0; i < 2500; i++) {
                 Files.createFile(k.resolve("kernel-" + i + "-" + "y".repeat(rnd.nextInt(40))));
             }
-            model.putAll(HtreeTestImages.kernelListing(k));
+            model.putAll(Ext4TestImages.kernelListing(k));
         }
         assertThat(Ext2Tools.debugfs(img, "stat /k").ok().stdout()).contains("Flags: 0x1000");
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
@@ -70,9 +70,9 @@ class HtreeKernelTest {
             }
         }
         Ext2Tools.assertFsckClean(img);
-        try (HtreeTestImages.Ext4Mount m = new HtreeTestImages.Ext4Mount(img, tmp, false)) {
+        try (Ext4TestImages.Ext4Mount m = new Ext4TestImages.Ext4Mount(img, tmp, false)) {
             Path k = m.root.resolve("k");
-            assertThat(HtreeTestImages.kernelListing(k)).isEqualTo(model);
+            assertThat(Ext4TestImages.kernelListing(k)).isEqualTo(model);
             for (int i = 0; i < 1500; i++) {
                 Files.createFile(k.resolve("again-" + i));
             }
@@ -84,7 +84,7 @@ class HtreeKernelTest {
                 }
             }
             model.clear();
-            model.putAll(HtreeTestImages.kernelListing(k));
+            model.putAll(Ext4TestImages.kernelListing(k));
         }
         Ext2Tools.assertFsckClean(img);
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults().withReadOnly(true))) {
@@ -97,17 +97,17 @@ class HtreeKernelTest {
 
     @Test
     void kernelChecksummedHtreeVerifiesAndADamagedBlockIsNamed() throws Exception {
-        String why = HtreeTestImages.ext4MountUnavailableReason();
+        String why = Ext4TestImages.ext4MountUnavailableReason();
         assumeTrue(why == null, "needs the kernel's ext4: " + why);
-        Path img = HtreeTestImages.mkfsExt4(tmp.resolve("c.img"), 64L << 20, HtreeTestImages.EXT4_CSUM, "-b", "1024",
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("c.img"), 64L << 20, Ext4TestImages.EXT4_CSUM, "-b", "1024",
                 "-N", "16384");
         Map<String, Long> model;
-        try (HtreeTestImages.Ext4Mount m = new HtreeTestImages.Ext4Mount(img, tmp, false)) {
+        try (Ext4TestImages.Ext4Mount m = new Ext4TestImages.Ext4Mount(img, tmp, false)) {
             Path c = Files.createDirectory(m.root.resolve("c"));
             for (int i = 0; i < 3000; i++) {
                 Files.createFile(c.resolve("csum-entry-" + i));
             }
-            model = HtreeTestImages.kernelListing(c);
+            model = Ext4TestImages.kernelListing(c);
         }
         long dirIno;
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults().withReadOnly(true))) {
@@ -175,8 +175,8 @@ class HtreeKernelTest {
     @Test
     void indexedDirectoryWithMoreThan65000SubdirectoriesCountsOneLink() throws Exception {
         int subdirs = Integer.getInteger("iomap4j.htree.subdirs", 65_001);
-        Path img = HtreeTestImages.mkfsExt4(tmp.resolve("n.img"), 160L << 20,
-                HtreeTestImages.EXT4_NO_CSUM + ",^dir_nlink", "-b", "1024", "-N",
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("n.img"), 160L << 20,
+                Ext4TestImages.EXT4_NO_CSUM + ",^dir_nlink", "-b", "1024", "-N",
                 String.valueOf(subdirs + 1000), "-I", "128");
         long d;
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {

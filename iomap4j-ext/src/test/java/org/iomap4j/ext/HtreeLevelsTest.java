@@ -51,7 +51,7 @@ class HtreeLevelsTest {
 
     @Test
     void largeDirGrowsAThirdIndexLevel() throws Exception {
-        Path img = HtreeTestImages.mkfsExt4(tmp.resolve("l.img"), 128L << 20, HtreeTestImages.EXT4_NO_CSUM + ",large_dir",
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("l.img"), 128L << 20, Ext4TestImages.EXT4_NO_CSUM + ",large_dir",
                 "-b", "1024", "-N", "40000", "-I", "128");
         Map<String, Long> model;
         long dir;
@@ -73,17 +73,17 @@ class HtreeLevelsTest {
             }
         }
         Ext2Tools.assertFsckClean(img);
-        String why = HtreeTestImages.ext4MountUnavailableReason();
+        String why = Ext4TestImages.ext4MountUnavailableReason();
         assumeTrue(why == null, "kernel cross-check skipped: " + why);
-        try (HtreeTestImages.Ext4Mount m = new HtreeTestImages.Ext4Mount(img, tmp, true)) {
-            assertThat(HtreeTestImages.kernelListing(m.root.resolve("l"))).isEqualTo(model);
+        try (Ext4TestImages.Ext4Mount m = new Ext4TestImages.Ext4Mount(img, tmp, true)) {
+            assertThat(Ext4TestImages.kernelListing(m.root.resolve("l"))).isEqualTo(model);
         }
     }
 
     @Test
     void withoutLargeDirTheThirdLevelIsENOSPC() throws Exception {
         assumeTrue(Boolean.getBoolean("iomap4j.htree.long"), "long form: -Diomap4j.htree.long=true");
-        Path img = HtreeTestImages.mkfsExt4(tmp.resolve("n.img"), 128L << 20, HtreeTestImages.EXT4_NO_CSUM, "-b",
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("n.img"), 128L << 20, Ext4TestImages.EXT4_NO_CSUM, "-b",
                 "1024", "-N", "40000", "-I", "128");
         Map<String, Long> model = new TreeMap<>();
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {

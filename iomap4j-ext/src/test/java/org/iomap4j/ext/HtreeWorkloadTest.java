@@ -45,10 +45,10 @@ class HtreeWorkloadTest {
     private Path image(String kind) throws Exception {
         Path img = tmp.resolve(kind + ".img");
         switch (kind) {
-            case "ext4-half_md4" -> HtreeTestImages.mkfsExt4(img, 64L << 20, HtreeTestImages.EXT4_NO_CSUM, "-b", "1024",
+            case "ext4-half_md4" -> Ext4TestImages.mkfsExt4(img, 64L << 20, Ext4TestImages.EXT4_NO_CSUM, "-b", "1024",
                     "-N", "16384");
             case "ext4-tea-unsigned" -> {
-                HtreeTestImages.mkfsExt4(img, 64L << 20, HtreeTestImages.EXT4_NO_CSUM, "-b", "1024", "-N", "16384");
+                Ext4TestImages.mkfsExt4(img, 64L << 20, Ext4TestImages.EXT4_NO_CSUM, "-b", "1024", "-N", "16384");
                 Ext2Tools.run("tune2fs", "-E", "hash_alg=tea", img.toString()).ok();
                 Ext2Tools.debugfsWrite(img, "ssv flags 2"); // EXT2_FLAGS_UNSIGNED_HASH
                 String h = Ext2Tools.run("dumpe2fs", "-h", img.toString()).ok().stdout();
@@ -60,7 +60,7 @@ class HtreeWorkloadTest {
                 assertThat(Ext2Tools.run("dumpe2fs", "-h", img.toString()).ok().stdout()).containsPattern(
                         "Default directory hash:\\s+legacy");
             }
-            case "ext4-metadata_csum" -> HtreeTestImages.mkfsExt4(img, 64L << 20, HtreeTestImages.EXT4_CSUM, "-b", "1024",
+            case "ext4-metadata_csum" -> Ext4TestImages.mkfsExt4(img, 64L << 20, Ext4TestImages.EXT4_CSUM, "-b", "1024",
                     "-N", "16384");
             case "ext2-4k-long-names" -> Ext2Tools.mke2fs(img, 128L << 20, "-b", "4096", "-N", "16384", "-O",
                     "dir_index");
@@ -155,11 +155,11 @@ class HtreeWorkloadTest {
         for (String d : dirs) {
             assertThat(Ext2Tools.debugfs(img, "stat /" + d).ok().stdout()).as(d).contains("Flags: 0x1000");
         }
-        String why = HtreeTestImages.ext4MountUnavailableReason();
+        String why = Ext4TestImages.ext4MountUnavailableReason();
         assumeTrue(why == null, "kernel cross-check skipped: " + why);
-        try (HtreeTestImages.Ext4Mount m = new HtreeTestImages.Ext4Mount(img, tmp, true)) {
+        try (Ext4TestImages.Ext4Mount m = new Ext4TestImages.Ext4Mount(img, tmp, true)) {
             for (String d : dirs) {
-                assertThat(HtreeTestImages.kernelListing(m.root.resolve(d))).as("seed %d: kernel listing of %s", seed, d)
+                assertThat(Ext4TestImages.kernelListing(m.root.resolve(d))).as("seed %d: kernel listing of %s", seed, d)
                         .isEqualTo(model.get(d));
                 // The kernel's lookups go through the index we wrote.
                 int k = 0;
@@ -174,7 +174,7 @@ class HtreeWorkloadTest {
     }
 
     static String name(Random rnd, boolean high, boolean longNames) {
-        String n = HtreeTestImages.name(rnd, high);
+        String n = Ext4TestImages.name(rnd, high);
         if (longNames && rnd.nextBoolean()) {
             n = n + "-" + "x".repeat(100 + rnd.nextInt(120));
             while (n.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 255) {

@@ -50,7 +50,7 @@ class InlineDataKernelTest {
         long seed = System.nanoTime();
         System.out.println("InlineDataKernelTest seed " + seed);
         Random rnd = new Random(seed);
-        try (ExtentImages.Ext4Mount m = new ExtentImages.Ext4Mount(img, tmp, false)) {
+        try (Ext4TestImages.Ext4Mount m = new Ext4TestImages.Ext4Mount(img, tmp, false)) {
             for (int size : SIZES) {
                 files.put("/f" + size, randomFile(rnd, m.root.resolve("f" + size), size));
             }
@@ -126,7 +126,7 @@ class InlineDataKernelTest {
     }
 
     private static Map<String, TreeModel.Node> kernelTree(Path img, Path tmp) throws IOException {
-        try (ExtentImages.Ext4Mount m = new ExtentImages.Ext4Mount(img, tmp, true)) {
+        try (Ext4TestImages.Ext4Mount m = new Ext4TestImages.Ext4Mount(img, tmp, true)) {
             return hostTree(m.root);
         }
     }

@@ -43,7 +43,7 @@ class ParallelNamespaceTest {
 
     @Test
     void aChangeInOneDirectoryDoesNotWaitForAnother() throws Exception {
-        Path img = HtreeTestImages.mkfsExt4(tmp.resolve("p.img"), 32L << 20, HtreeTestImages.EXT4_NO_CSUM, "-b", "1024");
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("p.img"), 32L << 20, Ext4TestImages.EXT4_NO_CSUM, "-b", "1024");
         try (ExtFileSystem fs = ExtFileSystem.mount(img, ExtMountOptions.defaults())) {
             long x = fs.mkdir(fs.rootIno(), "x", 0755, 0, 0).ino();
             long y = fs.mkdir(fs.rootIno(), "y", 0755, 0, 0).ino();
@@ -87,7 +87,7 @@ class ParallelNamespaceTest {
         System.out.println("ParallelNamespaceTest seed " + seed + " (-Diomap4j.parallel.seed=" + seed + ")");
         int threads = 4;
         int ops = Integer.getInteger("iomap4j.parallel.ops", 2500);
-        Path img = HtreeTestImages.mkfsExt4(tmp.resolve("w.img"), 96L << 20, HtreeTestImages.EXT4_NO_CSUM, "-b", "1024",
+        Path img = Ext4TestImages.mkfsExt4(tmp.resolve("w.img"), 96L << 20, Ext4TestImages.EXT4_NO_CSUM, "-b", "1024",
                 "-N", "32768");
         // Expected entries per directory path: name → inode (null: a directory, inode checked by type).
         Map<String, Map<String, Long>> expected = new ConcurrentHashMap<>();
@@ -147,11 +147,11 @@ class ParallelNamespaceTest {
             }
         }
         Ext2Tools.assertFsckClean(img);
-        String why = HtreeTestImages.ext4MountUnavailableReason();
+        String why = Ext4TestImages.ext4MountUnavailableReason();
         assumeTrue(why == null, "kernel cross-check skipped: " + why);
-        try (HtreeTestImages.Ext4Mount m = new HtreeTestImages.Ext4Mount(img, tmp, true)) {
+        try (Ext4TestImages.Ext4Mount m = new Ext4TestImages.Ext4Mount(img, tmp, true)) {
             for (Map.Entry<String, Map<String, Long>> e : expected.entrySet()) {
-                assertThat(HtreeTestImages.kernelListing(m.root.resolve(e.getKey().substring(1))))
+                assertThat(Ext4TestImages.kernelListing(m.root.resolve(e.getKey().substring(1))))
                         .as("seed %d: kernel listing of %s", seed, e.getKey()).isEqualTo(new TreeMap<>(e.getValue()));
             }
         }

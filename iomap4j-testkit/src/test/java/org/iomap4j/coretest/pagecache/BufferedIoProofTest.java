@@ -20,6 +20,7 @@ import org.iomap4j.FsException;
 import org.iomap4j.block.MemoryBlockDevice;
 import org.iomap4j.iomap.IomapFlags;
 import org.iomap4j.iomap.IomapType;
+import org.iomap4j.iomap.Seek;
 import org.iomap4j.testkit.block.FaultInjectingBlockDevice;
 import org.iomap4j.testkit.block.TracingBlockDevice;
 import org.iomap4j.testkit.testfs.TestFs;
@@ -307,6 +308,105 @@ class BufferedIoProofTest {
         fs.truncate(h, 1 << 20);
         fs.zeroRange(h, 0, 1 << 20);
         assertThat(h.mapping().folioCount()).isZero();
+    }
+
+    @Test
+    void zeroRangeWhoseUnwrittenMappingWasConvertedBeforeTheDirtyCheck_remapsAndZeroes() throws IOException {
+        // Issue 13 (ExerciseExtentTest's flake): zeroRange maps UNWRITTEN, then asks the cache whether the range is
+        // dirty. That question waits for folios under writeback, whose ioend converts the extent meanwhile; the
+        // answer "not dirty" then comes with a stale UNWRITTEN mapping over data that is now written. Here the
+        // whole writeback runs between iomapBegin and the question; skipping on the stale mapping would keep the
+        // data. The cookie check after the question remaps (MAPPED) and zeroes through the cache.
+        setUp(4096, 4096);
+        TestInode f = fs.create(TestFs.Mode.UNWRITTEN);
+        byte[] data = bytes(21, 16384);
+        fs.write(f, 0, ByteBuffer.wrap(data));
+        AtomicBoolean raced = new AtomicBoolean();
+        List<IomapType> begun = new ArrayList<>();
+        fs.onBegin((ino, m) -> {
+            begun.add(m.type());
+            if (raced.compareAndSet(false, true)) {
+                try {
+                    Writeback.writeAndWait(ino.mapping(), 0, Long.MAX_VALUE);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        });
+        fs.zeroRange(f, 1000, 2000);
+        assertThat(begun).containsExactly(IomapType.UNWRITTEN, IomapType.MAPPED);
+        byte[] expect = data.clone();
+        Arrays.fill(expect, 1000, 3000, (byte) 0);
+        assertThat(Arrays.mismatch(read(f, 0, 16384), expect)).as("first wrong byte (-1: none)").isEqualTo(-1);
+        cache.syncAll();
+        cache.dropCleanCaches();
+        assertThat(Arrays.mismatch(read(f, 0, 16384), expect)).as("after writeback and drop").isEqualTo(-1);
+    }
+
+    @Test
+    void seekInAnUnwrittenExtentConvertedAndDroppedBeforeTheCacheLookup_remapsAndFindsTheData() throws IOException {
+        // SEEK_DATA/SEEK_HOLE map UNWRITTEN and then let the cache decide; writeback converting the extent and
+        // reclaim dropping the clean folio in between would make written data look like a hole.
+        setUp(4096, 4096);
+        TestInode f = fs.create(TestFs.Mode.UNWRITTEN);
+        fs.write(f, 0, ByteBuffer.wrap(bytes(22, 8192)));
+        AtomicBoolean raced = new AtomicBoolean();
+        fs.onBegin((ino, m) -> {
+            if (m.type() == IomapType.UNWRITTEN && raced.compareAndSet(false, true)) {
+                try {
+                    Writeback.writeAndWait(ino.mapping(), 0, Long.MAX_VALUE);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                ino.mapping().dropClean();
+            }
+        });
+        assertThat(Seek.seekData(f, 0, fs)).isZero();
+        assertThat(raced).isTrue();
+        raced.set(false);
+        fs.write(f, 8192, ByteBuffer.wrap(bytes(23, 4096))); // UNWRITTEN and dirty again, then the same race
+        assertThat(Seek.seekHole(f, 8192, fs)).isEqualTo(12288);
+        assertThat(raced).isTrue();
+    }
+
+    @Test
+    void readaheadOfAHoleBlockJustAllocatedForAWrite_neverLeavesStaleBytesAroundTheWrite() throws IOException {
+        // A filesystem that allocates real blocks at iomapBegin (MAPPED|NEW: ext2, ext4 nodelalloc without
+        // unwritten) makes them visible to readers before the write has locked its folio. Readahead (which holds no
+        // rwsem) filling that folio in between maps the new block as MAPPED and reads whatever the device held
+        // there (a freed block of another file); the write then finds the block uptodate and copies only its own
+        // bytes. The rest of a NEW block must read as zeroes: the write zeroes a clean uptodate NEW edge block.
+        setUp(4096, 4096);
+        fs.setReuseFreedFirst(true);
+        TestInode old = fs.create(TestFs.Mode.NEW);
+        byte[] garbage = bytes(24, 8192);
+        fs.write(old, 0, ByteBuffer.wrap(garbage));
+        fs.fsync(old, null);
+        fs.truncate(old, 0); // its blocks are free, their old bytes still on the device
+        TestInode f = fs.create(TestFs.Mode.NEW);
+        fs.truncate(f, 16384); // a hole
+        AtomicBoolean raced = new AtomicBoolean();
+        fs.onBegin((ino, m) -> {
+            if (ino == f && m.hasFlag(IomapFlags.NEW) && raced.compareAndSet(false, true)) {
+                // Readahead between the allocation and the write's folio lock (same thread: the writer's rwsem
+                // is reentrant for reading; the real readahead thread takes none).
+                try {
+                    fs.read(f, 0, ByteBuffer.allocate(16384));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        });
+        fs.write(f, 100, ByteBuffer.wrap(new byte[] {1, 2, 3}));
+        assertThat(raced).isTrue();
+        byte[] expect = new byte[16384];
+        expect[100] = 1;
+        expect[101] = 2;
+        expect[102] = 3;
+        assertThat(Arrays.mismatch(read(f, 0, 16384), expect)).as("first wrong byte (-1: none)").isEqualTo(-1);
+        cache.syncAll();
+        cache.dropCleanCaches();
+        assertThat(Arrays.mismatch(read(f, 0, 16384), expect)).as("after writeback and drop").isEqualTo(-1);
     }
 
     @Test
