@@ -106,11 +106,19 @@ final class MountCommand implements Callable<Integer> {
                     + "iomapfs caches file data itself, and the host's readahead over the image costs more device "
                     + "time than it saves (default ${DEFAULT-VALUE}; 0: every read through the host's cache).")
     long directReadMinBytes;
-    @Option(names = "--writeback-cache", negatable = true, defaultValue = "false", fallbackValue = "true",
-            description = "Let the kernel cache writes and send them to iomapfs in large batches (FUSE writeback "
-                    + "cache; off by default: with it a full image reports ENOSPC only at fsync/close, not at "
-                    + "write).")
-    boolean writebackCache;
+    @Option(names = "--no-writeback-cache", description = "Send every write to iomapfs as it happens instead of "
+            + "letting the kernel cache writes and send them in large batches (the FUSE writeback cache, on by "
+            + "default). With the cache ENOSPC still comes at write(): when free space falls near the kernel's "
+            + "per-mount dirty limit plus a margin, new opens for writing bypass the kernel's cache.")
+    boolean noWritebackCache;
+    @Option(names = "--writeback-cache", description = "The FUSE writeback cache (the default; accepted so that "
+            + "older command lines still work).")
+    boolean writebackCacheFlag;
+    @Option(names = "--writeback-reserve", defaultValue = "0", converter = SizeConverter.class, paramLabel = "SIZE",
+            description = "With the writeback cache: free space kept for what the kernel may hold dirty (default "
+                    + "0: the kernel's per-mount dirty limit plus 32M; an explicit SIZE also sets that limit to SIZE/4 "
+                    + "as root). Below 2*SIZE free, write opens bypass the cache; below SIZE, cached writers get ENOSPC.")
+    long writebackReserveBytes;
     @Option(names = "--cache-timeout", defaultValue = "" + DEFAULT_CACHE_TIMEOUT_SECONDS, paramLabel = "SECONDS",
             description = "How long the kernel caches names and attributes (default ${DEFAULT-VALUE}: the image is "
                     + "locked while mounted, every change passes through the kernel).")
@@ -137,6 +145,12 @@ final class MountCommand implements Callable<Integer> {
         }
         if (warmupMillis < 0 || warmupMillis > 60_000) {
             throw new UsageException("--warmup-ms must be 0..60000");
+        }
+        if (noWritebackCache && writebackCacheFlag) {
+            throw new UsageException("--writeback-cache and --no-writeback-cache contradict each other");
+        }
+        if (writebackReserveBytes < 0 || writebackReserveBytes > (1L << 40)) {
+            throw new UsageException("--writeback-reserve must be 0..1T");
         }
         if (cacheTimeoutSeconds < 0 || cacheTimeoutSeconds > 86_400) {
             throw new UsageException("--cache-timeout must be 0..86400 seconds");
@@ -208,7 +222,7 @@ final class MountCommand implements Callable<Integer> {
         try {
             mount = FuseMount.mount(opened.vfs(), mnt.toAbsolutePath(), FuseOptions.builder().readOnly(mountReadOnly)
                     .allowOther(shared).defaultPermissions(true).suid(suid).dev(dev).fusermount(fusermount)
-                    .threads(threads).debug(common.debug).writebackCache(writebackCache)
+                    .threads(threads).debug(common.debug).writebackCache(!noWritebackCache).writebackReserveBytes(writebackReserveBytes)
                     .entryTimeout(cacheTimeout).attrTimeout(cacheTimeout).negativeTimeout(cacheTimeout)
                     .spinAfterReply(java.time.Duration.ofNanos(spinMicros * 1000L))
                     .fsName(img.toAbsolutePath().toString()).subtype("iomapfs").build());

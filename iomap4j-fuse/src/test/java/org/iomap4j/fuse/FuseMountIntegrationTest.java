@@ -51,7 +51,9 @@ class FuseMountIntegrationTest {
 
     /** The options every mount of this test class starts from (subclasses vary them). */
     FuseOptions.Builder options() {
-        return FuseOptions.builder();
+        // Without the writeback cache (iomapfs mount --no-writeback-cache); FuseMountWritebackCacheIntegrationTest
+        // runs the suite again with the default, the cache on.
+        return FuseOptions.builder().writebackCache(false);
     }
 
     @AfterEach
