@@ -116,8 +116,9 @@ final class MountCommand implements Callable<Integer> {
     boolean writebackCacheFlag;
     @Option(names = "--writeback-reserve", defaultValue = "0", converter = SizeConverter.class, paramLabel = "SIZE",
             description = "With the writeback cache: free space kept for what the kernel may hold dirty (default "
-                    + "0: the kernel's per-mount dirty limit plus 32M; an explicit SIZE also sets that limit to SIZE/4 "
-                    + "as root). Below 2*SIZE free, write opens bypass the cache; below SIZE, cached writers get ENOSPC.")
+                    + "0: automatic, the kernel's per-mount dirty limit, lowered as root to 1/16 of the image, plus "
+                    + "1/16 of the image up to 32M; an explicit SIZE sets that limit to SIZE/4 as root). Below 2*SIZE "
+                    + "free, write opens bypass the cache; below SIZE, cached writers get ENOSPC.")
     long writebackReserveBytes;
     @Option(names = "--cache-timeout", defaultValue = "" + DEFAULT_CACHE_TIMEOUT_SECONDS, paramLabel = "SECONDS",
             description = "How long the kernel caches names and attributes (default ${DEFAULT-VALUE}: the image is "

@@ -25,7 +25,9 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>Writers: two handles opened while space is plentiful (so with the kernel's cache; one O_WRONLY, one O_RDWR)
  * write 1 MiB per call until write(2) fails; the mount's {@code --writeback-reserve 16M} (as root it also lowers
  * the kernel's per-mount dirty limit to 4 MiB) makes them hit ENOSPC with space still free. A handle opened
- * afterwards gets FOPEN_DIRECT_IO and fills the rest, again to ENOSPC at write(2). fsync then succeeds on all three.
+ * afterwards gets FOPEN_DIRECT_IO and fills the reserve but for what the kernel may still hold for the cached handles,
+ * again to ENOSPC at write(2); fsync then succeeds on all three, and once the cached handles are closed a last
+ * handle fills the disk to the end.
  */
 class MountWritebackEnospcTest {
     private static final int CHUNK = 1 << 20;
@@ -55,6 +57,19 @@ class MountWritebackEnospcTest {
             }
             throw e;
         }
+    }
+
+    /** Writes 1 MiB calls to a new file until ENOSPC, fsyncs (which must not fail), returns the bytes written. */
+    private static long fill(Path f, long seed) throws IOException {
+        long bytes = 0;
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            long n;
+            while ((n = writeChunk(ch, seed, bytes)) >= 0) {
+                bytes += n;
+            }
+            ch.force(true);
+        }
+        return bytes;
     }
 
     private static long freeBytes(Path mnt) throws IOException {
@@ -94,35 +109,35 @@ class MountWritebackEnospcTest {
                     }
                 }
             }
-            // A handle opened now: direct I/O, it fills what the reserve kept.
-            long late = 0;
+            // A handle opened now: direct I/O; while the cached ones are open it may not take what the kernel may
+            // still hold for them.
             long freeBeforeLate = freeBytes(mnt);
-            try (FileChannel ch = FileChannel.open(mnt.resolve("late"), StandardOpenOption.CREATE,
-                    StandardOpenOption.WRITE)) {
-                long n;
-                while ((n = writeChunk(ch, seed + 2, late)) >= 0) {
-                    late += n;
-                }
-                ch.force(true);
-            }
+            long late = fill(mnt.resolve("late"), seed + 2);
+            long freeAfterLate = freeBytes(mnt);
             // fsync and close of the cached handles report no writeback error: what they were told is written fits.
             for (FileChannel ch : early) {
                 ch.force(true);
                 ch.close();
             }
+            // With no cached writer open, a new handle fills the disk to the end.
+            long last = fill(mnt.resolve("last"), seed + 3);
             written.add(new Written("early1", seed, pos[0]));
             written.add(new Written("early2", seed + 1, pos[1]));
             written.add(new Written("late", seed + 2, late));
+            written.add(new Written("last", seed + 3, last));
             System.out.printf("MountWritebackEnospcTest: free at start %d KiB; cached writers wrote %d and %d KiB,"
-                    + " ENOSPC with %d / %d KiB free; the direct writer then wrote %d KiB of %d KiB free%n",
+                    + " ENOSPC with %d / %d KiB free; a direct writer then wrote %d KiB of %d KiB free (%d KiB left"
+                    + " for the kernel's cache), and after close another wrote %d KiB%n",
                     freeAtStart >> 10, pos[0] >> 10, pos[1] >> 10, freeAtEnospc[0] >> 10, freeAtEnospc[1] >> 10,
-                    late >> 10, freeBeforeLate >> 10);
+                    late >> 10, freeBeforeLate >> 10, freeAfterLate >> 10, last >> 10);
             assertThat(m.output.toString()).as("the guard logged its bounds").contains("writeback cache: bdi");
             assertThat(pos[0] + pos[1]).as("the cached writers wrote most of the disk, seed " + seed)
                     .isGreaterThan(freeAtStart / 2);
             assertThat(freeAtEnospc[0]).as("the cached writer hit ENOSPC with the reserve still free")
                     .isGreaterThan(4L << 20);
             assertThat(late).as("the late, direct writer used the reserve").isGreaterThan(4L << 20);
+            assertThat(last).as("the last writer took what the cached writers' dirty pages no longer need")
+                    .isPositive();
             assertThat(freeBytes(mnt)).as("the disk is full at the end").isLessThan(CHUNK);
         }
         Ext2Tools.assertFsckClean(img);

@@ -611,6 +611,9 @@ final class NodeBridge {
                 attrsChanged(of.nodeid());
             }
         }
+        if (of.guarded() && of.fopenDirectIo() && (in.writeFlags() & FUSE_WRITE_CACHE) == 0) {
+            spaceGuard.checkUncachedWrite(of.nodeid(), in.data().remaining());
+        }
         int n = writer.write(of.handle(), in.offsetBytes(), in.data());
         refreshSpace();
         // A FOPEN_DIRECT_IO write bypasses the kernel page cache; the kernel itself drops the pages it covers
@@ -618,6 +621,9 @@ final class NodeBridge {
         // (FuseMountIntegrationTest.direct_io_write_is_seen_by_a_handle_that_cached_the_page).
         reply.written(n);
     }
+
+    /** fallocate modes that allocate: 0 (plain), FALLOC_FL_KEEP_SIZE (1), FALLOC_FL_UNSHARE_RANGE (0x40). */
+    private static final int FALLOC_FL_KEEP_SIZE_AND_UNSHARE = 0x01 | 0x40;
 
     private void release(Request req, ReleaseIn in, Reply reply) throws IOException {
         OpenFile of = files.get(in.fh());
@@ -631,6 +637,9 @@ final class NodeBridge {
 
     private void fallocate(Request req, FallocateIn in, Reply reply) throws IOException {
         OpenFile of = file(in.fh(), req);
+        if (guardActive() && (in.mode() & ~FALLOC_FL_KEEP_SIZE_AND_UNSHARE) == 0) {
+            spaceGuard.checkUncachedWrite(of.nodeid(), in.lengthBytes()); // an allocating fallocate
+        }
         fallocator.fallocate(of.handle(), in.mode(), in.offsetBytes(), in.lengthBytes());
         reply.empty();
     }
@@ -641,14 +650,16 @@ final class NodeBridge {
     }
 
     /**
-     * LSEEK: only SEEK_DATA and SEEK_HOLE come (the kernel answers the others itself). With the writeback cache,
-     * ENOSYS: fuse_lseek asks the server without writing back dirty pages first, so data the kernel still holds
-     * (possibly beyond the server's size) would be reported as a hole or as ENXIO; after ENOSYS the kernel answers
-     * itself for good (generic_file_llseek: data up to its own size, the hole at EOF), which is always right, only
-     * blind to holes. Found by ExerciseMountTest ('seek_hole' answered ENXIO below the kernel's size).
+     * LSEEK: only SEEK_DATA and SEEK_HOLE come (the kernel answers the others itself). With the writeback cache and
+     * a write handle of the inode open with the cache, ENOSYS: fuse_lseek asks the server without writing back dirty
+     * pages first, so data the kernel still holds (possibly beyond the server's size) would be reported as a hole or
+     * as ENXIO; after ENOSYS the kernel answers itself for good (generic_file_llseek: data up to its own size, the
+     * hole at EOF), which is always right, only blind to holes. Found by ExerciseMountTest ('seek_hole' answered
+     * ENXIO below the kernel's size). With no cached writer open the kernel holds no dirty page of the inode (close
+     * wrote them back: fuse_flush), so the server's answer is exact (MountSparseDioTest).
      */
     private void lseek(Request req, LseekIn in, Reply reply) throws IOException {
-        if (writebackCached()) {
+        if (writebackCached() && spaceGuard != null && spaceGuard.hasCachedWriter(req.nodeid)) {
             throw new FsException(Errno.ENOSYS, "lseek SEEK_DATA/SEEK_HOLE with the writeback cache: the kernel"
                     + " answers itself");
         }

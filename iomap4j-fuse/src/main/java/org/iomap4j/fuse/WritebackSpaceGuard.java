@@ -33,9 +33,10 @@ import org.iomap4j.vfs.Vfs;
  * gated), of an inode that has a direct handle open is direct.
  *
  * <p>Limits (docs/architecture.md): the gate runs at the start of each write(2); one call that began while free
- * space was above the reserve can still write up to its own length, so the margin (default
- * {@link #AUTO_MARGIN_BYTES}) is the largest single write(2) through a cached handle that cannot lose data at the
- * very end of the disk. The same GETATTR also precedes a read(2) crossing EOF and lseek(SEEK_END) on such a handle,
+ * space was above the reserve can still write up to its own length, so the margin (automatic: a sixteenth of the
+ * filesystem, 1 MiB to {@link #AUTO_MARGIN_BYTES}) is the largest single write(2) through a cached handle that
+ * cannot lose data at the very end of the disk. Without root the kernel's bound (1% of the dirty threshold, ~48 MiB
+ * on a 24 GiB machine) cannot be lowered, so a small image then never caches writes. The same GETATTR also precedes a read(2) crossing EOF and lseek(SEEK_END) on such a handle,
  * which then also fail with ENOSPC once the reserve is reached. Writes through a shared mmap have no server hook
  * at all (as without the cache).
  *
@@ -44,8 +45,10 @@ import org.iomap4j.vfs.Vfs;
  */
 final class WritebackSpaceGuard {
     private static final Logger LOG = System.getLogger(WritebackSpaceGuard.class.getName());
-    /** Margin above the kernel's dirty bound when none is configured: 32 MiB. */
+    /** Largest margin above the kernel's dirty bound when no reserve is configured: 32 MiB. */
     static final long AUTO_MARGIN_BYTES = 32L << 20;
+    /** Smallest dirty bound and margin the guard sets or uses: 1 MiB. */
+    static final long MIN_BYTES = 1L << 20;
 
     /** Open write-mode handles of one inode by mode. */
     private record Modes(int cachedWriters, int direct) {
@@ -54,6 +57,9 @@ final class WritebackSpaceGuard {
     private final Vfs vfs;
     private final long requestedReserveBytes;
     private final ConcurrentHashMap<Long, Modes> nodes = new ConcurrentHashMap<>();
+    /** Write-mode handles open with the cache, mount-wide (the kernel may hold dirty pages while any is open). */
+    private final java.util.concurrent.atomic.AtomicInteger cachedWriterHandles =
+            new java.util.concurrent.atomic.AtomicInteger();
     private volatile long dirtyBoundBytes;
     private volatile long reserveBytes;
     private volatile boolean low;
@@ -66,14 +72,24 @@ final class WritebackSpaceGuard {
     WritebackSpaceGuard(Vfs vfs, long requestedReserveBytes) {
         this.vfs = vfs;
         this.requestedReserveBytes = Math.max(0, requestedReserveBytes);
-        dirtyBound(BdiDirtyLimit.boundBytes(BdiDirtyLimit.FUSE_DEFAULT_RATIO_PPM));
+        dirtyBound(BdiDirtyLimit.boundBytes(BdiDirtyLimit.FUSE_DEFAULT_RATIO_PPM), Long.MAX_VALUE);
     }
 
-    private void dirtyBound(long boundBytes) {
+    /** {@code v} clamped to {@code [lo, hi]} (lo wins). */
+    private static long clamp(long v, long lo, long hi) {
+        return Math.max(lo, Math.min(v, hi));
+    }
+
+    /**
+     * Sets B and R. Automatic R: B + a sixteenth of the filesystem, 1 MiB to {@link #AUTO_MARGIN_BYTES}.
+     *
+     * @param totalBytes the filesystem's size (statfs f_blocks), {@code Long.MAX_VALUE} if unknown
+     */
+    private void dirtyBound(long boundBytes, long totalBytes) {
         dirtyBoundBytes = boundBytes;
         long r = requestedReserveBytes;
         if (r == 0) {
-            r = boundBytes + AUTO_MARGIN_BYTES;
+            r = boundBytes + clamp(totalBytes / 16, MIN_BYTES, AUTO_MARGIN_BYTES);
         } else if (boundBytes > r / 2) {
             // The kernel may hold more than half the reserve: keep a margin of half the requested reserve.
             r = boundBytes + r / 2;
@@ -82,8 +98,9 @@ final class WritebackSpaceGuard {
     }
 
     /**
-     * After the mount exists: reads the mount's bdi (and, with an explicit reserve, first sets its max_bytes to a
-     * quarter of it, as root on 6.2+).
+     * After the mount exists: reads the mount's bdi, after lowering its max_bytes (root, kernel 6.2+; never raised)
+     * to a quarter of an explicit reserve, or automatically to a sixteenth of the filesystem (at least 1 MiB), so
+     * that a small image can still use the cache.
      */
     void mounted(Path mountpoint) {
         String bdi;
@@ -93,10 +110,20 @@ final class WritebackSpaceGuard {
             LOG.log(Level.WARNING, "cannot stat " + mountpoint + " for its bdi; assuming FUSE's 1% dirty bound: " + e);
             return;
         }
-        if (requestedReserveBytes > 0) {
-            BdiDirtyLimit.setMaxBytes(bdi, requestedReserveBytes / 4);
+        long totalBytes;
+        try {
+            StatFs s = vfs.statfs();
+            totalBytes = s.blocks() * s.blockSizeBytes();
+        } catch (IOException e) {
+            totalBytes = Long.MAX_VALUE;
         }
-        dirtyBound(BdiDirtyLimit.boundBytes(bdi));
+        long kernelBound = BdiDirtyLimit.boundBytes(bdi);
+        long want = requestedReserveBytes > 0 ? Math.max(MIN_BYTES, requestedReserveBytes / 4)
+                : clamp(totalBytes / 16, MIN_BYTES, kernelBound);
+        if (want < kernelBound) {
+            BdiDirtyLimit.setMaxBytes(bdi, want);
+        }
+        dirtyBound(BdiDirtyLimit.boundBytes(bdi), totalBytes);
         LOG.log(Level.INFO, "writeback cache: bdi " + bdi + " may hold " + (dirtyBoundBytes >> 10) + " KiB dirty;"
                 + " write opens go direct below " + (2 * reserveBytes >> 10) + " KiB free, cached writes get ENOSPC"
                 + " below " + (reserveBytes >> 10) + " KiB");
@@ -151,6 +178,9 @@ final class WritebackSpaceGuard {
             Modes have = m == null ? new Modes(0, 0) : m;
             boolean d = have.cachedWriters() > 0 ? false : have.direct() > 0 || low;
             direct[0] = d;
+            if (!d) {
+                cachedWriterHandles.incrementAndGet();
+            }
             return d ? new Modes(have.cachedWriters(), have.direct() + 1)
                     : new Modes(have.cachedWriters() + 1, have.direct());
         });
@@ -160,10 +190,19 @@ final class WritebackSpaceGuard {
     /** Unregisters a write-mode handle registered by {@link #openForWrite}. */
     void released(long nodeid, boolean direct) {
         nodes.computeIfPresent(nodeid, (k, m) -> {
+            if (!direct && m.cachedWriters() > 0) {
+                cachedWriterHandles.decrementAndGet();
+            }
             Modes n = direct ? new Modes(m.cachedWriters(), Math.max(0, m.direct() - 1))
                     : new Modes(Math.max(0, m.cachedWriters() - 1), m.direct());
             return n.cachedWriters() == 0 && n.direct() == 0 ? null : n;
         });
+    }
+
+    /** Whether {@code nodeid} has a write-mode handle open with the cache (the kernel may hold dirty pages of it). */
+    boolean hasCachedWriter(long nodeid) {
+        Modes m = nodes.get(nodeid);
+        return m != null && m.cachedWriters() > 0;
     }
 
     /** Whether the kernel must re-ask the attributes of {@code nodeid} before each write (low, cached writer). */
@@ -173,6 +212,25 @@ final class WritebackSpaceGuard {
         }
         Modes m = nodes.get(nodeid);
         return m != null && m.cachedWriters() > 0;
+    }
+
+    /**
+     * For a write or allocation of {@code lengthBytes} that does not come from the kernel's cache (a direct
+     * handle's WRITE, FALLOCATE): while any cached writer is open the kernel may still hold up to B dirty bytes that
+     * need space at writeback, so such a request may not take the last B bytes. Without a cached writer open
+     * (close wrote everything back: fuse_flush) it may take everything.
+     *
+     * @throws FsException ENOSPC when the request would leave less than B free while a cached writer is open
+     */
+    void checkUncachedWrite(long nodeid, long lengthBytes) throws IOException {
+        if (cachedWriterHandles.get() == 0) {
+            return;
+        }
+        long free = freeBytes();
+        if (free - lengthBytes < dirtyBoundBytes) {
+            throw new FsException(Errno.ENOSPC, "nodeid " + nodeid + ": " + lengthBytes + " bytes with " + free
+                    + " free would eat into the " + dirtyBoundBytes + " bytes the kernel's writeback cache may hold");
+        }
     }
 
     /**
