@@ -75,6 +75,13 @@ final class WritebackSpaceGuard {
         dirtyBound(BdiDirtyLimit.boundBytes(BdiDirtyLimit.FUSE_DEFAULT_RATIO_PPM), Long.MAX_VALUE);
     }
 
+    /** For tests: a known dirty bound B instead of the kernel's, for a filesystem of {@code totalBytes}. */
+    WritebackSpaceGuard(Vfs vfs, long requestedReserveBytes, long dirtyBoundBytes, long totalBytes) {
+        this.vfs = vfs;
+        this.requestedReserveBytes = Math.max(0, requestedReserveBytes);
+        dirtyBound(dirtyBoundBytes, totalBytes);
+    }
+
     /** {@code v} clamped to {@code [lo, hi]} (lo wins). */
     private static long clamp(long v, long lo, long hi) {
         return Math.max(lo, Math.min(v, hi));
