@@ -142,11 +142,6 @@ final class NodeBridge {
         }
     }
 
-    /** The writeback-cache space guard, or null (tests). */
-    WritebackSpaceGuard spaceGuard() {
-        return guardActive() ? spaceGuard : null;
-    }
-
     private boolean guardActive() {
         return spaceGuard != null && writebackCached();
     }
@@ -615,15 +610,14 @@ final class NodeBridge {
             spaceGuard.checkUncachedWrite(of.nodeid(), in.data().remaining());
         }
         int n = writer.write(of.handle(), in.offsetBytes(), in.data());
-        refreshSpace();
+        if (guardActive() && spaceGuard.refreshDue(n)) {
+            refreshSpace();
+        }
         // A FOPEN_DIRECT_IO write bypasses the kernel page cache; the kernel itself drops the pages it covers
         // afterwards (fs/fuse/file.c fuse_direct_io), so no INVAL_INODE is needed here
         // (FuseMountIntegrationTest.direct_io_write_is_seen_by_a_handle_that_cached_the_page).
         reply.written(n);
     }
-
-    /** fallocate modes that allocate: 0 (plain), FALLOC_FL_KEEP_SIZE (1), FALLOC_FL_UNSHARE_RANGE (0x40). */
-    private static final int FALLOC_FL_KEEP_SIZE_AND_UNSHARE = 0x01 | 0x40;
 
     private void release(Request req, ReleaseIn in, Reply reply) throws IOException {
         OpenFile of = files.get(in.fh());
@@ -637,8 +631,8 @@ final class NodeBridge {
 
     private void fallocate(Request req, FallocateIn in, Reply reply) throws IOException {
         OpenFile of = file(in.fh(), req);
-        if (guardActive() && (in.mode() & ~FALLOC_FL_KEEP_SIZE_AND_UNSHARE) == 0) {
-            spaceGuard.checkUncachedWrite(of.nodeid(), in.lengthBytes()); // an allocating fallocate
+        if (guardActive() && (in.mode() & ~(0x01 | 0x40)) == 0) { // allocating: 0, KEEP_SIZE, UNSHARE_RANGE
+            spaceGuard.checkUncachedWrite(of.nodeid(), in.lengthBytes());
         }
         fallocator.fallocate(of.handle(), in.mode(), in.offsetBytes(), in.lengthBytes());
         reply.empty();

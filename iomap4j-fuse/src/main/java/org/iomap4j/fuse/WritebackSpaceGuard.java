@@ -49,6 +49,12 @@ final class WritebackSpaceGuard {
     static final long AUTO_MARGIN_BYTES = 32L << 20;
     /** Smallest dirty bound and margin the guard sets or uses: 1 MiB. */
     static final long MIN_BYTES = 1L << 20;
+    /**
+     * WRITEs re-read free space after this many bytes (statfs takes the allocator's monitors): the low state is then
+     * noticed at most this late, well inside the R bytes between it and the gate (R ≥ 2 MiB).
+     */
+    static final long REFRESH_EVERY_BYTES = 512 << 10;
+    private final java.util.concurrent.atomic.AtomicLong writtenSinceRefresh = new java.util.concurrent.atomic.AtomicLong();
 
     /** Open write-mode handles of one inode by mode. */
     private record Modes(int cachedWriters, int direct) {
@@ -172,6 +178,15 @@ final class WritebackSpaceGuard {
                     + gated);
         }
         return gated;
+    }
+
+    /** After a WRITE of {@code bytes}: whether enough was written since the last look to {@link #refresh} now. */
+    boolean refreshDue(long bytes) {
+        if (writtenSinceRefresh.addAndGet(bytes) < REFRESH_EVERY_BYTES) {
+            return false;
+        }
+        writtenSinceRefresh.set(0);
+        return true;
     }
 
     /**
