@@ -74,6 +74,7 @@ final class S3Mount {
             mount = FuseMount.mount(fs, mnt.toAbsolutePath(), FuseOptions.builder().readOnly(cmd.readOnly)
                     .allowOther(shared).defaultPermissions(true).suid(cmd.suid).dev(cmd.dev)
                     .fusermount(cmd.fusermount).threads(cmd.threads).debug(cmd.common.debug)
+                    .writebackCache(false) // as before the cache became the default: not yet verified over netfs
                     .spinAfterReply(java.time.Duration.ofNanos(cmd.spinMicros * 1000L))
                     .fsName(url.toString()).subtype("iomapfs-s3").build());
         } catch (IOException | RuntimeException e) {

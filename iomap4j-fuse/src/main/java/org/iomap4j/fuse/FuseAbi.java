@@ -109,6 +109,11 @@ final class FuseAbi {
     static final int FUSE_CACHE_SYMLINKS = 1 << 23;
     static final int FUSE_HANDLE_KILLPRIV_V2 = 1 << 28;
     static final int FUSE_INIT_EXT = 1 << 30;
+    /**
+     * (7.39, flags2 bit 4) FOPEN_DIRECT_IO files may be mmap'd shared, and their direct I/O first writes back and
+     * invalidates the kernel's cached pages of the range (fs/fuse/file.c fuse_direct_io, fuse_file_mmap).
+     */
+    static final long FUSE_DIRECT_IO_ALLOW_MMAP = 1L << 36;
 
     // ---- setattr valid bits (FATTR_*) ----
     static final int FATTR_MODE = 1 << 0;

@@ -86,7 +86,9 @@ final class FuseInit {
         if (posixAcl) {
             wanted |= FUSE_POSIX_ACL | FUSE_DONT_MASK;
         }
-        return writebackCache ? wanted | FUSE_WRITEBACK_CACHE : wanted;
+        // With the cache, write opens get FOPEN_DIRECT_IO when space is low (WritebackSpaceGuard): they must still
+        // mmap shared and see the kernel's dirty pages.
+        return writebackCache ? wanted | FUSE_WRITEBACK_CACHE | FUSE_DIRECT_IO_ALLOW_MMAP : wanted;
     }
 
     /**

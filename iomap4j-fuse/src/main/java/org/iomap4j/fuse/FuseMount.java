@@ -159,6 +159,7 @@ public final class FuseMount implements AutoCloseable {
             if (bridge.initFailure() != null) {
                 throw bridge.initFailure();
             }
+            bridge.mounted(mnt);
             m.watchdog = MountWatchdog.start(mnt, session != null);
             if (m.stopped && m.watchdog != null) {
                 m.watchdog.stop(); // unmounted already, before the watchdog was in place

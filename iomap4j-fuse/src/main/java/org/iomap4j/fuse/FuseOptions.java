@@ -15,10 +15,11 @@ import java.util.Objects;
  * @param attrTimeout        how long the kernel caches attributes (default 1 s)
  * @param negativeTimeout    how long the kernel caches "name absent" (default 1 s; zero disables)
  * @param writebackCache     negotiate FUSE_WRITEBACK_CACHE (the kernel caches writes, sends them in large
- *                           WRITEs and owns size and mtime); off by default, because ENOSPC then surfaces in
- *                           writeback (at fsync/close) instead of at write(2): a writer that never closes, such
- *                           as {@code dd if=/dev/zero}, fills the kernel's cache forever (MountSparseDioTest
- *                           ran 19 minutes to an apparent 296 GB file on a full 16 MiB image)
+ *                           WRITEs and owns size and mtime); on by default. ENOSPC still comes at write(2): the
+ *                           {@link WritebackSpaceGuard} keeps a reserve for what the kernel may hold and answers
+ *                           write opens with FOPEN_DIRECT_IO once free space runs low
+ * @param writebackReserveBytes the guard's reserve in bytes (0: the kernel's per-mount dirty bound plus 32 MiB;
+ *                           explicit: also sets the bdi's max_bytes to a quarter of it, as root)
  * @param debug              log every request and its result at INFO
  * @param fsName             the mount source shown in /proc/mounts (e.g. the image path)
  * @param subtype            the type suffix: the mount shows as {@code fuse.<subtype>}
@@ -36,14 +37,14 @@ import java.util.Objects;
  *                           (default on)
  */
 public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultPermissions, int threads,
-        Duration entryTimeout, Duration attrTimeout, Duration negativeTimeout, boolean writebackCache, boolean debug,
+        Duration entryTimeout, Duration attrTimeout, Duration negativeTimeout, boolean writebackCache, long writebackReserveBytes, boolean debug,
         String fsName, String subtype, Duration spinAfterReply, boolean suid, boolean dev, boolean fusermount,
         boolean autoUnmount) {
 
     /**
      * Checks the options.
      *
-     * @throws IllegalArgumentException threads outside 1..64, a negative timeout, spinAfterReply outside 0..1 ms, or a
+     * @throws IllegalArgumentException threads outside 1..64, a negative timeout or reserve, spinAfterReply outside 0..1 ms, or a
      *     fsName/subtype containing ',' (or an empty subtype)
      * @throws NullPointerException for a null duration or name
      */
@@ -62,6 +63,9 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
         Objects.requireNonNull(spinAfterReply, "spinAfterReply");
         if (spinAfterReply.isNegative() || spinAfterReply.compareTo(Duration.ofMillis(1)) > 0) {
             throw new IllegalArgumentException("spinAfterReply must be 0..1 ms: " + spinAfterReply);
+        }
+        if (writebackReserveBytes < 0) {
+            throw new IllegalArgumentException("writebackReserveBytes must not be negative: " + writebackReserveBytes);
         }
         if (fsName.contains(",") || subtype.contains(",") || subtype.isEmpty()) {
             throw new IllegalArgumentException("fsName/subtype must not contain ',' (subtype not empty)");
@@ -90,7 +94,7 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
     }
 
     /**
-     * Read-write, default_permissions, nosuid, nodev, 4 threads, 1 s timeouts, no writeback cache, source "iomap4j",
+     * Read-write, default_permissions, nosuid, nodev, 4 threads, 1 s timeouts, the writeback cache (automatic reserve), source "iomap4j",
      * no spin; mount(2) as root, else fusermount3 with auto_unmount.
      *
      * @return the default options
@@ -113,7 +117,8 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
         private Duration entryTimeout = Duration.ofSeconds(1);
         private Duration attrTimeout = Duration.ofSeconds(1);
         private Duration negativeTimeout = Duration.ofSeconds(1);
-        private boolean writebackCache;
+        private boolean writebackCache = true;
+        private long writebackReserveBytes;
         private boolean debug;
         private String fsName = "iomap4j";
         private String subtype = "iomap4j";
@@ -214,6 +219,17 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
         }
 
         /**
+         * Sets {@link FuseOptions#writebackReserveBytes}: the free space kept for the kernel's writeback cache.
+         *
+         * @param v bytes, 0 for automatic
+         * @return this builder
+         */
+        public Builder writebackReserveBytes(long v) {
+            writebackReserveBytes = v;
+            return this;
+        }
+
+        /**
          * Sets {@link FuseOptions#debug}: log every request.
          *
          * @param v true to log requests at INFO
@@ -309,7 +325,7 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
          */
         public FuseOptions build() {
             return new FuseOptions(readOnly, allowOther, defaultPermissions, threads, entryTimeout, attrTimeout,
-                    negativeTimeout, writebackCache, debug, fsName, subtype, spinAfterReply, suid, dev, fusermount,
+                    negativeTimeout, writebackCache, writebackReserveBytes, debug, fsName, subtype, spinAfterReply, suid, dev, fusermount,
                     autoUnmount);
         }
     }

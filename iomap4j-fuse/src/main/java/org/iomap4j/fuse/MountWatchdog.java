@@ -24,14 +24,26 @@ import java.util.List;
 final class MountWatchdog {
     private static final Logger LOG = System.getLogger(MountWatchdog.class.getName());
 
-    /** $1: mount point; the rest: the unmount command. Reads stdin to EOF, then unmounts only a dead mount. */
+    /**
+     * $1: mount point; the rest: the unmount command. Reads stdin to EOF, then unmounts only a dead mount. The check
+     * opens the mount point (an OPENDIR the kernel must send: stat would be answered from attributes cached for the
+     * hour of --cache-timeout). An open racing with the teardown of the connection fails with ECONNABORTED ("Software
+     * caused connection abort": the request was in flight when the last /dev/fuse descriptor closed), after which
+     * it is asked again (up to 5 s) until the kernel answers ENOTCONN. Found when the writeback cache became the
+     * default: fusermount3's auto_unmount lost that race (its own open got ECONNABORTED) and left the mount behind.
+     */
     private static final String SCRIPT = """
             trap '' INT HUP QUIT TSTP
             while read -r _; do :; done
             mnt=$1; shift
-            case $(LC_ALL=C stat -- "$mnt" 2>&1 >/dev/null) in
-              *'not connected'*) exec "$@" ;;
-            esac
+            n=0
+            while [ "$n" -lt 20 ]; do
+              case $(LC_ALL=C sh -c 'exec 3<"$1"' sh "$mnt" 2>&1) in
+                *'not connected'*) exec "$@" ;;
+                *'abort'*) n=$((n + 1)); sleep 0.25 ;;
+                *) exit 0 ;;
+              esac
+            done
             """;
 
     private final Process process;

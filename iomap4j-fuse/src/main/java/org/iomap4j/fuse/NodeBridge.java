@@ -74,8 +74,13 @@ import org.iomap4j.vfs.VfsXattr;
 final class NodeBridge {
     private static final Logger LOG = System.getLogger(NodeBridge.class.getName());
 
-    /** An open file as the kernel knows it by fh. */
-    record OpenFile(FileHandle handle, long nodeid, boolean directIo) {
+    /**
+     * An open file as the kernel knows it by fh.
+     *
+     * @param fopenDirectIo the open was answered FOPEN_DIRECT_IO (the kernel's page cache is bypassed)
+     * @param guarded       a write-mode open registered with the {@link WritebackSpaceGuard}
+     */
+    record OpenFile(FileHandle handle, long nodeid, boolean fopenDirectIo, boolean guarded) {
     }
 
     private final Vfs vfs;
@@ -95,6 +100,8 @@ final class NodeBridge {
     private final Map<Long, OpenFile> files = new ConcurrentHashMap<>();
     private final AtomicLong nextFh = new AtomicLong(1);
     private final KillPriv killPriv;
+    /** Keeps ENOSPC at write(2) with the writeback cache; null without it or without VfsWrite. */
+    private final WritebackSpaceGuard spaceGuard;
     /** Drops the kernel's cached attributes of a nodeid (FUSE_NOTIFY_INVAL_INODE, offset -1); null: no kernel. */
     private volatile AttrInvalidator attrInvalidator;
 
@@ -124,6 +131,43 @@ final class NodeBridge {
         this.attrTimeoutNanos = options.attrTimeout().toNanos();
         this.negativeTimeoutNanos = options.negativeTimeout().toNanos();
         this.killPriv = new KillPriv(vfs, writer, xattrs);
+        this.spaceGuard = options.writebackCache() && writer != null && !options.readOnly()
+                ? new WritebackSpaceGuard(vfs, options.writebackReserveBytes()) : null;
+    }
+
+    /** Called by the mount once the kernel has mounted it: the guard reads the mount's dirty bound. */
+    void mounted(java.nio.file.Path mountpoint) {
+        if (guardActive()) {
+            spaceGuard.mounted(mountpoint);
+        }
+    }
+
+    private boolean guardActive() {
+        return spaceGuard != null && writebackCached();
+    }
+
+    /** The attribute timeout for replies about {@code nodeid}: zero while its cached writers are gated. */
+    private long attrTimeout(long nodeid) {
+        return guardActive() && spaceGuard.gated(nodeid) ? 0 : attrTimeoutNanos;
+    }
+
+    /** Re-checks free space after a change; on entering the low state drops gated inodes' cached attributes. */
+    private void refreshSpace() throws IOException {
+        if (!guardActive()) {
+            return;
+        }
+        for (long nid : spaceGuard.refresh()) {
+            dropAttrs(nid);
+        }
+    }
+
+    private void dropAttrs(long nodeid) {
+        try {
+            attrsChanged(nodeid);
+        } catch (IOException e) {
+            // ENOENT: the kernel has no inode for it any more (nothing cached to drop).
+            LOG.log(Level.DEBUG, () -> "attribute invalidation of nodeid " + nodeid + ": " + e);
+        }
     }
 
     /** The kernel nodeid for a Vfs inode number (swaps 1 and the root). */
@@ -192,8 +236,7 @@ final class NodeBridge {
                 (req, in, reply) -> forget(req.nodeid, in.nlookup())));
         put(t, new Op<>(BATCH_FORGET, "BATCH_FORGET", BatchForgetIn.SIZE, true, BatchForgetIn::decode,
                 (req, in, reply) -> batchForget(in)));
-        put(t, new Op<>(GETATTR, "GETATTR", FuseIn.GetattrIn.SIZE, false, FuseIn.GetattrIn::decode,
-                (req, in, reply) -> reply.attr(vfs.getattr(ino(req.nodeid)), attrTimeoutNanos)));
+        put(t, new Op<>(GETATTR, "GETATTR", FuseIn.GetattrIn.SIZE, false, FuseIn.GetattrIn::decode, this::getattr));
         put(t, new Op<>(SETATTR, "SETATTR", SetattrIn.SIZE, false, SetattrIn::decode, this::setattr));
         put(t, Op.refuse(STATX, "STATX", Errno.ENOSYS.code())); // the kernel falls back to GETATTR
         put(t, new Op<>(READLINK, "READLINK", 0, false, Empty::decode, this::readlink));
@@ -322,7 +365,7 @@ final class NodeBridge {
     private boolean replyEntry(Reply reply, InodeAttr attr) throws IOException {
         long nid = nodeId(attr.ino());
         addLookup(nid);
-        if (reply.entry(nid, attr, entryTimeoutNanos, attrTimeoutNanos)) {
+        if (reply.entry(nid, attr, entryTimeoutNanos, attrTimeout(nid))) {
             return true;
         }
         forget(nid, 1);
@@ -381,7 +424,22 @@ final class NodeBridge {
         } else {
             attr = writer.setattr(ino, changes);
         }
-        reply.attr(attr, attrTimeoutNanos);
+        reply.attr(attr, attrTimeout(req.nodeid));
+    }
+
+    /**
+     * GETATTR. One carrying a cached write-mode handle (FUSE_GETATTR_FH) is, while the handle is gated, the kernel's
+     * refresh before a cached write(2): {@link WritebackSpaceGuard#checkCachedWrite} may answer ENOSPC.
+     */
+    private void getattr(Request req, FuseIn.GetattrIn in, Reply reply) throws IOException {
+        if (in.hasFh() && guardActive()) {
+            OpenFile of = files.get(in.fh());
+            if (of != null && of.guarded() && !of.fopenDirectIo()) {
+                refreshSpace();
+                spaceGuard.checkCachedWrite(req.nodeid);
+            }
+        }
+        reply.attr(vfs.getattr(ino(req.nodeid)), attrTimeout(req.nodeid));
     }
 
     private void readlink(Request req, Empty in, Reply reply) throws IOException {
@@ -417,10 +475,35 @@ final class NodeBridge {
         return flags;
     }
 
-    private long register(FileHandle fh, long nodeid, int flags) {
+    private long register(OpenFile of) {
         long id = nextFh.getAndIncrement();
-        files.put(id, new OpenFile(fh, nodeid, (flags & Vfs.O_DIRECT) != 0));
+        files.put(id, of);
         return id;
+    }
+
+    /**
+     * The open's record: FOPEN_DIRECT_IO as {@link #fopenFlags} decides, or, for a write-mode open under the
+     * writeback cache, as the {@link WritebackSpaceGuard} decides (direct when free space is low). A cached
+     * write open of an inode whose writers are gated drops the kernel's cached attributes so the gate applies.
+     */
+    private OpenFile openRecord(FileHandle h, long nodeid, int flags) throws IOException {
+        if (!guardActive() || (flags & Vfs.O_ACCMODE) == Vfs.O_RDONLY) {
+            return new OpenFile(h, nodeid, fopenFlags(flags) != 0, false);
+        }
+        refreshSpace();
+        boolean direct = spaceGuard.openForWrite(nodeid);
+        if (!direct && spaceGuard.gated(nodeid)) {
+            dropAttrs(nodeid);
+        }
+        return new OpenFile(h, nodeid, direct, true);
+    }
+
+    /** Forgets an open record (its handle is released by the caller). */
+    private void unregister(long fh) {
+        OpenFile of = files.remove(fh);
+        if (of != null && of.guarded()) {
+            spaceGuard.released(of.nodeid(), of.fopenDirectIo());
+        }
     }
 
     /**
@@ -454,9 +537,10 @@ final class NodeBridge {
                 throw e;
             }
         }
-        long fh = register(h, req.nodeid, flags);
-        if (!reply.open(fh, fopenFlags(flags))) {
-            files.remove(fh);
+        OpenFile of = openRecord(h, req.nodeid, flags);
+        long fh = register(of);
+        if (!reply.open(fh, of.fopenDirectIo() ? FOPEN_DIRECT_IO : 0)) {
+            unregister(fh);
             vfs.release(h);
         }
     }
@@ -478,14 +562,21 @@ final class NodeBridge {
         Vfs.Created c = umasked(in.umask(), () -> writer.create(ino(req.nodeid), in.name(), m, vfsOpenFlags(in.flags()),
                 req.uid, req.gid));
         long nid = nodeId(c.attr().ino());
-        long fh = register(c.handle(), nid, in.flags());
+        OpenFile of;
+        try {
+            of = openRecord(c.handle(), nid, in.flags());
+        } catch (IOException | RuntimeException e) {
+            vfs.release(c.handle());
+            vfs.forget(c.attr().ino(), 1);
+            throw e;
+        }
+        long fh = register(of);
         addLookup(nid);
-        if (!reply.created(nid, c.attr(), entryTimeoutNanos, attrTimeoutNanos, fh, fopenFlags(in.flags()))) {
+        if (!reply.created(nid, c.attr(), entryTimeoutNanos, attrTimeout(nid), fh,
+                of.fopenDirectIo() ? FOPEN_DIRECT_IO : 0)) {
             forget(nid, 1);
-            OpenFile of = files.remove(fh);
-            if (of != null) {
-                vfs.release(of.handle());
-            }
+            unregister(fh);
+            vfs.release(of.handle());
         }
     }
 
@@ -515,7 +606,13 @@ final class NodeBridge {
                 attrsChanged(of.nodeid());
             }
         }
+        if (of.guarded() && of.fopenDirectIo() && (in.writeFlags() & FUSE_WRITE_CACHE) == 0) {
+            spaceGuard.checkUncachedWrite(of.nodeid(), in.data().remaining());
+        }
         int n = writer.write(of.handle(), in.offsetBytes(), in.data());
+        if (guardActive() && spaceGuard.refreshDue(n)) {
+            refreshSpace();
+        }
         // A FOPEN_DIRECT_IO write bypasses the kernel page cache; the kernel itself drops the pages it covers
         // afterwards (fs/fuse/file.c fuse_direct_io), so no INVAL_INODE is needed here
         // (FuseMountIntegrationTest.direct_io_write_is_seen_by_a_handle_that_cached_the_page).
@@ -523,16 +620,20 @@ final class NodeBridge {
     }
 
     private void release(Request req, ReleaseIn in, Reply reply) throws IOException {
-        OpenFile of = files.remove(in.fh());
+        OpenFile of = files.get(in.fh());
         if (of == null) {
             throw new FsException(Errno.EBADF, "RELEASE of unknown fh " + in.fh());
         }
+        unregister(in.fh());
         vfs.release(of.handle());
         reply.empty();
     }
 
     private void fallocate(Request req, FallocateIn in, Reply reply) throws IOException {
         OpenFile of = file(in.fh(), req);
+        if (guardActive() && (in.mode() & ~(0x01 | 0x40)) == 0) { // allocating: 0, KEEP_SIZE, UNSHARE_RANGE
+            spaceGuard.checkUncachedWrite(of.nodeid(), in.lengthBytes());
+        }
         fallocator.fallocate(of.handle(), in.mode(), in.offsetBytes(), in.lengthBytes());
         reply.empty();
     }
@@ -543,14 +644,16 @@ final class NodeBridge {
     }
 
     /**
-     * LSEEK: only SEEK_DATA and SEEK_HOLE come (the kernel answers the others itself). With the writeback cache,
-     * ENOSYS: fuse_lseek asks the server without writing back dirty pages first, so data the kernel still holds
-     * (possibly beyond the server's size) would be reported as a hole or as ENXIO; after ENOSYS the kernel answers
-     * itself for good (generic_file_llseek: data up to its own size, the hole at EOF), which is always right, only
-     * blind to holes. Found by ExerciseMountTest ('seek_hole' answered ENXIO below the kernel's size).
+     * LSEEK: only SEEK_DATA and SEEK_HOLE come (the kernel answers the others itself). With the writeback cache and
+     * a write handle of the inode open with the cache, ENOSYS: fuse_lseek asks the server without writing back dirty
+     * pages first, so data the kernel still holds (possibly beyond the server's size) would be reported as a hole or
+     * as ENXIO; after ENOSYS the kernel answers itself for good (generic_file_llseek: data up to its own size, the
+     * hole at EOF), which is always right, only blind to holes. Found by ExerciseMountTest ('seek_hole' answered
+     * ENXIO below the kernel's size). With no cached writer open the kernel holds no dirty page of the inode (close
+     * wrote them back: fuse_flush), so the server's answer is exact (MountSparseDioTest).
      */
     private void lseek(Request req, LseekIn in, Reply reply) throws IOException {
-        if (writebackCached()) {
+        if (writebackCached() && spaceGuard != null && spaceGuard.hasCachedWriter(req.nodeid)) {
             throw new FsException(Errno.ENOSYS, "lseek SEEK_DATA/SEEK_HOLE with the writeback cache: the kernel"
                     + " answers itself");
         }
@@ -608,7 +711,7 @@ final class NodeBridge {
                     addLookup(nid);
                     taken.add(nid);
                 }
-                out.addPlus(nid, attr, attr == null ? 0 : entryTimeoutNanos, attr == null ? 0 : attrTimeoutNanos,
+                out.addPlus(nid, attr, attr == null ? 0 : entryTimeoutNanos, attr == null ? 0 : attrTimeout(nid),
                         e.ino(), e.nextOffset(), e.dtype(), name);
                 return true;
             });
@@ -661,10 +764,11 @@ final class NodeBridge {
     IOException releaseAll() {
         IOException first = null;
         for (Long fh : List.copyOf(files.keySet())) {
-            OpenFile of = files.remove(fh);
+            OpenFile of = files.get(fh);
             if (of == null) {
                 continue;
             }
+            unregister(fh);
             try {
                 vfs.release(of.handle());
             } catch (IOException e) {

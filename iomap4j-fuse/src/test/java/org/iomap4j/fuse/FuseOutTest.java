@@ -191,6 +191,13 @@ final class FuseOutTest {
                 .satisfies(o -> assertThat(o.minor()).isEqualTo(31))
                 .satisfies(o -> assertThat(o.flags() & FuseAbi.FUSE_WRITEBACK_CACHE).isNotZero())
                 .satisfies(o -> assertThat(o.maxWriteBytes()).as("max_pages_limit 64").isEqualTo(64 * 4096));
+        long withMmap = offered | FuseAbi.FUSE_DIRECT_IO_ALLOW_MMAP;
+        assertThat(new FuseInit(true, 256).negotiate(new InitIn(7, 45, 0, withMmap)).flags()
+                & (FuseAbi.FUSE_DIRECT_IO_ALLOW_MMAP | FuseAbi.FUSE_INIT_EXT))
+                .as("with the writeback cache: low-space direct opens may still be mmap'd shared (flags2, INIT_EXT)")
+                .isEqualTo(FuseAbi.FUSE_DIRECT_IO_ALLOW_MMAP | FuseAbi.FUSE_INIT_EXT);
+        assertThat(init.negotiate(new InitIn(7, 45, 0, withMmap)).flags() & FuseAbi.FUSE_DIRECT_IO_ALLOW_MMAP)
+                .as("without it, not asked").isZero();
         assertThat(init.negotiate(new InitIn(7, 45, 0, FuseAbi.FUSE_ASYNC_READ)).maxWriteBytes())
                 .as("without MAX_PAGES the kernel caps requests at 32 pages").isEqualTo(32 * 4096);
         for (InitIn bad : new InitIn[] {new InitIn(8, 0, 0, 0), new InitIn(7, 30, 0, 0)}) {
