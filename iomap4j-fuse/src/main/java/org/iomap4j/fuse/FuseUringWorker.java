@@ -27,6 +27,8 @@ final class FuseUringWorker implements Runnable {
     /** The longest a worker sleeps in io_uring_enter before it looks at {@link FuseServer#readersStopped()}. */
     static final long WAIT_NANOS = 1_000_000_000L;
     private static final int MAX_AGAIN = 250;
+    /** Pin each worker to its queue's CPU (system property {@code iomap4j.fuse.uring.pin}, default true). */
+    static final boolean PIN = Boolean.parseBoolean(System.getProperty("iomap4j.fuse.uring.pin", "true"));
 
     private final FuseServer server;
     private final FuseUring owner;
@@ -60,7 +62,9 @@ final class FuseUringWorker implements Runnable {
         FuseUringChannel ch = null;
         boolean reported = false;
         try {
-            pinToCpu();
+            if (PIN) {
+                pinToCpu();
+            }
             ch = FuseUringChannel.allocate(devFd, ring, fixedFile, qid, payloadBytes);
             String refused = register(ch, decline);
             owner.registered(qid, refused);
