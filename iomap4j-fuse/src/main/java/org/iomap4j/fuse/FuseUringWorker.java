@@ -140,7 +140,7 @@ final class FuseUringWorker implements Runnable {
                 int res = IoUring.res(ring.cqe(0));
                 ring.cqAdvance(1);
                 if (res >= 0) {
-                    handle(ch); // queues the COMMIT_AND_FETCH, submitted by the next io_uring_enter
+                    handleGuarded(ch); // queues the COMMIT_AND_FETCH, submitted by the next io_uring_enter
                 } else if (!onError(ch, -res)) {
                     return;
                 }
@@ -171,6 +171,21 @@ final class FuseUringWorker implements Runnable {
                         + Native.toErrno(errno).description() + " (errno " + errno + "); worker stops");
                 server.fail(new FsException(Native.toErrno(errno), "fuse io_uring queue " + qid + " failed"));
                 return false;
+            }
+        }
+    }
+
+    /**
+     * {@link #handle}, and should anything in it throw (a bug: dispatch itself answers every failure), answers EIO
+     * so that the entry comes back to the kernel instead of holding its request and leaving the queue short.
+     */
+    private void handleGuarded(FuseUringChannel ch) {
+        try {
+            handle(ch);
+        } catch (RuntimeException e) {
+            LOG.log(Level.ERROR, "fuse io_uring queue " + qid + ": request " + ch.unique() + " failed", e);
+            if (!ch.committed()) {
+                new Reply(ch, ch.unique()).error(Errno.EIO.code());
             }
         }
     }
