@@ -13,7 +13,9 @@ import java.util.List;
  * per mount and running as the server's user, blocks reading a pipe whose only writer is this JVM. When the JVM
  * ends without unmounting, the pipe closes; the watchdog then looks at the mount point and, only if it answers
  * "Transport endpoint is not connected" (the FUSE connection of a mount whose server is gone, so not some newer
- * mount at the same place), detaches it: {@code fusermount3 -u -z} for a mount made through fusermount3,
+ * mount at the same place), detaches it. It asks for up to 10 s: with FUSE over io_uring the kernel aborts the
+ * connection only once the dead server's rings are torn down, asynchronously, and a request meanwhile fails with
+ * ECANCELED instead. It detaches with {@code fusermount3 -u -z} for a mount made through fusermount3,
  * {@code umount -l} for one made by mount(2) as root. An orderly unmount stops the watchdog first ({@link #stop}).
  *
  * <p>Why not only fusermount3's {@code auto_unmount}: before libfuse 3.15 its helper checks the mount point as
@@ -29,9 +31,13 @@ final class MountWatchdog {
             trap '' INT HUP QUIT TSTP
             while read -r _; do :; done
             mnt=$1; shift
-            case $(LC_ALL=C stat -- "$mnt" 2>&1 >/dev/null) in
-              *'not connected'*) exec "$@" ;;
-            esac
+            i=0
+            while [ $i -lt 50 ]; do
+              case $(LC_ALL=C stat -- "$mnt" 2>&1 >/dev/null) in
+                *'not connected'*) exec "$@" ;;
+              esac
+              sleep 0.2; i=$((i + 1))
+            done
             """;
 
     private final Process process;
