@@ -34,7 +34,9 @@ import org.iomap4j.vfs.Vfs;
  * {@link FuseOptions#dev()}); otherwise (or with {@link FuseOptions#fusermount()}) through the setuid helper
  * {@code fusermount3} ({@link Fusermount}), which hands back the /dev/fuse descriptor and, with
  * {@code auto_unmount}, stays alive to unmount if this process dies. Either way a {@link MountWatchdog} detaches
- * the mount if this process dies without unmounting (a killed server leaves no dead mount). Reader threads beyond the first use clones
+ * the mount if this process dies without unmounting (a killed server leaves no dead mount). With FUSE over io_uring
+ * ({@link FuseOptions#ioUring()}, {@link FuseUring}) per-CPU queue workers serve requests besides the readers, which
+ * still take INIT, FORGET and INTERRUPT ({@link #transport()} says which). Reader threads beyond the first use clones
  * of the descriptor (FUSE_DEV_IOC_CLONE), or duplicates of it where /dev/fuse cannot be opened by this user.
  * Thread-safe; {@link #unmount} is idempotent.
  *
