@@ -52,6 +52,8 @@ final class FuseInit {
     private volatile long negotiatedFlags;
     private volatile int maxWriteBytes;
     private volatile FsException failure;
+    /** Ask for FUSE_OVER_IO_URING ({@link FuseUring}: set before mount(2) when the rings are ready). */
+    private volatile boolean overIoUring;
 
     /**
      * @param writebackCache ask for FUSE_WRITEBACK_CACHE (the kernel then owns size and mtime)
@@ -78,6 +80,11 @@ final class FuseInit {
         return (negotiatedFlags & FUSE_DONT_MASK) != 0;
     }
 
+    /** Asks for FUSE_OVER_IO_URING in INIT (the transport hook of {@link FuseUring}). */
+    void requestOverIoUring() {
+        overIoUring = true;
+    }
+
     /** The capability flags we want (the kernel grants their intersection with its offer). */
     long wantedFlags() {
         long wanted = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS | FUSE_DO_READDIRPLUS
@@ -85,6 +92,9 @@ final class FuseInit {
                 | FUSE_HANDLE_KILLPRIV_V2;
         if (posixAcl) {
             wanted |= FUSE_POSIX_ACL | FUSE_DONT_MASK;
+        }
+        if (overIoUring) {
+            wanted |= FuseUringAbi.FUSE_OVER_IO_URING;
         }
         // With the cache, write opens get FOPEN_DIRECT_IO when space is low (WritebackSpaceGuard): they must still
         // mmap shared and see the kernel's dirty pages.

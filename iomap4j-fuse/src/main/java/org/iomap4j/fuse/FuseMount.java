@@ -34,7 +34,9 @@ import org.iomap4j.vfs.Vfs;
  * {@link FuseOptions#dev()}); otherwise (or with {@link FuseOptions#fusermount()}) through the setuid helper
  * {@code fusermount3} ({@link Fusermount}), which hands back the /dev/fuse descriptor and, with
  * {@code auto_unmount}, stays alive to unmount if this process dies. Either way a {@link MountWatchdog} detaches
- * the mount if this process dies without unmounting (a killed server leaves no dead mount). Reader threads beyond the first use clones
+ * the mount if this process dies without unmounting (a killed server leaves no dead mount). With FUSE over io_uring
+ * ({@link FuseOptions#ioUring()}, {@link FuseUring}) per-CPU queue workers serve requests besides the readers, which
+ * still take INIT, FORGET and INTERRUPT ({@link #transport()} says which). Reader threads beyond the first use clones
  * of the descriptor (FUSE_DEV_IOC_CLONE), or duplicates of it where /dev/fuse cannot be opened by this user.
  * Thread-safe; {@link #unmount} is idempotent.
  *
@@ -55,6 +57,8 @@ public final class FuseMount implements AutoCloseable {
     /** Unmounts a dead mount if this process dies without unmounting; null if it could not be started. */
     private volatile MountWatchdog watchdog;
     private volatile FuseServer server;
+    /** The io_uring transport (its workers, or why /dev/fuse serves instead). */
+    private volatile FuseUring uring;
     private final CompletableFuture<Void> unmounted = new CompletableFuture<>();
     private final ReentrantReadWriteLock fdLock = new ReentrantReadWriteLock();
     private boolean fdsClosed; // guarded by fdLock
@@ -92,6 +96,10 @@ public final class FuseMount implements AutoCloseable {
         }
         int rootMode = vfs.getattr(vfs.rootIno()).mode() & org.iomap4j.vfs.FileMode.S_IFMT;
         NodeBridge bridge = new NodeBridge(vfs, options);
+        FuseUring uring = FuseUring.prepare(options.ioUring(), options.threads()); // before mount(2): see FuseUring
+        if (uring.wanted()) {
+            bridge.requestOverIoUring();
+        }
         int[] fds = new int[options.threads()];
         java.util.Arrays.fill(fds, -1);
         boolean mounted = false;
@@ -148,16 +156,23 @@ public final class FuseMount implements AutoCloseable {
                 }
             }
             m = new FuseMount(vfs, mnt, options, bridge, fds, session);
+            m.uring = uring;
             FuseMount mm = m;
             bridge.attrInvalidator(nodeid -> mm.notifyInvalInode(nodeid, -1, 0));
             FuseServer server = new FuseServer(bridge.opTable(), options.debug(), options.spinAfterReply().toNanos());
             m.server = server;
             server.start(fds, "fuse-" + mnt.getFileName(), m::onServerStopped);
-            if (!bridge.initDone().await(INIT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new FsException(Errno.EIO, "kernel sent no FUSE INIT within " + INIT_WAIT + " on " + mnt);
-            }
-            if (bridge.initFailure() != null) {
-                throw bridge.initFailure();
+            try {
+                if (!bridge.initDone().await(INIT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                    throw new FsException(Errno.EIO, "kernel sent no FUSE INIT within " + INIT_WAIT + " on " + mnt);
+                }
+                if (bridge.initFailure() != null) {
+                    throw bridge.initFailure();
+                }
+                uring.start(server, fds[0], bridge.negotiatedFlags64(), bridge.maxWriteBytes(),
+                        "fuse-" + mnt.getFileName());
+            } finally {
+                server.releaseStartHold();
             }
             bridge.mounted(mnt);
             m.watchdog = MountWatchdog.start(mnt, session != null);
@@ -165,9 +180,10 @@ public final class FuseMount implements AutoCloseable {
                 m.watchdog.stop(); // unmounted already, before the watchdog was in place
             }
             LOG.log(Level.INFO, "mounted " + options.fsName() + " at " + mnt + " (max_write " + bridge.maxWriteBytes()
-                    + ", flags " + Integer.toHexString(bridge.negotiatedFlags()) + ")");
+                    + ", flags " + Long.toHexString(bridge.negotiatedFlags64()) + ", " + uring.describe() + ")");
             return m;
         } catch (IOException | RuntimeException | InterruptedException e) {
+            uring.close(); // rings not handed to workers
             if (m != null) {
                 // Server started: unmounting makes the readers stop, close the fds and complete.
                 try {
@@ -290,6 +306,34 @@ public final class FuseMount implements AutoCloseable {
     public java.util.Map<String, Long> requestCounts() {
         FuseServer s = server;
         return s == null ? java.util.Map.of() : s.requestCounts();
+    }
+
+    /**
+     * Which transport serves this mount: {@code "io_uring (Q queues x W workers)"}, or {@code "/dev/fuse (io_uring:
+     * <why not>)"} (FUSE over io_uring off, unavailable, or its registration refused). INIT, FORGET and INTERRUPT
+     * use /dev/fuse either way.
+     *
+     * @return a one-line description
+     */
+    public String transport() {
+        FuseUring u = uring;
+        return u == null ? "/dev/fuse" : u.describe();
+    }
+
+    /**
+     * Requests served so far by transport: {@code "io_uring"} and {@code "/dev/fuse"} (every request counted in
+     * {@link #requestCounts()} is in exactly one of them).
+     *
+     * @return counts by transport name, io_uring first
+     */
+    public java.util.Map<String, Long> transportCounts() {
+        long total = requestCounts().values().stream().mapToLong(Long::longValue).sum();
+        FuseUring u = uring;
+        long ring = u == null ? 0 : u.servedRequests();
+        java.util.Map<String, Long> m = new java.util.LinkedHashMap<>();
+        m.put("io_uring", ring);
+        m.put("/dev/fuse", Math.max(0, total - ring)); // a ring request is counted there just before dispatch
+        return m;
     }
 
     /**

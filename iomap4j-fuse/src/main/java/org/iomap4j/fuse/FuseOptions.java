@@ -35,11 +35,24 @@ import java.util.Objects;
  *                           effective uid is not 0 always does
  * @param autoUnmount        with fusermount3: {@code auto_unmount}, the helper unmounts when the server dies
  *                           (default on)
+ * @param ioUring            the transport: FUSE over io_uring (per-CPU queues, Linux 6.14+ with the fuse module's
+ *                           {@code enable_uring} on) or /dev/fuse read/write; default {@link IoUringMode#AUTO}
  */
 public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultPermissions, int threads,
-        Duration entryTimeout, Duration attrTimeout, Duration negativeTimeout, boolean writebackCache, long writebackReserveBytes, boolean debug,
+        Duration entryTimeout, Duration attrTimeout, Duration negativeTimeout, boolean writebackCache,
+        long writebackReserveBytes, boolean debug,
         String fsName, String subtype, Duration spinAfterReply, boolean suid, boolean dev, boolean fusermount,
-        boolean autoUnmount) {
+        boolean autoUnmount, IoUringMode ioUring) {
+
+    /** Whether requests are served through FUSE over io_uring ({@link FuseUring}) or read/write on /dev/fuse. */
+    public enum IoUringMode {
+        /** io_uring when the kernel offers it and the rings register; else /dev/fuse, with one log line saying why. */
+        AUTO,
+        /** io_uring or no mount: the mount fails with the reason when io_uring cannot serve it. */
+        ON,
+        /** /dev/fuse read/write only. */
+        OFF
+    }
 
     /**
      * Checks the options.
@@ -61,6 +74,7 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
         Objects.requireNonNull(fsName, "fsName");
         Objects.requireNonNull(subtype, "subtype");
         Objects.requireNonNull(spinAfterReply, "spinAfterReply");
+        Objects.requireNonNull(ioUring, "ioUring");
         if (spinAfterReply.isNegative() || spinAfterReply.compareTo(Duration.ofMillis(1)) > 0) {
             throw new IllegalArgumentException("spinAfterReply must be 0..1 ms: " + spinAfterReply);
         }
@@ -94,8 +108,9 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
     }
 
     /**
-     * Read-write, default_permissions, nosuid, nodev, 4 threads, 1 s timeouts, the writeback cache (automatic reserve), source "iomap4j",
-     * no spin; mount(2) as root, else fusermount3 with auto_unmount.
+     * Read-write, default_permissions, nosuid, nodev, 4 threads, 1 s timeouts, the writeback cache (automatic
+     * reserve), source "iomap4j", no spin; mount(2) as root, else fusermount3 with auto_unmount; FUSE over io_uring
+     * when available.
      *
      * @return the default options
      */
@@ -127,6 +142,7 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
         private boolean dev;
         private boolean fusermount;
         private boolean autoUnmount = true;
+        private IoUringMode ioUring = IoUringMode.AUTO;
 
         private Builder() {}
 
@@ -318,6 +334,17 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
         }
 
         /**
+         * Sets {@link FuseOptions#ioUring}: the transport (io_uring, /dev/fuse, or io_uring when available).
+         *
+         * @param v the mode
+         * @return this builder
+         */
+        public Builder ioUring(IoUringMode v) {
+            ioUring = v;
+            return this;
+        }
+
+        /**
          * Builds the options.
          *
          * @return the options
@@ -325,8 +352,8 @@ public record FuseOptions(boolean readOnly, boolean allowOther, boolean defaultP
          */
         public FuseOptions build() {
             return new FuseOptions(readOnly, allowOther, defaultPermissions, threads, entryTimeout, attrTimeout,
-                    negativeTimeout, writebackCache, writebackReserveBytes, debug, fsName, subtype, spinAfterReply, suid, dev, fusermount,
-                    autoUnmount);
+                    negativeTimeout, writebackCache, writebackReserveBytes, debug, fsName, subtype, spinAfterReply, suid,
+                    dev, fusermount, autoUnmount, ioUring);
         }
     }
 }

@@ -19,7 +19,8 @@ import org.iomap4j.vfs.Caller;
 
 /**
  * The wire layer's server loop: N platform threads, each blocking in read(2) on its own /dev/fuse fd and
- * dispatching every request through the opcode table. It exists to guarantee the protocol's liveness rules:
+ * dispatching every request through the opcode table (plus, with FUSE over io_uring, the queue workers that
+ * {@link FuseUring} starts through {@link #startExtra}, dispatching through the same table). It exists to guarantee the protocol's liveness rules:
  * every request is answered exactly once (EIO when a handler fails to), an aborted request (ENOENT on read)
  * is skipped, and ENODEV (unmounted) ends the loop.
  *
@@ -38,6 +39,12 @@ final class FuseServer {
     /** Set while one reader polls for the next request (only one spins at a time). */
     private final AtomicBoolean spinning = new AtomicBoolean();
     private final AtomicInteger running = new AtomicInteger();
+    /** /dev/fuse readers still running; {@link #readersStopped} once they all saw the end. */
+    private final AtomicInteger readers = new AtomicInteger();
+    private volatile boolean readersStopped;
+    /** Held from {@link #start} until {@link #releaseStartHold}: transport threads may still join. */
+    private final AtomicBoolean startHold = new AtomicBoolean();
+    private volatile Consumer<Throwable> onStopped;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     /** Requests served, by opcode (index = opcode; the last slot counts unknown opcodes). */
     private final LongAdder[] counts;
@@ -73,11 +80,15 @@ final class FuseServer {
     }
 
     /**
-     * Starts one reader thread per fd. {@code onStopped} runs once, on the last reader to stop, with null when
-     * every reader saw ENODEV (a clean unmount) or the first unexpected failure.
+     * Starts one reader thread per fd. {@code onStopped} runs once, on the last thread to stop (readers and
+     * {@link #startExtra} threads, and not before {@link #releaseStartHold}), with null when every reader saw ENODEV
+     * (a clean unmount) or the first unexpected failure.
      */
     void start(int[] fds, String name, Consumer<Throwable> onStopped) {
-        running.set(fds.length);
+        this.onStopped = onStopped;
+        startHold.set(true);
+        running.set(fds.length + 1);
+        readers.set(fds.length);
         for (int i = 0; i < fds.length; i++) {
             int fd = fds[i];
             Thread t = Thread.ofPlatform().daemon(true).name(name + "-" + i).unstarted(() -> {
@@ -87,14 +98,57 @@ final class FuseServer {
                     failure.compareAndSet(null, e);
                     LOG.log(Level.ERROR, "fuse reader on fd " + fd + " died", e);
                 } finally {
-                    if (running.decrementAndGet() == 0) {
-                        onStopped.accept(failure.get());
+                    if (readers.decrementAndGet() == 0) {
+                        readersStopped = true;
                     }
+                    stopOne();
                 }
             });
             threads.add(t);
         }
         threads.forEach(Thread::start);
+    }
+
+    /**
+     * Starts a transport thread (an io_uring queue worker) that counts as running: the server stops only after it
+     * ends. Call between {@link #start} and {@link #releaseStartHold}.
+     */
+    void startExtra(String name, Runnable body) {
+        running.incrementAndGet();
+        Thread t = Thread.ofPlatform().daemon(true).name(name).unstarted(() -> {
+            try {
+                body.run();
+            } finally {
+                stopOne();
+            }
+        });
+        synchronized (threads) {
+            threads.add(t);
+        }
+        t.start();
+    }
+
+    /** Ends the start phase: from now on the server stops when its last thread does. Idempotent. */
+    void releaseStartHold() {
+        if (startHold.compareAndSet(true, false)) {
+            stopOne();
+        }
+    }
+
+    /** True once every /dev/fuse reader has stopped (the connection ended or a reader failed). */
+    boolean readersStopped() {
+        return readersStopped;
+    }
+
+    /** Records a failure of a transport thread (reported by onStopped unless an earlier one was). */
+    void fail(Throwable e) {
+        failure.compareAndSet(null, e);
+    }
+
+    private void stopOne() {
+        if (running.decrementAndGet() == 0) {
+            onStopped.accept(failure.get());
+        }
     }
 
     /**
@@ -145,15 +199,23 @@ final class FuseServer {
         }
     }
 
-    /** Decodes and answers one request; never throws. */
+    /** Decodes and answers one request read into {@code ch.in}; never throws. */
     void dispatch(Channel ch, int lengthBytes) {
+        dispatch(ch, ch.in, lengthBytes);
+    }
+
+    /**
+     * Decodes and answers one request laid out (fuse_in_header, then its arguments) at the start of {@code in}, and
+     * answers through {@code ch}; never throws. The io_uring transport passes a slice of its entry's buffer here.
+     */
+    void dispatch(Channel ch, MemorySegment in, int lengthBytes) {
         Request req;
         try {
-            req = new Request(ch.in, lengthBytes);
+            req = new Request(in, lengthBytes);
         } catch (FsException e) {
             LOG.log(Level.WARNING, "malformed fuse request: " + e.getMessage());
             if (lengthBytes >= 16) {
-                new Reply(ch, ch.in.get(FuseAbi.U64, FuseAbi.IN_UNIQUE)).error(e.errno().code());
+                new Reply(ch, in.get(FuseAbi.U64, FuseAbi.IN_UNIQUE)).error(e.errno().code());
             }
             return;
         }
@@ -206,8 +268,10 @@ final class FuseServer {
         }
     }
 
-    /** The reader threads (for joins). */
+    /** The reader and transport threads (for joins). */
     List<Thread> threads() {
-        return List.copyOf(threads);
+        synchronized (threads) {
+            return List.copyOf(threads);
+        }
     }
 }

@@ -13,7 +13,9 @@ import java.util.List;
  * per mount and running as the server's user, blocks reading a pipe whose only writer is this JVM. When the JVM
  * ends without unmounting, the pipe closes; the watchdog then looks at the mount point and, only if it answers
  * "Transport endpoint is not connected" (the FUSE connection of a mount whose server is gone, so not some newer
- * mount at the same place), detaches it: {@code fusermount3 -u -z} for a mount made through fusermount3,
+ * mount at the same place), detaches it. It asks for up to 10 s: with FUSE over io_uring the kernel aborts the
+ * connection only once the dead server's rings are torn down, asynchronously, and a request meanwhile fails with
+ * ECANCELED instead. It detaches with {@code fusermount3 -u -z} for a mount made through fusermount3,
  * {@code umount -l} for one made by mount(2) as root. An orderly unmount stops the watchdog first ({@link #stop}).
  *
  * <p>Why not only fusermount3's {@code auto_unmount}: before libfuse 3.15 its helper checks the mount point as
@@ -28,8 +30,9 @@ final class MountWatchdog {
      * $1: mount point; the rest: the unmount command. Reads stdin to EOF, then unmounts only a dead mount. The check
      * opens the mount point (an OPENDIR the kernel must send: stat would be answered from attributes cached for the
      * hour of --cache-timeout). An open racing with the teardown of the connection fails with ECONNABORTED ("Software
-     * caused connection abort": the request was in flight when the last /dev/fuse descriptor closed), after which
-     * it is asked again (up to 5 s) until the kernel answers ENOTCONN. Found when the writeback cache became the
+     * caused connection abort": the request was in flight when the last /dev/fuse descriptor closed), or with
+     * ECANCELED while a dead server's io_uring queues are torn down, after which it is asked again (up to 10 s) until
+     * the kernel answers ENOTCONN; an open that succeeds means a live mount, which is left alone. Found when the writeback cache became the
      * default: fusermount3's auto_unmount lost that race (its own open got ECONNABORTED) and left the mount behind.
      */
     private static final String SCRIPT = """
@@ -37,12 +40,12 @@ final class MountWatchdog {
             while read -r _; do :; done
             mnt=$1; shift
             n=0
-            while [ "$n" -lt 20 ]; do
+            while [ "$n" -lt 50 ]; do
               case $(LC_ALL=C sh -c 'exec 3<"$1"' sh "$mnt" 2>&1) in
                 *'not connected'*) exec "$@" ;;
-                *'abort'*) n=$((n + 1)); sleep 0.25 ;;
-                *) exit 0 ;;
+                '') exit 0 ;;
               esac
+              n=$((n + 1)); sleep 0.2
             done
             """;
 

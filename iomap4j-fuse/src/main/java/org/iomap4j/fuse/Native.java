@@ -31,6 +31,21 @@ final class Native {
     static final int EBUSY = 16;
     static final int ENODEV = 19;
     static final int EINVAL = 22;
+    /** io_uring and FUSE-over-io_uring results (include/uapi/asm-generic/errno.h). */
+    static final int ETIME = 62;
+    static final int EOPNOTSUPP = 95;
+    static final int ECONNABORTED = 103;
+    static final int ENOTCONN = 107;
+    static final int ECANCELED = 125;
+
+    /** x86-64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
+    static final long SYS_IO_URING_SETUP = 425;
+    static final long SYS_IO_URING_ENTER = 426;
+    static final long SYS_IO_URING_REGISTER = 427;
+
+    /** mmap(2) flags for the io_uring rings (asm-generic/mman-common.h). */
+    static final int MAP_SHARED = 0x01;
+    static final int MAP_POPULATE = 0x8000;
 
     /** open(2) flags (x86-64). */
     static final int O_RDWR = 2;
@@ -67,6 +82,15 @@ final class Native {
     private static final MethodHandle POLL = Libc.downcallWithErrno("poll",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
                     ValueLayout.JAVA_INT));
+    /** glibc's syscall(3): every argument passed as a long (the kernel truncates int parameters itself). */
+    private static final MethodHandle SYSCALL = Libc.downcallWithErrno("syscall",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle SCHED_SETAFFINITY = Libc.downcallWithErrno("sched_setaffinity",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+                    ValueLayout.ADDRESS));
     private static final MethodHandle GETEUID = Libc.downcall("geteuid", FunctionDescriptor.of(ValueLayout.JAVA_INT));
     private static final MethodHandle GETEGID = Libc.downcall("getegid", FunctionDescriptor.of(ValueLayout.JAVA_INT));
 
@@ -145,6 +169,27 @@ final class Native {
     static int umount2(MemorySegment capture, MemorySegment target, int flags) {
         try {
             return (int) UMOUNT2.invokeExact(capture, target, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * syscall(2) with six arguments (unused ones 0); blocks the calling (platform) thread for io_uring_enter. Returns
+     * the call's result or -1 (see {@link #errno}).
+     */
+    static long syscall(MemorySegment capture, long number, long a1, long a2, long a3, long a4, long a5, long a6) {
+        try {
+            return (long) SYSCALL.invokeExact(capture, number, a1, a2, a3, a4, a5, a6);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** sched_setaffinity(0, maskBytes, mask): pins the calling thread. Returns 0 or -1 (see {@link #errno}). */
+    static int schedSetaffinity(MemorySegment capture, MemorySegment mask) {
+        try {
+            return (int) SCHED_SETAFFINITY.invokeExact(capture, 0, mask.byteSize(), mask);
         } catch (Throwable t) {
             throw rethrow(t);
         }

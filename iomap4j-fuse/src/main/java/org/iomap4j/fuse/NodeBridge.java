@@ -205,6 +205,16 @@ final class NodeBridge {
         return init.failure();
     }
 
+    /** The INIT hook of the io_uring transport: ask for FUSE_OVER_IO_URING. */
+    void requestOverIoUring() {
+        init.requestOverIoUring();
+    }
+
+    /** All 64 granted INIT flags. */
+    long negotiatedFlags64() {
+        return init.negotiatedFlags();
+    }
+
     /** The granted INIT flags (low 32 bits; all of them: {@link FuseInit#negotiatedFlags()}). */
     int negotiatedFlags() {
         return (int) init.negotiatedFlags();

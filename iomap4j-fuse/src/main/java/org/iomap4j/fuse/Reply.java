@@ -11,7 +11,7 @@ import org.iomap4j.vfs.StatFs;
 
 /**
  * The answer to one request, written into the reader thread's output buffer and sent with one write(2) on the
- * fd the request came from. It exists to enforce "answered exactly once": a second answer is a bug and throws;
+ * fd the request came from (or committed through the io_uring entry it came from, {@link FuseUringChannel}). It exists to enforce "answered exactly once": a second answer is a bug and throws;
  * the server answers EIO for a handler that returns without answering (see {@link FuseServer}).
  *
  * <p>Typed replies ({@link #entry}, {@link #attr}, {@link #open}, {@link #written}, {@link #statfs},
@@ -67,7 +67,7 @@ final class Reply {
         }
         answered = true;
         FuseAbi.putOutHeader(channel.out, lenBytes, negErrno, unique);
-        long n = Native.write(channel.capture, channel.fd, channel.out, lenBytes);
+        long n = channel.send(lenBytes);
         if (n == lenBytes) {
             return true;
         }

@@ -13,7 +13,11 @@
  * lseek_out, getxattr_out, dirent/direntplus, init_out, errors), {@code FuseAbi} (opcodes, flags, struct sizes and
  * encoders), {@code FuseInit} (INIT negotiation: minor, capability flags, max_write/max_pages, time_gran),
  * {@code OpenFlagsAbi} (the kernel's per-architecture open(2) flags to the Vfs contract's bits) and {@code Op}
- * (a row of the opcode table: decoder + handler). Every byte offset of the protocol lives here.</li>
+ * (a row of the opcode table: decoder + handler). Every byte offset of the protocol lives here. FUSE over
+ * io_uring is a second transport into the same table: {@code IoUring} (the raw io_uring system calls and rings),
+ * {@code FuseUring} (choice, rings, per-CPU queue workers, fallback), {@code FuseUringWorker} (one thread, one ring,
+ * one registered entry) and {@code FuseUringChannel} (a {@code Channel} over an entry's buffers, replying with
+ * COMMIT_AND_FETCH); see docs/fuse.md.</li>
  * <li><b>Node layer</b>: {@code NodeBridge} (and {@code XattrOps}) map kernel node ids to Vfs inode numbers
  * (nodeid 1 is the root), keep the kernel's lookup counts and the open-file table, and turn each typed input into
  * {@link org.iomap4j.vfs.Vfs} calls and a typed reply. It reads no offset. Optional Vfs capabilities
@@ -28,8 +32,10 @@
  * Vfs on every write (no writeback cache unless asked for). Changes made behind the kernel's back must be
  * announced with {@link org.iomap4j.fuse.FuseMount#invalidateInode} / {@code invalidateEntry}.
  *
- * <p>Locks: the node layer holds no lock while calling the Vfs; FuseMount's {@code fdLock} is a leaf lock.
+ * <p>Locks: the node layer holds no lock while calling the Vfs; FuseMount's {@code fdLock} and FuseUring's monitor
+ * (registration tally) are leaf locks.
  * Facts: include/uapi/linux/fuse.h, fs/fuse/{dev,dir,file,inode,xattr}.c, include/uapi/asm-generic/fcntl.h and
- * arch/arm64/include/uapi/asm/fcntl.h, and ../shared/reference/fuse-protocol.md.
+ * arch/arm64/include/uapi/asm/fcntl.h, fs/fuse/dev_uring.c, include/uapi/linux/io_uring.h, and
+ * ../shared/reference/fuse-protocol.md.
  */
 package org.iomap4j.fuse;

@@ -49,6 +49,11 @@ class FuseMountIntegrationTest {
         mount = FuseMount.mount(vfs, mnt, options().fsName("memvfs").threads(4).build());
     }
 
+    /** The mount of the running test (subclasses check how it was served). */
+    FuseMount currentMount() {
+        return mount;
+    }
+
     /** The options every mount of this test class starts from (subclasses vary them). */
     FuseOptions.Builder options() {
         // Without the writeback cache (iomapfs mount --no-writeback-cache); FuseMountWritebackCacheIntegrationTest
