@@ -165,6 +165,14 @@ public final class NetfsFile {
     }
 
     /**
+     * Records a change that has no bytes (an object created here and not uploaded yet, even if nothing is written to
+     * it): the next {@link #commit()} uploads the object.
+     */
+    public synchronized void markChanged() {
+        changeGen++;
+    }
+
+    /**
      * Replaces the attributes stored with the object at the next upload.
      *
      * @param newAttributes the attributes

@@ -55,10 +55,9 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     private final PageCache pageCache;
     private final S3InodeTable inodes;
     private final S3Lookup names;
-    private final ReentrantLock namespaceLock = new ReentrantLock();
     private final S3Freshness fresh = new S3Freshness();
-    /** Last listing per directory inode, reused by readdir calls that continue at an offset. */
-    private final Map<Long, List<DirEntry>> listings = new ConcurrentHashMap<>();
+    private final S3DirCache dirs;
+    private final S3Namespace namespace;
 
     private final S3RequestCounts requestCounts;
 
@@ -72,7 +71,9 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         long now = System.currentTimeMillis() / 1000;
         this.inodes = new S3InodeTable(new S3Inode(S3InodeTable.ROOT_INO, "", FileMode.S_IFDIR | 0755, options.uid(),
                 options.gid(), now));
-        this.names = new S3Lookup(options, backend, netfs, pageCache, inodes);
+        this.dirs = new S3DirCache(options.metadataTtlMillis());
+        this.names = new S3Lookup(options, backend, netfs, pageCache, inodes, dirs);
+        this.namespace = new S3Namespace(options, backend, inodes, names, dirs, fresh, this::commit);
     }
 
     /**
@@ -177,7 +178,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     public InodeAttr lookup(long dirIno, String name) throws IOException {
         S3Inode d = dir(dirIno);
         long gen = fresh.generation();
-        S3Inode i = names.find(S3Lookup.child(d.path(), name));
+        S3Inode i = names.resolve(S3Lookup.child(d.path(), name));
         if (i == null) {
             fresh.absent(S3Lookup.child(d.path(), name), gen);
             throw new FsException(Errno.ENOENT, "'" + S3Lookup.child(d.path(), name) + "' not found in s3://"
@@ -280,84 +281,24 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // Vfs: namespace
+    // Vfs: namespace (S3Namespace)
 
     @Override
     public InodeAttr mknod(long dirIno, String name, int mode, long rdev, int uid, int gid) throws IOException {
         if (!FileMode.isRegular(mode)) {
             throw new FsException(Errno.EPERM, "S3 keeps regular files, directories and symlinks only: '" + name + "'");
         }
-        return referenced(createFile(dir(dirIno), name, mode, uid, gid, true));
-    }
-
-    /** Creates an empty object (so that other clients and listings see it at once) and its inode. */
-    private S3Inode createFile(S3Inode d, String name, int mode, int uid, int gid, boolean excl) throws IOException {
-        String path = S3Lookup.child(d.path(), name);
-        namespaceLock.lock();
-        try {
-            S3Inode existing = fresh.recentlyAbsent(path) ? null : names.find(path);
-            if (existing != null) {
-                if (excl) {
-                    throw new FsException(Errno.EEXIST, "'" + path + "' exists");
-                }
-                if (existing.isDirectory()) {
-                    throw new FsException(Errno.EISDIR, "'" + path + "' is a directory");
-                }
-                return existing;
-            }
-            long now = System.currentTimeMillis() / 1000;
-            int fmode = FileMode.S_IFREG | (mode & FileMode.PERM_MASK);
-            Map<String, String> meta = S3Attrs.of(fmode, uid, gid, now);
-            ObjectVersion v = backend.put(names.key(path), new byte[0], meta);
-            fresh.changed(path);
-            S3Inode i = names.fileInode(path, new S3Backend.ObjectInfo(v, meta));
-            listings.remove(d.ino());
-            return i;
-        } finally {
-            namespaceLock.unlock();
-        }
+        return referenced(namespace.createFile(dir(dirIno), name, mode, uid, gid, true));
     }
 
     @Override
     public InodeAttr mkdir(long dirIno, String name, int mode, int uid, int gid) throws IOException {
-        return newEntry(dir(dirIno), name, path -> {
-            long now = System.currentTimeMillis() / 1000;
-            Map<String, String> meta = S3Attrs.of(FileMode.S_IFDIR | (mode & FileMode.PERM_MASK), uid, gid, now);
-            backend.put(names.dirPrefix(path), new byte[0], meta);
-            return names.dirInode(path, meta);
-        });
-    }
-
-    /** Makes a new entry of the object {@code make} stores at the child's path: EEXIST if the name is taken. */
-    private InodeAttr newEntry(S3Inode d, String name, EntryMaker make) throws IOException {
-        String path = S3Lookup.child(d.path(), name);
-        namespaceLock.lock();
-        try {
-            if (!fresh.recentlyAbsent(path) && names.find(path) != null) {
-                throw new FsException(Errno.EEXIST, "'" + path + "' exists");
-            }
-            fresh.changed(path);
-            S3Inode made = make.make(path);
-            listings.remove(d.ino());
-            return referenced(made);
-        } finally {
-            namespaceLock.unlock();
-        }
-    }
-
-    /** Stores the object of a new entry at {@code path} and returns its inode. */
-    @FunctionalInterface
-    private interface EntryMaker {
-        S3Inode make(String path) throws IOException;
+        return referenced(namespace.mkdir(dir(dirIno), name, mode, uid, gid));
     }
 
     @Override
     public InodeAttr symlink(long dirIno, String name, String target, int uid, int gid) throws IOException {
-        return newEntry(dir(dirIno), name, path -> {
-            Map<String, String> meta = S3Attrs.of(FileMode.S_IFLNK | 0777, uid, gid, System.currentTimeMillis() / 1000);
-            ObjectVersion v = backend.put(names.key(path), target.getBytes(StandardCharsets.UTF_8), meta);
-            return names.fileInode(path, new S3Backend.ObjectInfo(v, meta));
-        });
+        return referenced(namespace.symlink(dir(dirIno), name, target, uid, gid));
     }
 
     @Override
@@ -385,216 +326,23 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
 
     @Override
     public void unlink(long dirIno, String name) throws IOException {
-        S3Inode d = dir(dirIno);
-        String path = S3Lookup.child(d.path(), name);
-        namespaceLock.lock();
-        try {
-            S3Inode i = names.find(path);
-            if (i == null) {
-                throw new FsException(Errno.ENOENT, "'" + path + "' not found");
-            }
-            if (i.isDirectory()) {
-                throw new FsException(Errno.EISDIR, "'" + path + "' is a directory");
-            }
-            backend.delete(names.key(path));
-            NetfsFile f = i.netfsFileOrNull();
-            if (f != null) {
-                f.discard();
-            }
-            synchronized (i) {
-                i.unlinked = true;
-            }
-            inodes.unlinkPath(i);
-            listings.remove(d.ino());
-        } finally {
-            namespaceLock.unlock();
-        }
+        namespace.unlink(dir(dirIno), name);
     }
 
     @Override
     public void rmdir(long dirIno, String name) throws IOException {
-        S3Inode d = dir(dirIno);
-        String path = S3Lookup.child(d.path(), name);
-        namespaceLock.lock();
-        try {
-            S3Inode i = names.find(path);
-            if (i == null) {
-                throw new FsException(Errno.ENOENT, "'" + path + "' not found");
-            }
-            if (!i.isDirectory()) {
-                throw new FsException(Errno.ENOTDIR, "'" + path + "' is not a directory");
-            }
-            String prefix = names.dirPrefix(path);
-            for (String k : S3Listing.keys(backend.client(), backend.bucket(), prefix, 2)) {
-                if (!k.equals(prefix)) {
-                    throw new FsException(Errno.ENOTEMPTY, "'" + path + "' is not empty");
-                }
-            }
-            backend.delete(prefix);
-            synchronized (i) {
-                i.unlinked = true;
-            }
-            inodes.unlinkPath(i);
-            listings.remove(d.ino());
-        } finally {
-            namespaceLock.unlock();
-        }
+        namespace.rmdir(dir(dirIno), name);
     }
 
-    /**
-     * Rename as S3 allows it: every object is copied to its new key, then the old keys are deleted. Not atomic: a
-     * crash or an unreachable server part-way leaves some objects under both names (never under neither). Open
-     * files are uploaded first so that the copy carries their data.
-     */
+    /** Copy and delete per key, not atomic (see {@link S3Namespace#rename}). */
     @Override
     public void rename(long oldDirIno, String oldName, long newDirIno, String newName, int flags) throws IOException {
-        if ((flags & RENAME_EXCHANGE) != 0) {
-            throw new FsException(Errno.EINVAL, "RENAME_EXCHANGE is not possible on S3");
-        }
-        S3Inode od = dir(oldDirIno);
-        S3Inode nd = dir(newDirIno);
-        String from = S3Lookup.child(od.path(), oldName);
-        String to = S3Lookup.child(nd.path(), newName);
-        namespaceLock.lock();
-        try {
-            fresh.changed(to);
-            S3Inode src = names.find(from);
-            if (src == null) {
-                throw new FsException(Errno.ENOENT, "'" + from + "' not found");
-            }
-            if (from.equals(to)) {
-                return;
-            }
-            if (src.isDirectory() && to.startsWith(from + "/")) {
-                throw new FsException(Errno.EINVAL, "cannot move '" + from + "' into itself");
-            }
-            S3Inode dst = names.find(to);
-            if (dst != null) {
-                if ((flags & RENAME_NOREPLACE) != 0) {
-                    throw new FsException(Errno.EEXIST, "'" + to + "' exists");
-                }
-                if (dst.isDirectory() != src.isDirectory()) {
-                    throw new FsException(dst.isDirectory() ? Errno.EISDIR : Errno.ENOTDIR, "cannot replace '" + to
-                            + "' by '" + from + "'");
-                }
-                if (dst.isDirectory() && !S3Listing.keys(backend.client(), backend.bucket(), names.dirPrefix(to), 2).stream()
-                        .allMatch(k -> k.equals(names.dirPrefix(to)))) {
-                    throw new FsException(Errno.ENOTEMPTY, "'" + to + "' is not empty");
-                }
-            }
-            if (src.isDirectory()) {
-                renameDirectory(from, to);
-            } else {
-                commit(src);
-                ObjectVersion v = backend.copy(names.key(from), names.key(to), null);
-                backend.delete(names.key(from));
-                NetfsFile f = src.netfsFileOrNull();
-                if (f != null) {
-                    f.renamed(names.key(to), v);
-                }
-                if (dst != null && dst.netfsFileOrNull() != null) {
-                    dst.netfsFileOrNull().discard();
-                }
-            }
-            if (dst != null) {
-                synchronized (dst) {
-                    dst.unlinked = true;
-                }
-                inodes.unlinkPath(dst);
-            }
-            inodes.rename(from, to);
-            listings.remove(od.ino());
-            listings.remove(nd.ino());
-        } finally {
-            namespaceLock.unlock();
-        }
-    }
-
-    private void renameDirectory(String from, String to) throws IOException {
-        for (S3Inode f : inodes.files()) {
-            if (f.path().startsWith(from + "/")) {
-                commit(f);
-            }
-        }
-        String fromPrefix = names.dirPrefix(from);
-        String toPrefix = names.dirPrefix(to);
-        List<String> keys = new java.util.ArrayList<>(S3Listing.allKeys(backend.client(), backend.bucket(),
-                fromPrefix));
-        // The directory's own marker: S3 lists it under its prefix, but some servers (s3proxy's filesystem store)
-        // list it only in the parent's listing; look it up so that it moves too (and is not left behind).
-        if (!keys.contains(fromPrefix) && backend.head(fromPrefix) != null) {
-            keys.addFirst(fromPrefix);
-        }
-        for (String k : keys) {
-            backend.copy(k, toPrefix + k.substring(fromPrefix.length()), null);
-        }
-        if (keys.isEmpty()) {
-            backend.put(toPrefix, new byte[0], Map.of());
-        }
-        // Deepest keys first, each directory's marker after what is below it: a crash part-way still shows every
-        // old directory that has entries left (and filesystem-backed servers drop a directory once it is empty).
-        for (String k : keys.reversed()) {
-            backend.delete(k);
-        }
-        for (S3Inode f : inodes.files()) {
-            String p = f.path();
-            if (p.startsWith(from + "/")) {
-                String np = to + p.substring(from.length());
-                S3Backend.ObjectInfo info = backend.head(names.key(np));
-                if (info != null && f.netfsFileOrNull() != null) {
-                    f.netfsFileOrNull().renamed(names.key(np), info.version());
-                }
-            }
-        }
+        namespace.rename(dir(oldDirIno), oldName, dir(newDirIno), newName, flags);
     }
 
     @Override
     public void readdir(long dirIno, long offset, DirSink sink) throws IOException {
-        S3Inode d = dir(dirIno);
-        List<DirEntry> entries = offset == 0 ? null : listings.get(dirIno);
-        if (entries == null) {
-            entries = list(d);
-            listings.put(dirIno, entries);
-        }
-        for (int n = (int) Math.min(offset, entries.size()); n < entries.size(); n++) {
-            if (!sink.accept(entries.get(n))) {
-                return;
-            }
-        }
-    }
-
-    private List<DirEntry> list(S3Inode d) throws IOException {
-        List<DirEntry> out = new java.util.ArrayList<>();
-        out.add(new DirEntry(".", d.ino(), FileMode.DT_DIR, 1));
-        S3Inode parent = d.path().isEmpty() ? d : inodes.byPath(d.path().contains("/")
-                ? d.path().substring(0, d.path().lastIndexOf('/')) : "");
-        out.add(new DirEntry("..", parent == null ? S3InodeTable.ROOT_INO : parent.ino(), FileMode.DT_DIR, 2));
-        java.util.Set<String> dirs = new java.util.HashSet<>();
-        List<S3Listing.Child> children = S3Listing.children(backend.client(), backend.bucket(), names.dirPrefix(d.path()));
-        for (S3Listing.Child c : children) {
-            if (c.directory()) {
-                dirs.add(c.name());
-            }
-        }
-        for (S3Listing.Child c : children) {
-            if (c.name().contains("/") || c.name().equals(".") || c.name().equals("..")
-                    || (!c.directory() && dirs.contains(c.name()))) {
-                continue; // keys that are no POSIX name ("a/./b", "a//b"); "a" beside "a/": the directory wins
-            }
-            String path = d.path().isEmpty() ? c.name() : d.path() + "/" + c.name();
-            S3Inode i;
-            if (c.directory()) {
-                i = names.dirInode(path, Map.of());
-            } else {
-                i = inodes.getOrCreate(path, ino -> new S3Inode(ino, path, FileMode.S_IFREG | 0644, options.uid(),
-                        options.gid(), System.currentTimeMillis() / 1000));
-                if (!i.hasData()) {
-                    i.setSizeFromServer(c.sizeBytes());
-                }
-            }
-            out.add(new DirEntry(c.name(), i.ino(), FileMode.dtype(i.mode), out.size() + 1));
-        }
-        return out;
+        namespace.readdir(dir(dirIno), offset, sink);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -628,7 +376,9 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         synchronized (i) {
             first = i.openCount == 0;
         }
-        if ((first || !i.hasData()) && !(i.hasData() && S3Freshness.isFresh(i.validatedNanos))) {
+        NetfsFile local = i.netfsFileOrNull();
+        if ((first || !i.hasData()) && !(i.hasData() && S3Freshness.isFresh(i.validatedNanos))
+                && !(local != null && local.isDirty())) { // local changes win over the server's version anyway
             // Close-to-open consistency: see the server's current version (a cached one is kept offline), unless
             // the server told it less than S3Freshness.FRESH_NANOS ago (typically the lookup just before).
             try {
@@ -657,7 +407,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
 
     @Override
     public Created create(long dirIno, String name, int mode, int openFlags, int uid, int gid) throws IOException {
-        S3Inode i = createFile(dir(dirIno), name, mode, uid, gid, (openFlags & O_EXCL) != 0);
+        S3Inode i = namespace.createFile(dir(dirIno), name, mode, uid, gid, (openFlags & O_EXCL) != 0);
         InodeAttr a = referenced(i);
         FileHandle h = open(i.ino(), openFlags);
         return new Created(a, h);
@@ -801,6 +551,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "unmount: " + e.getMessage() + " (kept in the dirty log)");
         } finally {
+            dirs.close();
             netfs.close();
             pageCache.close();
             backend.close();
