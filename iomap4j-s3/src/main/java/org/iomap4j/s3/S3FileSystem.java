@@ -453,14 +453,32 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         Writeback.fsync(i, 0, Long.MAX_VALUE, ((Handle) fh).cursor(), f.device());
     }
 
-    /** Writes back and uploads a file's changes (no error cursor: the caller gets this pass's error). */
+    /** Writes back and uploads a file's changes (close-to-open, rename, chmod): {@link #commit(S3Inode, boolean)}. */
     private void commit(S3Inode i) throws IOException {
+        commit(i, false);
+    }
+
+    /**
+     * Writes back and uploads a file's changes (no error cursor: the caller gets this pass's error). With
+     * {@code durable} the dirty-log entry is fsync'd before the upload (fsync, syncfs); else only if the upload
+     * fails (a close: one PUT and no local fsync for a small file, see {@link NetfsFile#commit(boolean)}).
+     */
+    private void commit(S3Inode i, boolean durable) throws IOException {
         NetfsFile f = i.netfsFileOrNull();
         if (f == null) {
             return;
         }
         f.setAttributes(meta(i));
-        Writeback.fsync(i, 0, Long.MAX_VALUE, null, f.device());
+        IOException wbError = null;
+        try {
+            Writeback.writeAndWait(i.mapping(), 0, Long.MAX_VALUE);
+        } catch (IOException e) {
+            wbError = e;
+        }
+        f.commit(durable);
+        if (wbError != null) {
+            throw wbError;
+        }
     }
 
     /**
@@ -529,7 +547,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         for (S3Inode i : inodes.files()) {
             try {
                 if (!i.unlinked) {
-                    commit(i);
+                    commit(i, true);
                 }
             } catch (IOException e) {
                 first = first == null ? e : first;
