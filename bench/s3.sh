@@ -7,7 +7,8 @@
 # Usage (root; installs Debian's s3fs and rclone if missing):
 #   bench/s3.sh [OUT_DIR=bench/results]
 #   env: SEQ_MIB=1024 (sequential object), RAND_MIB=256 (random-write object), RAND_WRITES=64 (4 KiB writes at random 4 KiB-aligned offsets),
-#        NFILES=10000 (small files of 1 KiB), KINDS="iomapfs s3fs rclone", WORK=/tmp/iomap4j-s3bench, PORT=9400
+#        NFILES=10000 (small files of 1 KiB), KINDS="iomapfs s3fs rclone", WORK=/tmp/iomap4j-s3bench, PORT=9400,
+#        JOBS="large small" (large: seq-write, seq reads, rand-write; small: the NFILES jobs)
 #
 # Every job runs on a fresh mount (a new process); a job's time ends when its data is on the server: a write job
 # includes the fsync and the unmount (the process exits once it has uploaded what it holds; rclone uploads on
@@ -27,6 +28,7 @@ WORK=${WORK:-/tmp/iomap4j-s3bench}
 PORT=${PORT:-9400}
 RELAY_PORT=$((PORT + 1))
 read -r -a KINDS <<< "${KINDS:-iomapfs s3fs rclone}"
+JOBS=" ${JOBS:-large small} "
 # The server is plain http on loopback: a CA bundle from the environment is not needed, and rclone's S3 backend
 # refuses to start with AWS_CA_BUNDLE set ("unsupported transport").
 unset AWS_CA_BUNDLE
@@ -168,6 +170,7 @@ declare -A AMP=()
 for kind in "${KINDS[@]}"; do
   mnt="$WORK/mnt-$kind"
   echo "s3 bench: $kind" >&2
+  if [[ "$JOBS" == *" large "* ]]; then
   mount_kind "$kind"
   timed seq-write "$kind" dd if="$WORK/seq.src" of="$mnt/seq" bs=1M conv=fsync status=none
   t0=$(now); umount_kind "$kind"
@@ -199,7 +202,9 @@ for kind in "${KINDS[@]}"; do
   AMP[$kind]=$(python3 -c "print(f'{($after - $before) / ($RAND_WRITES * 4096):.1f}')")
   echo "  rand-write $kind with unmount: ${T[rand-write,$kind]} s, sent $((after - before)) bytes: ${AMP[$kind]}x" >&2
   check "rand-write $kind" "$(server_md5 "$kind" rand)" "$RAND_MD5"
+  fi
 
+  if [[ "$JOBS" == *" small "* ]]; then
   mount_kind "$kind"
   timed files-create "$kind" smallfiles "$mnt/small" create
   t0=$(now); umount_kind "$kind"
@@ -209,6 +214,7 @@ for kind in "${KINDS[@]}"; do
   timed files-stat "$kind" smallfiles "$mnt/small" stat
   timed files-read "$kind" smallfiles "$mnt/small" read
   umount_kind "$kind"
+  fi
 done
 
 {

@@ -88,7 +88,14 @@ final class S3Mount {
                 + " Ctrl-C or 'iomapfs umount " + mnt + "' to unmount");
         out.flush();
         ForegroundMount.serve(mount, () -> {
+            if (cmd.stats) {
+                MountCommand.printStats(err, mount.requestCounts());
+            }
             fs.close();
+            if (cmd.stats) {
+                err.println("iomapfs: S3 requests: " + fs.requestSummary());
+                err.flush();
+            }
             Mountpoint.removeIfCreated(mnt, createdMountpoint);
             int left = fs.netfs().pendingCount();
             out.println("iomapfs: unmounted " + mnt + "; " + (left == 0 ? "every change is in " + url

@@ -33,6 +33,8 @@ final class S3Inode implements NetfsInode {
      * ETag needs no HEAD to answer a lookup. */
     volatile String serverTag;
     int openCount;
+    /** Attributes changed here (setattr, write, truncate) since the last upload took them. */
+    boolean attrsChanged;
     boolean unlinked;
     private volatile long sizeBytes;
     private NetfsFile file;
