@@ -60,6 +60,8 @@ final class S3DirCache {
     private final long ttlNanos;
     private final Map<String, Listing> byDir = new TreeMap<>();
     private final Map<String, CompletableFuture<S3Backend.ObjectInfo>> heads = new ConcurrentHashMap<>();
+    /** Directories found too large for a one-page listing at lookup, with when (System.nanoTime()). */
+    private final Map<String, Long> large = new java.util.HashMap<>();
     private final Semaphore inFlight = new Semaphore(PREFETCH_IN_FLIGHT);
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private int entries;
@@ -111,6 +113,20 @@ final class S3DirCache {
         entries += children.size();
     }
 
+    /** {@code dirPath} has more children than a lookup lists at once: lookups in it ask per name for the TTL. */
+    synchronized void markLarge(String dirPath) {
+        if (large.size() > 10_000) {
+            large.clear();
+        }
+        large.put(dirPath, System.nanoTime());
+    }
+
+    /** True if {@code dirPath} was found large within the TTL (or nothing is cached at all). */
+    synchronized boolean isLarge(String dirPath) {
+        Long t = large.get(dirPath);
+        return ttlNanos == 0 || (t != null && System.nanoTime() - t < ttlNanos);
+    }
+
     /** This mount made {@code path} (or replaced what was there): its parent's listing shows it. */
     synchronized void added(String path, Entry e) {
         Listing l = byDir.get(S3Paths.parent(path));
@@ -140,6 +156,7 @@ final class S3DirCache {
             }
         }
         heads.keySet().removeIf(p -> p.startsWith(path + "/") || path.isEmpty());
+        large.keySet().removeIf(p -> p.equals(path) || p.startsWith(path + "/") || path.isEmpty());
     }
 
     /**

@@ -22,6 +22,8 @@ import org.iomap4j.vfs.FileMode;
  */
 final class S3Lookup {
     private static final int NAME_MAX = 255;
+    /** A lookup in a directory without a fresh listing lists it when it has at most this many children. */
+    static final int LOOKUP_LIST_KEYS = 1000;
 
     private final S3MountOptions options;
     private final S3Backend backend;
@@ -116,6 +118,19 @@ final class S3Lookup {
     }
 
     /**
+     * Queues the marker object of a directory made while the server is unreachable: an empty object with the
+     * directory's metadata, persisted in the dirty log like fsync'd data and uploaded by the netfs uploader on
+     * reconnection (or by the next mount after a crash).
+     *
+     * @throws IOException if the dirty log cannot be written
+     */
+    void queueMarker(String path, Map<String, String> meta) throws IOException {
+        NetfsFile marker = netfs.file(dirPrefix(path), null, meta);
+        marker.markChanged();
+        marker.commit(); // persists, tries the upload, and queues it (the server is unreachable)
+    }
+
+    /**
      * True if {@code i} is a file this mount created and has not uploaded yet (the server does not know it).
      */
     static boolean isLocalOnly(S3Inode i) {
@@ -135,7 +150,28 @@ final class S3Lookup {
         if (known != null && isLocalOnly(known)) {
             return known;
         }
-        S3DirCache.Answer a = dirs.lookup(S3Paths.parent(path), S3Paths.name(path));
+        String parent = S3Paths.parent(path);
+        S3DirCache.Answer a = dirs.lookup(parent, S3Paths.name(path));
+        if (a == null && !dirs.isLarge(parent)) {
+            // No listing of the parent: list it if it is small (one page), so that the lookups of its other names
+            // (a build, an untar, a script walking it) cost no request.
+            try {
+                List<S3Listing.Child> few = S3Listing.childrenIfFew(backend.client(), backend.bucket(),
+                        dirPrefix(parent), LOOKUP_LIST_KEYS);
+                if (few == null) {
+                    dirs.markLarge(parent);
+                } else {
+                    dirs.fill(parent, entries(parent, few));
+                    a = dirs.lookup(parent, S3Paths.name(path));
+                }
+            } catch (BackendUnavailableException e) {
+                S3Inode k = inodes.byPath(path);
+                if (k != null) {
+                    return k;
+                }
+                throw e;
+            }
+        }
         if (a == null) {
             return find(path);
         }
@@ -164,6 +200,34 @@ final class S3Lookup {
             return find(path); // gone since the listing (or a directory now)
         }
         return fileInode(path, info);
+    }
+
+    /**
+     * The listing-cache entries of directory {@code dirPath} from its listed children: names that are no POSIX
+     * name are left out, a directory wins over an object of the same name, and the files this mount created and
+     * has not uploaded yet are added.
+     */
+    Map<String, S3DirCache.Entry> entries(String dirPath, List<S3Listing.Child> listed) {
+        Map<String, S3DirCache.Entry> children = new java.util.TreeMap<>();
+        java.util.Set<String> dirNames = new java.util.HashSet<>();
+        for (S3Listing.Child c : listed) {
+            if (c.directory()) {
+                dirNames.add(c.name());
+            }
+        }
+        for (S3Listing.Child c : listed) {
+            if (c.name().contains("/") || c.name().equals(".") || c.name().equals("..")
+                    || (!c.directory() && dirNames.contains(c.name()))) {
+                continue; // keys that are no POSIX name ("a/./b", "a//b"); "a" beside "a/": the directory wins
+            }
+            children.put(c.name(), new S3DirCache.Entry(c.directory(), c.sizeBytes(), c.etag()));
+        }
+        for (S3Inode f : inodes.files()) {
+            if (isLocalOnly(f) && S3Paths.parent(f.path()).equals(dirPath)) {
+                children.putIfAbsent(S3Paths.name(f.path()), new S3DirCache.Entry(false, f.sizeBytes(), null));
+            }
+        }
+        return children;
     }
 
     /** True if {@code i}'s attributes are current for the listed {@code e}: same ETag, or local changes. */

@@ -3,15 +3,13 @@ package org.iomap4j.s3;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
+import org.iomap4j.netfs.BackendUnavailableException;
 import org.iomap4j.netfs.NetfsFile;
 import org.iomap4j.netfs.ObjectVersion;
 import org.iomap4j.vfs.DirEntry;
@@ -26,8 +24,12 @@ import org.iomap4j.vfs.VfsNamespace;
  *
  * <p>A create sends nothing: the object is uploaded (one PUT with data and metadata) by the first close, fsync or
  * sync. mkdir and symlink PUT their object; unlink and rmdir DELETE; rename copies and deletes (not atomic).
- * Every change needs the server except create: while the server is unreachable they fail with EIO (a create only
- * when the name cannot be checked, see {@link #createFile}).
+ *
+ * <p>While the server is unreachable (docs/netfs.md, "Disconnected operation"): create and mkdir of a name this
+ * mount knows to be absent (a fresh listing, or a lookup within {@link S3Freshness#FRESH_NANOS}) succeed and are
+ * kept like written data (the file's upload, the directory's marker object: in the dirty log once fsync'd or
+ * closed, uploaded on reconnection); a name that cannot be checked, symlink, unlink, rmdir and rename fail with
+ * EIO and change nothing (the fsync'd data of the files involved stays queued).
  *
  * <p>Locks: {@link #namespaceLock} (every namespace change, one at a time) is taken first, before an inode's rwsem
  * (the commit of an open file in rename); the listing cache, inode table and freshness record are leaves.
@@ -97,7 +99,11 @@ final class S3Namespace {
         return newEntry(d, name, path -> {
             long now = System.currentTimeMillis() / 1000;
             Map<String, String> meta = S3Attrs.of(FileMode.S_IFDIR | (mode & FileMode.PERM_MASK), uid, gid, now);
-            backend.put(names.dirPrefix(path), new byte[0], meta);
+            try {
+                backend.put(names.dirPrefix(path), new byte[0], meta);
+            } catch (BackendUnavailableException e) {
+                names.queueMarker(path, meta); // offline: kept in the dirty log, uploaded on reconnection
+            }
             dirs.added(path, new S3DirCache.Entry(true, 0, null));
             dirs.fill(path, Map.of()); // it was checked absent: nothing is below it
             return names.dirInode(path, meta);
@@ -368,28 +374,10 @@ final class S3Namespace {
         return out;
     }
 
-    /** LISTs {@code d} on the server and caches the result. */
+    /** LISTs {@code d} on the server (every page) and caches the result. */
     private Map<String, S3DirCache.Entry> fetch(S3Inode d) throws IOException {
-        Map<String, S3DirCache.Entry> children = new TreeMap<>();
-        Set<String> dirNames = new HashSet<>();
-        List<S3Listing.Child> listed = S3Listing.children(backend.client(), backend.bucket(), names.dirPrefix(d.path()));
-        for (S3Listing.Child c : listed) {
-            if (c.directory()) {
-                dirNames.add(c.name());
-            }
-        }
-        for (S3Listing.Child c : listed) {
-            if (c.name().contains("/") || c.name().equals(".") || c.name().equals("..")
-                    || (!c.directory() && dirNames.contains(c.name()))) {
-                continue; // keys that are no POSIX name ("a/./b", "a//b"); "a" beside "a/": the directory wins
-            }
-            children.put(c.name(), new S3DirCache.Entry(c.directory(), c.sizeBytes(), c.etag()));
-        }
-        for (S3Inode f : inodes.files()) {
-            if (S3Lookup.isLocalOnly(f) && S3Paths.parent(f.path()).equals(d.path())) {
-                children.putIfAbsent(S3Paths.name(f.path()), new S3DirCache.Entry(false, f.sizeBytes(), null));
-            }
-        }
+        Map<String, S3DirCache.Entry> children = names.entries(d.path(), S3Listing.children(backend.client(),
+                backend.bucket(), names.dirPrefix(d.path())));
         dirs.fill(d.path(), children);
         return children;
     }

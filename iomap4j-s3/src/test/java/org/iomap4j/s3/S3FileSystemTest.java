@@ -206,7 +206,9 @@ class S3FileSystemTest {
     @Test
     void aCreateAfterANegativeLookupIsOnePutAndAnOpenAfterALookupNeedsNoHead() throws Exception {
         String bucket = s3.newBucket("fs-test");
-        try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", tmp.resolve("c-" + bucket), s3.port()))) {
+        // Without the listing cache (TTL 0): the 1 s shortcuts of S3Freshness alone (S3MetadataCacheTest has the cache).
+        try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", tmp.resolve("c-" + bucket), s3.port())
+                .withMetadataTtlMillis(0))) {
             VfsPaths p = new VfsPaths(fs);
             long root = fs.rootIno();
             var ns = fs.capability(org.iomap4j.vfs.VfsWrite.class).orElseThrow();
