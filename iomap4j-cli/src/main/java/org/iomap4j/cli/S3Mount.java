@@ -48,7 +48,7 @@ final class S3Mount {
         S3MountOptions opts = S3MountOptions.of(s3.endpoint, url.bucket(), url.prefix(), cacheDir)
                 .withRegion(s3.regionOrEnv()).withOwner(ids[0], ids[1])
                 .withCache(s3.diskCacheBytes, (int) s3.granuleBytes, cmd.cacheBytes).withPartBytes(s3.partBytes)
-                .withMetadataTtlMillis(s3.metadataTtlSeconds * 1000);
+                .withMetadataTtlMillis(s3.metadataTtlSeconds * 1000).withAsyncClose(s3.asyncClose);
         boolean createdMountpoint = Mountpoint.check(mnt, cmd.mountpoint == null, cmd.nonempty);
         S3FileSystem fs;
         try {

@@ -38,6 +38,10 @@ final class S3MountOptionsCli {
                     + "every time). Another client's creates, deletes and renames show after at most this long; an "
                     + "open still checks the file's version (close-to-open).")
     long metadataTtlSeconds;
+    @Option(names = "--async-close", description = "s3:// only: close() returns at once and the file is uploaded in "
+            + "the background, 8 files at a time (as rclone's VFS cache does); fsync, sync and unmount still wait for "
+            + "the uploads. Default: close() returns once the file is on the server (close-to-open).")
+    boolean asyncClose;
 
     /** The region to sign with: the option, else {@code AWS_REGION} / {@code AWS_DEFAULT_REGION}, else null. */
     String regionOrEnv() {

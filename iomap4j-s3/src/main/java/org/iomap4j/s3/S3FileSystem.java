@@ -58,6 +58,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     private final S3Freshness fresh = new S3Freshness();
     private final S3DirCache dirs;
     private final S3Namespace namespace;
+    private final S3CloseUploads closeUploads;
 
     private final S3RequestCounts requestCounts;
 
@@ -73,7 +74,18 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
                 options.gid(), now));
         this.dirs = new S3DirCache(options.metadataTtlMillis());
         this.names = new S3Lookup(options, backend, netfs, pageCache, inodes, dirs);
-        this.namespace = new S3Namespace(options, backend, inodes, names, dirs, fresh, this::commit);
+        this.closeUploads = new S3CloseUploads(this::commit, this::maybeEvict);
+        this.namespace = new S3Namespace(options, backend, inodes, names, dirs, fresh, new S3Namespace.Committer() {
+            @Override
+            public void commit(S3Inode i) throws IOException {
+                S3FileSystem.this.commit(i);
+            }
+
+            @Override
+            public void settle(S3Inode i) {
+                closeUploads.await(i);
+            }
+        });
     }
 
     /**
@@ -404,10 +416,13 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
             first = i.openCount == 0;
         }
         NetfsFile local = i.netfsFileOrNull();
-        if ((first || !i.hasData()) && !(i.hasData() && S3Freshness.isFresh(i.validatedNanos))
+        long validated = i.validatedNanos;
+        boolean toldSinceClose = validated - i.closedNanos > 0 && S3Freshness.isFresh(validated);
+        if ((first || !i.hasData()) && !(i.hasData() && toldSinceClose)
                 && !(local != null && local.isDirty())) { // local changes win over the server's version anyway
             // Close-to-open consistency: see the server's current version (a cached one is kept offline), unless
-            // the server told it less than S3Freshness.FRESH_NANOS ago (typically the lookup just before).
+            // the server told it less than S3Freshness.FRESH_NANOS ago and after the file was last closed (the
+            // lookup just before this open); a lookup answered from the listing cache tells nothing new.
             try {
                 S3Backend.ObjectInfo info = backend.head(names.key(i.path()));
                 if (info == null && !i.hasData()) {
@@ -517,6 +532,22 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     public void flush(FileHandle fh) throws IOException {
         S3Inode i = inodeOf(fh);
         if ((fh.openFlags() & O_ACCMODE) != O_RDONLY && !i.unlinked) {
+            closeUpload(i);
+        }
+    }
+
+    /** The upload at a close: now, or queued ({@link S3MountOptions#asyncClose()}). */
+    private void closeUpload(S3Inode i) throws IOException {
+        if (options.asyncClose()) {
+            NetfsFile f = i.netfsFileOrNull();
+            boolean changed;
+            synchronized (i) {
+                changed = i.attrsChanged;
+            }
+            if (f != null && (changed || f.isDirty() || i.mapping().hasDirty(0, Long.MAX_VALUE))) {
+                closeUploads.submit(i);
+            }
+        } else {
             commit(i);
         }
     }
@@ -530,8 +561,11 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
             i.openCount--;
             last = i.openCount == 0;
         }
+        if (last) {
+            i.closedNanos = System.nanoTime();
+        }
         if (last && !i.unlinked) {
-            commit(i);
+            closeUpload(i);
         }
         maybeEvict(i);
     }
@@ -571,6 +605,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     /** Uploads every changed file; offline, they are durable in the dirty log and uploaded on reconnection. */
     @Override
     public void sync() throws IOException {
+        closeUploads.awaitAll();
         IOException first = null;
         for (S3Inode i : inodes.files()) {
             try {
@@ -597,6 +632,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "unmount: " + e.getMessage() + " (kept in the dirty log)");
         } finally {
+            closeUploads.close();
             dirs.close();
             netfs.close();
             pageCache.close();

@@ -29,6 +29,8 @@ final class S3Inode implements NetfsInode {
     long lookups;
     /** System.nanoTime() when the server last told this inode's attributes (HEAD, create, upload), 0 never. */
     volatile long validatedNanos;
+    /** System.nanoTime() of the last release that left the file closed (an open after it revalidates). */
+    volatile long closedNanos;
     /** ETag of the object version the attributes were read from (HEAD, upload), or null: a listing with the same
      * ETag needs no HEAD to answer a lookup. */
     volatile String serverTag;

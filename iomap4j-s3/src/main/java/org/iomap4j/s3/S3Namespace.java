@@ -35,10 +35,13 @@ import org.iomap4j.vfs.VfsNamespace;
  * (the commit of an open file in rename); the listing cache, inode table and freshness record are leaves.
  */
 final class S3Namespace {
-    /** Uploads a file's changes (writeback, then the netfs commit). */
-    @FunctionalInterface
+    /** The filesystem's upload of a file's changes. */
     interface Committer {
+        /** Writes back and uploads {@code i}'s changes now. */
         void commit(S3Inode i) throws IOException;
+
+        /** Waits for the background uploads of {@code i} queued by a close (see {@link S3CloseUploads}). */
+        void settle(S3Inode i);
     }
 
     private final S3MountOptions options;
@@ -154,6 +157,7 @@ final class S3Namespace {
             if (i.isDirectory()) {
                 throw new FsException(Errno.EISDIR, "'" + path + "' is a directory");
             }
+            committer.settle(i); // an upload after close must not land after the DELETE
             backend.delete(names.key(path));
             NetfsFile f = i.netfsFileOrNull();
             if (f != null) {

@@ -177,4 +177,38 @@ class S3MetadataCacheTest {
             assertThat(pb.stat("d/mine").mode()).isEqualTo(FileMode.S_IFREG | 0600);
         }
     }
+
+    @Test
+    void withAsyncCloseUploadsFollowTheCloseAndSyncUnlinkAndUnmountWaitForThem() throws Exception {
+        String bucket = s3.newBucket("mdcache");
+        int n = 30;
+        try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", tmp.resolve("c-" + bucket), s3.port())
+                .withAsyncClose(true))) {
+            VfsPaths p = new VfsPaths(fs);
+            p.mkdir("a");
+            long dir = p.stat("a").ino();
+            for (int i = 0; i < n; i++) {
+                FileHandle fh = fs.create(dir, "f" + i, 0644, Vfs.O_WRONLY | Vfs.O_CREAT, 0, 0).handle();
+                p.write(fh, 0, content(i));
+                fs.flush(fh);
+                fs.release(fh);
+            }
+            // deleted right after its close: the queued upload must not bring it back
+            fs.unlink(dir, "f0");
+            // read back through the mount before anything is known to be uploaded: local data
+            FileHandle rh = p.open("a/f1");
+            assertThat(p.read(rh, 0, 4096)).isEqualTo(content(1));
+            fs.release(rh);
+            fs.sync();
+            for (int i = 1; i < n; i++) {
+                assertThat(s3.object(bucket, "a/f" + i)).as("f" + i + " after sync").isEqualTo(content(i));
+            }
+            FileHandle last = fs.create(dir, "last", 0644, Vfs.O_WRONLY | Vfs.O_CREAT, 0, 0).handle();
+            p.write(last, 0, content(99));
+            fs.flush(last);
+            fs.release(last);
+        }
+        assertThat(s3.object(bucket, "a/last")).as("unmount waits for the queued upload").isEqualTo(content(99));
+        assertThat(s3.object(bucket, "a/f0")).isNull();
+    }
 }
