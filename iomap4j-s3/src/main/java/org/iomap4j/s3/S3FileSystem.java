@@ -3,10 +3,7 @@ package org.iomap4j.s3;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.ReentrantLock;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.netfs.BackendUnavailableException;
@@ -14,13 +11,11 @@ import org.iomap4j.netfs.Netfs;
 import org.iomap4j.netfs.NetfsConfig;
 import org.iomap4j.netfs.NetfsFile;
 import org.iomap4j.netfs.NetfsIomapOps;
-import org.iomap4j.netfs.ObjectVersion;
 import org.iomap4j.iomap.BufferedIo;
 import org.iomap4j.pagecache.ErrSeq;
 import org.iomap4j.pagecache.PageCache;
 import org.iomap4j.pagecache.PageCacheConfig;
 import org.iomap4j.iomap.Writeback;
-import org.iomap4j.vfs.DirEntry;
 import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.FileMode;
 import org.iomap4j.vfs.InodeAttr;
@@ -37,13 +32,17 @@ import org.iomap4j.vfs.VfsWrite;
  * ({@link S3Attrs}).
  *
  * <p>Semantics (docs/netfs.md has the whole story): close-to-open consistency — {@code open} revalidates a file's
- * ETag, {@code fsync} and the last {@code release} upload; rename is copy + delete, not atomic (a crash in between
- * leaves both names); no hard links, devices, fifos or sockets (EPERM); a server error is EIO, a missing object
- * ENOENT. While the server is unreachable, cached data stays readable, writes and fsync go to the dirty log, and
- * namespace changes fail with EIO.
+ * ETag, {@code fsync} and {@code close} upload (close in the background with {@link S3MountOptions#asyncClose()});
+ * names, absent names and attributes come from a directory listing cache kept {@link
+ * S3MountOptions#metadataTtlMillis()} ({@link S3DirCache}); a create is one PUT at the first close; rename is copy
+ * + delete, not atomic (a crash in between leaves both names); no hard links, devices, fifos or sockets (EPERM); a
+ * server error is EIO, a missing object ENOENT. While the server is unreachable, cached data stays readable, writes
+ * and fsync go to the dirty log, create and mkdir of names known absent are kept too, and other namespace changes
+ * fail with EIO ({@link S3Namespace}).
  *
- * <p>Locks, outermost first: {@code namespaceLock} (every namespace change, one at a time), the inode's rwsem,
- * then the core's page-cache locks, then netfs's; the inode table and inode monitors are leaves.
+ * <p>Locks, outermost first: {@code S3Namespace.namespaceLock} (every namespace change, one at a time), the
+ * inode's rwsem, then the core's page-cache locks, then netfs's; the inode table, inode monitors and listing cache
+ * are leaves.
  */
 public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     private static final System.Logger LOG = System.getLogger(S3FileSystem.class.getName());
