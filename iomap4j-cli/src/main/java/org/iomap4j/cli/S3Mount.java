@@ -69,6 +69,12 @@ final class S3Mount {
             // The FUSE request path is the same as for an image: warm it on a scratch in-memory image.
             JitWarmup.run(ExtMountOptions.defaults(), java.time.Duration.ofMillis(cmd.warmupMillis), cmd.common.debug,
                     err);
+            // And the S3 client's request path (read-only requests against the bucket).
+            int n = fs.warmUp(java.time.Duration.ofMillis(cmd.warmupMillis));
+            if (cmd.common.debug) {
+                err.println("iomapfs: S3 warm-up: " + n + " requests");
+                err.flush();
+            }
         }
         FuseMount mount;
         try {

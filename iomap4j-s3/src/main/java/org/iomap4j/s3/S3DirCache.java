@@ -168,24 +168,37 @@ final class S3DirCache {
      * @param head  the HEAD of one path (null: no such object)
      */
     void prefetch(List<String> paths, HeadCall head) {
-        if (ttlNanos == 0) {
+        if (ttlNanos == 0 || paths.isEmpty()) {
             return;
         }
+        // In listing order: a READDIRPLUS or a stat loop asks in that order, so the first names are answered first
+        // (workers take the next path from a queue; none starts a HEAD out of order).
+        java.util.concurrent.ConcurrentLinkedQueue<Map.Entry<String, CompletableFuture<S3Backend.ObjectInfo>>> todo =
+                new java.util.concurrent.ConcurrentLinkedQueue<>();
         int n = 0;
         for (String p : paths) {
             if (n++ >= PREFETCH_MAX) {
-                return;
+                break;
             }
-            heads.computeIfAbsent(p, k -> CompletableFuture.supplyAsync(() -> {
-                inFlight.acquireUninterruptibly();
-                try {
-                    return head.head(k);
-                } catch (java.io.IOException e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                } finally {
-                    inFlight.release();
+            CompletableFuture<S3Backend.ObjectInfo> f = new CompletableFuture<>();
+            if (heads.putIfAbsent(p, f) == null) {
+                todo.add(Map.entry(p, f));
+            }
+        }
+        int workers = Math.min(PREFETCH_IN_FLIGHT, todo.size());
+        for (int w = 0; w < workers; w++) {
+            executor.execute(() -> {
+                for (var e = todo.poll(); e != null; e = todo.poll()) {
+                    inFlight.acquireUninterruptibly();
+                    try {
+                        e.getValue().complete(head.head(e.getKey()));
+                    } catch (java.io.IOException | RuntimeException ex) {
+                        e.getValue().completeExceptionally(ex);
+                    } finally {
+                        inFlight.release();
+                    }
                 }
-            }, executor));
+            });
         }
     }
 

@@ -134,6 +134,38 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     }
 
     /**
+     * Runs the S3 client's request path (HEAD of a key that does not exist, a one-key LIST, four at a time) for
+     * about {@code budget}, so that the JIT has compiled it before the first file operation: a mount is a fresh
+     * JVM, and the SDK's first requests run interpreted (a per-request cost the small-file jobs of bench/s3.sh
+     * measured). Sends only reads; errors end it early (it is an optimisation).
+     *
+     * @param budget how long to run
+     * @return the requests made
+     */
+    public int warmUp(java.time.Duration budget) {
+        long end = System.nanoTime() + budget.toNanos();
+        java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+        String probe = names.key(".iomapfs-warmup-" + Long.toHexString(System.nanoTime()));
+        try (var ex = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int t = 0; t < 4; t++) {
+                ex.submit(() -> {
+                    try {
+                        while (System.nanoTime() < end) {
+                            backend.head(probe);
+                            S3Listing.keys(backend.client(), backend.bucket(), probe, 1);
+                            n.addAndGet(2);
+                        }
+                    } catch (IOException | RuntimeException e) {
+                        LOG.log(System.Logger.Level.DEBUG, "S3 warm-up stopped: " + e.getMessage());
+                    }
+                    return null;
+                });
+            }
+        }
+        return n.get();
+    }
+
+    /**
      * The netfs context (pending uploads, unresolved conflicts, local cache statistics).
      *
      * @return the netfs context of this mount

@@ -211,4 +211,17 @@ class S3MetadataCacheTest {
         assertThat(s3.object(bucket, "a/last")).as("unmount waits for the queued upload").isEqualTo(content(99));
         assertThat(s3.object(bucket, "a/f0")).isNull();
     }
+
+    @Test
+    void theWarmUpOnlyReads() throws Exception {
+        String bucket = s3.newBucket("mdcache");
+        oracle.putObject(b -> b.bucket(bucket).key("kept"), RequestBody.fromString("x"));
+        try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", tmp.resolve("c-" + bucket),
+                s3.port()))) {
+            int n = fs.warmUp(java.time.Duration.ofMillis(300));
+            assertThat(n).isPositive();
+            assertThat(fs.requestCounts()).containsOnlyKeys("HeadBucket", "HeadObject", "ListObjectsV2");
+        }
+        assertThat(s3.keys(bucket)).containsExactly("kept");
+    }
 }
