@@ -7,7 +7,10 @@
 # Usage (root; installs Debian's s3fs and rclone if missing):
 #   bench/s3.sh [OUT_DIR=bench/results]
 #   env: SEQ_MIB=1024 (sequential object), RAND_MIB=256 (random-write object), RAND_WRITES=64 (4 KiB writes at random 4 KiB-aligned offsets),
-#        NFILES=10000 (small files of 1 KiB), KINDS="iomapfs s3fs rclone", WORK=/tmp/iomap4j-s3bench, PORT=9400
+#        NFILES=10000 (small files of 1 KiB), KINDS="iomapfs s3fs rclone", WORK=/tmp/iomap4j-s3bench, PORT=9400,
+#        JOBS="large small" (large: seq-write, seq reads, rand-write; small: the NFILES jobs),
+#        IOMAPFS_S3_OPTS (more 'iomapfs mount' options). KINDS may name iomapfs-async: iomapfs with --async-close.
+#        iomapfs mounts run with --stats: WORK/mount-iomapfs*.log has the FUSE and S3 requests of every mount.
 #
 # Every job runs on a fresh mount (a new process); a job's time ends when its data is on the server: a write job
 # includes the fsync and the unmount (the process exits once it has uploaded what it holds; rclone uploads on
@@ -27,6 +30,7 @@ WORK=${WORK:-/tmp/iomap4j-s3bench}
 PORT=${PORT:-9400}
 RELAY_PORT=$((PORT + 1))
 read -r -a KINDS <<< "${KINDS:-iomapfs s3fs rclone}"
+JOBS=" ${JOBS:-large small} "
 # The server is plain http on loopback: a CA bundle from the environment is not needed, and rclone's S3 backend
 # refuses to start with AWS_CA_BUNDLE set ("unsupported transport").
 unset AWS_CA_BUNDLE
@@ -76,9 +80,11 @@ mount_kind() {
   if [ "$keep" != cached ]; then rm -rf "$cache"; fi
   mkdir -p "$cache"
   case $kind in
-    iomapfs)
+    iomapfs|iomapfs-async)
+      local extra=(); if [ "$kind" = iomapfs-async ]; then extra=(--async-close); fi
       "$root/iomapfs" mount "s3://bench-$kind" "$mnt" --endpoint "http://127.0.0.1:$port" --cache-dir "$cache" \
-        --disk-cache-size $(( (SEQ_MIB + RAND_MIB) * 2 ))M > "$WORK/mount-$kind.log" 2>&1 &
+        --disk-cache-size $(( (SEQ_MIB + RAND_MIB) * 2 ))M --stats "${extra[@]}" ${IOMAPFS_S3_OPTS:-} \
+        >> "$WORK/mount-$kind.log" 2>&1 &
       MOUNT_PID=$! ;;
     s3fs)
       s3fs "bench-$kind" "$mnt" -f -o url="http://127.0.0.1:$port" -o use_path_request_style \
@@ -98,7 +104,7 @@ mount_kind() {
 umount_kind() {
   local kind=$1
   case $kind in
-    iomapfs) "$root/iomapfs" umount "$WORK/mnt-$kind" ;;
+    iomapfs*) "$root/iomapfs" umount "$WORK/mnt-$kind" ;;
     *) fusermount3 -u "$WORK/mnt-$kind" 2> /dev/null || umount "$WORK/mnt-$kind" ;;
   esac
   wait "$MOUNT_PID" 2> /dev/null || true
@@ -168,6 +174,7 @@ declare -A AMP=()
 for kind in "${KINDS[@]}"; do
   mnt="$WORK/mnt-$kind"
   echo "s3 bench: $kind" >&2
+  if [[ "$JOBS" == *" large "* ]]; then
   mount_kind "$kind"
   timed seq-write "$kind" dd if="$WORK/seq.src" of="$mnt/seq" bs=1M conv=fsync status=none
   t0=$(now); umount_kind "$kind"
@@ -199,7 +206,9 @@ for kind in "${KINDS[@]}"; do
   AMP[$kind]=$(python3 -c "print(f'{($after - $before) / ($RAND_WRITES * 4096):.1f}')")
   echo "  rand-write $kind with unmount: ${T[rand-write,$kind]} s, sent $((after - before)) bytes: ${AMP[$kind]}x" >&2
   check "rand-write $kind" "$(server_md5 "$kind" rand)" "$RAND_MD5"
+  fi
 
+  if [[ "$JOBS" == *" small "* ]]; then
   mount_kind "$kind"
   timed files-create "$kind" smallfiles "$mnt/small" create
   t0=$(now); umount_kind "$kind"
@@ -209,6 +218,7 @@ for kind in "${KINDS[@]}"; do
   timed files-stat "$kind" smallfiles "$mnt/small" stat
   timed files-read "$kind" smallfiles "$mnt/small" read
   umount_kind "$kind"
+  fi
 done
 
 {

@@ -5,9 +5,6 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.ext.ExtMountOptions;
@@ -236,8 +233,6 @@ final class MountCommand implements Callable<Integer> {
                 err.flush();
             }
         }
-        AtomicBoolean closed = new AtomicBoolean();
-        CountDownLatch flushed = new CountDownLatch(1);
         FuseMount mount;
         try {
             mount = FuseMount.mount(opened.vfs(), mnt.toAbsolutePath(), FuseOptions.builder().readOnly(mountReadOnly)
@@ -251,50 +246,22 @@ final class MountCommand implements Callable<Integer> {
             Mountpoint.removeIfCreated(mnt, createdMountpoint);
             throw e;
         }
-        Thread hook = new Thread(() -> {
-            // SIGTERM / Ctrl-C: unmount, then wait for the main thread to write everything back.
-            try {
-                if (mount.isMounted()) {
-                    mount.unmount();
-                }
-                flushed.await(120, TimeUnit.SECONDS);
-            } catch (IOException | RuntimeException e) {
-                System.err.println("iomapfs: unmount on signal failed: " + Main.describe(e));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "iomapfs-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
         out.println("iomapfs: " + img + " mounted at " + mnt.toAbsolutePath()
                 + (mountReadOnly ? " (read-only" : " (read-write") + (shared ? ", shared" : ", private")
                 + (mount.viaFusermount() ? ", through fusermount3" : "") + (nodelalloc ? ", nodelalloc" : "")
                 + "); stays in the foreground: Ctrl-C or "
                 + "'iomapfs umount " + mnt + "' to unmount");
         out.flush();
-        try {
-            mount.awaitUnmounted();
-        } finally {
+        ForegroundMount.serve(mount, () -> {
             if (stats) {
                 printStats(spec.commandLine().getErr(), mount.requestCounts());
                 printTransport(spec.commandLine().getErr(), mount.transport(), mount.transportCounts());
             }
-            if (closed.compareAndSet(false, true)) {
-                try {
-                    opened.close();
-                    Mountpoint.removeIfCreated(mnt, createdMountpoint);
-                    out.println("iomapfs: unmounted " + mnt + "; " + img + " written back and clean");
-                    out.flush();
-                } finally {
-                    flushed.countDown();
-                }
-            }
-        }
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException e) {
-            // Shutdown already under way (we were unmounted by the signal hook): nothing to remove.
-            assert e.getMessage() != null;
-        }
+            opened.close();
+            Mountpoint.removeIfCreated(mnt, createdMountpoint);
+            out.println("iomapfs: unmounted " + mnt + "; " + img + " written back and clean");
+            out.flush();
+        });
         return 0;
     }
 

@@ -4,8 +4,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.ext.ExtMountOptions;
@@ -38,6 +36,9 @@ final class S3Mount {
         if (s3.partBytes < (5L << 20) || s3.partBytes > (5L << 30)) {
             throw new UsageException("--part-size must be 5M..5G (S3's part limits)");
         }
+        if (s3.metadataTtlSeconds < 0 || s3.metadataTtlSeconds > 86_400) {
+            throw new UsageException("--metadata-ttl must be 0..86400 seconds");
+        }
         if (cmd.dax) {
             throw new UsageException("--dax needs an image, not a bucket");
         }
@@ -46,7 +47,8 @@ final class S3Mount {
         int[] ids = MkfsCommand.callerIds();
         S3MountOptions opts = S3MountOptions.of(s3.endpoint, url.bucket(), url.prefix(), cacheDir)
                 .withRegion(s3.regionOrEnv()).withOwner(ids[0], ids[1])
-                .withCache(s3.diskCacheBytes, (int) s3.granuleBytes, cmd.cacheBytes).withPartBytes(s3.partBytes);
+                .withCache(s3.diskCacheBytes, (int) s3.granuleBytes, cmd.cacheBytes).withPartBytes(s3.partBytes)
+                .withMetadataTtlMillis(s3.metadataTtlSeconds * 1000).withAsyncClose(s3.asyncClose);
         boolean createdMountpoint = Mountpoint.check(mnt, cmd.mountpoint == null, cmd.nonempty);
         S3FileSystem fs;
         try {
@@ -67,8 +69,13 @@ final class S3Mount {
             // The FUSE request path is the same as for an image: warm it on a scratch in-memory image.
             JitWarmup.run(ExtMountOptions.defaults(), java.time.Duration.ofMillis(cmd.warmupMillis), cmd.common.debug,
                     err);
+            // And the S3 client's request path (read-only requests against the bucket).
+            int n = fs.warmUp(java.time.Duration.ofMillis(cmd.warmupMillis));
+            if (cmd.common.debug) {
+                err.println("iomapfs: S3 warm-up: " + n + " requests");
+                err.flush();
+            }
         }
-        CountDownLatch flushed = new CountDownLatch(1);
         FuseMount mount;
         try {
             mount = FuseMount.mount(fs, mnt.toAbsolutePath(), FuseOptions.builder().readOnly(cmd.readOnly)
@@ -82,44 +89,27 @@ final class S3Mount {
             Mountpoint.removeIfCreated(mnt, createdMountpoint);
             throw e;
         }
-        Thread hook = new Thread(() -> {
-            try {
-                if (mount.isMounted()) {
-                    mount.unmount();
-                }
-                flushed.await(120, TimeUnit.SECONDS);
-            } catch (IOException | RuntimeException e) {
-                System.err.println("iomapfs: unmount on signal failed: " + Main.describe(e));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "iomapfs-shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
         out.println("iomapfs: " + url + " mounted at " + mnt.toAbsolutePath() + " (" + (cmd.readOnly ? "read-only"
                 : "read-write") + (shared ? ", shared" : ", private") + ", endpoint "
                 + (s3.endpoint == null ? "AWS" : s3.endpoint) + ", cache " + cacheDir + "); stays in the foreground:"
                 + " Ctrl-C or 'iomapfs umount " + mnt + "' to unmount");
         out.flush();
-        try {
-            mount.awaitUnmounted();
-        } finally {
-            try {
-                fs.close();
-                Mountpoint.removeIfCreated(mnt, createdMountpoint);
-                int left = fs.netfs().pendingCount();
-                out.println("iomapfs: unmounted " + mnt + "; " + (left == 0 ? "every change is in " + url
-                        : left + " file(s) not uploaded (server unreachable) are kept in " + cacheDir
-                                + " and uploaded by the next mount"));
-                out.flush();
-            } finally {
-                flushed.countDown();
+        ForegroundMount.serve(mount, () -> {
+            if (cmd.stats) {
+                MountCommand.printStats(err, mount.requestCounts());
             }
-        }
-        try {
-            Runtime.getRuntime().removeShutdownHook(hook);
-        } catch (IllegalStateException e) {
-            assert e.getMessage() != null; // shutdown under way: nothing to remove
-        }
+            fs.close();
+            if (cmd.stats) {
+                err.println("iomapfs: S3 requests: " + fs.requestSummary());
+                err.flush();
+            }
+            Mountpoint.removeIfCreated(mnt, createdMountpoint);
+            int left = fs.netfs().pendingCount();
+            out.println("iomapfs: unmounted " + mnt + "; " + (left == 0 ? "every change is in " + url
+                    : left + " file(s) not uploaded (server unreachable) are kept in " + cacheDir
+                            + " and uploaded by the next mount"));
+            out.flush();
+        });
         return 0;
     }
 }

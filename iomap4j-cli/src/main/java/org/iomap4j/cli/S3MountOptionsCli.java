@@ -32,6 +32,16 @@ final class S3MountOptionsCli {
             description = "s3:// only: multipart upload part, at least 5M (default ${DEFAULT-VALUE}); a random write "
                     + "sends the parts it touches and copies the others on the server.")
     long partBytes;
+    @Option(names = "--metadata-ttl", defaultValue = "30", paramLabel = "SECONDS",
+            description = "s3:// only: how long a directory listing (names, absent names, sizes) and the attributes "
+                    + "read with it are reused before the server is asked again (default ${DEFAULT-VALUE}; 0: ask "
+                    + "every time). Another client's creates, deletes and renames show after at most this long; an "
+                    + "open still checks the file's version (close-to-open).")
+    long metadataTtlSeconds;
+    @Option(names = "--async-close", description = "s3:// only: close() returns at once and the file is uploaded in "
+            + "the background, 8 files at a time (as rclone's VFS cache does); fsync, sync and unmount still wait for "
+            + "the uploads. Default: close() returns once the file is on the server (close-to-open).")
+    boolean asyncClose;
 
     /** The region to sign with: the option, else {@code AWS_REGION} / {@code AWS_DEFAULT_REGION}, else null. */
     String regionOrEnv() {

@@ -165,6 +165,14 @@ public final class NetfsFile {
     }
 
     /**
+     * Records a change that has no bytes (an object created here and not uploaded yet, even if nothing is written to
+     * it): the next {@link #commit()} uploads the object.
+     */
+    public synchronized void markChanged() {
+        changeGen++;
+    }
+
+    /**
      * Replaces the attributes stored with the object at the next upload.
      *
      * @param newAttributes the attributes
@@ -376,6 +384,19 @@ public final class NetfsFile {
      *                     commit), ESTALE if the base changed on the server (reported in {@link Netfs#unresolved()})
      */
     public void commit() throws IOException {
+        commit(true);
+    }
+
+    /**
+     * Uploads the local changes as {@link #commit()} does; with {@code durable} false (a close, not an fsync) the
+     * dirty-log entry is persisted (fsync'd) only if the upload fails — then the changes wait for the server as
+     * after an fsync — so that a close of a small file costs one upload and no local fsync. A crash during such an
+     * upload loses what was never fsync'd, as on any filesystem.
+     *
+     * @param durable true to persist the entry before the upload (fsync), false to persist it only on failure
+     * @throws IOException as {@link #commit()}
+     */
+    public void commit(boolean durable) throws IOException {
         synchronized (commitLock) {
             DirtyLog.State st;
             long gen;
@@ -391,13 +412,25 @@ public final class NetfsFile {
                 List<ByteRange> ranges = dirty.within(0, sizeBytes);
                 st = new DirtyLog.State(key, base, sizeBytes, baseValidBytes, ranges, attributes);
                 entry = log;
-                entry.persist(st);
+                if (durable) {
+                    entry.persist(st);
+                }
                 truncatedToSinceSnapshot = Long.MAX_VALUE;
             }
             ObjectVersion nv;
             try {
                 nv = netfs.upload(st, entry);
-            } catch (BackendUnavailableException e) {
+            } catch (IOException e) {
+                if (!durable) {
+                    synchronized (this) {
+                        if (log == entry && !discarded) {
+                            entry.persist(st); // kept like fsync'd data: retried, and uploaded after a crash
+                        }
+                    }
+                }
+                if (!(e instanceof BackendUnavailableException)) {
+                    throw e;
+                }
                 boolean already;
                 synchronized (this) {
                     already = pending;

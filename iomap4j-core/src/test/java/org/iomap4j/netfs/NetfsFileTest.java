@@ -338,6 +338,56 @@ class NetfsFileTest {
         }
     }
 
+    private long metaFiles() throws IOException {
+        try (var l = java.nio.file.Files.list(dir.resolve("cache").resolve("dirty"))) {
+            return l.filter(x -> x.getFileName().toString().endsWith(".meta")).count();
+        }
+    }
+
+    @Test
+    void aNonDurableCommitUploadsWithoutPersistingAndAFailedOneKeepsTheDataLikeAnFsync() throws Exception {
+        Random r = new Random(11);
+        MemoryBackend backend = new MemoryBackend(store);
+        Netfs nf = netfs(backend);
+        // a new object (no base), created here: nothing written yet, the commit still uploads it (empty)
+        Inode ino = new Inode(nf.file("new", null, Map.of("mode", "420")));
+        ino.file.markChanged();
+        java.util.concurrent.atomic.AtomicLong metaDuringUpload = new java.util.concurrent.atomic.AtomicLong(-1);
+        backend.afterStore = () -> {
+            try {
+                metaDuringUpload.set(metaFiles());
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        ino.file.commit(false);
+        assertThat(store.get("new").data()).isEmpty();
+        assertThat(metaDuringUpload.get()).as("no dirty-log state persisted for a close's upload").isZero();
+        byte[] data = random(r, 5000);
+        ino.write(0, data);
+        Writeback.writeAndWait(ino.mapping, 0, Long.MAX_VALUE);
+        ino.file.commit(false);
+        assertThat(store.get("new").data()).isEqualTo(data);
+        assertThat(metaDuringUpload.get()).isZero();
+        assertThat(ino.file.isDirty()).isFalse();
+        // the server is down: the failed close persists the entry (as an fsync would) and a crash keeps it
+        backend.down = true;
+        byte[] w = random(r, 3000);
+        ino.write(1000, w);
+        Writeback.writeAndWait(ino.mapping, 0, Long.MAX_VALUE);
+        ino.file.commit(false);
+        assertThat(ino.file.isPending()).isTrue();
+        assertThat(metaFiles()).isEqualTo(1);
+        byte[] model = data.clone();
+        System.arraycopy(w, 0, model, 1000, w.length);
+        Path image = crashImage();
+        try (Netfs second = netfs(new MemoryBackend(store), image)) {
+            assertThat(second.pendingCount()).isZero();
+            assertThat(store.get("new").data()).isEqualTo(model);
+        }
+        nf.close();
+    }
+
     @Test
     void fsyncdDataOfACrashedMountIsUploadedAtTheNextMount() throws Exception {
         Random r = new Random(3);

@@ -3,10 +3,7 @@ package org.iomap4j.s3;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.ReentrantLock;
 import org.iomap4j.Errno;
 import org.iomap4j.FsException;
 import org.iomap4j.netfs.BackendUnavailableException;
@@ -14,13 +11,11 @@ import org.iomap4j.netfs.Netfs;
 import org.iomap4j.netfs.NetfsConfig;
 import org.iomap4j.netfs.NetfsFile;
 import org.iomap4j.netfs.NetfsIomapOps;
-import org.iomap4j.netfs.ObjectVersion;
 import org.iomap4j.iomap.BufferedIo;
 import org.iomap4j.pagecache.ErrSeq;
 import org.iomap4j.pagecache.PageCache;
 import org.iomap4j.pagecache.PageCacheConfig;
 import org.iomap4j.iomap.Writeback;
-import org.iomap4j.vfs.DirEntry;
 import org.iomap4j.vfs.FileHandle;
 import org.iomap4j.vfs.FileMode;
 import org.iomap4j.vfs.InodeAttr;
@@ -37,13 +32,17 @@ import org.iomap4j.vfs.VfsWrite;
  * ({@link S3Attrs}).
  *
  * <p>Semantics (docs/netfs.md has the whole story): close-to-open consistency — {@code open} revalidates a file's
- * ETag, {@code fsync} and the last {@code release} upload; rename is copy + delete, not atomic (a crash in between
- * leaves both names); no hard links, devices, fifos or sockets (EPERM); a server error is EIO, a missing object
- * ENOENT. While the server is unreachable, cached data stays readable, writes and fsync go to the dirty log, and
- * namespace changes fail with EIO.
+ * ETag, {@code fsync} and {@code close} upload (close in the background with {@link S3MountOptions#asyncClose()});
+ * names, absent names and attributes come from a directory listing cache kept {@link
+ * S3MountOptions#metadataTtlMillis()} ({@link S3DirCache}); a create is one PUT at the first close; rename is copy
+ * + delete, not atomic (a crash in between leaves both names); no hard links, devices, fifos or sockets (EPERM); a
+ * server error is EIO, a missing object ENOENT. While the server is unreachable, cached data stays readable, writes
+ * and fsync go to the dirty log, create and mkdir of names known absent are kept too, and other namespace changes
+ * fail with EIO ({@link S3Namespace}).
  *
- * <p>Locks, outermost first: {@code namespaceLock} (every namespace change, one at a time), the inode's rwsem,
- * then the core's page-cache locks, then netfs's; the inode table and inode monitors are leaves.
+ * <p>Locks, outermost first: {@code S3Namespace.namespaceLock} (every namespace change, one at a time), the
+ * inode's rwsem, then the core's page-cache locks, then netfs's; the inode table, inode monitors and listing cache
+ * are leaves.
  */
 public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     private static final System.Logger LOG = System.getLogger(S3FileSystem.class.getName());
@@ -55,10 +54,10 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     private final PageCache pageCache;
     private final S3InodeTable inodes;
     private final S3Lookup names;
-    private final ReentrantLock namespaceLock = new ReentrantLock();
     private final S3Freshness fresh = new S3Freshness();
-    /** Last listing per directory inode, reused by readdir calls that continue at an offset. */
-    private final Map<Long, List<DirEntry>> listings = new ConcurrentHashMap<>();
+    private final S3DirCache dirs;
+    private final S3Namespace namespace;
+    private final S3CloseUploads closeUploads;
 
     private final S3RequestCounts requestCounts;
 
@@ -72,7 +71,20 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         long now = System.currentTimeMillis() / 1000;
         this.inodes = new S3InodeTable(new S3Inode(S3InodeTable.ROOT_INO, "", FileMode.S_IFDIR | 0755, options.uid(),
                 options.gid(), now));
-        this.names = new S3Lookup(options, backend, netfs, pageCache, inodes);
+        this.dirs = new S3DirCache(options.metadataTtlMillis());
+        this.names = new S3Lookup(options, backend, netfs, pageCache, inodes, dirs);
+        this.closeUploads = new S3CloseUploads(this::commit, this::maybeEvict);
+        this.namespace = new S3Namespace(options, backend, inodes, names, dirs, fresh, new S3Namespace.Committer() {
+            @Override
+            public void commit(S3Inode i) throws IOException {
+                S3FileSystem.this.commit(i);
+            }
+
+            @Override
+            public void settle(S3Inode i) {
+                closeUploads.await(i);
+            }
+        });
     }
 
     /**
@@ -110,6 +122,47 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
      */
     public Map<String, Long> requestCounts() {
         return requestCounts.snapshot();
+    }
+
+    /**
+     * The S3 requests this mount made so far with their mean time, one line ("HeadObject 300 (4.1 ms), ...").
+     *
+     * @return the summary
+     */
+    public String requestSummary() {
+        return requestCounts.summary();
+    }
+
+    /**
+     * Runs the S3 client's request path (HEAD of a key that does not exist, a one-key LIST, four at a time) for
+     * about {@code budget}, so that the JIT has compiled it before the first file operation: a mount is a fresh
+     * JVM, and the SDK's first requests run interpreted (a per-request cost the small-file jobs of bench/s3.sh
+     * measured). Sends only reads; errors end it early (it is an optimisation).
+     *
+     * @param budget how long to run
+     * @return the requests made
+     */
+    public int warmUp(java.time.Duration budget) {
+        long end = System.nanoTime() + budget.toNanos();
+        java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+        String probe = names.key(".iomapfs-warmup-" + Long.toHexString(System.nanoTime()));
+        try (var ex = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int t = 0; t < 4; t++) {
+                ex.submit(() -> {
+                    try {
+                        while (System.nanoTime() < end) {
+                            backend.head(probe);
+                            S3Listing.keys(backend.client(), backend.bucket(), probe, 1);
+                            n.addAndGet(2);
+                        }
+                    } catch (IOException | RuntimeException e) {
+                        LOG.log(System.Logger.Level.DEBUG, "S3 warm-up stopped: " + e.getMessage());
+                    }
+                    return null;
+                });
+            }
+        }
+        return n.get();
     }
 
     /**
@@ -177,7 +230,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     public InodeAttr lookup(long dirIno, String name) throws IOException {
         S3Inode d = dir(dirIno);
         long gen = fresh.generation();
-        S3Inode i = names.find(S3Lookup.child(d.path(), name));
+        S3Inode i = names.resolve(S3Lookup.child(d.path(), name));
         if (i == null) {
             fresh.absent(S3Lookup.child(d.path(), name), gen);
             throw new FsException(Errno.ENOENT, "'" + S3Lookup.child(d.path(), name) + "' not found in s3://"
@@ -217,6 +270,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
                 i.mtimeSec = changes.mtimeSec();
             }
             i.ctimeSec = now;
+            i.attrsChanged = true;
         }
         boolean metaChanged = changes.mode() != null || changes.uid() != null || changes.gid() != null
                 || changes.mtimeNow() || changes.mtimeSec() != null || changes.sizeBytes() != null;
@@ -247,6 +301,22 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         }
     }
 
+    /**
+     * Hands the attributes changed here to the next upload; a file whose attributes did not change keeps the
+     * object's metadata as it is (a read-only open of another tool's object never rewrites it).
+     */
+    private static void takeAttributes(S3Inode i, NetfsFile f) {
+        Map<String, String> m;
+        synchronized (i) {
+            if (!i.attrsChanged) {
+                return;
+            }
+            i.attrsChanged = false;
+            m = S3Attrs.of(i.mode, i.uid, i.gid, i.mtimeSec);
+        }
+        f.setAttributes(m);
+    }
+
     private static Map<String, String> meta(S3Inode i) {
         synchronized (i) {
             return S3Attrs.of(i.mode, i.uid, i.gid, i.mtimeSec);
@@ -273,6 +343,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
             }
             synchronized (i) {
                 i.mtimeSec = System.currentTimeMillis() / 1000;
+                i.attrsChanged = true;
             }
         } finally {
             i.rwsem.writeLock().unlock();
@@ -280,84 +351,24 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // Vfs: namespace
+    // Vfs: namespace (S3Namespace)
 
     @Override
     public InodeAttr mknod(long dirIno, String name, int mode, long rdev, int uid, int gid) throws IOException {
         if (!FileMode.isRegular(mode)) {
             throw new FsException(Errno.EPERM, "S3 keeps regular files, directories and symlinks only: '" + name + "'");
         }
-        return referenced(createFile(dir(dirIno), name, mode, uid, gid, true));
-    }
-
-    /** Creates an empty object (so that other clients and listings see it at once) and its inode. */
-    private S3Inode createFile(S3Inode d, String name, int mode, int uid, int gid, boolean excl) throws IOException {
-        String path = S3Lookup.child(d.path(), name);
-        namespaceLock.lock();
-        try {
-            S3Inode existing = fresh.recentlyAbsent(path) ? null : names.find(path);
-            if (existing != null) {
-                if (excl) {
-                    throw new FsException(Errno.EEXIST, "'" + path + "' exists");
-                }
-                if (existing.isDirectory()) {
-                    throw new FsException(Errno.EISDIR, "'" + path + "' is a directory");
-                }
-                return existing;
-            }
-            long now = System.currentTimeMillis() / 1000;
-            int fmode = FileMode.S_IFREG | (mode & FileMode.PERM_MASK);
-            Map<String, String> meta = S3Attrs.of(fmode, uid, gid, now);
-            ObjectVersion v = backend.put(names.key(path), new byte[0], meta);
-            fresh.changed(path);
-            S3Inode i = names.fileInode(path, new S3Backend.ObjectInfo(v, meta));
-            listings.remove(d.ino());
-            return i;
-        } finally {
-            namespaceLock.unlock();
-        }
+        return referenced(namespace.createFile(dir(dirIno), name, mode, uid, gid, true));
     }
 
     @Override
     public InodeAttr mkdir(long dirIno, String name, int mode, int uid, int gid) throws IOException {
-        return newEntry(dir(dirIno), name, path -> {
-            long now = System.currentTimeMillis() / 1000;
-            Map<String, String> meta = S3Attrs.of(FileMode.S_IFDIR | (mode & FileMode.PERM_MASK), uid, gid, now);
-            backend.put(names.dirPrefix(path), new byte[0], meta);
-            return names.dirInode(path, meta);
-        });
-    }
-
-    /** Makes a new entry of the object {@code make} stores at the child's path: EEXIST if the name is taken. */
-    private InodeAttr newEntry(S3Inode d, String name, EntryMaker make) throws IOException {
-        String path = S3Lookup.child(d.path(), name);
-        namespaceLock.lock();
-        try {
-            if (!fresh.recentlyAbsent(path) && names.find(path) != null) {
-                throw new FsException(Errno.EEXIST, "'" + path + "' exists");
-            }
-            fresh.changed(path);
-            S3Inode made = make.make(path);
-            listings.remove(d.ino());
-            return referenced(made);
-        } finally {
-            namespaceLock.unlock();
-        }
-    }
-
-    /** Stores the object of a new entry at {@code path} and returns its inode. */
-    @FunctionalInterface
-    private interface EntryMaker {
-        S3Inode make(String path) throws IOException;
+        return referenced(namespace.mkdir(dir(dirIno), name, mode, uid, gid));
     }
 
     @Override
     public InodeAttr symlink(long dirIno, String name, String target, int uid, int gid) throws IOException {
-        return newEntry(dir(dirIno), name, path -> {
-            Map<String, String> meta = S3Attrs.of(FileMode.S_IFLNK | 0777, uid, gid, System.currentTimeMillis() / 1000);
-            ObjectVersion v = backend.put(names.key(path), target.getBytes(StandardCharsets.UTF_8), meta);
-            return names.fileInode(path, new S3Backend.ObjectInfo(v, meta));
-        });
+        return referenced(namespace.symlink(dir(dirIno), name, target, uid, gid));
     }
 
     @Override
@@ -385,216 +396,23 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
 
     @Override
     public void unlink(long dirIno, String name) throws IOException {
-        S3Inode d = dir(dirIno);
-        String path = S3Lookup.child(d.path(), name);
-        namespaceLock.lock();
-        try {
-            S3Inode i = names.find(path);
-            if (i == null) {
-                throw new FsException(Errno.ENOENT, "'" + path + "' not found");
-            }
-            if (i.isDirectory()) {
-                throw new FsException(Errno.EISDIR, "'" + path + "' is a directory");
-            }
-            backend.delete(names.key(path));
-            NetfsFile f = i.netfsFileOrNull();
-            if (f != null) {
-                f.discard();
-            }
-            synchronized (i) {
-                i.unlinked = true;
-            }
-            inodes.unlinkPath(i);
-            listings.remove(d.ino());
-        } finally {
-            namespaceLock.unlock();
-        }
+        namespace.unlink(dir(dirIno), name);
     }
 
     @Override
     public void rmdir(long dirIno, String name) throws IOException {
-        S3Inode d = dir(dirIno);
-        String path = S3Lookup.child(d.path(), name);
-        namespaceLock.lock();
-        try {
-            S3Inode i = names.find(path);
-            if (i == null) {
-                throw new FsException(Errno.ENOENT, "'" + path + "' not found");
-            }
-            if (!i.isDirectory()) {
-                throw new FsException(Errno.ENOTDIR, "'" + path + "' is not a directory");
-            }
-            String prefix = names.dirPrefix(path);
-            for (String k : S3Listing.keys(backend.client(), backend.bucket(), prefix, 2)) {
-                if (!k.equals(prefix)) {
-                    throw new FsException(Errno.ENOTEMPTY, "'" + path + "' is not empty");
-                }
-            }
-            backend.delete(prefix);
-            synchronized (i) {
-                i.unlinked = true;
-            }
-            inodes.unlinkPath(i);
-            listings.remove(d.ino());
-        } finally {
-            namespaceLock.unlock();
-        }
+        namespace.rmdir(dir(dirIno), name);
     }
 
-    /**
-     * Rename as S3 allows it: every object is copied to its new key, then the old keys are deleted. Not atomic: a
-     * crash or an unreachable server part-way leaves some objects under both names (never under neither). Open
-     * files are uploaded first so that the copy carries their data.
-     */
+    /** Copy and delete per key, not atomic (see {@link S3Namespace#rename}). */
     @Override
     public void rename(long oldDirIno, String oldName, long newDirIno, String newName, int flags) throws IOException {
-        if ((flags & RENAME_EXCHANGE) != 0) {
-            throw new FsException(Errno.EINVAL, "RENAME_EXCHANGE is not possible on S3");
-        }
-        S3Inode od = dir(oldDirIno);
-        S3Inode nd = dir(newDirIno);
-        String from = S3Lookup.child(od.path(), oldName);
-        String to = S3Lookup.child(nd.path(), newName);
-        namespaceLock.lock();
-        try {
-            fresh.changed(to);
-            S3Inode src = names.find(from);
-            if (src == null) {
-                throw new FsException(Errno.ENOENT, "'" + from + "' not found");
-            }
-            if (from.equals(to)) {
-                return;
-            }
-            if (src.isDirectory() && to.startsWith(from + "/")) {
-                throw new FsException(Errno.EINVAL, "cannot move '" + from + "' into itself");
-            }
-            S3Inode dst = names.find(to);
-            if (dst != null) {
-                if ((flags & RENAME_NOREPLACE) != 0) {
-                    throw new FsException(Errno.EEXIST, "'" + to + "' exists");
-                }
-                if (dst.isDirectory() != src.isDirectory()) {
-                    throw new FsException(dst.isDirectory() ? Errno.EISDIR : Errno.ENOTDIR, "cannot replace '" + to
-                            + "' by '" + from + "'");
-                }
-                if (dst.isDirectory() && !S3Listing.keys(backend.client(), backend.bucket(), names.dirPrefix(to), 2).stream()
-                        .allMatch(k -> k.equals(names.dirPrefix(to)))) {
-                    throw new FsException(Errno.ENOTEMPTY, "'" + to + "' is not empty");
-                }
-            }
-            if (src.isDirectory()) {
-                renameDirectory(from, to);
-            } else {
-                commit(src);
-                ObjectVersion v = backend.copy(names.key(from), names.key(to), null);
-                backend.delete(names.key(from));
-                NetfsFile f = src.netfsFileOrNull();
-                if (f != null) {
-                    f.renamed(names.key(to), v);
-                }
-                if (dst != null && dst.netfsFileOrNull() != null) {
-                    dst.netfsFileOrNull().discard();
-                }
-            }
-            if (dst != null) {
-                synchronized (dst) {
-                    dst.unlinked = true;
-                }
-                inodes.unlinkPath(dst);
-            }
-            inodes.rename(from, to);
-            listings.remove(od.ino());
-            listings.remove(nd.ino());
-        } finally {
-            namespaceLock.unlock();
-        }
-    }
-
-    private void renameDirectory(String from, String to) throws IOException {
-        for (S3Inode f : inodes.files()) {
-            if (f.path().startsWith(from + "/")) {
-                commit(f);
-            }
-        }
-        String fromPrefix = names.dirPrefix(from);
-        String toPrefix = names.dirPrefix(to);
-        List<String> keys = new java.util.ArrayList<>(S3Listing.allKeys(backend.client(), backend.bucket(),
-                fromPrefix));
-        // The directory's own marker: S3 lists it under its prefix, but some servers (s3proxy's filesystem store)
-        // list it only in the parent's listing; look it up so that it moves too (and is not left behind).
-        if (!keys.contains(fromPrefix) && backend.head(fromPrefix) != null) {
-            keys.addFirst(fromPrefix);
-        }
-        for (String k : keys) {
-            backend.copy(k, toPrefix + k.substring(fromPrefix.length()), null);
-        }
-        if (keys.isEmpty()) {
-            backend.put(toPrefix, new byte[0], Map.of());
-        }
-        // Deepest keys first, each directory's marker after what is below it: a crash part-way still shows every
-        // old directory that has entries left (and filesystem-backed servers drop a directory once it is empty).
-        for (String k : keys.reversed()) {
-            backend.delete(k);
-        }
-        for (S3Inode f : inodes.files()) {
-            String p = f.path();
-            if (p.startsWith(from + "/")) {
-                String np = to + p.substring(from.length());
-                S3Backend.ObjectInfo info = backend.head(names.key(np));
-                if (info != null && f.netfsFileOrNull() != null) {
-                    f.netfsFileOrNull().renamed(names.key(np), info.version());
-                }
-            }
-        }
+        namespace.rename(dir(oldDirIno), oldName, dir(newDirIno), newName, flags);
     }
 
     @Override
     public void readdir(long dirIno, long offset, DirSink sink) throws IOException {
-        S3Inode d = dir(dirIno);
-        List<DirEntry> entries = offset == 0 ? null : listings.get(dirIno);
-        if (entries == null) {
-            entries = list(d);
-            listings.put(dirIno, entries);
-        }
-        for (int n = (int) Math.min(offset, entries.size()); n < entries.size(); n++) {
-            if (!sink.accept(entries.get(n))) {
-                return;
-            }
-        }
-    }
-
-    private List<DirEntry> list(S3Inode d) throws IOException {
-        List<DirEntry> out = new java.util.ArrayList<>();
-        out.add(new DirEntry(".", d.ino(), FileMode.DT_DIR, 1));
-        S3Inode parent = d.path().isEmpty() ? d : inodes.byPath(d.path().contains("/")
-                ? d.path().substring(0, d.path().lastIndexOf('/')) : "");
-        out.add(new DirEntry("..", parent == null ? S3InodeTable.ROOT_INO : parent.ino(), FileMode.DT_DIR, 2));
-        java.util.Set<String> dirs = new java.util.HashSet<>();
-        List<S3Listing.Child> children = S3Listing.children(backend.client(), backend.bucket(), names.dirPrefix(d.path()));
-        for (S3Listing.Child c : children) {
-            if (c.directory()) {
-                dirs.add(c.name());
-            }
-        }
-        for (S3Listing.Child c : children) {
-            if (c.name().contains("/") || c.name().equals(".") || c.name().equals("..")
-                    || (!c.directory() && dirs.contains(c.name()))) {
-                continue; // keys that are no POSIX name ("a/./b", "a//b"); "a" beside "a/": the directory wins
-            }
-            String path = d.path().isEmpty() ? c.name() : d.path() + "/" + c.name();
-            S3Inode i;
-            if (c.directory()) {
-                i = names.dirInode(path, Map.of());
-            } else {
-                i = inodes.getOrCreate(path, ino -> new S3Inode(ino, path, FileMode.S_IFREG | 0644, options.uid(),
-                        options.gid(), System.currentTimeMillis() / 1000));
-                if (!i.hasData()) {
-                    i.setSizeFromServer(c.sizeBytes());
-                }
-            }
-            out.add(new DirEntry(c.name(), i.ino(), FileMode.dtype(i.mode), out.size() + 1));
-        }
-        return out;
+        namespace.readdir(dir(dirIno), offset, sink);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -628,9 +446,14 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         synchronized (i) {
             first = i.openCount == 0;
         }
-        if ((first || !i.hasData()) && !(i.hasData() && S3Freshness.isFresh(i.validatedNanos))) {
+        NetfsFile local = i.netfsFileOrNull();
+        long validated = i.validatedNanos;
+        boolean toldSinceClose = validated - i.closedNanos > 0 && S3Freshness.isFresh(validated);
+        if ((first || !i.hasData()) && !(i.hasData() && toldSinceClose)
+                && !(local != null && local.isDirty())) { // local changes win over the server's version anyway
             // Close-to-open consistency: see the server's current version (a cached one is kept offline), unless
-            // the server told it less than S3Freshness.FRESH_NANOS ago (typically the lookup just before).
+            // the server told it less than S3Freshness.FRESH_NANOS ago and after the file was last closed (the
+            // lookup just before this open); a lookup answered from the listing cache tells nothing new.
             try {
                 S3Backend.ObjectInfo info = backend.head(names.key(i.path()));
                 if (info == null && !i.hasData()) {
@@ -657,7 +480,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
 
     @Override
     public Created create(long dirIno, String name, int mode, int openFlags, int uid, int gid) throws IOException {
-        S3Inode i = createFile(dir(dirIno), name, mode, uid, gid, (openFlags & O_EXCL) != 0);
+        S3Inode i = namespace.createFile(dir(dirIno), name, mode, uid, gid, (openFlags & O_EXCL) != 0);
         InodeAttr a = referenced(i);
         FileHandle h = open(i.ino(), openFlags);
         return new Created(a, h);
@@ -684,6 +507,7 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
             synchronized (i) {
                 i.mtimeSec = System.currentTimeMillis() / 1000;
                 i.ctimeSec = i.mtimeSec;
+                i.attrsChanged = true;
             }
             return n;
         } finally {
@@ -699,18 +523,36 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     public void fsync(FileHandle fh, boolean dataOnly) throws IOException {
         S3Inode i = inodeOf(fh);
         NetfsFile f = i.netfsFile();
-        f.setAttributes(meta(i));
+        takeAttributes(i, f);
         Writeback.fsync(i, 0, Long.MAX_VALUE, ((Handle) fh).cursor(), f.device());
     }
 
-    /** Writes back and uploads a file's changes (no error cursor: the caller gets this pass's error). */
+    /** Writes back and uploads a file's changes (close-to-open, rename, chmod): {@link #commit(S3Inode, boolean)}. */
     private void commit(S3Inode i) throws IOException {
+        commit(i, false);
+    }
+
+    /**
+     * Writes back and uploads a file's changes (no error cursor: the caller gets this pass's error). With
+     * {@code durable} the dirty-log entry is fsync'd before the upload (fsync, syncfs); else only if the upload
+     * fails (a close: one PUT and no local fsync for a small file, see {@link NetfsFile#commit(boolean)}).
+     */
+    private void commit(S3Inode i, boolean durable) throws IOException {
         NetfsFile f = i.netfsFileOrNull();
         if (f == null) {
             return;
         }
-        f.setAttributes(meta(i));
-        Writeback.fsync(i, 0, Long.MAX_VALUE, null, f.device());
+        takeAttributes(i, f);
+        IOException wbError = null;
+        try {
+            Writeback.writeAndWait(i.mapping(), 0, Long.MAX_VALUE);
+        } catch (IOException e) {
+            wbError = e;
+        }
+        f.commit(durable);
+        if (wbError != null) {
+            throw wbError;
+        }
     }
 
     /**
@@ -721,6 +563,22 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     public void flush(FileHandle fh) throws IOException {
         S3Inode i = inodeOf(fh);
         if ((fh.openFlags() & O_ACCMODE) != O_RDONLY && !i.unlinked) {
+            closeUpload(i);
+        }
+    }
+
+    /** The upload at a close: now, or queued ({@link S3MountOptions#asyncClose()}). */
+    private void closeUpload(S3Inode i) throws IOException {
+        if (options.asyncClose()) {
+            NetfsFile f = i.netfsFileOrNull();
+            boolean changed;
+            synchronized (i) {
+                changed = i.attrsChanged;
+            }
+            if (f != null && (changed || f.isDirty() || i.mapping().hasDirty(0, Long.MAX_VALUE))) {
+                closeUploads.submit(i);
+            }
+        } else {
             commit(i);
         }
     }
@@ -734,8 +592,11 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
             i.openCount--;
             last = i.openCount == 0;
         }
+        if (last) {
+            i.closedNanos = System.nanoTime();
+        }
         if (last && !i.unlinked) {
-            commit(i);
+            closeUpload(i);
         }
         maybeEvict(i);
     }
@@ -775,11 +636,12 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
     /** Uploads every changed file; offline, they are durable in the dirty log and uploaded on reconnection. */
     @Override
     public void sync() throws IOException {
+        closeUploads.awaitAll();
         IOException first = null;
         for (S3Inode i : inodes.files()) {
             try {
                 if (!i.unlinked) {
-                    commit(i);
+                    commit(i, true);
                 }
             } catch (IOException e) {
                 first = first == null ? e : first;
@@ -801,6 +663,8 @@ public final class S3FileSystem implements Vfs, VfsWrite, VfsNamespace {
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "unmount: " + e.getMessage() + " (kept in the dirty log)");
         } finally {
+            closeUploads.close();
+            dirs.close();
             netfs.close();
             pageCache.close();
             backend.close();

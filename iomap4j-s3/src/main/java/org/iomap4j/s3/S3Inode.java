@@ -29,7 +29,14 @@ final class S3Inode implements NetfsInode {
     long lookups;
     /** System.nanoTime() when the server last told this inode's attributes (HEAD, create, upload), 0 never. */
     volatile long validatedNanos;
+    /** System.nanoTime() of the last release that left the file closed (an open after it revalidates). */
+    volatile long closedNanos;
+    /** ETag of the object version the attributes were read from (HEAD, upload), or null: a listing with the same
+     * ETag needs no HEAD to answer a lookup. */
+    volatile String serverTag;
     int openCount;
+    /** Attributes changed here (setattr, write, truncate) since the last upload took them. */
+    boolean attrsChanged;
     boolean unlinked;
     private volatile long sizeBytes;
     private NetfsFile file;

@@ -59,6 +59,36 @@ final class S3Listing {
         }
     }
 
+    /**
+     * The children of {@code dirPrefix} if they fit in one page of up to {@code maxKeys} keys and prefixes, else
+     * null (the directory is larger: list it with {@link #children}).
+     */
+    static List<Child> childrenIfFew(S3Client s3, String bucket, String dirPrefix, int maxKeys) throws IOException {
+        try {
+            ListObjectsV2Response r = s3.listObjectsV2(b -> b.bucket(bucket).prefix(dirPrefix).delimiter("/")
+                    .maxKeys(maxKeys));
+            if (Boolean.TRUE.equals(r.isTruncated())) {
+                return null;
+            }
+            List<Child> out = new ArrayList<>();
+            for (CommonPrefix cp : r.commonPrefixes()) {
+                String name = cp.prefix().substring(dirPrefix.length(), cp.prefix().length() - 1);
+                if (!name.isEmpty()) {
+                    out.add(new Child(name, true, 0, null));
+                }
+            }
+            for (S3Object o : r.contents()) {
+                String name = o.key().substring(dirPrefix.length());
+                if (!name.isEmpty()) {
+                    out.add(new Child(name, false, o.size(), o.eTag()));
+                }
+            }
+            return out;
+        } catch (RuntimeException e) {
+            throw S3Errors.map("LIST s3://" + bucket + "/" + dirPrefix, e);
+        }
+    }
+
     /** Up to {@code max} keys under {@code prefix} (no delimiter: the whole subtree). */
     static List<String> keys(S3Client s3, String bucket, String prefix, int max) throws IOException {
         try {

@@ -122,6 +122,7 @@ class S3FaultTest {
         String bucket = s3.newBucket("fault");
         byte[] a = random(6, 4_000_000); // more than the first read and its readahead
         oracle.putObject(b -> b.bucket(bucket).key("a"), RequestBody.fromBytes(a));
+        oracle.putObject(b -> b.bucket(bucket).key("d/x"), RequestBody.fromString("x"));
         try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", tmp.resolve("c-" + bucket),
                 server.port()))) {
             VfsPaths p = new VfsPaths(fs);
@@ -135,12 +136,33 @@ class S3FaultTest {
                 p.write(fh, 4096, w);
                 System.arraycopy(w, 0, a, 4096, w.length);
                 fs.fsync(fh, false);
-                assertEio(() -> p.create("new-while-down"));
+                // Namespace changes while disconnected: creating names the mount knows to be absent (the root's
+                // listing, read by the lookup of "a") is kept like data; removing or moving fails with EIO.
+                FileHandle nh = p.create("new-while-down");
+                p.write(nh, 0, w);
+                fs.fsync(nh, false); // durable in the dirty log
+                fs.release(nh);
+                p.mkdir("dir-while-down");
+                FileHandle inDir = p.create("dir-while-down/f");
+                fs.release(inDir); // the close keeps it (an empty object) for the upload
+                assertEio(() -> fs.unlink(fs.rootIno(), "a"));
+                assertEio(() -> fs.rename(fs.rootIno(), "a", fs.rootIno(), "b", 0));
+                assertEio(() -> fs.rmdir(fs.rootIno(), "dir-while-down"));
+                assertEio(() -> fs.symlink(fs.rootIno(), "link", "a", 0, 0));
+                assertEio(() -> p.create("d/unknown")); // "d" cannot be listed: its names cannot be checked
+                assertThat(p.list("")).contains("a", "new-while-down", "dir-while-down");
+                assertThat(p.read(p.open("new-while-down"), 0, 8192)).isEqualTo(w);
             } finally {
                 server.start();
             }
             assertThat(fs.netfs().retryPending()).isTrue();
             assertThat(s3.object(bucket, "a")).isEqualTo(a);
+            assertThat(s3.object(bucket, "new-while-down")).isEqualTo(random(7, 4096));
+            assertThat(s3.object(bucket, "dir-while-down/f")).isEmpty();
+            assertThat(oracle.headObject(b -> b.bucket(bucket).key("dir-while-down/")).metadata())
+                    .as("the marker with the directory's metadata").containsKey("mode");
+            assertThat(s3.keys(bucket)).contains("a", "d/x", "new-while-down", "dir-while-down/", "dir-while-down/f")
+                    .as("nothing the failed changes named").doesNotContain("b", "link", "d/unknown");
             fs.release(fh);
         }
     }
@@ -168,7 +190,8 @@ class S3FaultTest {
                 assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
             }
         }
-        assertThat(s3.object(bucket, "crashed")).as("the killed mount never reached the server").isEmpty();
+        assertThat(s3.object(bucket, "crashed")).as("the killed mount never reached the server (a create sends "
+                + "nothing: the object is PUT at the first close/fsync)").isNull();
         try (S3FileSystem fs = S3FileSystem.mount(S3Fixture.options(bucket, "", cache, server.port()))) {
             assertThat(fs.netfs().pendingCount()).isZero();
             assertThat(fs.netfs().unresolved()).isEmpty();
