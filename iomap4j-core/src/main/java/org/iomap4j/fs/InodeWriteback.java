@@ -76,6 +76,15 @@ public final class InodeWriteback<I extends Inode> {
     }
 
     /**
+     * Number of dirty inodes now (a journal's commit decides whether in-memory metadata waits).
+     *
+     * @return the size of the dirty set
+     */
+    public int dirtyCount() {
+        return dirty.size();
+    }
+
+    /**
      * Drops the dirty mark (the inode was freed, or the caller writes it itself).
      *
      * @param inode the inode

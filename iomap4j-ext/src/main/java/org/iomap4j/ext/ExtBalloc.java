@@ -36,6 +36,12 @@ final class ExtBalloc {
     private long delallocReserved;
     private final long metaReserveBlocks;
 
+    /**
+     * Journaled mounts: blocks freed in a transaction not yet committed are skipped ({@link PendingFrees}), and
+     * every free is reported to it. Null without a journal.
+     */
+    volatile ExtJournaling journal;
+
     /** Bound to true while writeback allocates delalloc blocks: they may use the reserved space. */
     static final ScopedValue<Boolean> DELALLOC_WRITEBACK = ScopedValue.newInstance();
 
@@ -151,7 +157,7 @@ final class ExtBalloc {
                     try {
                         byte[] b = bm.array();
                         for (long bit = from; bit >= 0; bit--) {
-                            if (!ExtGroups.test(b, bit)) {
+                            if (!ExtGroups.test(b, bit) && !pendingFree(groups.groupStart(g) + bit)) {
                                 long pblk = groups.groupStart(g) + bit;
                                 checkNotMetadata(g, pblk, 1);
                                 ExtGroups.set(b, bit);
@@ -240,11 +246,20 @@ final class ExtBalloc {
             try {
                 byte[] b = bm.array();
                 long bit = ExtGroups.findZero(b, fromBit, nbits);
+                ExtJournaling j = journal;
+                while (bit >= 0 && j != null) {
+                    long end = j.pendingEnd(groups.groupStart(g) + bit); // freed in an uncommitted transaction
+                    if (end < 0) {
+                        break;
+                    }
+                    bit = end - groups.groupStart(g) >= nbits ? -1 : ExtGroups.findZero(b, end - groups.groupStart(g), nbits);
+                }
                 if (bit < 0) {
                     return null;
                 }
                 long n = 1;
-                while (n < maxCount && bit + n < nbits && n < gd.freeBlocksCount() && !ExtGroups.test(b, bit + n)) {
+                while (n < maxCount && bit + n < nbits && n < gd.freeBlocksCount() && !ExtGroups.test(b, bit + n)
+                        && !pendingFree(groups.groupStart(g) + bit + n)) {
                     n++;
                 }
                 long start = groups.groupStart(g) + bit;
@@ -260,6 +275,11 @@ final class ExtBalloc {
                 bm.unlock();
             }
         }
+    }
+
+    private boolean pendingFree(long pblk) {
+        ExtJournaling j = journal;
+        return j != null && j.pendingEnd(pblk) >= 0;
     }
 
     /** A bitmap that marks a group's own bitmaps or inode table free is corrupt: never hand those out. */
@@ -312,6 +332,10 @@ final class ExtBalloc {
                 } finally {
                     bm.unlock();
                 }
+            }
+            ExtJournaling j = journal;
+            if (j != null) {
+                j.blocksFreed(pblk, runEnd - pblk);
             }
             pblk = runEnd;
         }

@@ -112,7 +112,8 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
 
     @Override
     public void writeInode(ExtInode inode) throws IOException {
-        try (Buffer b = fs.bcache.read(inodeBlock(inode.ino))) {
+        // Journal: its own handle outside an operation (the inode flusher), nested inside one.
+        try (var h = fs.journal.begin(2); Buffer b = fs.bcache.read(inodeBlock(inode.ino))) {
             inode.lock.lock();
             try {
                 b.lock();
@@ -142,6 +143,12 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
     /** The last user of an unlinked inode is gone: free it under the namespace lock (see {@link #maybeFree}). */
     @Override
     public void freeInode(ExtInode inode) throws IOException {
+        try (var h = fs.journal.begin(fs.journal.freeCredits())) { // before the namespace lock (outermost)
+            freeInodeLocked(inode);
+        }
+    }
+
+    private void freeInodeLocked(ExtInode inode) throws IOException {
         fs.nsLock.writeLock().lock();
         try {
             maybeFree(inode);
