@@ -231,9 +231,7 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
             if (!readOnly && sb.hasCompat(org.iomap4j.ext.disk.Features.COMPAT_HAS_JOURNAL)) {
                 sup.markMounted();
                 journal.start(ExtJournaling.DEFAULT_COMMIT_INTERVAL); // needs_recovery set, then every change is logged
-                try (var h = journal.begin(Integer.MAX_VALUE)) {
-                    ExtOrphan.cleanup(this); // its frees and the emptied list commit together
-                }
+                ExtOrphan.cleanup(this); // in a handle of its own: its frees and the emptied list commit together
             } else if (!readOnly) {
                 ExtOrphan.cleanup(this); // before the mount is marked: the orphans' frees are in its first sync
                 sup.markMounted();

@@ -35,49 +35,53 @@ final class ExtOrphan {
         }
         Set<Long> seen = new HashSet<>();
         int n = 0;
-        fs.nsLock.writeLock().lock();
-        try {
-            while (ino != 0) {
-                if (ino < fs.geo.firstIno() || ino > fs.geo.inodesCount()) {
-                    throw new CorruptFilesystemException("orphan list: inode " + ino + " (from "
-                            + (seen.isEmpty() ? "s_last_orphan" : "the previous orphan's i_dtime")
-                            + ") is outside [" + fs.geo.firstIno() + ", " + fs.geo.inodesCount() + "]");
-                }
-                if (!seen.add(ino)) {
-                    throw new CorruptFilesystemException("orphan list: inode " + ino + " appears twice (a loop)");
-                }
-                long next;
-                fs.inodes.allowOrphan(ino);
-                try (Pins pins = fs.icache.pins()) {
-                    ExtInode i = fs.inodes.iget(pins, ino);
-                    i.lock.lock();
-                    try {
-                        next = i.disk.dtime();
-                        i.disk.setDtime(0);
+        // Journaled mount: one handle (before the namespace lock) holds the frees and the emptied list; it is
+        // stopped before the sync below, which commits it.
+        try (var h = fs.journal.begin(Integer.MAX_VALUE)) {
+            fs.nsLock.writeLock().lock();
+            try {
+                while (ino != 0) {
+                    if (ino < fs.geo.firstIno() || ino > fs.geo.inodesCount()) {
+                        throw new CorruptFilesystemException("orphan list: inode " + ino + " (from "
+                                + (seen.isEmpty() ? "s_last_orphan" : "the previous orphan's i_dtime")
+                                + ") is outside [" + fs.geo.firstIno() + ", " + fs.geo.inodesCount() + "]");
+                    }
+                    if (!seen.add(ino)) {
+                        throw new CorruptFilesystemException("orphan list: inode " + ino + " appears twice (a loop)");
+                    }
+                    long next;
+                    fs.inodes.allowOrphan(ino);
+                    try (Pins pins = fs.icache.pins()) {
+                        ExtInode i = fs.inodes.iget(pins, ino);
+                        i.lock.lock();
+                        try {
+                            next = i.disk.dtime();
+                            i.disk.setDtime(0);
+                        } finally {
+                            i.lock.unlock();
+                        }
+                        if (fs.inodes.links(i) == 0) {
+                            if (fs.icache.claimFreeing(i)) {
+                                fs.inodes.evictAndFree(i);
+                            }
+                        } else {
+                            if (i.hasBlockMap()) {
+                                long keep = (i.sizeBytes() + fs.geo.blockSizeBytes() - 1) >>> fs.geo.blockBits();
+                                fs.inodes.truncateBlocks(i, keep);
+                            }
+                            fs.inodes.writeInode(i);
+                        }
                     } finally {
-                        i.lock.unlock();
+                        fs.inodes.disallowOrphan(ino);
                     }
-                    if (fs.inodes.links(i) == 0) {
-                        if (fs.icache.claimFreeing(i)) {
-                            fs.inodes.evictAndFree(i);
-                        }
-                    } else {
-                        if (i.hasBlockMap()) {
-                            long keep = (i.sizeBytes() + fs.geo.blockSizeBytes() - 1) >>> fs.geo.blockBits();
-                            fs.inodes.truncateBlocks(i, keep);
-                        }
-                        fs.inodes.writeInode(i);
-                    }
-                } finally {
-                    fs.inodes.disallowOrphan(ino);
+                    n++;
+                    ino = next;
                 }
-                n++;
-                ino = next;
+            } finally {
+                fs.nsLock.writeLock().unlock();
             }
-        } finally {
-            fs.nsLock.writeLock().unlock();
+            sup.setLastOrphan(0);
         }
-        sup.setLastOrphan(0);
         sup.sync(); // the frees and the emptied list reach the disk together, before the mount is marked
         return n;
     }
