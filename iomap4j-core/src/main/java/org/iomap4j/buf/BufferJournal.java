@@ -496,6 +496,16 @@ public final class BufferJournal implements AutoCloseable {
         }
     }
 
+    /** Tests: the journal's state lock. */
+    ReentrantLock stateForTests() {
+        return state;
+    }
+
+    /** Tests (state lock held): the running transaction is locked by a committer. */
+    boolean runningLockedForTests() {
+        return running.locked;
+    }
+
     /**
      * The newest durable transaction id.
      *
