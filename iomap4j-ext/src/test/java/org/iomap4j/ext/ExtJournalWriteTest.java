@@ -67,4 +67,52 @@ class ExtJournalWriteTest {
             Ext2Tools.assertFsckClean(image);
         }
     }
+
+    /**
+     * Four threads run the workload at once (each below its own directory) with the commit thread's 5 s commits,
+     * fsync commits and writeback's reserved handles interleaving: no deadlock (the test's timeout), no credit
+     * overflow, and after the unmount e2fsck -fn is clean and every thread's tree equals its model.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(600)
+    void concurrentWorkloadsCommitWithoutDeadlockAndStayClean() throws Exception {
+        long seed = new Random().nextLong();
+        System.out.println("ExtJournalWriteTest concurrent seed " + seed);
+        Path image = Ext2Tools.sparseImage(tmp.resolve("c.img"), 64L << 20);
+        Ext2Tools.run("mkfs.ext4", "-q", "-F", "-J", "size=4", image.toString()).ok();
+        int threads = 4;
+        JournalWorkload[] w = new JournalWorkload[threads];
+        long[] stats;
+        // A small page cache, so that writers run writeback (balance_dirty) while holding their handles.
+        try (ExtFileSystem fs = ExtFileSystem.mount(image, new ExtMountOptions(false, 2L << 20, 64 << 10, 1L << 20))) {
+            java.util.List<java.util.concurrent.Future<?>> fut = new java.util.ArrayList<>();
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+            try {
+                for (int t = 0; t < threads; t++) {
+                    fs.mkdir(fs.rootIno(), "t" + t, 0755, 0, 0);
+                    w[t] = new JournalWorkload(fs, new Random(seed + t), true, op -> { }, "/t" + t);
+                    JournalWorkload mine = w[t];
+                    fut.add(pool.submit(() -> {
+                        mine.run(250);
+                        return null;
+                    }));
+                }
+                for (var f : fut) {
+                    f.get();
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            stats = fs.journal.journal().stats();
+        }
+        System.out.println("ExtJournalWriteTest concurrent: " + stats[0] + " commits, " + stats[1] + " checkpoints");
+        assertThat(stats[1]).as("a 4 MiB log fills: checkpoints while running").isGreaterThan(0);
+        Ext2Tools.assertFsckClean(image);
+        try (ExtFileSystem fs = ExtFileSystem.mount(image, ExtMountOptions.defaults().withReadOnly(true))) {
+            Map<String, TreeModel.Node> tree = TreeModel.capture(fs);
+            for (JournalWorkload x : w) {
+                assertThat(x.compareAll(tree)).isEmpty();
+            }
+        }
+    }
 }

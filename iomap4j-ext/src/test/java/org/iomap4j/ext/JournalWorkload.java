@@ -22,7 +22,8 @@ import org.iomap4j.vfs.Vfs;
  */
 final class JournalWorkload {
     final Map<String, byte[]> files = new TreeMap<>();
-    final List<String> dirs = new ArrayList<>(List.of(""));
+    final List<String> dirs = new ArrayList<>();
+    private final String base;
     /** Read by crash checks on other threads. */
     final Map<String, byte[]> promised = new ConcurrentSkipListMap<>();
     private final ExtFileSystem fs;
@@ -33,6 +34,13 @@ final class JournalWorkload {
     int fsyncs;
 
     JournalWorkload(ExtFileSystem fs, Random rnd, boolean extents, Consumer<String> opName) {
+        this(fs, rnd, extents, opName, "");
+    }
+
+    /** A workload below directory {@code base} ("" for the root, "/t1" for an existing directory). */
+    JournalWorkload(ExtFileSystem fs, Random rnd, boolean extents, Consumer<String> opName, String base) {
+        this.base = base;
+        this.dirs.add(base);
         this.fs = fs;
         this.rnd = rnd;
         this.extents = extents;
@@ -234,6 +242,7 @@ final class JournalWorkload {
             }
         }
         long extra = tree.entrySet().stream().filter(e -> e.getValue().content() != null)
+                .filter(e -> e.getKey().startsWith(base + "/"))
                 .filter(e -> !files.containsKey(e.getKey())).count();
         if (extra > 0) {
             sb.append(extra).append(" files not in the model; ");
