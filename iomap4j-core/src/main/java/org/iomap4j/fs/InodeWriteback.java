@@ -101,12 +101,17 @@ public final class InodeWriteback<I extends Inode> {
      * @throws IOException from {@link SuperOperations#writeInode} (EIO, EUCLEAN)
      */
     public void writeInodeIfDirty(I inode) throws IOException {
-        if (dirty.remove(inode)) {
-            try {
-                ops.writeInode(inode);
-            } catch (IOException | RuntimeException e) {
-                dirty.add(inode);
-                throw e;
+        if (!dirty.contains(inode)) {
+            return;
+        }
+        try (SuperOperations.InodeWriteScope scope = ops.beginInodeWrite()) { // e.g. a journal handle, before the mark
+            if (dirty.remove(inode)) {
+                try {
+                    ops.writeInode(inode);
+                } catch (IOException | RuntimeException e) {
+                    dirty.add(inode);
+                    throw e;
+                }
             }
         }
     }

@@ -140,9 +140,15 @@ final class ExtJournaling implements BufferJournal.CommitHooks, BufferJournal.Or
         return 32 + 2L * fs.geo.groups();
     }
 
-    /** A namespace operation (two directories with htree splits, a new inode, its first block) that may free one file. */
+    /**
+     * A namespace operation or setattr: two directories with htree splits (a leaf, its new sibling and three index
+     * levels each), the inode and block bitmaps, a new directory's first block with its extent or indirect block,
+     * an xattr block (ACL), the inode-table block of an inode written directly. Freeing a file's blocks extends the
+     * handle by {@link #freeCredits} where it happens (ExtInodeTable), appending a directory block by its
+     * allocation estimate (Directories).
+     */
     long namespaceCredits() {
-        return 64 + freeCredits();
+        return 40;
     }
 
     // ---------------------------------------------------------------- data=ordered
