@@ -134,48 +134,12 @@ public final class BufferJournal implements AutoCloseable {
         void writeAndWait(Set<Object> inodes) throws IOException;
     }
 
-    /**
-     * A filesystem's part of a commit, for filesystems that keep metadata in memory (inodes, group descriptors,
-     * superblock counters) and copy it into buffers only when it is written (the kernel's ext4 does it at every
-     * {@code ext4_mark_inode_dirty}; iomap4j's ext does it here, once per commit).
-     */
-    public interface CommitHooks {
-        /**
-         * Called by the committer while the running transaction {@code tid} is locked and no handle is open (the
-         * whole filesystem is between operations): write the in-memory metadata changed since the last commit
-         * into its buffers now ({@link Buffer#markDirty()} joins {@code tid} through the committer's own handle,
-         * which has no credit limit). Must not wait for anything a handle holder may hold; handles started here
-         * nest into the committer's.
-         *
-         * @param tid the transaction being committed
-         * @param transactionEmpty true if no buffer joined the transaction yet (the filesystem may then skip
-         *                         buffers that only change with others, e.g. the superblock's free counts)
-         * @throws IOException if a metadata buffer cannot be read; the commit is abandoned and retried later
-         */
-        void beforeFreeze(long tid, boolean transactionEmpty) throws IOException;
-
-        /**
-         * True if the filesystem holds in-memory metadata changes that {@link #beforeFreeze} would write (a commit
-         * of a transaction without buffers is otherwise skipped). Called without journal locks held.
-         *
-         * @return true if a commit is needed even though no buffer was dirtied
-         */
-        boolean hasPendingMetadata();
-
-        /**
-         * Transaction {@code tid} is durable (its commit block is flushed): blocks freed in it may be reused.
-         *
-         * @param tid the newest committed transaction id
-         */
-        void committed(long tid);
-    }
-
     static final class Transaction {
         final long tid;
         int handles;
         long reserved;
         boolean locked;
-        /** The committer runs {@link CommitHooks#beforeFreeze}: even reserved handles wait. */
+        /** The committer runs {@link JournalCommitHooks#beforeFreeze}: even reserved handles wait. */
         boolean freezing;
         final Map<Long, Buffer> buffers = new LinkedHashMap<>();
         final Set<Long> revokes = new LinkedHashSet<>();
@@ -197,7 +161,7 @@ public final class BufferJournal implements AutoCloseable {
     final BufferCache cache;
     private final Log log;
     private final OrderedData orderedData;
-    private volatile CommitHooks hooks;
+    private volatile JournalCommitHooks hooks;
     private final int maxTxBuffers;
     private final long commitIntervalNanos;
     private final ReentrantLock commitLock = new ReentrantLock();
@@ -249,7 +213,7 @@ public final class BufferJournal implements AutoCloseable {
     }
 
     /**
-     * As {@link #attach(BufferCache, Log, OrderedData, Duration)}, with the filesystem's {@link CommitHooks}.
+     * As {@link #attach(BufferCache, Log, OrderedData, Duration)}, with the filesystem's {@link JournalCommitHooks}.
      *
      * @param cache the buffer cache to journal; it must have no dirty buffers
      * @param log the on-disk log
@@ -259,7 +223,7 @@ public final class BufferJournal implements AutoCloseable {
      * @return the attached journal, commit thread started
      */
     public static BufferJournal attach(BufferCache cache, Log log, OrderedData orderedData, Duration commitInterval,
-            CommitHooks hooks) {
+            JournalCommitHooks hooks) {
         if (commitInterval.isNegative() || commitInterval.isZero()) {
             throw new IllegalArgumentException("commit interval must be positive: " + commitInterval);
         }
@@ -298,7 +262,7 @@ public final class BufferJournal implements AutoCloseable {
      * the unwritten-extent conversion at I/O completion) never waits for room nor for a commit that is still
      * waiting for the open handles to stop: it joins the locked transaction, since the handle holders may be
      * waiting for it (a writer waiting for its writeback). It waits only while the committer copies the
-     * filesystem's in-memory metadata ({@link CommitHooks#beforeFreeze}), which waits for no handle holder.
+     * filesystem's in-memory metadata ({@link JournalCommitHooks#beforeFreeze}), which waits for no handle holder.
      * Nested in an open handle of this thread, both return that handle with {@code credits} more
      * (jbd2_journal_extend), never waiting.
      *
@@ -627,7 +591,7 @@ public final class BufferJournal implements AutoCloseable {
     /** Commits the running transaction; commitLock held. */
     private boolean doCommit() throws IOException {
         Transaction t;
-        CommitHooks fsHooks = hooks;
+        JournalCommitHooks fsHooks = hooks;
         boolean pending = fsHooks != null && fsHooks.hasPendingMetadata();
         state.lock();
         try {

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * {@link BufferJournal.CommitHooks} and reserved handles against the model log of {@link BufferJournalTest}: the
+ * {@link JournalCommitHooks} and reserved handles against the model log of {@link BufferJournalTest}: the
  * filesystem's in-memory metadata joins the committing transaction while no handle is open; a commit of
  * in-memory changes only happens; {@code committed} follows each durable commit; a reserved start joins a
  * transaction whose commit waits for handles (the writer it would otherwise deadlock with), a normal start waits.
@@ -38,7 +38,7 @@ class BufferJournalHooksTest {
     }
 
     /** A filesystem that keeps block 7 ("an inode table block") in memory and writes it at commit. */
-    static final class Hooks implements BufferJournal.CommitHooks {
+    static final class Hooks implements JournalCommitHooks {
         final BufferCache cache;
         volatile byte inode = 0;
         volatile boolean dirty;

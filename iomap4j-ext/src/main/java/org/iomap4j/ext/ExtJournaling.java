@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.Set;
 import org.iomap4j.buf.BufferJournal;
+import org.iomap4j.buf.JournalCommitHooks;
 import org.iomap4j.buf.JournalHandle;
 import org.iomap4j.ext.disk.DiskSuperblock;
 import org.iomap4j.ext.disk.Features;
@@ -42,7 +43,7 @@ import org.iomap4j.pagecache.AddressSpace;
  * Without a journal (ext2, or a read-only mount) every method is a no-op and {@link #begin} returns null (a
  * try-with-resources skips it).
  */
-final class ExtJournaling implements BufferJournal.CommitHooks, BufferJournal.OrderedData {
+final class ExtJournaling implements JournalCommitHooks, BufferJournal.OrderedData {
     private static final System.Logger LOG = System.getLogger(ExtJournaling.class.getName());
     /** jbd2's default commit interval (JBD2_DEFAULT_MAX_COMMIT_AGE, the {@code commit=} mount option). */
     static final Duration DEFAULT_COMMIT_INTERVAL = Duration.ofSeconds(5);
