@@ -222,6 +222,36 @@ public final class BufferCache implements AutoCloseable {
         forgetBuffer(pblk);
     }
 
+    /**
+     * {@link #forget} of every block in {@code [startPblk, startPblk + count)} (a freed extent), with one pass
+     * over the journal's state.
+     *
+     * @param startPblk first block freed, in cache blocks
+     * @param count number of blocks
+     */
+    public void forgetRange(long startPblk, long count) {
+        if (count <= 0) {
+            return;
+        }
+        BufferJournal j = journal;
+        if (j != null) {
+            j.forgetRange(startPblk, count);
+        }
+        synchronized (this) {
+            if (count > buffers.size()) {
+                for (Long pblk : new ArrayList<>(buffers.keySet())) {
+                    if (pblk >= startPblk && pblk - startPblk < count) {
+                        forgetBuffer(pblk);
+                    }
+                }
+            } else {
+                for (long p = startPblk; p < startPblk + count; p++) {
+                    forgetBuffer(p);
+                }
+            }
+        }
+    }
+
     private synchronized void forgetBuffer(long pblk) {
         Buffer b = buffers.get(pblk);
         if (b == null) {

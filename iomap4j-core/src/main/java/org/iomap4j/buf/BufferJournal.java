@@ -139,6 +139,8 @@ public final class BufferJournal implements AutoCloseable {
         int handles;
         long reserved;
         boolean locked;
+        /** The committer runs {@link JournalCommitHooks#beforeFreeze}: even reserved handles wait. */
+        boolean freezing;
         final Map<Long, Buffer> buffers = new LinkedHashMap<>();
         final Set<Long> revokes = new LinkedHashSet<>();
         final Set<Object> ordered = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -159,6 +161,7 @@ public final class BufferJournal implements AutoCloseable {
     final BufferCache cache;
     private final Log log;
     private final OrderedData orderedData;
+    private volatile JournalCommitHooks hooks;
     private final int maxTxBuffers;
     private final long commitIntervalNanos;
     private final ReentrantLock commitLock = new ReentrantLock();
@@ -206,10 +209,26 @@ public final class BufferJournal implements AutoCloseable {
      * @return the attached journal, commit thread started
      */
     public static BufferJournal attach(BufferCache cache, Log log, OrderedData orderedData, Duration commitInterval) {
+        return attach(cache, log, orderedData, commitInterval, null);
+    }
+
+    /**
+     * As {@link #attach(BufferCache, Log, OrderedData, Duration)}, with the filesystem's {@link JournalCommitHooks}.
+     *
+     * @param cache the buffer cache to journal; it must have no dirty buffers
+     * @param log the on-disk log
+     * @param orderedData writes back data for data=ordered, or null
+     * @param commitInterval time between periodic commits
+     * @param hooks the filesystem's commit hooks, or null
+     * @return the attached journal, commit thread started
+     */
+    public static BufferJournal attach(BufferCache cache, Log log, OrderedData orderedData, Duration commitInterval,
+            JournalCommitHooks hooks) {
         if (commitInterval.isNegative() || commitInterval.isZero()) {
             throw new IllegalArgumentException("commit interval must be positive: " + commitInterval);
         }
         BufferJournal j = new BufferJournal(cache, log, orderedData, commitInterval);
+        j.hooks = hooks;
         cache.attachJournal(j);
         j.commitThread.start();
         return j;
@@ -226,6 +245,33 @@ public final class BufferJournal implements AutoCloseable {
      * @return the handle; close it to end the operation
      */
     public JournalHandle start(int credits) throws FsException {
+        return start(credits, false);
+    }
+
+    /**
+     * The largest credits one handle may be started with (the largest transaction).
+     *
+     * @return the most credits of one {@link #start}
+     */
+    public int maxHandleCredits() {
+        return maxTxBuffers;
+    }
+
+    /**
+     * Starts a handle as {@link #start(int)}; a <b>reserved</b> start (jbd2's reserved handles, which ext4 uses for
+     * the unwritten-extent conversion at I/O completion) never waits for room nor for a commit that is still
+     * waiting for the open handles to stop: it joins the locked transaction, since the handle holders may be
+     * waiting for it (a writer waiting for its writeback). It waits only while the committer copies the
+     * filesystem's in-memory metadata ({@link JournalCommitHooks#beforeFreeze}), which waits for no handle holder.
+     * Nested in an open handle of this thread, both return that handle with {@code credits} more
+     * (jbd2_journal_extend), never waiting.
+     *
+     * @param credits the most distinct buffers this handle (or this nested part) may dirty
+     * @param reserved true for a start that must not wait for a commit
+     * @return the handle; close it to end the operation
+     * @throws FsException EIO if the journal aborted or is closed
+     */
+    public JournalHandle start(int credits, boolean reserved) throws FsException {
         if (credits < 1 || credits > maxTxBuffers) {
             throw new IllegalArgumentException("handle of " + credits + " credits: must be 1.." + maxTxBuffers
                     + " (the largest transaction)");
@@ -233,6 +279,16 @@ public final class BufferJournal implements AutoCloseable {
         JournalHandle h = current.get();
         if (h != null) {
             h.refs++;
+            if (h.credits < Integer.MAX_VALUE) {
+                state.lock();
+                try {
+                    int add = (int) Math.min(credits, (long) Integer.MAX_VALUE - h.credits);
+                    h.credits += add;
+                    h.transaction.reserved += add;
+                } finally {
+                    state.unlock();
+                }
+            }
             return h;
         }
         state.lock();
@@ -240,8 +296,18 @@ public final class BufferJournal implements AutoCloseable {
             while (true) {
                 checkUsable();
                 Transaction t = running;
-                if (t.locked) {
+                if (t.freezing || (t.locked && !reserved)) {
                     changed.awaitUninterruptibly();
+                } else if (reserved) {
+                    t.handles++;
+                    t.reserved += credits;
+                    if (t.reserved > maxTxBuffers) {
+                        commitRequested = true;
+                        changed.signalAll();
+                    }
+                    h = new JournalHandle(this, t, credits);
+                    current.set(h);
+                    return h;
                 } else if (t.reserved + credits > maxTxBuffers) {
                     commitRequested = true;
                     changed.signalAll();
@@ -342,9 +408,25 @@ public final class BufferJournal implements AutoCloseable {
      * checkpoint writing in place to finish (so that it never writes over the block's next owner).
      */
     void forget(long pblk) {
+        forgetRange(pblk, 1);
+    }
+
+    /** {@link #forget} of {@code [startPblk, startPblk + count)} under one lock. */
+    void forgetRange(long startPblk, long count) {
         checkpointIo.lock();
         state.lock();
         try {
+            for (long pblk = startPblk; pblk < startPblk + count; pblk++) {
+                forgetLocked(pblk);
+            }
+        } finally {
+            state.unlock();
+            checkpointIo.unlock();
+        }
+    }
+
+    private void forgetLocked(long pblk) {
+        {
             Transaction t = running;
             Buffer b = t.buffers.remove(pblk);
             if (b != null) {
@@ -361,9 +443,6 @@ public final class BufferJournal implements AutoCloseable {
             if (logged) {
                 t.revokes.add(pblk);
             }
-        } finally {
-            state.unlock();
-            checkpointIo.unlock();
         }
     }
 
@@ -379,6 +458,16 @@ public final class BufferJournal implements AutoCloseable {
         } finally {
             state.unlock();
         }
+    }
+
+    /** Tests: the journal's state lock. */
+    ReentrantLock stateForTests() {
+        return state;
+    }
+
+    /** Tests (state lock held): the running transaction is locked by a committer. */
+    boolean runningLockedForTests() {
+        return running.locked;
     }
 
     /**
@@ -402,8 +491,9 @@ public final class BufferJournal implements AutoCloseable {
      * @throws IllegalStateException called with an open handle on {@code tid} (it could never commit)
      * @throws IOException the log write failed (the journal is aborted)
      * @param tid the transaction id to make durable
+     * @return true if this call wrote a commit (false: nothing to commit, or already committed)
      */
-    public void commitAndWait(long tid) throws IOException {
+    public boolean commitAndWait(long tid) throws IOException {
         JournalHandle h = current.get();
         if (h != null && h.transaction.tid <= tid) {
             throw new IllegalStateException("commit of transaction " + tid + " waited for by a thread holding " + h);
@@ -420,9 +510,7 @@ public final class BufferJournal implements AutoCloseable {
             } finally {
                 state.unlock();
             }
-            if (run) {
-                doCommit();
-            }
+            return run && doCommit();
         } finally {
             commitLock.unlock();
         }
@@ -431,10 +519,11 @@ public final class BufferJournal implements AutoCloseable {
     /**
      * Commits the running transaction (sync).
      *
+     * @return true if a commit was written
      * @throws IOException if the log write fails (the journal aborts)
      */
-    public void commitAll() throws IOException {
-        commitAndWait(runningTid());
+    public boolean commitAll() throws IOException {
+        return commitAndWait(runningTid());
     }
 
     /**
@@ -500,17 +589,58 @@ public final class BufferJournal implements AutoCloseable {
     }
 
     /** Commits the running transaction; commitLock held. */
-    private void doCommit() throws IOException {
+    private boolean doCommit() throws IOException {
         Transaction t;
+        JournalCommitHooks fsHooks = hooks;
+        boolean pending = fsHooks != null && fsHooks.hasPendingMetadata();
         state.lock();
         try {
             t = running;
-            if (t.isEmpty() || failure != null) {
-                return;
+            if ((t.isEmpty() && !pending) || failure != null) {
+                return false;
             }
             t.locked = true;
             while (t.handles > 0) {
                 changed.awaitUninterruptibly();
+            }
+            t.freezing = true;
+        } finally {
+            state.unlock();
+        }
+        if (fsHooks != null) {
+            // The filesystem is between operations: its in-memory metadata joins t through an unlimited handle.
+            JournalHandle ch = new JournalHandle(this, t, Integer.MAX_VALUE);
+            current.set(ch);
+            boolean empty;
+            state.lock();
+            try {
+                empty = t.isEmpty();
+            } finally {
+                state.unlock();
+            }
+            try {
+                fsHooks.beforeFreeze(t.tid, empty);
+            } catch (IOException | RuntimeException e) {
+                state.lock();
+                try {
+                    t.locked = false;
+                    t.freezing = false;
+                    changed.signalAll();
+                } finally {
+                    state.unlock();
+                }
+                throw e;
+            } finally {
+                current.remove();
+            }
+        }
+        state.lock();
+        try {
+            if (t.isEmpty()) {
+                t.locked = false;
+                t.freezing = false;
+                changed.signalAll();
+                return false;
             }
             SortedMap<Long, byte[]> images = new TreeMap<>();
             for (Map.Entry<Long, Buffer> e : t.buffers.entrySet()) {
@@ -561,9 +691,13 @@ public final class BufferJournal implements AutoCloseable {
         } finally {
             state.unlock();
         }
+        if (fsHooks != null) {
+            fsHooks.committed(t.tid);
+        }
         if (log.freeBlocks() < 2 * log.blocksNeeded(maxTxBuffers, 0)) {
             doCheckpoint();
         }
+        return true;
     }
 
     /** Checkpoints every committed transaction; commitLock held. */

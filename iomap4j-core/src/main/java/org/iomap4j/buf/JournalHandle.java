@@ -7,13 +7,13 @@ package org.iomap4j.buf;
  * (each buffer joining the transaction through this handle uses one credit). {@link #close()} stops it.
  *
  * <p>Nesting: a thread already holding a handle of the same journal gets the same handle back (a reference is
- * counted, as jbd2's h_ref); the credits are the outer handle's. Not thread-safe: used by its thread only.
+ * counted, as jbd2's h_ref) with the nested start's credits added (jbd2_journal_extend, which never waits). Not thread-safe: used by its thread only.
  */
 public final class JournalHandle implements AutoCloseable {
     final BufferJournal journal;
     final BufferJournal.Transaction transaction;
     final Thread owner;
-    final int credits;
+    int credits;
     int usedCredits;
     int refs = 1;
 

@@ -76,6 +76,15 @@ public final class InodeWriteback<I extends Inode> {
     }
 
     /**
+     * Number of dirty inodes now (a journal's commit decides whether in-memory metadata waits).
+     *
+     * @return the size of the dirty set
+     */
+    public int dirtyCount() {
+        return dirty.size();
+    }
+
+    /**
      * Drops the dirty mark (the inode was freed, or the caller writes it itself).
      *
      * @param inode the inode
@@ -92,12 +101,17 @@ public final class InodeWriteback<I extends Inode> {
      * @throws IOException from {@link SuperOperations#writeInode} (EIO, EUCLEAN)
      */
     public void writeInodeIfDirty(I inode) throws IOException {
-        if (dirty.remove(inode)) {
-            try {
-                ops.writeInode(inode);
-            } catch (IOException | RuntimeException e) {
-                dirty.add(inode);
-                throw e;
+        if (!dirty.contains(inode)) {
+            return;
+        }
+        try (SuperOperations.InodeWriteScope scope = ops.beginInodeWrite()) { // e.g. a journal handle, before the mark
+            if (dirty.remove(inode)) {
+                try {
+                    ops.writeInode(inode);
+                } catch (IOException | RuntimeException e) {
+                    dirty.add(inode);
+                    throw e;
+                }
             }
         }
     }

@@ -36,6 +36,24 @@ public interface SuperOperations<I extends Inode> {
      */
     void writeInode(I inode) throws IOException;
 
+    /** A scope around taking an inode's dirty mark and writing it ({@link #beginInodeWrite}). */
+    interface InodeWriteScope extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Opens the scope in which {@link InodeWriteback} takes an inode's dirty mark and calls {@link #writeInode}: a
+     * journaled filesystem starts its transaction handle here, before the mark is taken, so that no commit can
+     * run while the inode is neither marked dirty nor written (it would miss the inode). Default: nothing.
+     *
+     * @return the scope to close after the write
+     * @throws IOException if the scope cannot be opened (a journal aborted: EIO)
+     */
+    default InodeWriteScope beginInodeWrite() throws IOException {
+        return () -> { };
+    }
+
     /**
      * A linked inode left the cache (evict_inode for i_nlink &gt; 0): its page cache was already removed; drop
      * any other in-memory state the filesystem keeps for it (a directory index). Must not block on I/O.

@@ -194,10 +194,12 @@ class BufferJournalTest {
             put(cache, 1, (byte) 1);
             try (JournalHandle nested = j.start(1)) {
                 assertThat(nested).isSameAs(h);
+                assertThat(h.credits()).isEqualTo(3); // a nested start extends the handle (jbd2_journal_extend)
                 put(cache, 2, (byte) 1);
             }
+            put(cache, 4, (byte) 1);
             assertThatThrownBy(() -> put(cache, 3, (byte) 1)).isInstanceOf(IllegalStateException.class)
-                    .hasMessageContaining("handle of 2 credits").hasMessageContaining("dirtied buffer 3")
+                    .hasMessageContaining("handle of 3 credits").hasMessageContaining("dirtied buffer 4")
                     .hasMessageContaining("block 3");
         }
         assertThatThrownBy(() -> j.start(65)).isInstanceOf(IllegalArgumentException.class)

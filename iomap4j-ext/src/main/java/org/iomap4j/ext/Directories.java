@@ -14,7 +14,11 @@ import org.iomap4j.ext.disk.DiskInode;
 import org.iomap4j.ext.disk.DiskSuperblock;
 import org.iomap4j.ext.disk.DxBlock;
 import org.iomap4j.ext.disk.Features;
+import org.iomap4j.buf.Buffer;
 import org.iomap4j.iomap.BufferedIo;
+import org.iomap4j.iomap.Iomap;
+import org.iomap4j.iomap.IomapOpFlags;
+import org.iomap4j.iomap.IomapType;
 
 /**
  * ext2/3/4 directories on top of the page cache (the seeds' challenge 1): a byte-oriented directory-block API —
@@ -164,6 +168,10 @@ final class Directories {
         byte[] block = new byte[bs];
         ByteBuffer dst = ByteBuffer.wrap(block);
         long pos = lblk * bs;
+        if (fs.journal.active()) {
+            readJournaled(dir, lblk, block);
+            dst.position(bs);
+        }
         while (dst.hasRemaining()) {
             int n = BufferedIo.read(dir, pos + dst.position(), dst, fs.iomapOps);
             if (n <= 0) {
@@ -218,6 +226,10 @@ final class Directories {
         DirIndex idx = existingIndex(dir);
         ByteBuffer src = ByteBuffer.wrap(block);
         long pos = lblk * bs;
+        if (fs.journal.active()) {
+            writeJournaled(dir, lblk, block);
+            src.position(bs);
+        }
         while (src.hasRemaining()) {
             int n = BufferedIo.write(dir, pos + src.position(), src, fs.iomapOps);
             if (n <= 0) {
@@ -230,6 +242,73 @@ final class Directories {
         }
         if (idx != null) {
             idx.blockWritten(lblk, block, usableBytes(), dir.sizeBytes());
+        }
+    }
+
+    // ---------------------------------------------------------------- journaled mounts: blocks in the buffer cache
+
+    /**
+     * The physical block of directory block {@code lblk}, allocating it when {@code alloc} (the caller's handle
+     * covers it), or 0 for a hole.
+     */
+    private long mapBlock(ExtInode dir, long lblk, boolean alloc) throws IOException {
+        Iomap m = fs.iomapOps.iomapBegin(dir, lblk * bs, bs, alloc ? IomapOpFlags.WRITE : 0);
+        if (m.type() == IomapType.HOLE) {
+            return 0;
+        }
+        if (m.type() != IomapType.MAPPED) {
+            throw new CorruptFilesystemException("directory inode " + dir.ino + ": block " + lblk + " maps as "
+                    + m.type() + ", not as an initialized block");
+        }
+        return (m.addrBytes() + (lblk * bs - m.offsetBytes())) / bs;
+    }
+
+    /**
+     * Journaled mount: directory blocks are metadata, read through the buffer cache (ext4's ext4_bread), so that
+     * the newest logged image is what a lookup sees before the checkpoint writes it in place.
+     */
+    private void readJournaled(ExtInode dir, long lblk, byte[] block) throws IOException {
+        if (lblk >= nrBlocks(dir)) {
+            throw new CorruptFilesystemException("directory inode " + dir.ino + ": block " + lblk
+                    + " is past its size " + dir.sizeBytes());
+        }
+        long pblk = mapBlock(dir, lblk, false);
+        if (pblk == 0) {
+            throw new CorruptFilesystemException("directory inode " + dir.ino + ": block " + lblk + " is a hole");
+        }
+        try (Buffer b = fs.bcache.read(pblk)) {
+            b.lock();
+            try {
+                System.arraycopy(b.array(), 0, block, 0, bs);
+            } finally {
+                b.unlock();
+            }
+        }
+    }
+
+    /**
+     * Journaled mount: the block joins the caller's handle's transaction (ext4_handle_dirty_dirblock); appending
+     * allocates it and grows i_size.
+     */
+    private void writeJournaled(ExtInode dir, long lblk, byte[] block) throws IOException {
+        boolean append = lblk >= nrBlocks(dir);
+        try (var h = fs.journal.begin(8 + fs.journal.allocCredits(1))) {
+            long pblk = mapBlock(dir, lblk, append);
+            if (pblk == 0) {
+                pblk = mapBlock(dir, lblk, true); // a hole inside a directory: e2fsck fills those too
+            }
+            try (Buffer b = append ? fs.bcache.getZeroed(pblk) : fs.bcache.read(pblk)) {
+                b.lock();
+                try {
+                    System.arraycopy(block, 0, b.array(), 0, bs);
+                    b.markDirty();
+                } finally {
+                    b.unlock();
+                }
+            }
+            if ((lblk + 1) * bs > dir.sizeBytes()) {
+                dir.setSizeBytes((lblk + 1) * bs);
+            }
         }
     }
 

@@ -38,6 +38,12 @@ final class ExtBalloc {
     private long delallocReserved;
     private final long metaReserveBlocks;
 
+    /**
+     * Journaled mounts: blocks freed in a transaction not yet committed are skipped ({@link PendingFrees}), and
+     * every free is reported to it. Null without a journal.
+     */
+    volatile ExtJournaling journal;
+
     /** Bound to true while writeback allocates delalloc blocks: they may use the reserved space. */
     static final ScopedValue<Boolean> DELALLOC_WRITEBACK = ScopedValue.newInstance();
 
@@ -287,7 +293,7 @@ final class ExtBalloc {
                     try {
                         byte[] b = bm.array();
                         for (long bit = from; bit >= 0; bit--) {
-                            if (!ExtGroups.test(b, bit)) {
+                            if (!ExtGroups.test(b, bit) && !pendingFree(groups.groupStart(g) + bit)) {
                                 long pblk = groups.groupStart(g) + bit;
                                 if (unavailableEnd(pblk) >= 0) {
                                     // the loop's bit-- lands on the block before the unavailable range
@@ -395,7 +401,8 @@ final class ExtBalloc {
                     }
                     long limit = Math.min(nbits, nextUnavailableStart(base + bit) - base);
                     n = 1;
-                    while (n < maxCount && bit + n < limit && n < gd.freeBlocksCount() && !ExtGroups.test(b, bit + n)) {
+                    while (n < maxCount && bit + n < limit && n < gd.freeBlocksCount() && !ExtGroups.test(b, bit + n)
+                            && !pendingFree(base + bit + n)) {
                         n++;
                     }
                     if (n >= need) {
@@ -422,17 +429,29 @@ final class ExtBalloc {
     }
 
     /**
-     * Blocks free in the bitmap that must not be handed out now: another inode's preallocation window. If
-     * {@code pblk} is such a block, the first block after its range; else -1. (The one place to add other such
-     * ranges, e.g. blocks freed by a transaction not yet committed.) Groups monitor held.
+     * Blocks free in the bitmap that must not be handed out now: another inode's preallocation window, or blocks
+     * freed by a journal transaction not yet committed (reusing them before the commit could let a crash leave
+     * their old owner pointing at new data). If {@code pblk} is such a block, the first block after its range;
+     * else -1. Groups monitor held.
      */
     private long unavailableEnd(long pblk) {
-        return prealloc.reservedEnd(pblk);
+        long end = prealloc.reservedEnd(pblk);
+        if (end >= 0) {
+            return end;
+        }
+        ExtJournaling j = journal;
+        return j == null ? -1 : j.pendingEnd(pblk);
     }
 
-    /** The first unavailable block (see {@link #unavailableEnd}) after {@code pblk}, or Long.MAX_VALUE. */
+    /** The first preallocation-window block after {@code pblk}, or Long.MAX_VALUE (pending frees: see callers). */
     private long nextUnavailableStart(long pblk) {
         return prealloc.nextStartAfter(pblk);
+    }
+
+    /** True if {@code pblk} was freed by a journal transaction not yet committed. */
+    private boolean pendingFree(long pblk) {
+        ExtJournaling j = journal;
+        return j != null && j.pendingEnd(pblk) >= 0;
     }
 
     /** A bitmap that marks a group's own bitmaps or inode table free is corrupt: never hand those out. */
@@ -485,6 +504,10 @@ final class ExtBalloc {
                 } finally {
                     bm.unlock();
                 }
+            }
+            ExtJournaling j = journal;
+            if (j != null) {
+                j.blocksFreed(pblk, runEnd - pblk);
             }
             pblk = runEnd;
         }

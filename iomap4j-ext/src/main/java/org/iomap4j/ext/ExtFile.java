@@ -151,21 +151,24 @@ final class ExtFile {
         fs.checkWritable();
         ExtInode i = h.inode;
         int n;
-        i.beginWrite();
-        try {
-            long pos = (h.openFlags & Vfs.O_APPEND) != 0 ? i.sizeBytes() : posBytes;
-            if (pos < 0) {
-                throw new FsException(Errno.EINVAL, "negative position " + pos);
+        // A journal handle (outermost: before the rwsem); block allocations extend it (ExtIomapOps).
+        try (var jh = fs.journal.begin(16)) {
+            i.beginWrite();
+            try {
+                long pos = (h.openFlags & Vfs.O_APPEND) != 0 ? i.sizeBytes() : posBytes;
+                if (pos < 0) {
+                    throw new FsException(Errno.EINVAL, "negative position " + pos);
+                }
+                if (!src.hasRemaining()) {
+                    return 0;
+                }
+                n = generic.write(i, pos, src, ioMode(fs, h), fs.maxFileSizeBytes());
+                if (n > 0) {
+                    fs.inodes.touchMtimeCtime(i);
+                }
+            } finally {
+                i.endWrite();
             }
-            if (!src.hasRemaining()) {
-                return 0;
-            }
-            n = generic.write(i, pos, src, ioMode(fs, h), fs.maxFileSizeBytes());
-            if (n > 0) {
-                fs.inodes.touchMtimeCtime(i);
-            }
-        } finally {
-            i.endWrite();
         }
         if ((h.openFlags & Vfs.O_DSYNC) != 0) {
             fs.fsyncRoom.fsync(h, (h.openFlags & Vfs.O_SYNC) != Vfs.O_SYNC);

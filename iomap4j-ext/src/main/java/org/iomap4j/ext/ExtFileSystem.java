@@ -105,6 +105,8 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     /** Inline data: reads and conversion to blocks. */
     final ExtInline inline = new ExtInline(this);
     final ExtAcl acl;
+    /** Journaled writes (has_journal, read-write); inactive otherwise, its handles null. */
+    final ExtJournaling journal = new ExtJournaling(this);
     /** Regular-file data goes through {@link Dax} on the mapped device (mount option dax). */
     final boolean dax;
     /** Mounted noatime: reads never update atime (else relatime, {@link ExtInodeTable#touchAtime}). */
@@ -228,13 +230,18 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
                 throw new CorruptFilesystemException("root inode 2 is not a directory (mode 0"
                         + Integer.toOctalString(root.mode()) + ")");
             }
-            if (!readOnly) {
+            if (!readOnly && sb.hasCompat(org.iomap4j.ext.disk.Features.COMPAT_HAS_JOURNAL)) {
+                sup.markMounted();
+                journal.start(ExtJournaling.DEFAULT_COMMIT_INTERVAL); // needs_recovery set, then every change is logged
+                ExtOrphan.cleanup(this); // in a handle of its own: its frees and the emptied list commit together
+            } else if (!readOnly) {
                 ExtOrphan.cleanup(this); // before the mount is marked: the orphans' frees are in its first sync
                 sup.markMounted();
             }
             ok = true;
         } finally {
             if (!ok) {
+                abandonJournal();
                 if (ic != null) {
                     ic.writeback().shutdown();
                 }
@@ -243,6 +250,17 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
                     pc.close();
                 }
                 bcache.close();
+            }
+        }
+    }
+
+    /** A failed mount or unmount: the journal stops without a commit (the log is left for recovery). */
+    private void abandonJournal() {
+        if (journal.active()) {
+            try {
+                journal.close();
+            } catch (IOException | RuntimeException e) {
+                e.printStackTrace(); // the log is replayed by the next mount
             }
         }
     }
@@ -477,22 +495,30 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
 
     @Override
     public InodeAttr setattr(long ino, SetAttr ch) throws IOException {
-        return file.setattr(ino, ch);
+        try (var h = journal.begin(journal.namespaceCredits())) {
+            return file.setattr(ino, ch);
+        }
     }
 
     @Override
     public InodeAttr mknod(long dirIno, String name, int mode, long rdev, int uid, int gid) throws IOException {
-        return namei.mknod(dirIno, name, mode, rdev, uid, gid);
+        try (var h = journal.begin(journal.namespaceCredits())) {
+            return namei.mknod(dirIno, name, mode, rdev, uid, gid);
+        }
     }
 
     @Override
     public InodeAttr mkdir(long dirIno, String name, int mode, int uid, int gid) throws IOException {
-        return namei.mkdir(dirIno, name, mode, uid, gid);
+        try (var h = journal.begin(journal.namespaceCredits())) {
+            return namei.mkdir(dirIno, name, mode, uid, gid);
+        }
     }
 
     @Override
     public InodeAttr symlink(long dirIno, String name, String target, int uid, int gid) throws IOException {
-        return namei.symlink(dirIno, name, target, uid, gid);
+        try (var h = journal.begin(journal.namespaceCredits())) {
+            return namei.symlink(dirIno, name, target, uid, gid);
+        }
     }
 
     @Override
@@ -502,22 +528,30 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
 
     @Override
     public InodeAttr link(long ino, long newDirIno, String newName) throws IOException {
-        return namei.link(ino, newDirIno, newName);
+        try (var h = journal.begin(journal.namespaceCredits())) {
+            return namei.link(ino, newDirIno, newName);
+        }
     }
 
     @Override
     public void unlink(long dirIno, String name) throws IOException {
-        namei.unlink(dirIno, name);
+        try (var h = journal.begin(journal.namespaceCredits())) {
+            namei.unlink(dirIno, name);
+        }
     }
 
     @Override
     public void rmdir(long dirIno, String name) throws IOException {
-        namei.rmdir(dirIno, name);
+        try (var h = journal.begin(journal.namespaceCredits())) {
+            namei.rmdir(dirIno, name);
+        }
     }
 
     @Override
     public void rename(long oldDirIno, String oldName, long newDirIno, String newName, int flags) throws IOException {
-        namei.rename(oldDirIno, oldName, newDirIno, newName, flags);
+        try (var h = journal.begin(journal.namespaceCredits())) {
+            namei.rename(oldDirIno, oldName, newDirIno, newName, flags);
+        }
     }
 
     @Override
@@ -527,12 +561,19 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
 
     @Override
     public FileHandle open(long ino, int openFlags) throws IOException {
-        return file.open(ino, openFlags);
+        if ((openFlags & O_TRUNC) == 0) {
+            return file.open(ino, openFlags);
+        }
+        try (var h = journal.begin(journal.freeCredits())) {
+            return file.open(ino, openFlags);
+        }
     }
 
     @Override
     public Created create(long dirIno, String name, int mode, int openFlags, int uid, int gid) throws IOException {
-        return namei.create(dirIno, name, mode, openFlags, uid, gid);
+        try (var h = journal.begin(journal.namespaceCredits())) {
+            return namei.create(dirIno, name, mode, openFlags, uid, gid);
+        }
     }
 
     @Override
@@ -579,7 +620,9 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
      */
     @Override
     public void fallocate(FileHandle fh, int mode, long offsetBytes, long lengthBytes) throws IOException {
-        file.fallocate(fh, mode, offsetBytes, lengthBytes);
+        try (var h = journal.begin(journal.namespaceCredits() + journal.allocCredits(lengthBytes >>> geo.blockBits()))) {
+            file.fallocate(fh, mode, offsetBytes, lengthBytes);
+        }
     }
 
     /** See {@link ExtFsync#fsync}. */
@@ -618,7 +661,7 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     public void setxattr(long ino, String name, byte[] value, int flags) throws IOException {
         checkWritable();
         ExtXattr.checkName(name);
-        try (Pins pins = icache.pins()) {
+        try (var h = journal.begin(journal.namespaceCredits()); Pins pins = icache.pins()) {
             ExtInode i = inodes.iget(pins, ino);
             if (ExtAcl.isAclName(name)) {
                 acl.set(i, name, value, flags);
@@ -639,7 +682,7 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
     public void removexattr(long ino, String name) throws IOException {
         checkWritable();
         ExtXattr.checkName(name);
-        try (Pins pins = icache.pins()) {
+        try (var h = journal.begin(journal.namespaceCredits()); Pins pins = icache.pins()) {
             ExtInode i = inodes.iget(pins, ino);
             if (ExtAcl.isAclName(name)) {
                 acl.set(i, name, null, 0);
@@ -690,6 +733,7 @@ public final class ExtFileSystem implements Vfs, VfsWrite, VfsNamespace, VfsFall
                 sup.unmount();
             }
         } finally {
+            abandonJournal(); // only after a failed unmount: the log keeps what was committed
             closed = true;
             icache.writeback().shutdown();
             pageCache.close();

@@ -93,6 +93,15 @@ final class ExtFsync {
             h.cursor().check();
             return;
         }
+        if (fs.journal.active()) {
+            // Journaled (ext4_fsync_journal): the data (its allocations and conversions join the running
+            // transaction), then the commit of that transaction, which carries this inode, its new entries and every
+            // other change so far; the commit's flushes make the data durable before the commit block.
+            GenericFile.writeAndWait(i, h.cursor());
+            fs.journal.commitAll();
+            h.cursor().check();
+            return;
+        }
         GenericFile.writeAndWait(i, h.cursor());
         // Data before metadata: a flush here makes every completed data write durable before any inode or extent
         // block that points at it (or converts it from unwritten) is written, this file's and any other's that

@@ -110,9 +110,21 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
         }
     }
 
+    /**
+     * Journal: the handle is started before the inode writeback takes the dirty mark, so that a commit never
+     * freezes while the inode is neither marked nor written (its in-memory changes would miss the transaction that
+     * holds the bitmap changes they belong with).
+     */
+    @Override
+    public InodeWriteScope beginInodeWrite() throws IOException {
+        var h = fs.journal.begin(2);
+        return h == null ? () -> { } : h::close;
+    }
+
     @Override
     public void writeInode(ExtInode inode) throws IOException {
-        try (Buffer b = fs.bcache.read(inodeBlock(inode.ino))) {
+        // Journal: its own handle outside an operation (the inode flusher), nested inside one.
+        try (var h = fs.journal.begin(2); Buffer b = fs.bcache.read(inodeBlock(inode.ino))) {
             inode.lock.lock();
             try {
                 b.lock();
@@ -143,6 +155,12 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
     /** The last user of an unlinked inode is gone: free it under the namespace lock (see {@link #maybeFree}). */
     @Override
     public void freeInode(ExtInode inode) throws IOException {
+        try (var h = fs.journal.begin(fs.journal.freeCredits())) { // before the namespace lock (outermost)
+            freeInodeLocked(inode);
+        }
+    }
+
+    private void freeInodeLocked(ExtInode inode) throws IOException {
         fs.nsLock.writeLock().lock();
         try {
             maybeFree(inode);
@@ -155,6 +173,12 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
 
     @Override
     public void truncateBlocks(ExtInode inode, long firstLblk) throws IOException {
+        try (var h = fs.journal.begin(fs.journal.freeCredits())) { // extends the operation's handle
+            truncateBlocksLocked(inode, firstLblk);
+        }
+    }
+
+    private void truncateBlocksLocked(ExtInode inode, long firstLblk) throws IOException {
         inode.lock.lock();
         try {
             inode.blockMapping.freeFrom(inode, firstLblk);
@@ -166,6 +190,12 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
 
     @Override
     public void punchBlocks(ExtInode inode, long startLblk, long endLblk) throws IOException {
+        try (var h = fs.journal.begin(fs.journal.freeCredits())) { // extends the operation's handle
+            punchBlocksLocked(inode, startLblk, endLblk);
+        }
+    }
+
+    private void punchBlocksLocked(ExtInode inode, long startLblk, long endLblk) throws IOException {
         inode.lock.lock();
         try {
             inode.blockMapping.freeRange(inode, startLblk, endLblk);
@@ -383,6 +413,12 @@ final class ExtInodeTable implements SuperOperations<ExtInode>, BlockTruncateOps
      * i_nlink == 0, then ext2_free_inode).
      */
     void evictAndFree(ExtInode i) throws IOException {
+        try (var h = fs.journal.begin(fs.journal.freeCredits())) { // extends the operation's handle
+            evictAndFreeInHandle(i);
+        }
+    }
+
+    private void evictAndFreeInHandle(ExtInode i) throws IOException {
         AddressSpace m = i.detachMapping();
         if (m != null) {
             fs.pageCache.removeMapping(m);

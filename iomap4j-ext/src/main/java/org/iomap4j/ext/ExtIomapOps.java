@@ -124,14 +124,21 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
         }
         ExtBlockMapping.Run run;
         long cookie;
-        inode.lock.lock();
-        try {
-            run = inode.blockMapping instanceof ExtentTree t
-                    ? t.map(inode, lblk, Math.max(1, endLblk - lblk), alloc, unwritten)
-                    : inode.blockMapping.map(inode, lblk, Math.max(1, endLblk - lblk), alloc);
-            cookie = inode.mapSeq();
-        } finally {
-            inode.lock.unlock();
+        // Journal: an allocation runs in the caller's handle, extended by its estimate (a write's, fallocate's,
+        // or a directory's); new initialized blocks are data=ordered (written before the commit block).
+        try (var jh = alloc ? fs.journal.begin(fs.journal.allocCredits(endLblk - lblk)) : null) {
+            inode.lock.lock();
+            try {
+                run = inode.blockMapping instanceof ExtentTree t
+                        ? t.map(inode, lblk, Math.max(1, endLblk - lblk), alloc, unwritten)
+                        : inode.blockMapping.map(inode, lblk, Math.max(1, endLblk - lblk), alloc);
+                cookie = inode.mapSeq();
+            } finally {
+                inode.lock.unlock();
+            }
+            if (alloc && run.fresh() && !run.unwritten() && !run.isHole()) {
+                fs.journal.orderData(inode);
+            }
         }
         long offBytes = run.lblk() << bits;
         long lenBytes = run.nrBlocks() << bits;
@@ -168,11 +175,14 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
         if (nrBlocks <= 0 || !(inode.blockMapping instanceof ExtentTree t)) {
             return;
         }
-        inode.lock.lock();
-        try {
-            t.convertUnwritten(inode, lblk, nrBlocks);
-        } finally {
-            inode.lock.unlock();
+        // Journal: a reserved handle (I/O completion must not wait for a commit that waits for the writer).
+        try (var jh = fs.journal.beginReserved(24 + fs.journal.allocCredits(nrBlocks))) {
+            inode.lock.lock();
+            try {
+                t.convertUnwritten(inode, lblk, nrBlocks);
+            } finally {
+                inode.lock.unlock();
+            }
         }
     }
 
@@ -249,7 +259,9 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
         // the whole dirty run now, as unwritten extents converted at I/O completion (ext4's delalloc with
         // dioread_nolock), from the space its reservations kept free. The page cache gives the reservations back
         // after this returns.
-        try {
+        // Journal: writeback allocates in a reserved handle (a writer holding its handle may wait for this).
+        try (var jh = fs.journal.beginReserved(fs.journal.allocCredits(
+                Math.min(lengthBytes, 1L << 40) >>> fs.geo.blockBits()))) {
             return ScopedValue.where(ExtBalloc.DELALLOC_WRITEBACK, Boolean.TRUE)
                     .call(() -> map(inode, posBytes, lengthBytes, true, true));
         } catch (IOException | RuntimeException e) {

@@ -52,49 +52,53 @@ final class ExtOrphan {
         }
         Set<Long> seen = new HashSet<>();
         int n = 0;
-        fs.nsLock.writeLock().lock();
-        try {
-            while (ino != 0) {
-                if (ino < fs.geo.firstIno() || ino > fs.geo.inodesCount()) {
-                    throw new CorruptFilesystemException("orphan list: inode " + ino + " (from "
-                            + (seen.isEmpty() ? "s_last_orphan" : "the previous orphan's i_dtime")
-                            + ") is outside [" + fs.geo.firstIno() + ", " + fs.geo.inodesCount() + "]");
-                }
-                if (!seen.add(ino)) {
-                    throw new CorruptFilesystemException("orphan list: inode " + ino + " appears twice (a loop)");
-                }
-                long next;
-                fs.inodes.allowOrphan(ino);
-                try (Pins pins = fs.icache.pins()) {
-                    ExtInode i = fs.inodes.iget(pins, ino);
-                    i.lock.lock();
-                    try {
-                        next = i.disk.dtime();
-                        i.disk.setDtime(0);
+        // Journaled mount: one handle (before the namespace lock) holds the frees and the emptied list; it is
+        // stopped before the sync below, which commits it.
+        try (var h = fs.journal.begin(Integer.MAX_VALUE)) {
+            fs.nsLock.writeLock().lock();
+            try {
+                while (ino != 0) {
+                    if (ino < fs.geo.firstIno() || ino > fs.geo.inodesCount()) {
+                        throw new CorruptFilesystemException("orphan list: inode " + ino + " (from "
+                                + (seen.isEmpty() ? "s_last_orphan" : "the previous orphan's i_dtime")
+                                + ") is outside [" + fs.geo.firstIno() + ", " + fs.geo.inodesCount() + "]");
+                    }
+                    if (!seen.add(ino)) {
+                        throw new CorruptFilesystemException("orphan list: inode " + ino + " appears twice (a loop)");
+                    }
+                    long next;
+                    fs.inodes.allowOrphan(ino);
+                    try (Pins pins = fs.icache.pins()) {
+                        ExtInode i = fs.inodes.iget(pins, ino);
+                        i.lock.lock();
+                        try {
+                            next = i.disk.dtime();
+                            i.disk.setDtime(0);
+                        } finally {
+                            i.lock.unlock();
+                        }
+                        if (fs.inodes.links(i) == 0) {
+                            if (fs.icache.claimFreeing(i)) {
+                                fs.inodes.evictAndFree(i);
+                            }
+                        } else {
+                            if (i.hasBlockMap()) {
+                                long keep = (i.sizeBytes() + fs.geo.blockSizeBytes() - 1) >>> fs.geo.blockBits();
+                                fs.inodes.truncateBlocks(i, keep);
+                            }
+                            fs.inodes.writeInode(i);
+                        }
                     } finally {
-                        i.lock.unlock();
+                        fs.inodes.disallowOrphan(ino);
                     }
-                    if (fs.inodes.links(i) == 0) {
-                        if (fs.icache.claimFreeing(i)) {
-                            fs.inodes.evictAndFree(i);
-                        }
-                    } else {
-                        if (i.hasBlockMap()) {
-                            long keep = (i.sizeBytes() + fs.geo.blockSizeBytes() - 1) >>> fs.geo.blockBits();
-                            fs.inodes.truncateBlocks(i, keep);
-                        }
-                        fs.inodes.writeInode(i);
-                    }
-                } finally {
-                    fs.inodes.disallowOrphan(ino);
+                    n++;
+                    ino = next;
                 }
-                n++;
-                ino = next;
+            } finally {
+                fs.nsLock.writeLock().unlock();
             }
-        } finally {
-            fs.nsLock.writeLock().unlock();
+            sup.setLastOrphan(0);
         }
-        sup.setLastOrphan(0);
         sup.sync(); // the frees and the emptied list reach the disk together, before the mount is marked
         return n;
     }
@@ -106,29 +110,33 @@ final class ExtOrphan {
         int perBlock = slots.length == 0 ? 1 : org.iomap4j.ext.disk.OrphanBlock.slotsPerBlock(fs.geo.blockSizeBytes());
         Set<Long> seen = new HashSet<>();
         int n = 0;
-        fs.nsLock.writeLock().lock();
-        try {
-            for (int slot = 0; slot < slots.length; slot++) {
-                long ino = slots[slot];
-                if (ino == 0) {
-                    continue;
+        // Journaled mount: as for the list, one handle (before the namespace lock) holds the frees and the cleared
+        // slots; the sync below commits it.
+        try (var h = fs.journal.begin(Integer.MAX_VALUE)) {
+            fs.nsLock.writeLock().lock();
+            try {
+                for (int slot = 0; slot < slots.length; slot++) {
+                    long ino = slots[slot];
+                    if (ino == 0) {
+                        continue;
+                    }
+                    if (ino < fs.geo.firstIno() || ino > fs.geo.inodesCount()) {
+                        throw new CorruptFilesystemException("orphan file: slot " + (slot % perBlock) + " of block "
+                                + (slot / perBlock) + " names inode " + ino + ", outside [" + fs.geo.firstIno() + ", "
+                                + fs.geo.inodesCount() + "]");
+                    }
+                    of.adopt(ino, slot);
+                    if (!seen.add(ino) || fs.inodes.rawInode(ino).mode() == 0) {
+                        of.remove(ino); // listed twice, or already freed (ext4_orphan_get fails): the slot is cleared
+                        continue;
+                    }
+                    process(fs, ino);
+                    of.remove(ino); // no-op if freeing the inode already cleared it
+                    n++;
                 }
-                if (ino < fs.geo.firstIno() || ino > fs.geo.inodesCount()) {
-                    throw new CorruptFilesystemException("orphan file: slot " + (slot % perBlock) + " of block "
-                            + (slot / perBlock) + " names inode " + ino + ", outside [" + fs.geo.firstIno() + ", "
-                            + fs.geo.inodesCount() + "]");
-                }
-                of.adopt(ino, slot);
-                if (!seen.add(ino) || fs.inodes.rawInode(ino).mode() == 0) {
-                    of.remove(ino); // listed twice, or already freed (ext4_orphan_get fails): the slot is cleared
-                    continue;
-                }
-                process(fs, ino);
-                of.remove(ino); // no-op if freeing the inode already cleared it
-                n++;
+            } finally {
+                fs.nsLock.writeLock().unlock();
             }
-        } finally {
-            fs.nsLock.writeLock().unlock();
         }
         if (n > 0) {
             fs.sup.sync();

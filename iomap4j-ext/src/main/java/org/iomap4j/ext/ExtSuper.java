@@ -277,6 +277,14 @@ final class ExtSuper {
         }
     }
 
+    /** Sets or clears incompat needs_recovery (a journaled mount sets it while mounted; written with the superblock). */
+    void setNeedsRecovery(boolean on) {
+        synchronized (sbLock) {
+            long f = sb.featureIncompat();
+            sb.setFeatureIncompat(on ? f | Features.INCOMPAT_RECOVER : f & ~Features.INCOMPAT_RECOVER);
+        }
+    }
+
     /** Sets the dir_nlink feature when a directory's link count first saturates to 1 (ext4_inc_count). */
     void noteDirNlink() {
         synchronized (sbLock) {
@@ -365,6 +373,14 @@ final class ExtSuper {
 
     /** sync(2) of a read-write mount, in the write order of the class comment; then evicts clean pending inodes. */
     void sync() throws IOException {
+        if (fs.journal.active()) {
+            // Journaled: data first (its allocations and conversions join the running transaction), then one
+            // commit, whose hooks copy the dirty inodes, descriptors and superblock into it (ExtJournaling).
+            fs.pageCache.syncAll();
+            fs.journal.commitAll();
+            fs.icache.writeback().evictCleanPending();
+            return;
+        }
         fs.pageCache.syncAll();
         fs.device.flush(); // data durable before the metadata that points at it or converts it (see ExtFsync)
         fs.icache.writeback().writeDirtyInodes(); // evicts each unused dropped inode right after writing it
@@ -381,21 +397,27 @@ final class ExtSuper {
      */
     void unmount() throws IOException {
         List<ExtInode> cached = fs.icache.snapshot();
-        fs.nsLock.writeLock().lock();
-        try {
-            for (ExtInode i : cached) {
-                if (i.ino != ExtFileSystem.ROOT_INO && !fs.icache.isFreeing(i) && fs.inodes.links(i) == 0
-                        && fs.icache.claimFreeing(i)) {
-                    fs.inodes.evictAndFree(i);
+        for (ExtInode i : cached) {
+            try (var h = fs.journal.begin(fs.journal.freeCredits())) {
+                fs.nsLock.writeLock().lock();
+                try {
+                    if (i.ino != ExtFileSystem.ROOT_INO && !fs.icache.isFreeing(i) && fs.inodes.links(i) == 0
+                            && fs.icache.claimFreeing(i)) {
+                        fs.inodes.evictAndFree(i);
+                    }
+                } finally {
+                    fs.nsLock.writeLock().unlock();
                 }
             }
-        } finally {
-            fs.nsLock.writeLock().unlock();
         }
         sync();
+        if (fs.journal.active()) {
+            fs.journal.close(); // commit, checkpoint, log clean: everything is in place now
+        }
         synchronized (sbLock) {
             sb.setState(stateAtMount);
         }
+        setNeedsRecovery(false);
         writeSuperblock();
         fs.bcache.flush();
         if (fs.orphanFile.clearPresentIfEmpty()) { // ext4_put_super: no orphan left, ORPHAN_PRESENT cleared

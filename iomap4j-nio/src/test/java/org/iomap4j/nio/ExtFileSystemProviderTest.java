@@ -116,14 +116,18 @@ class ExtFileSystemProviderTest {
             assertThatThrownBy(() -> ro.provider().checkAccess(ro.getPath("/hello.txt"), AccessMode.WRITE))
                     .isInstanceOf(AccessDeniedException.class);
         }
-        // a default ext4 image made by mke2fs (journaled): opened read-only (the journal is not written yet)
+        // a default ext4 image made by mke2fs (journaled): read-write, every change through the jbd2 journal
         Path ext4 = tmp.resolve("ext4.img");
         HostTools.Result mk = HostTools.run(List.of("mke2fs", "-q", "-F", "-t", "ext4", ext4.toString(), "16M"));
         assertThat(mk.exit()).as(mk.output()).isZero();
         try (FileSystem j = FileSystems.newFileSystem(ext4)) {
-            assertThat(j.isReadOnly()).isTrue();
+            assertThat(j.isReadOnly()).isFalse();
+            Files.writeString(j.getPath("/journaled.txt"), "through the journal");
         }
-        assertThat(HostTools.fsck(ext4).exit()).isZero(); // untouched
+        assertThat(HostTools.fsck(ext4).exit()).isZero();
+        try (FileSystem j = FileSystems.newFileSystem(ext4)) {
+            assertThat(Files.readString(j.getPath("/journaled.txt"))).isEqualTo("through the journal");
+        }
         // a feature the driver cannot serve at all (encrypt): refused with the reason, the image named
         HostTools.Result enc = HostTools.run(List.of("debugfs", "-w", "-R", "feature encrypt", ext4.toString()));
         assertThat(enc.exit()).as(enc.output()).isZero();

@@ -13,7 +13,9 @@ import java.util.List;
  *       inline_data; ro_compat sparse_super, large_file, huge_file, uninit_bg, dir_nlink, extra_isize,
  *       metadata_csum, orphan_present; compat ext_attr, resize_inode, dir_index, sparse_super2, orphan_file
  *       (and every other compat bit, which by definition changes nothing a reader must know);</li>
- *   <li>read-only, naming the feature: has_journal (until the jbd2 module lands: "journal"), quota, project,
+ *   <li>has_journal with an internal journal (s_journal_inum) is read-write: every metadata change goes through the
+ *       jbd2 log (org.iomap4j.ext.ExtJournaling); with an external journal (s_journal_inum 0) it is read-only;</li>
+ *   <li>read-only, naming the feature: quota, project,
  *       replica, read-only, shared_blocks and unknown ro_compat bits;</li>
  *   <li>needs_recovery with an internal journal limits nothing: the mount replays the journal first
  *       (org.iomap4j.ext.ExtJournal: onto the device, or in memory for a read-only mount);</li>
@@ -87,13 +89,13 @@ public final class FeatureSupport {
                     + sb.checksumType());
         }
         List<String> readOnly = new ArrayList<>();
-        if ((compat & Features.COMPAT_HAS_JOURNAL) != 0) {
+        boolean externalJournal = (compat & Features.COMPAT_HAS_JOURNAL) != 0 && sb.journalInum() == 0;
+        if (externalJournal) {
             readOnly.add("has_journal");
         }
         readOnly.addAll(Features.roCompatNames(ro & ~RO_COMPAT_SERVED & ~RO_COMPAT_REFUSED));
         if (!readOnly.isEmpty()) {
-            String why = (compat & Features.COMPAT_HAS_JOURNAL) != 0
-                    ? " (journal: journaled writes are not supported yet)" : "";
+            String why = externalJournal ? " (an external journal device is not supported for writing)" : "";
             return new Verdict(Access.READ_ONLY, readOnly, "mounting read-only: feature(s) " + readOnly
                     + " not supported for writing" + why);
         }

@@ -70,8 +70,7 @@ class SuperblockGroupOracleTest {
             assertThat(h.get("Orphan file inode")).isEqualTo(Long.toString(sb.orphanFileInum()));
         }
         sb.validateExt4();
-        assertThat(FeatureSupport.classify(sb).access()).isEqualTo(sb.hasCompat(Features.COMPAT_HAS_JOURNAL)
-                ? FeatureSupport.Access.READ_ONLY : FeatureSupport.Access.READ_WRITE);
+        assertThat(FeatureSupport.classify(sb).access()).isEqualTo(FeatureSupport.Access.READ_WRITE); // journals too
 
         // Re-encoding: every setter given the decoded value reproduces the bytes; checksum recomputed equal.
         DiskSuperblock copy = sb.copy();
@@ -178,9 +177,9 @@ class SuperblockGroupOracleTest {
     void verdictsNameTheFeature() throws Exception {
         Path j = Ext4Images.mkfs(dir.resolve("j.img"), 64L << 20, "-O", "has_journal");
         FeatureSupport.Verdict v = FeatureSupport.classify(Ext4Images.superblock(j));
-        assertThat(v.access()).isEqualTo(FeatureSupport.Access.READ_ONLY);
-        assertThat(v.features()).containsExactly("has_journal");
-        assertThat(v.message()).contains("journal");
+        assertThat(v.access()).as("an internal journal is written through (ExtJournaling)")
+                .isEqualTo(FeatureSupport.Access.READ_WRITE);
+        assertThat(v.features()).isEmpty();
 
         Path q = Ext4Images.mkfs(dir.resolve("q.img"), 64L << 20, "-O", "^has_journal,quota");
         v = FeatureSupport.classify(Ext4Images.superblock(q));
