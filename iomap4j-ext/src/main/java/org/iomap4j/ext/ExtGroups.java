@@ -78,7 +78,7 @@ final class ExtGroups {
 
     /**
      * Writes every group descriptor into the primary descriptor table (through the buffer cache), each with its
-     * bg_checksum recomputed (ext4_group_desc_csum_set).
+     * bg_checksum recomputed (ext4_group_desc_csum_set); only blocks whose bytes changed are marked dirty.
      */
     synchronized void writeDescriptors() throws IOException {
         int bs = bcache.blockSizeBytes();
@@ -89,13 +89,19 @@ final class ExtGroups {
             try (Buffer buf = bcache.read(pblk)) {
                 buf.lock();
                 try {
-                    for (int g = first; g < Math.min(gds.length, first + perBlock); g++) {
+                    int end = Math.min(gds.length, first + perBlock);
+                    byte[] before = java.util.Arrays.copyOf(buf.array(), (end - first) * descSize);
+                    for (int g = first; g < end; g++) {
                         if (geo.hasGroupDescCsum()) {
                             gds[g].updateChecksum(csumSb, g);
                         }
                         gds[g].encodeInto(buf.array(), (g - first) * descSize);
                     }
-                    buf.markDirty();
+                    // Only a changed block is dirtied: a journal then logs just the descriptors that changed (a
+                    // clean buffer already equals the disk, a dirty one stays dirty).
+                    if (!java.util.Arrays.equals(before, 0, before.length, buf.array(), 0, before.length)) {
+                        buf.markDirty();
+                    }
                 } finally {
                     buf.unlock();
                 }
