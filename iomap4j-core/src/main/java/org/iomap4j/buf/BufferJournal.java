@@ -653,6 +653,9 @@ public final class BufferJournal implements AutoCloseable {
         } finally {
             state.unlock();
         }
+        if (fsHooks != null) {
+            fsHooks.afterFreeze(t.tid); // handles may start again: what beforeFreeze put off (no journal lock held)
+        }
         try {
             if (orderedData != null && !t.ordered.isEmpty()) {
                 orderedData.writeAndWait(t.ordered);

@@ -31,6 +31,18 @@ public interface JournalCommitHooks {
     boolean hasPendingMetadata();
 
     /**
+     * Called by the committer right after transaction {@code tid} was frozen and a new running transaction opened
+     * (handles may start again), before its ordered data and log blocks are written, with no journal lock held:
+     * the place for work that {@link #beforeFreeze} had to put off because it may wait for handle holders, e.g.
+     * releasing inodes it pinned (which may evict or free them). Errors here cannot abandon the commit: the
+     * filesystem reports them itself.
+     *
+     * @param tid the transaction being committed
+     */
+    default void afterFreeze(long tid) {
+    }
+
+    /**
      * Transaction {@code tid} is durable (its commit block is flushed): blocks freed in it may be reused.
      *
      * @param tid the newest committed transaction id

@@ -124,6 +124,20 @@ public final class InodeWriteback<I extends Inode> {
      * @throws IOException the first error from {@link SuperOperations#writeInode}; the failed inodes stay dirty
      */
     public void writeDirtyInodes() throws IOException {
+        writeDirtyInodes(null);
+    }
+
+    /**
+     * As {@link #writeDirtyInodes()}, but with {@code keepPins} non-null the pins are not released here: each
+     * written inode's {@link Pins} is added to {@code keepPins} for the caller to close later. For a caller that
+     * must not wait for page-cache writeback or start filesystem operations now (a journal's commit hook, which
+     * runs while handles are blocked): releasing a pin may evict an inode (waiting for writeback in flight on its
+     * folios) or free an unlinked one.
+     *
+     * @param keepPins where to leave the pins, or null to release each after its inode is written
+     * @throws IOException the first error from {@link SuperOperations#writeInode}; the failed inodes stay dirty
+     */
+    public void writeDirtyInodes(List<Pins> keepPins) throws IOException {
         for (I inode : dirty) {
             Pins pins = cache.pins();
             synchronized (cache.lock) {
@@ -140,7 +154,11 @@ public final class InodeWriteback<I extends Inode> {
                 failure = e;
             } finally {
                 try {
-                    pins.close();
+                    if (keepPins != null) {
+                        keepPins.add(pins);
+                    } else {
+                        pins.close();
+                    }
                 } catch (IOException e) {
                     if (failure == null) {
                         failure = e;
