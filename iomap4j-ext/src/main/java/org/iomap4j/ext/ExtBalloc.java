@@ -107,7 +107,7 @@ final class ExtBalloc {
             long[] r = allocBlocksLocked(goal, norm, norm);
             long use = Math.min(want, r[1]);
             if (r[1] > use) {
-                freeBlocksLocked(r[0] + use, r[1] - use);
+                freeBlocksLocked(r[0] + use, r[1] - use, false); // the window stays free on disk, in memory only
                 prealloc.add(ino, lblk + use, r[0] + use, r[1] - use);
             }
             return new long[] {r[0], use};
@@ -170,9 +170,11 @@ final class ExtBalloc {
      * @throws FsException ENOSPC if none
      */
     private long usableLocked(long maxCount) throws FsException {
-        long freeBlocks = groups.freeBlocks;
-        if (freeBlocks == 0) {
-            throw new FsException(Errno.ENOSPC, "no free blocks");
+        long pending = pendingFreeBlocks();
+        long freeBlocks = groups.freeBlocks - pending;
+        if (freeBlocks <= 0) {
+            throw new FsException(Errno.ENOSPC, "no free blocks" + (pending > 0 ? " (" + pending
+                    + " freed blocks wait for the journal commit)" : ""));
         }
         long held = heldForDelalloc();
         if (held > 0) {
@@ -253,9 +255,9 @@ final class ExtBalloc {
      */
     long allocBlockBackward(long goal) throws IOException {
         synchronized (groups) {
-            if (groups.freeBlocks == 0 || (!mayUseReserved(Caller.current())
-                    && groups.freeBlocks - reservedBlocks <= 0)
-                    || groups.freeBlocks - heldForDelalloc() <= 0) {
+            long free = groups.freeBlocks - pendingFreeBlocks();
+            if (free <= 0 || (!mayUseReserved(Caller.current()) && free - reservedBlocks <= 0)
+                    || free - heldForDelalloc() <= 0) {
                 throw new FsException(Errno.ENOSPC, "no free blocks for a tree block");
             }
             if (goal < geo.firstDataBlock() || goal >= geo.blocksCount()) {
@@ -328,11 +330,13 @@ final class ExtBalloc {
     void reserveDelalloc(long nrBlocks) throws FsException {
         Caller caller = Caller.current();
         synchronized (groups) {
-            long avail = groups.freeBlocks - delallocReserved - metaReserveBlocks
+            long pending = pendingFreeBlocks();
+            long avail = groups.freeBlocks - pending - delallocReserved - metaReserveBlocks
                     - (mayUseReserved(caller) ? 0 : reservedBlocks);
             if (avail < nrBlocks) {
                 throw new FsException(Errno.ENOSPC, "no space for " + nrBlocks + " more delayed-allocation blocks: "
-                        + groups.freeBlocks + " free, " + delallocReserved + " reserved for dirty data, "
+                        + groups.freeBlocks + " free (" + pending + " of them freed in a transaction not yet "
+                        + "committed), " + delallocReserved + " reserved for dirty data, "
                         + metaReserveBlocks + " for metadata" + (mayUseReserved(caller) ? ""
                                 : ", " + reservedBlocks + " for root"));
             }
@@ -449,6 +453,16 @@ final class ExtBalloc {
     }
 
     /** True if {@code pblk} was freed by a journal transaction not yet committed. */
+    /**
+     * Blocks counted free that no allocation may take before the running transaction commits (freed in it): they
+     * are left out of what reservations and allocations may count on, so that delalloc writeback always finds
+     * the blocks its reservations promised. Groups monitor held (PendingFrees' monitor is a leaf).
+     */
+    private long pendingFreeBlocks() {
+        ExtJournaling j = journal;
+        return j == null ? 0 : j.pendingFreeBlocks();
+    }
+
     private boolean pendingFree(long pblk) {
         ExtJournaling j = journal;
         return j != null && j.pendingEnd(pblk) >= 0;
@@ -470,11 +484,16 @@ final class ExtBalloc {
     /** Frees blocks {@code [start, start + count)}; each must be allocated (else the bitmap or a map is corrupt). */
     void freeBlocks(long start, long count) throws IOException {
         synchronized (groups) {
-            freeBlocksLocked(start, count);
+            freeBlocksLocked(start, count, true);
         }
     }
 
-    private void freeBlocksLocked(long start, long count) throws IOException {
+    /**
+     * @param referenced false for blocks this allocator call itself just took and nothing ever pointed at (a
+     *                   preallocation surplus): they are free in every committed state, so a journal need not hold
+     *                   them back until a commit ({@link PendingFrees}) nor revoke them
+     */
+    private void freeBlocksLocked(long start, long count, boolean referenced) throws IOException {
         long pblk = start;
         long end = start + count;
         while (pblk < end) {
@@ -506,7 +525,7 @@ final class ExtBalloc {
                 }
             }
             ExtJournaling j = journal;
-            if (j != null) {
+            if (j != null && referenced) {
                 j.blocksFreed(pblk, runEnd - pblk);
             }
             pblk = runEnd;

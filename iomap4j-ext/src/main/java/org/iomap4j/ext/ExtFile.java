@@ -151,7 +151,28 @@ final class ExtFile {
         fs.checkWritable();
         ExtInode i = h.inode;
         int n;
-        // A journal handle (outermost: before the rwsem); block allocations extend it (ExtIomapOps).
+        for (boolean retried = false; ; retried = true) {
+            try {
+                n = writeInHandle(h, i, posBytes, src);
+                break;
+            } catch (FsException e) {
+                // ENOSPC while blocks freed by the running transaction wait for its commit: commit and retry once,
+                // outside the handle (ext4_should_retry_alloc). Nothing was written (a partial write returns).
+                if (retried || e.errno() != Errno.ENOSPC || fs.journal.pendingFreeBlocks() == 0) {
+                    throw e;
+                }
+                fs.journal.commitAll();
+            }
+        }
+        if ((h.openFlags & Vfs.O_DSYNC) != 0) {
+            fs.fsyncRoom.fsync(h, (h.openFlags & Vfs.O_SYNC) != Vfs.O_SYNC);
+        }
+        return n;
+    }
+
+    /** One write(2) inside a journal handle (outermost: before the rwsem); block allocations extend it. */
+    private int writeInHandle(Handle h, ExtInode i, long posBytes, ByteBuffer src) throws IOException {
+        int n;
         try (var jh = fs.journal.begin(16)) {
             i.beginWrite();
             try {
@@ -169,9 +190,6 @@ final class ExtFile {
             } finally {
                 i.endWrite();
             }
-        }
-        if ((h.openFlags & Vfs.O_DSYNC) != 0) {
-            fs.fsyncRoom.fsync(h, (h.openFlags & Vfs.O_SYNC) != Vfs.O_SYNC);
         }
         return n;
     }

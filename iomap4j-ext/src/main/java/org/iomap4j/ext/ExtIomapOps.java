@@ -199,7 +199,20 @@ final class ExtIomapOps implements IomapOps, WritebackOps {
         int bits = fs.geo.blockBits();
         long first = ioend.fileOffsetBytes() >>> bits;
         long end = (ioend.fileOffsetBytes() + ioend.lengthBytes() + fs.geo.blockSizeBytes() - 1) >>> bits;
-        convert((ExtInode) ii, first, end - first);
+        // The conversion completes writeback and may split an extent (a tree block): like writeback's own mapping it
+        // may use the metadata reserve (the kernel converts with EXT4_GET_BLOCKS_METADATA_NOFAIL), else on a nearly
+        // full filesystem whose free blocks are all promised to dirty delalloc data it fails with ENOSPC in
+        // writeback (found by ExtJournalEnospcTest, 1 KiB blocks).
+        try {
+            ScopedValue.where(ExtBalloc.DELALLOC_WRITEBACK, Boolean.TRUE).call(() -> {
+                convert((ExtInode) ii, first, end - first);
+                return null;
+            });
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
+        }
     }
 
     private void writeZeroes(long devAddr, long lengthBytes) throws IOException {

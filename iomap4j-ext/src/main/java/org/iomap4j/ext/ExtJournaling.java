@@ -242,6 +242,14 @@ final class ExtJournaling implements JournalCommitHooks, BufferJournal.OrderedDa
         fs.bcache.forgetRange(start, count);
     }
 
+    /**
+     * {@return blocks freed in transactions not yet committed: counted free, but not allocatable before a commit
+     * (0 without a journal)}
+     */
+    long pendingFreeBlocks() {
+        return journal == null ? 0 : pendingFrees.pendingBlocks();
+    }
+
     /** True if {@code pblk} was freed in a transaction that has not committed (the allocator skips it). */
     long pendingEnd(long pblk) {
         return journal == null ? -1 : pendingFrees.pendingEnd(pblk);

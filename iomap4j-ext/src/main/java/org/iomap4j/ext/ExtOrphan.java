@@ -66,31 +66,7 @@ final class ExtOrphan {
                     if (!seen.add(ino)) {
                         throw new CorruptFilesystemException("orphan list: inode " + ino + " appears twice (a loop)");
                     }
-                    long next;
-                    fs.inodes.allowOrphan(ino);
-                    try (Pins pins = fs.icache.pins()) {
-                        ExtInode i = fs.inodes.iget(pins, ino);
-                        i.lock.lock();
-                        try {
-                            next = i.disk.dtime();
-                            i.disk.setDtime(0);
-                        } finally {
-                            i.lock.unlock();
-                        }
-                        if (fs.inodes.links(i) == 0) {
-                            if (fs.icache.claimFreeing(i)) {
-                                fs.inodes.evictAndFree(i);
-                            }
-                        } else {
-                            if (i.hasBlockMap()) {
-                                long keep = (i.sizeBytes() + fs.geo.blockSizeBytes() - 1) >>> fs.geo.blockBits();
-                                fs.inodes.truncateBlocks(i, keep);
-                            }
-                            fs.inodes.writeInode(i);
-                        }
-                    } finally {
-                        fs.inodes.disallowOrphan(ino);
-                    }
+                    long next = process(fs, ino, true);
                     n++;
                     ino = next;
                 }
@@ -130,7 +106,7 @@ final class ExtOrphan {
                         of.remove(ino); // listed twice, or already freed (ext4_orphan_get fails): the slot is cleared
                         continue;
                     }
-                    process(fs, ino);
+                    process(fs, ino, false);
                     of.remove(ino); // no-op if freeing the inode already cleared it
                     n++;
                 }
@@ -144,11 +120,26 @@ final class ExtOrphan {
         return n;
     }
 
-    /** One orphan of the orphan file (ext4_process_orphan): freed if it has no links, else its blocks past i_size freed. */
-    private static void process(ExtFileSystem fs, long ino) throws IOException {
+    /**
+     * One orphan (ext4_process_orphan): freed if it has no links, else its blocks past i_size freed. For an orphan
+     * of the s_last_orphan chain ({@code onList}), its i_dtime (the next orphan's number) is read and cleared first.
+     *
+     * @return the next orphan of the chain ({@code onList}), else 0
+     */
+    private static long process(ExtFileSystem fs, long ino, boolean onList) throws IOException {
+        long next = 0;
         fs.inodes.allowOrphan(ino);
         try (Pins pins = fs.icache.pins()) {
             ExtInode i = fs.inodes.iget(pins, ino);
+            if (onList) {
+                i.lock.lock();
+                try {
+                    next = i.disk.dtime();
+                    i.disk.setDtime(0);
+                } finally {
+                    i.lock.unlock();
+                }
+            }
             if (fs.inodes.links(i) == 0) {
                 if (fs.icache.claimFreeing(i)) {
                     fs.inodes.evictAndFree(i);
@@ -163,5 +154,6 @@ final class ExtOrphan {
         } finally {
             fs.inodes.disallowOrphan(ino);
         }
+        return next;
     }
 }

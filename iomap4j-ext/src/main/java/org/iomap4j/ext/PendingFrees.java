@@ -18,6 +18,8 @@ final class PendingFrees {
     }
 
     private final TreeMap<Long, Range> ranges = new TreeMap<>();
+    /** Blocks in {@link #ranges} (a range replaced at the same start is counted once). */
+    private long blocks;
 
     /**
      * Blocks {@code [startPblk, startPblk + count)} were freed in transaction {@code tid}.
@@ -30,7 +32,8 @@ final class PendingFrees {
         if (count <= 0) {
             return;
         }
-        ranges.put(startPblk, new Range(startPblk + count, Math.max(tid, tidAt(startPblk))));
+        Range old = ranges.put(startPblk, new Range(startPblk + count, Math.max(tid, tidAt(startPblk))));
+        blocks += count - (old == null ? 0 : old.endPblk - startPblk);
     }
 
     private long tidAt(long startPblk) {
@@ -77,16 +80,19 @@ final class PendingFrees {
      * @param committedTid the newest committed transaction id
      */
     synchronized void release(long committedTid) {
-        ranges.values().removeIf(r -> r.tid <= committedTid);
+        var it = ranges.entrySet().iterator();
+        while (it.hasNext()) {
+            Map.Entry<Long, Range> e = it.next();
+            if (e.getValue().tid <= committedTid) {
+                blocks -= e.getValue().endPblk - e.getKey();
+                it.remove();
+            }
+        }
     }
 
-    /** {@return blocks pending now (for statistics and tests)} */
+    /** {@return blocks pending now: free in the bitmaps and counts, but not to be allocated before a commit} */
     synchronized long pendingBlocks() {
-        long n = 0;
-        for (Map.Entry<Long, Range> e : ranges.entrySet()) {
-            n += e.getValue().endPblk - e.getKey();
-        }
-        return n;
+        return blocks;
     }
 
     /**
