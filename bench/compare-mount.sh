@@ -11,7 +11,8 @@
 # Usage (root; fio, fuse2fs, e2fsprogs installed):
 #   bench/compare-mount.sh [SIZE_MIB=1024] [NFILES=10000] [OUT_DIR=bench/out]
 #   env: RUNTIME=20 (seconds per random job), RAND_MIB=256 (random-job file), WORK=/tmp/iomap4j-compare,
-#        ROUNDS=3, KINDS="iomapfs fuse2fs kernel"
+#        ROUNDS=3, KINDS="iomapfs fuse2fs kernel", FSTYPE=ext2 (or ext4: mke2fs -t ext4 defaults, journal
+#        included, the kernel mounts it with ext4; MKFS_OPTS adds mke2fs options, e.g. "-O ^has_journal")
 # Jobs: sequential write 1 MiB + fsync, sequential read 1 MiB (cold: remount + drop_caches), random write 4 KiB
 # (+ fsync at the end), random read 4 KiB (cold), O_DIRECT write and read 1 MiB (SIZE_MIB), and create / stat / unlink
 # NFILES files in one directory, twice: fio's filecreate/filestat/filedelete engines, and a python3 loop of
@@ -26,6 +27,8 @@ RUNTIME=${RUNTIME:-20}
 RAND_MIB=${RAND_MIB:-256}
 WORK=${WORK:-/tmp/iomap4j-compare}
 ROUNDS=${ROUNDS:-3}
+FSTYPE=${FSTYPE:-ext2}
+MKFS_OPTS=${MKFS_OPTS:-}
 read -r -a KINDS <<< "${KINDS:-iomapfs fuse2fs kernel}"
 DIRECT_MIB=$SIZE_MIB   # as long as the sequential jobs: a 256 MiB job lasted a quarter second, mostly start-up
 IMG_MIB=$(( SIZE_MIB + RAND_MIB + DIRECT_MIB + 512 ))
@@ -65,7 +68,7 @@ mount_fs() {
       fuse2fs "$img" "$mnt" -f -o rw > "$WORK/fuse2fs.log" 2>&1 &
       PID[$kind]=$! ;;
     kernel)
-      mount -t ext2 -o loop "$img" "$mnt" ;;
+      mount -t "$FSTYPE" -o loop "$img" "$mnt" ;;
   esac
   for _ in $(seq 1 300); do
     is_mounted "$mnt" && return 0
@@ -229,12 +232,13 @@ run_job() {
 # The order of one round: writes first (they leave the files the reads need), then reads, then metadata.
 ROUND_JOBS=(seqwrite randwrite directwrite seqread randread directread create stat unlink pymeta)
 
-echo "compare-mount: seq ${SIZE_MIB} MiB, random ${RAND_MIB} MiB x ${RUNTIME}s, O_DIRECT ${DIRECT_MIB} MiB," \
+echo "compare-mount: $FSTYPE ${MKFS_OPTS}, seq ${SIZE_MIB} MiB, random ${RAND_MIB} MiB x ${RUNTIME}s, O_DIRECT ${DIRECT_MIB} MiB," \
   "${NFILES} files; image ${IMG_MIB} MiB; ${ROUNDS} rounds, filesystems in turn per job; $(nproc) CPUs," \
   "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 rm -f "$WORK"/*.img
 truncate -s "${IMG_MIB}M" "$WORK/base.img"
-mke2fs -q -F -t ext2 -b 4096 -N $(( NFILES * 2 > 65536 ? NFILES * 2 : 65536 )) "$WORK/base.img"
+# shellcheck disable=SC2086 # MKFS_OPTS is a list of options
+mke2fs -q -F -t "$FSTYPE" -b 4096 $MKFS_OPTS -N $(( NFILES * 2 > 65536 ? NFILES * 2 : 65536 )) "$WORK/base.img"
 for kind in "${KINDS[@]}"; do cp --sparse=always "$WORK/base.img" "$(img_of "$kind")"; done
 
 rounds_csv="$OUT/rounds.csv"
