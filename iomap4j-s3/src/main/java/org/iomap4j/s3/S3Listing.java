@@ -36,18 +36,7 @@ final class S3Listing {
                 String t = token;
                 ListObjectsV2Response r = s3.listObjectsV2(b -> b.bucket(bucket).prefix(dirPrefix).delimiter("/")
                         .continuationToken(t));
-                for (CommonPrefix cp : r.commonPrefixes()) {
-                    String name = cp.prefix().substring(dirPrefix.length(), cp.prefix().length() - 1);
-                    if (!name.isEmpty()) {
-                        out.add(new Child(name, true, 0, null));
-                    }
-                }
-                for (S3Object o : r.contents()) {
-                    String name = o.key().substring(dirPrefix.length());
-                    if (!name.isEmpty()) {
-                        out.add(new Child(name, false, o.size(), o.eTag()));
-                    }
-                }
+                addPage(r, dirPrefix, out);
                 if (!Boolean.TRUE.equals(r.isTruncated()) || r.nextContinuationToken() == null) {
                     return out;
                 }
@@ -56,6 +45,22 @@ final class S3Listing {
             throw new IOException("listing of '" + dirPrefix + "' exceeds " + MAX_PAGES + " pages");
         } catch (RuntimeException e) {
             throw S3Errors.map("LIST s3://" + bucket + "/" + dirPrefix, e);
+        }
+    }
+
+    /** Adds one LIST page's common prefixes (directories) and objects (files) below {@code dirPrefix} to {@code out}. */
+    private static void addPage(ListObjectsV2Response r, String dirPrefix, List<Child> out) {
+        for (CommonPrefix cp : r.commonPrefixes()) {
+            String name = cp.prefix().substring(dirPrefix.length(), cp.prefix().length() - 1);
+            if (!name.isEmpty()) {
+                out.add(new Child(name, true, 0, null));
+            }
+        }
+        for (S3Object o : r.contents()) {
+            String name = o.key().substring(dirPrefix.length());
+            if (!name.isEmpty()) {
+                out.add(new Child(name, false, o.size(), o.eTag()));
+            }
         }
     }
 
@@ -71,18 +76,7 @@ final class S3Listing {
                 return null;
             }
             List<Child> out = new ArrayList<>();
-            for (CommonPrefix cp : r.commonPrefixes()) {
-                String name = cp.prefix().substring(dirPrefix.length(), cp.prefix().length() - 1);
-                if (!name.isEmpty()) {
-                    out.add(new Child(name, true, 0, null));
-                }
-            }
-            for (S3Object o : r.contents()) {
-                String name = o.key().substring(dirPrefix.length());
-                if (!name.isEmpty()) {
-                    out.add(new Child(name, false, o.size(), o.eTag()));
-                }
-            }
+            addPage(r, dirPrefix, out);
             return out;
         } catch (RuntimeException e) {
             throw S3Errors.map("LIST s3://" + bucket + "/" + dirPrefix, e);
