@@ -104,7 +104,10 @@ final class ExtBalloc {
             prealloc.discard(ino);
             long end = ExtPrealloc.normalizedEndLblk(lblk, want, fileSizeBlocks, geo.blockBits());
             long norm = Math.max(want, Math.min(end - lblk, Math.min(geo.blocksPerGroup(), MAX_WINDOW_BLOCKS)));
-            long[] r = allocBlocksLocked(goal, norm, norm);
+            // A run of at least half the normalized size (mballoc accepts a good-enough extent near the goal rather than
+            // skipping to a group with a whole one): a sequential file then continues right after a sparse_super
+            // backup instead of leaving the rest of that group behind, and its extents stay physically adjacent.
+            long[] r = allocBlocksLocked(goal, norm, Math.max(1, norm / 2));
             long use = Math.min(want, r[1]);
             if (r[1] > use) {
                 freeBlocksLocked(r[0] + use, r[1] - use, false); // the window stays free on disk, in memory only
