@@ -289,7 +289,8 @@ public final class FuseMount implements AutoCloseable {
         }
     }
 
-    private static Throwable chain(Throwable first, Throwable e) {
+    /** {@code first} with {@code e} added as suppressed, or {@code e} if there was no first failure. */
+    static <T extends Throwable> T chain(T first, T e) {
         if (first == null) {
             return e;
         }

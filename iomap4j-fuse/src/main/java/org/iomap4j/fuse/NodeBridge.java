@@ -409,7 +409,7 @@ final class NodeBridge {
                 forget(in.nodeids()[i], in.nlookups()[i]);
             } catch (IOException e) {
                 // One bad forget must not leak the rest of the batch; the first failure is reported.
-                first = chain(first, e);
+                first = FuseMount.chain(first, e);
             }
         }
         if (first != null) {
@@ -474,15 +474,9 @@ final class NodeBridge {
     // ------------------------------------------------------------------------------------------------------
     // Files. Open flags arrive as Vfs bits (translated from the kernel's architecture by the wire layer).
 
-    /** Open flags as the Vfs should see them: with the writeback cache the kernel owns O_APPEND positions. */
+    /** Open flags as the Vfs should see them ({@link WritebackSpaceGuard#cachedOpenFlags} under the cache). */
     private int vfsOpenFlags(int flags) {
-        if (options.writebackCache()) {
-            flags &= ~Vfs.O_APPEND;
-            if ((flags & Vfs.O_ACCMODE) == Vfs.O_WRONLY) {
-                flags = (flags & ~Vfs.O_ACCMODE) | Vfs.O_RDWR; // the kernel reads to fill partial pages
-            }
-        }
-        return flags;
+        return options.writebackCache() ? WritebackSpaceGuard.cachedOpenFlags(flags) : flags;
     }
 
     private long register(OpenFile of) {
@@ -782,7 +776,7 @@ final class NodeBridge {
             try {
                 vfs.release(of.handle());
             } catch (IOException e) {
-                first = chain(first, e);
+                first = FuseMount.chain(first, e);
             }
         }
         for (Long nid : List.copyOf(lookups.keySet())) {
@@ -793,17 +787,9 @@ final class NodeBridge {
             try {
                 vfs.forget(ino(nid), n);
             } catch (IOException e) {
-                first = chain(first, e);
+                first = FuseMount.chain(first, e);
             }
         }
-        return first;
-    }
-
-    private static IOException chain(IOException first, IOException e) {
-        if (first == null) {
-            return e;
-        }
-        first.addSuppressed(e);
         return first;
     }
 }

@@ -267,4 +267,20 @@ final class WritebackSpaceGuard {
                     + reserveBytes + "-byte reserve for the kernel's writeback cache");
         }
     }
+
+    /**
+     * Open flags as the filesystem should see them under the writeback cache: the kernel owns the file position
+     * and size, so O_APPEND is dropped (the kernel sends each append at its own offset), and a write-only open
+     * becomes read-write (the kernel reads pages to fill partial ones).
+     *
+     * @param flags Vfs open flags
+     * @return the flags for the Vfs
+     */
+    static int cachedOpenFlags(int flags) {
+        flags &= ~Vfs.O_APPEND;
+        if ((flags & Vfs.O_ACCMODE) == Vfs.O_WRONLY) {
+            flags = (flags & ~Vfs.O_ACCMODE) | Vfs.O_RDWR;
+        }
+        return flags;
+    }
 }

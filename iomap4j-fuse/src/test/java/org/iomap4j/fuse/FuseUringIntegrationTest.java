@@ -167,10 +167,10 @@ final class FuseUringIntegrationTest {
         mount(FuseOptions.IoUringMode.ON);
         Process writer = new ProcessBuilder("bash", "-c", "exec 3>>mnt/f; while echo x >&3; do :; done")
                 .directory(tmp.toFile()).start();
-        for (int i = 0; i < 100 && !Files.exists(mnt.resolve("f")); i++) {
+        // Wait (bounded) until the ring has served the writer's requests, instead of a fixed pause.
+        for (int i = 0; i < 1000 && mount.transportCounts().get("io_uring") <= 10; i++) {
             Thread.sleep(20);
         }
-        Thread.sleep(300);
         mount.unmount(); // busy: detached lazily, the connection lives while the writer holds its fd
         writer.destroyForcibly();
         writer.waitFor();

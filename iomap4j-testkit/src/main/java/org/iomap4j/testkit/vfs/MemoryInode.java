@@ -164,6 +164,18 @@ final class MemoryInode {
         return end;
     }
 
+    /** True if {@code d} is {@code ancestor} or lies below it ({@code inodes}: the store's table, by number). */
+    static boolean isInSubtree(MemoryInode d, MemoryInode ancestor, Map<Long, MemoryInode> inodes) {
+        for (MemoryInode cur = d; ; cur = inodes.get(cur.parentIno)) {
+            if (cur == ancestor) {
+                return true;
+            }
+            if (cur.ino == MemoryVfs.ROOT_INO || cur.nlink == 0) {
+                return false;
+            }
+        }
+    }
+
     static long[] now() {
         Instant t = Instant.now();
         return new long[] {t.getEpochSecond(), t.getNano()};

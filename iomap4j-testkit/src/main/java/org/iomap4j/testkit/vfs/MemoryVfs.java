@@ -659,14 +659,14 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
         checkName(newName);
         MemoryInode.Entry te = nd.entry(newName);
         MemoryInode target = te == null ? null : store.inodes.get(te.ino());
-        if (src.isDirectory() && isInSubtree(nd, src)) {
+        if (src.isDirectory() && MemoryInode.isInSubtree(nd, src, store.inodes)) {
             throw new FsException(Errno.EINVAL, "rename of directory " + src.ino + " into its own subtree");
         }
         if ((flags & RENAME_EXCHANGE) != 0) {
             if (target == null) {
                 throw new FsException(Errno.ENOENT, "inode " + newDirIno + ": no entry '" + newName + "' to exchange");
             }
-            if (target.isDirectory() && isInSubtree(od, target)) {
+            if (target.isDirectory() && MemoryInode.isInSubtree(od, target, store.inodes)) {
                 throw new FsException(Errno.EINVAL, "exchange of directory " + target.ino + " into its own subtree");
             }
             if (target == src) {
@@ -716,18 +716,6 @@ public final class MemoryVfs implements VfsWrite, VfsNamespace, VfsFallocate, Vf
         MemoryInode.touchCtime(src);
         MemoryInode.touchMtime(od);
         MemoryInode.touchMtime(nd);
-    }
-
-    /** True if {@code d} is {@code ancestor} or lies below it. */
-    private boolean isInSubtree(MemoryInode d, MemoryInode ancestor) {
-        for (MemoryInode cur = d; ; cur = store.inodes.get(cur.parentIno)) {
-            if (cur == ancestor) {
-                return true;
-            }
-            if (cur.ino == ROOT_INO || cur.nlink == 0) {
-                return false;
-            }
-        }
     }
 
     // ------------------------------------------------------------------------------------------ fallocate, seek
